@@ -1,0 +1,114 @@
+# Lintel: build, test, run, bench. The only entry points a person needs.
+#
+#   make          build everything into build/
+#   make run      start the local stack, follow its logs, stop it on Ctrl-C
+#   make test     unit tests, then the end-to-end suite on a throw-away stack
+#   make asan     unit tests under AddressSanitizer + UBSan (build-asan/)
+#   make up | down | status     the local stack, detached
+#   make deps     install the Debian packages (run by the other targets)
+
+BUILD     ?= build
+CC        ?= cc
+SANITIZE  ?=
+OPT       ?= -O2
+
+CPPFLAGS  += -D_GNU_SOURCE -Ilibcommon -I$(BUILD)/gen -MMD -MP
+CFLAGS    += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wformat=2 \
+             -Wno-missing-field-initializers $(SANITIZE)
+LDFLAGS   += $(SANITIZE)
+LDLIBS    += -lnng -lprotobuf-c -lhiredis -lcjson -lpq -lcrypto -lpthread
+
+PROTOS    := $(wildcard proto/lintel/v1/*.proto)
+GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H     := $(GEN_C:.c=.h)
+
+LC_SRC    := $(wildcard libcommon/*.c)
+LC_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LC_SRC)) \
+             $(patsubst %.c,%.o,$(subst $(BUILD)/gen,$(BUILD)/obj/gen,$(GEN_C)))
+LC_LIB    := $(BUILD)/lib/liblintelcommon.a
+
+SERVICES  := $(notdir $(wildcard services/*))
+SVC_BINS  := $(patsubst %,$(BUILD)/bin/lintel-%,$(SERVICES))
+TOOL_BINS := $(BUILD)/bin/lintel-call
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Unit tests that need a live PostgreSQL or Redis run from the e2e suite.
+UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache
+UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
+
+DEPS_OK   := $(BUILD)/.deps-ok
+STACK     := compose/local/stack.sh
+
+.PHONY: all deps unit asan test e2e run up down status logs fmt clean
+.DEFAULT_GOAL := all
+
+all: $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS)
+
+deps $(DEPS_OK): compose/local/packages.txt compose/local/deps.sh
+	@bash compose/local/deps.sh
+	@mkdir -p $(BUILD) && touch $(DEPS_OK)
+
+# Generated code: protoc-c output lives in build/, never in git.
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_H) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LC_LIB): $(LC_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(BUILD)/bin/lintel-%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -largon2 -ljwt
+
+$(BUILD)/bin/lintel-call: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/lintel-call/*.c)) $(LC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_PURE); do echo "== $$t"; $$t; done
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+
+e2e: all
+	/usr/bin/python3 -m pytest -q tests/e2e
+
+test: all
+	$(MAKE) unit
+	$(MAKE) asan
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+up: all
+	@bash $(STACK) up
+down:
+	@bash $(STACK) down
+status:
+	@bash $(STACK) status
+logs:
+	@bash $(STACK) logs
+run: all
+	@bash $(STACK) run
+
+fmt:
+	clang-format -i libcommon/*.[ch] services/*/*.[ch] tools/*/*.[ch] tests/unit/*.c
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
