@@ -111,4 +111,6 @@ fmt:
 clean:
 	rm -rf build build-asan
 
+-include gateway-module/module.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

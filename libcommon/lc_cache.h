@@ -1,0 +1,53 @@
+/*
+ * lc_cache: a Redis connection (hiredis, synchronous) for one thread.
+ *
+ * Redis holds copies and hints, never facts (DESIGN §7), so an outage must
+ * cost speed, not correctness: every call has a connect and a command
+ * timeout, a failure returns LC_CACHE_DOWN instead of crashing, and after a
+ * failure the connection is not retried before a back-off delay has passed,
+ * so a dead Redis adds no latency to each request. The next call after the
+ * delay reconnects by itself.
+ */
+#ifndef LC_CACHE_H
+#define LC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lc_cache lc_cache;
+
+typedef enum {
+    LC_CACHE_OK = 0,
+    LC_CACHE_MISS, /* get: no such key */
+    LC_CACHE_DOWN, /* Redis unreachable, timed out or answered an error */
+} lc_cache_status;
+
+typedef struct {
+    const char *host;       /* "127.0.0.1" */
+    int port;               /* 6379 */
+    int connect_timeout_ms; /* 0: 200 */
+    int command_timeout_ms; /* 0: 200 */
+    int retry_after_ms;     /* back-off after a failure; 0: 1000 */
+} lc_cache_options;
+
+/* Never fails for an unreachable server (it connects lazily); NULL = OOM. */
+lc_cache *lc_cache_open(const lc_cache_options *opts);
+void lc_cache_close(lc_cache *c);
+
+/* *out is malloc'd (NUL-terminated for convenience), *len its length. */
+lc_cache_status lc_cache_get(lc_cache *c, const char *key, char **out,
+                             size_t *len);
+/* ttl_s > 0: SET key value EX ttl_s; ttl_s == 0: no expiry. */
+lc_cache_status lc_cache_set(lc_cache *c, const char *key, const char *val,
+                             size_t len, int ttl_s);
+lc_cache_status lc_cache_del(lc_cache *c, const char *key);
+/* INCR key, and EXPIRE key ttl_s when the counter was just created. */
+lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
+                              int64_t *out);
+/* PING, bypassing the back-off: for readiness checks. */
+lc_cache_status lc_cache_ping(lc_cache *c);
+
+/* Failures since start, for /metrics; safe from any thread. */
+uint64_t lc_cache_error_count(void);
+
+#endif
