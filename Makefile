@@ -40,10 +40,13 @@ UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 DEPS_OK   := $(BUILD)/.deps-ok
 STACK     := compose/local/stack.sh
 
+# The gateway module's own rules; they define GATEWAY_ALL and `make fuzz`.
+-include gateway-module/module.mk
+
 .PHONY: all deps unit asan test e2e run up down status logs fmt clean
 .DEFAULT_GOAL := all
 
-all: $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS)
+all: $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(GATEWAY_ALL)
 
 deps $(DEPS_OK): compose/local/packages.txt compose/local/deps.sh
 	@bash compose/local/deps.sh
@@ -110,7 +113,5 @@ fmt:
 
 clean:
 	rm -rf build build-asan
-
--include gateway-module/module.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
