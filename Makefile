@@ -12,7 +12,7 @@ CC        ?= cc
 SANITIZE  ?=
 OPT       ?= -O2
 
-CPPFLAGS  += -D_GNU_SOURCE -Ilibcommon -I$(BUILD)/gen -MMD -MP
+CPPFLAGS  += -D_GNU_SOURCE -Ilibcommon -I$(BUILD)/gen -I/usr/include/postgresql -MMD -MP
 CFLAGS    += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wformat=2 \
              -Wno-missing-field-initializers $(SANITIZE)
 LDFLAGS   += $(SANITIZE)
@@ -70,7 +70,7 @@ $(LC_LIB): $(LC_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(BUILD)/bin/lintel-%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LC_LIB)
+$(BUILD)/bin/lintel-%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard services/$$*/*.c))) $(LC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -largon2 -ljwt
 
@@ -81,6 +81,14 @@ $(BUILD)/bin/lintel-call: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/linte
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Test-only protos (tests/unit/*.proto), generated like the ones in proto/.
+$(BUILD)/gen/test/%.pb-c.c $(BUILD)/gen/test/%.pb-c.h: tests/unit/%.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen/test
+	protoc-c --c_out=$(BUILD)/gen/test -Itests/unit $<
+
+$(BUILD)/obj/tests/unit/test_pbjson.o: $(BUILD)/gen/test/pbjson_test.pb-c.h
+$(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_PURE); do echo "== $$t"; $$t; done

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, Redis, every built service and (once built)
+# the nginx edge, as plain local processes under $LINTEL_RUN_DIR.
+#
+#   stack.sh up       start what is not running; return when all are ready,
+#                     or fail with the log tail of the one that is not
+#   stack.sh down     stop exactly what up started (by pid), nothing else
+#   stack.sh status   one line per component
+#   stack.sh logs     follow every log
+#   stack.sh run      up, follow the logs until Ctrl-C, then down
+#
+# Every port and the run folder come from the environment (see README), so
+# a second stack (the tests') can run beside a developer's.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUN_DIR=${LINTEL_RUN_DIR:-$ROOT/.run}
+mkdir -p "$RUN_DIR"
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+BIN_DIR=${LINTEL_BIN_DIR:-$ROOT/build/bin}
+PG_PORT=${LINTEL_PG_PORT:-55432}
+REDIS_PORT=${LINTEL_REDIS_PORT:-56379}
+PG_BIN=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+LOG_DIR=$RUN_DIR/log
+PID_DIR=$RUN_DIR/pids
+READY_TIMEOUT=${LINTEL_READY_TIMEOUT:-30}
+
+# Services in start order, with their default ports (DESIGN §2).
+declare -A RPC_DEFAULT=([users]=7101 [projects]=7102 [reporting]=7103 [billing]=7104)
+declare -A OPS_DEFAULT=([users]=9101 [projects]=9102 [reporting]=9103 [billing]=9104)
+SERVICE_ORDER=(users projects reporting billing)
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "stack: $*"; exit 1; }
+
+services() {
+    local s
+    for s in "${SERVICE_ORDER[@]}"; do
+        [ -x "$BIN_DIR/lintel-$s" ] && [ -d "$ROOT/services/$s" ] && echo "$s"
+    done
+    return 0
+}
+
+upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
+rpc_port() { local v="LINTEL_$(upper "$1")_RPC_PORT"; echo "${!v:-${RPC_DEFAULT[$1]}}"; }
+ops_port() { local v="LINTEL_$(upper "$1")_OPS_PORT"; echo "${!v:-${OPS_DEFAULT[$1]}}"; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+tail_log() {
+    say "---- last lines of $1 ----"
+    tail -n "${2:-30}" "$1" >&2 2>/dev/null || true
+    say "----"
+}
+
+# --- PostgreSQL ----------------------------------------------------------
+# initdb and postgres refuse to run as root: drop to the postgres user.
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_dir() {
+    # The data folder must be reachable by the postgres user; a checkout
+    # under a private home folder is not, so fall back to /var/tmp.
+    local d=$RUN_DIR/pg
+    if [ -L "$d" ]; then readlink "$d"; return; fi
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$RUN_DIR"; then
+        local alt
+        alt=/var/tmp/lintel-pg-$(printf '%s' "$RUN_DIR" | sha1sum | cut -c1-12)
+        mkdir -p "$alt"
+        ln -sfn "$alt" "$d"
+        echo "$alt"
+        return
+    fi
+    echo "$d"
+}
+
+psql_super() {
+    as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGDIR/sock" -p "$PG_PORT" -U postgres "$@"
+}
+
+secret() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
+
+ensure_secrets() {
+    local f=$RUN_DIR/secrets.env
+    if [ ! -f "$f" ]; then
+        umask 077
+        {
+            echo "LINTEL_PG_MIGRATOR_PASSWORD=$(secret)"
+            for s in "${SERVICE_ORDER[@]}"; do
+                echo "LINTEL_PG_$(upper "$s")_PASSWORD=$(secret)"
+            done
+        } >"$f"
+    fi
+    # shellcheck disable=SC1090
+    . "$f"
+}
+
+start_postgres() {
+    PGDIR=$(pg_dir)
+    mkdir -p "$PGDIR/sock"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$PGDIR"; fi
+    if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
+        say "stack: initdb $PGDIR/data"
+        as_pg "$PG_BIN/initdb" -D "$PGDIR/data" -U postgres --auth-local=peer \
+            --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
+            { tail_log "$LOG_DIR/initdb.log"; die "initdb failed"; }
+    fi
+    if as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
+        return
+    fi
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w -t 30 \
+        -o "-p $PG_PORT -k $PGDIR/sock -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 -c fsync=${LINTEL_PG_FSYNC:-on}" \
+        start >/dev/null || { tail_log "$PGDIR/postgres.log"; die "postgres did not start"; }
+    ln -sfn "$PGDIR/postgres.log" "$LOG_DIR/postgres.log"
+    echo "$PGDIR/data" >"$PID_DIR/postgres.datadir"
+}
+
+bootstrap_db() {
+    ensure_secrets
+    if ! psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='lintel'" | grep -q 1; then
+        psql_super -d postgres -c "CREATE DATABASE lintel"
+    fi
+    psql_super -d lintel \
+        -v migrator_password="$LINTEL_PG_MIGRATOR_PASSWORD" \
+        -v users_password="$LINTEL_PG_USERS_PASSWORD" \
+        -v projects_password="$LINTEL_PG_PROJECTS_PASSWORD" \
+        -v reporting_password="$LINTEL_PG_REPORTING_PASSWORD" \
+        -v billing_password="$LINTEL_PG_BILLING_PASSWORD" \
+        -f "$ROOT/migrations/bootstrap.sql" >"$LOG_DIR/bootstrap.log" 2>&1 ||
+        { tail_log "$LOG_DIR/bootstrap.log"; die "database bootstrap failed"; }
+}
+
+# --- Redis ---------------------------------------------------------------
+start_redis() {
+    alive "$PID_DIR/redis.pid" && return
+    mkdir -p "$RUN_DIR/redis"
+    # Redis holds copies and hints only (DESIGN §7): no persistence.
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$RUN_DIR/redis" --daemonize yes --pidfile "$PID_DIR/redis.pid" \
+        --logfile "$LOG_DIR/redis.log" || die "redis did not start"
+    local i
+    for i in $(seq 1 50); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
+        sleep 0.1
+    done
+    tail_log "$LOG_DIR/redis.log"
+    die "redis is not answering on port $REDIS_PORT"
+}
+
+# --- services ------------------------------------------------------------
+service_env() {
+    local s=$1 pwvar
+    pwvar="LINTEL_PG_$(upper "$s")_PASSWORD"
+    echo "LINTEL_RPC_URL=tcp://127.0.0.1:$(rpc_port "$s")"
+    echo "LINTEL_OPS_URL=http://127.0.0.1:$(ops_port "$s")"
+    echo "LINTEL_DB_URL=postgresql://lintel_$s:${!pwvar}@127.0.0.1:$PG_PORT/lintel"
+    echo "LINTEL_MIGRATE_DB_URL=postgresql://lintel_migrator:$LINTEL_PG_MIGRATOR_PASSWORD@127.0.0.1:$PG_PORT/lintel"
+    echo "LINTEL_REDIS_HOST=127.0.0.1"
+    echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+    echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
+}
+
+start_service() {
+    local s=$1 pidf=$PID_DIR/$1.pid log=$LOG_DIR/$1.log
+    alive "$pidf" && return
+    service_env "$s" >"$RUN_DIR/$s.env"
+    chmod 600 "$RUN_DIR/$s.env"
+    (set -a; . "$RUN_DIR/$s.env"; exec "$BIN_DIR/lintel-$s" migrate) >>"$log" 2>&1 ||
+        { tail_log "$log"; die "$s: migrate failed"; }
+    (set -a; . "$RUN_DIR/$s.env"; exec setsid "$BIN_DIR/lintel-$s" serve) >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidf"
+}
+
+wait_ready() {
+    local s=$1 url i
+    url=http://127.0.0.1:$(ops_port "$s")/readyz
+    for i in $(seq 1 $((READY_TIMEOUT * 10))); do
+        if ! alive "$PID_DIR/$s.pid"; then
+            tail_log "$LOG_DIR/$s.log"
+            die "$s exited during start-up"
+        fi
+        curl -fsS -m 2 "$url" >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    tail_log "$LOG_DIR/$s.log"
+    die "$s is not ready after ${READY_TIMEOUT}s ($url)"
+}
+
+# --- stop ----------------------------------------------------------------
+stop_pid() {
+    local name=$1 pidf=$2 i pid
+    [ -f "$pidf" ] || return 0
+    pid=$(cat "$pidf")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 150); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "stack: $name did not stop in 15 s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$pidf"
+}
+
+cmd_down() {
+    local s
+    for s in $(printf '%s\n' "${SERVICE_ORDER[@]}" | tac); do
+        stop_pid "$s" "$PID_DIR/$s.pid"
+    done
+    stop_pid redis "$PID_DIR/redis.pid"
+    if [ -f "$PID_DIR/postgres.datadir" ]; then
+        local data
+        data=$(cat "$PID_DIR/postgres.datadir")
+        if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+            as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null
+        fi
+        rm -f "$PID_DIR/postgres.datadir"
+    fi
+}
+
+write_stack_env() {
+    {
+        echo "LINTEL_RUN_DIR=$RUN_DIR"
+        echo "LINTEL_PG_PORT=$PG_PORT"
+        echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+        for s in $(services); do
+            echo "LINTEL_$(upper "$s")_RPC_PORT=$(rpc_port "$s")"
+            echo "LINTEL_$(upper "$s")_OPS_PORT=$(ops_port "$s")"
+        done
+    } >"$RUN_DIR/stack.env"
+}
+
+cmd_up() {
+    mkdir -p "$LOG_DIR" "$PID_DIR"
+    [ -n "$PG_BIN" ] && [ -x "$PG_BIN/postgres" ] || die "PostgreSQL server binaries not found (make deps)"
+    # On any failure, stop what is up so that a retry starts clean.
+    UP_OK=0
+    trap '[ "$UP_OK" = 1 ] || { say "stack: start-up failed, stopping everything"; cmd_down; }' EXIT
+    start_postgres
+    bootstrap_db
+    start_redis
+    local s
+    for s in $(services); do start_service "$s"; done
+    for s in $(services); do wait_ready "$s"; done
+    UP_OK=1
+    write_stack_env
+    say "stack: up (run folder $RUN_DIR)"
+    say "  postgres  127.0.0.1:$PG_PORT   (database lintel)"
+    say "  redis     127.0.0.1:$REDIS_PORT"
+    for s in $(services); do
+        say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(rpc_port "$s")   ops http://127.0.0.1:$(ops_port "$s")/readyz"
+    done
+}
+
+cmd_status() {
+    local s code data
+    data=$(cat "$PID_DIR/postgres.datadir" 2>/dev/null || true)
+    if [ -n "$data" ] && as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        echo "postgres   up      127.0.0.1:$PG_PORT"
+    else
+        echo "postgres   down"
+    fi
+    if alive "$PID_DIR/redis.pid"; then
+        echo "redis      up      127.0.0.1:$REDIS_PORT pid $(cat "$PID_DIR/redis.pid")"
+    else
+        echo "redis      down"
+    fi
+    for s in $(services); do
+        if alive "$PID_DIR/$s.pid"; then
+            code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$(ops_port "$s")/readyz" || true)
+            echo "$s$(printf '%*s' $((11 - ${#s})) '')up      pid $(cat "$PID_DIR/$s.pid"), readyz $code"
+        else
+            echo "$s$(printf '%*s' $((11 - ${#s})) '')down"
+        fi
+    done
+}
+
+cmd_logs() {
+    mkdir -p "$LOG_DIR"
+    exec tail -n 20 -F "$LOG_DIR"/*.log
+}
+
+cmd_run() {
+    cmd_up
+    say ""
+    say "stack: following logs; Ctrl-C stops everything"
+    trap 'say ""; say "stack: stopping"; cmd_down; exit 0' INT TERM
+    tail -n 0 -F "$LOG_DIR"/*.log &
+    wait $! || true
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+logs) cmd_logs ;;
+run) cmd_run ;;
+*) say "usage: $0 up | down | status | logs | run"; exit 2 ;;
+esac

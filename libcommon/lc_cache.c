@@ -1,0 +1,321 @@
+/*
+ * lc_cache.c: a lazily connected hiredis context with timeouts and a
+ * back-off after failures.
+ *
+ * State machine: no context (never connected, or dropped after a failure)
+ * -> a call connects, unless the last failure is younger than
+ * retry_after_ms, in which case it answers LC_CACHE_DOWN without any I/O.
+ * An I/O error or a timeout leaves a hiredis context unusable, so it is
+ * freed at once and the next call after the back-off reconnects.
+ *
+ * An error reply (-WRONGTYPE, -OOM, -LOADING...) is different: Redis
+ * answered, quickly, on a healthy connection. The call reports
+ * LC_CACHE_DOWN and the error is counted, but the connection is kept and no
+ * back-off starts, because the back-off exists to save the latency of a
+ * dead server and there is none to save.
+ */
+#include "lc_cache.h"
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "lc_clock.h"
+
+#define LC_CACHE_DEFAULT_HOST "127.0.0.1"
+#define LC_CACHE_DEFAULT_PORT 6379
+#define LC_CACHE_DEFAULT_CONNECT_MS 200
+#define LC_CACHE_DEFAULT_COMMAND_MS 200
+#define LC_CACHE_DEFAULT_RETRY_MS 1000
+
+/*
+ * INCR and its first EXPIRE in one atomic step: sent as two commands, a
+ * crash or a timeout between them would leave a counter that never expires
+ * (a rate limit that never resets).
+ */
+static const char lc_cache_incr_script[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 and tonumber(ARGV[1]) > 0 then "
+    "redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return n";
+
+struct lc_cache {
+    char *host;
+    int port;
+    struct timeval connect_timeout;
+    struct timeval command_timeout;
+    int64_t retry_after_ms;
+    redisContext *ctx;    /* NULL: not connected */
+    bool has_failed;      /* failed_at_ms is meaningful */
+    int64_t failed_at_ms; /* monotonic time of the last failure */
+};
+
+static atomic_uint_fast64_t lc_cache_errors;
+
+static struct timeval lc_cache_timeval(int ms, int def_ms)
+{
+    struct timeval tv;
+
+    if (ms <= 0)
+        ms = def_ms;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return tv;
+}
+
+lc_cache *lc_cache_open(const lc_cache_options *opts)
+{
+    lc_cache_options none = {0};
+    lc_cache *c;
+
+    if (opts == NULL)
+        opts = &none;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->host = strdup(opts->host != NULL ? opts->host : LC_CACHE_DEFAULT_HOST);
+    if (c->host == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->port = opts->port > 0 ? opts->port : LC_CACHE_DEFAULT_PORT;
+    c->connect_timeout =
+        lc_cache_timeval(opts->connect_timeout_ms, LC_CACHE_DEFAULT_CONNECT_MS);
+    c->command_timeout =
+        lc_cache_timeval(opts->command_timeout_ms, LC_CACHE_DEFAULT_COMMAND_MS);
+    c->retry_after_ms = opts->retry_after_ms > 0 ? opts->retry_after_ms
+                                                 : LC_CACHE_DEFAULT_RETRY_MS;
+    return c;
+}
+
+void lc_cache_close(lc_cache *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    free(c->host);
+    free(c);
+}
+
+uint64_t lc_cache_error_count(void)
+{
+    return (uint64_t)atomic_load(&lc_cache_errors);
+}
+
+static void lc_cache_count_error(void)
+{
+    atomic_fetch_add(&lc_cache_errors, 1);
+}
+
+/* Drops the connection and starts the back-off. */
+static void lc_cache_fail(lc_cache *c)
+{
+    if (c->ctx != NULL) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    c->has_failed = true;
+    c->failed_at_ms = lc_clock_mono_ms();
+    lc_cache_count_error();
+}
+
+static int lc_cache_connect(lc_cache *c)
+{
+    redisContext *ctx;
+
+    if (c->ctx != NULL)
+        return 0;
+    ctx = redisConnectWithTimeout(c->host, c->port, c->connect_timeout);
+    if (ctx == NULL || ctx->err != 0 ||
+        redisSetTimeout(ctx, c->command_timeout) != REDIS_OK) {
+        if (ctx != NULL)
+            redisFree(ctx);
+        lc_cache_fail(c);
+        return -1;
+    }
+    c->ctx = ctx;
+    return 0;
+}
+
+/* Connected, or -1 without any I/O while the back-off runs. */
+static int lc_cache_ready(lc_cache *c)
+{
+    if (c->ctx == NULL && c->has_failed &&
+        lc_clock_mono_ms() - c->failed_at_ms < c->retry_after_ms)
+        return -1;
+    return lc_cache_connect(c);
+}
+
+/*
+ * hiredis writes with write(2), not send(MSG_NOSIGNAL): a write to a
+ * connection Redis has closed raises SIGPIPE, which kills a process that
+ * has not ignored it (seen here with a 4 MiB SET after CLIENT KILL). As
+ * libpq does, SIGPIPE is blocked in this thread during the command and one
+ * raised by it is consumed before unblocking, so lc_cache is safe whatever
+ * the process's signal disposition.
+ */
+static redisReply *lc_cache_run(redisContext *ctx, const char *fmt,
+                                va_list ap)
+{
+    static const struct timespec no_wait = {0, 0};
+    sigset_t sigpipe, old, pending;
+    bool was_pending;
+    redisReply *reply;
+
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE);
+
+    reply = redisvCommand(ctx, fmt, ap);
+
+    if (reply == NULL && !was_pending) {
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE))
+            sigtimedwait(&sigpipe, NULL, &no_wait);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return reply;
+}
+
+/*
+ * Runs a command on the connection. Returns the reply, or NULL after an
+ * I/O failure (connection dropped) or an error reply (counted, connection
+ * kept).
+ */
+static redisReply *lc_cache_command(lc_cache *c, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply = lc_cache_run(c->ctx, fmt, ap);
+    va_end(ap);
+    if (reply == NULL) {
+        lc_cache_fail(c);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(reply);
+        lc_cache_count_error();
+        return NULL;
+    }
+    return reply;
+}
+
+/* A reply of a type the command never returns: counted as an error. */
+static lc_cache_status lc_cache_unexpected(redisReply *reply)
+{
+    freeReplyObject(reply);
+    lc_cache_count_error();
+    return LC_CACHE_DOWN;
+}
+
+lc_cache_status lc_cache_get(lc_cache *c, const char *key, char **out,
+                             size_t *len)
+{
+    redisReply *reply;
+    lc_cache_status st = LC_CACHE_OK;
+
+    *out = NULL;
+    *len = 0;
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    reply = lc_cache_command(c, "GET %b", key, strlen(key));
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type == REDIS_REPLY_NIL) {
+        st = LC_CACHE_MISS;
+    } else if (reply->type != REDIS_REPLY_STRING) {
+        return lc_cache_unexpected(reply);
+    } else {
+        *out = malloc(reply->len + 1);
+        if (*out == NULL) {
+            st = LC_CACHE_DOWN;
+        } else {
+            memcpy(*out, reply->str, reply->len);
+            (*out)[reply->len] = '\0';
+            *len = reply->len;
+        }
+    }
+    freeReplyObject(reply);
+    return st;
+}
+
+lc_cache_status lc_cache_set(lc_cache *c, const char *key, const char *val,
+                             size_t len, int ttl_s)
+{
+    redisReply *reply;
+
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    /* A negative ttl is treated as 0: Redis would refuse "EX -1". */
+    if (ttl_s > 0)
+        reply = lc_cache_command(c, "SET %b %b EX %d", key, strlen(key), val,
+                                 len, ttl_s);
+    else
+        reply = lc_cache_command(c, "SET %b %b", key, strlen(key), val, len);
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_STATUS)
+        return lc_cache_unexpected(reply);
+    freeReplyObject(reply);
+    return LC_CACHE_OK;
+}
+
+lc_cache_status lc_cache_del(lc_cache *c, const char *key)
+{
+    redisReply *reply;
+
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    reply = lc_cache_command(c, "DEL %b", key, strlen(key));
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_INTEGER)
+        return lc_cache_unexpected(reply);
+    freeReplyObject(reply);
+    return LC_CACHE_OK;
+}
+
+lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
+                              int64_t *out)
+{
+    redisReply *reply;
+
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    reply = lc_cache_command(c, "EVAL %s 1 %b %d", lc_cache_incr_script, key,
+                             strlen(key), ttl_s > 0 ? ttl_s : 0);
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_INTEGER)
+        return lc_cache_unexpected(reply);
+    *out = (int64_t)reply->integer;
+    freeReplyObject(reply);
+    return LC_CACHE_OK;
+}
+
+lc_cache_status lc_cache_ping(lc_cache *c)
+{
+    redisReply *reply;
+
+    if (lc_cache_connect(c) != 0)
+        return LC_CACHE_DOWN;
+    reply = lc_cache_command(c, "PING");
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, "PONG") != 0)
+        return lc_cache_unexpected(reply);
+    freeReplyObject(reply);
+    return LC_CACHE_OK;
+}

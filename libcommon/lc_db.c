@@ -1,0 +1,429 @@
+/*
+ * lc_db.c: the per-thread PostgreSQL connection, prepared statements, the
+ * tenant transaction and the mapping of SQLSTATEs to API errors.
+ *
+ * A connection belongs to exactly one thread, so nothing here locks except
+ * the global error counter.
+ */
+#include "lc_db.h"
+
+#include <ctype.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lc_clock.h"
+#include "lc_log.h"
+
+/* Prepared statements per connection; more are run unprepared. */
+#define LC_DB_MAX_PREPARED 256
+/* Whole-transaction retries after a serialization failure or deadlock. */
+#define LC_DB_TX_ATTEMPTS 3
+
+struct lc_db {
+    lc_db_options opts;
+    PGconn *conn;
+    const lc_db_stmt *prepared[LC_DB_MAX_PREPARED];
+    int nprepared;
+};
+
+static atomic_uint_fast64_t lc_db_errors;
+
+static const lc_db_stmt lc_db_set_tx = {
+    "SELECT set_config('app.tenant_id', $1, true),"
+    " set_config('statement_timeout', $2, true)",
+    2};
+
+uint64_t
+lc_db_error_count(void)
+{
+    return atomic_load(&lc_db_errors);
+}
+
+void
+lc_db_error_set(lc_db_error *err, int http_status, const char *code,
+                const char *message)
+{
+    memset(err, 0, sizeof(*err));
+    err->http_status = http_status;
+    err->code = code;
+    snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+int
+lc_db_sqlstate_http(const char *s, const char **code)
+{
+    if (strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0 ||
+        strcmp(s, "40P01") == 0) {
+        *code = "conflict";
+        return 409;
+    }
+    /* FK, check and not-null violations: the request names something that
+     * cannot be stored, which validation should normally have caught. */
+    if (strcmp(s, "23503") == 0 || strcmp(s, "23514") == 0 ||
+        strcmp(s, "23502") == 0) {
+        *code = "validation_failed";
+        return 422;
+    }
+    if (strncmp(s, "22", 2) == 0) {
+        *code = "validation_failed";
+        return 400;
+    }
+    if (strcmp(s, "57014") == 0) { /* statement_timeout: the deadline */
+        *code = "gateway_timeout";
+        return 504;
+    }
+    if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+        strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 ||
+        strncmp(s, "53", 2) == 0) {
+        *code = "service_unavailable";
+        return 503;
+    }
+    *code = "internal";
+    return 500;
+}
+
+bool
+lc_db_is_uuid(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || strlen(s) != 36) {
+        return false;
+    }
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return false;
+            }
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+lc_db *
+lc_db_open(const lc_db_options *opts)
+{
+    lc_db *db = calloc(1, sizeof(*db));
+
+    if (db == NULL) {
+        return NULL;
+    }
+    db->opts = *opts;
+    if (db->opts.connect_timeout_s <= 0) {
+        db->opts.connect_timeout_s = 3;
+    }
+    return db;
+}
+
+void
+lc_db_close(lc_db *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    if (db->conn != NULL) {
+        PQfinish(db->conn);
+    }
+    free(db);
+}
+
+static void
+lc_db_fail(lc_db_error *err, int status, const char *code, const char *what,
+           PGconn *conn)
+{
+    const char *msg = conn ? PQerrorMessage(conn) : "";
+
+    atomic_fetch_add(&lc_db_errors, 1);
+    memset(err, 0, sizeof(*err));
+    err->http_status = status;
+    err->code = code;
+    snprintf(err->message, sizeof(err->message), "%s: %s", what, msg);
+    err->message[strcspn(err->message, "\n")] = '\0';
+}
+
+/* Makes sure there is a healthy connection; forgets prepared statements
+ * when it had to open a new one. */
+static int
+lc_db_connect(lc_db *db, lc_db_error *err)
+{
+    char timeout[16];
+    const char *keys[] = {"dbname", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {db->opts.conninfo, timeout,
+                          db->opts.application ? db->opts.application
+                                               : "lintel",
+                          NULL};
+
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
+        return 0;
+    }
+    if (db->conn != NULL) {
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
+    db->nprepared = 0;
+    snprintf(timeout, sizeof(timeout), "%d", db->opts.connect_timeout_s);
+    /* expand_dbname = 1: "dbname" may be a whole URI or conninfo string. */
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+        lc_db_fail(err, 503, "service_unavailable", "connect", db->conn);
+        if (db->conn != NULL) {
+            PQfinish(db->conn);
+            db->conn = NULL;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills `err` from a failed result and counts it. */
+static void
+lc_db_result_error(lc_db *db, const PGresult *res, lc_db_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary =
+        res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *constraint =
+        res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+    atomic_fetch_add(&lc_db_errors, 1);
+    memset(err, 0, sizeof(*err));
+    if (state == NULL) {
+        /* No SQLSTATE: the connection itself failed. */
+        err->http_status = 503;
+        err->code = "service_unavailable";
+        snprintf(err->message, sizeof(err->message), "%s",
+                 PQerrorMessage(db->conn));
+        err->message[strcspn(err->message, "\n")] = '\0';
+        return;
+    }
+    snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+    err->http_status = lc_db_sqlstate_http(state, &err->code);
+    snprintf(err->message, sizeof(err->message), "%s",
+             primary ? primary : "database error");
+    if (constraint != NULL) {
+        snprintf(err->constraint, sizeof(err->constraint), "%s", constraint);
+    }
+}
+
+/* The index of `st` among the connection's prepared statements, preparing
+ * it first if needed; -1 when it should run unprepared. */
+static int
+lc_db_prepare(lc_db *db, const lc_db_stmt *st, lc_db_error *err, int *failed)
+{
+    char name[16];
+    PGresult *res;
+    int i;
+
+    *failed = 0;
+    for (i = 0; i < db->nprepared; i++) {
+        if (db->prepared[i] == st) {
+            return i;
+        }
+    }
+    if (!db->opts.prepared || db->nprepared == LC_DB_MAX_PREPARED) {
+        return -1;
+    }
+    i = db->nprepared;
+    snprintf(name, sizeof(name), "lc%d", i);
+    res = PQprepare(db->conn, name, st->sql, st->nparams, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        lc_db_result_error(db, res, err);
+        PQclear(res);
+        *failed = 1;
+        return -1;
+    }
+    PQclear(res);
+    db->prepared[db->nprepared++] = st;
+    return i;
+}
+
+PGresult *
+lc_db_exec(lc_db *db, const lc_db_stmt *st, const char *const *params,
+           lc_db_error *err)
+{
+    char name[16];
+    PGresult *res;
+    ExecStatusType status;
+    int idx, failed;
+
+    if (db->conn == NULL && lc_db_connect(db, err) != 0) {
+        return NULL;
+    }
+    idx = lc_db_prepare(db, st, err, &failed);
+    if (failed) {
+        return NULL;
+    }
+    if (idx >= 0) {
+        snprintf(name, sizeof(name), "lc%d", idx);
+        res = PQexecPrepared(db->conn, name, st->nparams, params, NULL, NULL,
+                             0);
+    } else {
+        res = PQexecParams(db->conn, st->sql, st->nparams, NULL, params, NULL,
+                           NULL, 0);
+    }
+    status = PQresultStatus(res);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+        return res;
+    }
+    lc_db_result_error(db, res, err);
+    PQclear(res);
+    return NULL;
+}
+
+/* Runs a parameterless control statement (BEGIN, COMMIT, ROLLBACK). */
+static int
+lc_db_simple(lc_db *db, const char *sql, lc_db_error *err)
+{
+    PGresult *res = PQexec(db->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        lc_db_result_error(db, res, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* COMMIT of a transaction that already failed "succeeds" as ROLLBACK: treat
+ * that as the failure it is, never as a write that happened. */
+static int
+lc_db_commit(lc_db *db, lc_db_error *err)
+{
+    PGresult *res = PQexec(db->conn, "COMMIT");
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        lc_db_result_error(db, res, err);
+        PQclear(res);
+        return -1;
+    }
+    if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        PQclear(res);
+        lc_db_error_set(err, 500, "internal",
+                        "transaction was aborted before COMMIT");
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static void
+lc_db_rollback(lc_db *db)
+{
+    lc_db_error ignored;
+
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+        PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        lc_db_simple(db, "ROLLBACK", &ignored);
+    }
+}
+
+int
+lc_db_ping(lc_db *db, lc_db_error *err)
+{
+    static const lc_db_stmt ping = {"SELECT 1", 0};
+    PGresult *res;
+
+    if (lc_db_connect(db, err) != 0) {
+        return -1;
+    }
+    res = lc_db_exec(db, &ping, NULL, err);
+    if (res == NULL && PQstatus(db->conn) != CONNECTION_OK) {
+        /* The server went away since the last use: one fresh attempt. */
+        if (lc_db_connect(db, err) != 0) {
+            return -1;
+        }
+        res = lc_db_exec(db, &ping, NULL, err);
+    }
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* BEGIN and the transaction-local settings. A connection found dead at
+ * BEGIN is replaced once: nothing has run yet, so that is safe. */
+static int
+lc_db_begin(lc_db *db, const char *tenant_id, int64_t remaining_ms,
+            lc_db_error *err)
+{
+    char timeout[24];
+    const char *params[2];
+    PGresult *res;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        if (lc_db_connect(db, err) != 0) {
+            return -1;
+        }
+        if (lc_db_simple(db, "BEGIN", err) == 0) {
+            break;
+        }
+        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK) {
+            return -1;
+        }
+    }
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)remaining_ms);
+    /* An empty app.tenant_id fails the policies' uuid cast: fail closed. */
+    params[0] = tenant_id ? tenant_id : "";
+    params[1] = timeout;
+    res = lc_db_exec(db, &lc_db_set_tx, params, err);
+    if (res == NULL) {
+        lc_db_rollback(db);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static bool
+lc_db_retryable(const lc_db_error *err)
+{
+    return strcmp(err->sqlstate, "40001") == 0 ||
+           strcmp(err->sqlstate, "40P01") == 0;
+}
+
+int
+lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
+                lc_db_tx_fn fn, void *arg, lc_db_error *err)
+{
+    int64_t remaining;
+    int attempt;
+
+    if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
+        lc_db_error_set(err, 500, "internal", "tenant id is not a uuid");
+        return -1;
+    }
+    for (attempt = 1;; attempt++) {
+        remaining = deadline_ms - lc_clock_mono_ms();
+        if (remaining <= 0) {
+            lc_db_error_set(err, 504, "gateway_timeout",
+                            "deadline passed before the transaction");
+            return -1;
+        }
+        memset(err, 0, sizeof(*err));
+        if (lc_db_begin(db, tenant_id, remaining, err) != 0) {
+            return -1;
+        }
+        if (fn(db, arg, err) == 0 && lc_db_commit(db, err) == 0) {
+            return 0;
+        }
+        if (err->http_status == 0) {
+            lc_db_error_set(err, 500, "internal",
+                            "transaction failed without an error");
+        }
+        lc_db_rollback(db);
+        if (!lc_db_retryable(err) || attempt == LC_DB_TX_ATTEMPTS) {
+            return -1;
+        }
+        lc_log(LC_LOG_INFO, NULL, tenant_id,
+               "retrying transaction after SQLSTATE %s (attempt %d)",
+               err->sqlstate, attempt);
+    }
+}

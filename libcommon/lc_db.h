@@ -1,0 +1,91 @@
+/*
+ * lc_db: one PostgreSQL connection per worker thread, and the tenant
+ * transaction every request runs in.
+ *
+ * Tenant isolation is enforced by row-level security (DESIGN §6): each
+ * transaction starts with set_config('app.tenant_id', $1, true), local to
+ * the transaction so it cannot leak to the next request on the connection
+ * (nor to another client behind PgBouncer), and with statement_timeout set
+ * from the request's deadline so no query outlives its caller.
+ *
+ * Statements are declared once as static lc_db_stmt values and prepared on
+ * a connection the first time it runs them; `prepared = false` falls back
+ * to PQexecParams for poolers that cannot keep prepared statements.
+ */
+#ifndef LC_DB_H
+#define LC_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct lc_db lc_db;
+
+typedef struct {
+    const char *conninfo;    /* libpq URI or key=value string */
+    const char *application; /* application_name, e.g. "lintel-users" */
+    bool prepared;           /* use server-side prepared statements */
+    int connect_timeout_s;   /* 0: 3 */
+} lc_db_options;
+
+typedef struct {
+    const char *sql; /* parameters as $1..$n, always: never built SQL */
+    int nparams;
+} lc_db_stmt;
+
+/* What went wrong, already mapped to the HTTP status and API error code. */
+typedef struct {
+    int http_status;    /* 0 when no error */
+    const char *code;   /* API.md code: "conflict", "internal", ... */
+    char sqlstate[6];   /* "" when the error did not come from the server */
+    char message[256];  /* for logs only: may name tables and constraints */
+    char constraint[64];/* the violated constraint, when there is one */
+} lc_db_error;
+
+/* Connects lazily: the first transaction or ping opens the connection. */
+lc_db *lc_db_open(const lc_db_options *opts);
+void lc_db_close(lc_db *db);
+
+/* SELECT 1, reconnecting when the connection was lost; 0 or -1. */
+int lc_db_ping(lc_db *db, lc_db_error *err);
+
+/*
+ * The body of a transaction. Returns 0 to commit, -1 to roll back with
+ * `err` set (by lc_db_exec or by the function itself). It may run more than
+ * once: a serialization failure or deadlock retries the whole transaction,
+ * so it must not have effects outside the database before it returns.
+ */
+typedef int (*lc_db_tx_fn)(lc_db *db, void *arg, lc_db_error *err);
+
+/*
+ * BEGIN; set_config('app.tenant_id', tenant_id, true); statement_timeout
+ * from `deadline_ms` (lc_clock_mono_ms() scale); fn; COMMIT — or ROLLBACK
+ * when fn fails. tenant_id must be a UUID, or NULL for platform-scope work
+ * (tenant tables then fail closed). A deadline already past fails with 504
+ * without touching the database. Returns 0 or -1 with `err` set.
+ */
+int lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
+                    lc_db_tx_fn fn, void *arg, lc_db_error *err);
+
+/*
+ * Runs a statement; params are text (NULL = SQL NULL). Returns a result
+ * with status TUPLES_OK or COMMAND_OK, which the caller PQclear()s, or NULL
+ * with `err` set.
+ */
+PGresult *lc_db_exec(lc_db *db, const lc_db_stmt *st,
+                     const char *const *params, lc_db_error *err);
+
+/* Sets `err` for a failure found by the caller (not from the server). */
+void lc_db_error_set(lc_db_error *err, int http_status, const char *code,
+                     const char *message);
+
+/* SQLSTATE → HTTP status and API code (23505 → 409 "conflict", ...). */
+int lc_db_sqlstate_http(const char *sqlstate, const char **code);
+
+/* true when `s` is a canonical textual UUID. */
+bool lc_db_is_uuid(const char *s);
+
+/* Server and connection errors since start, for /metrics. */
+uint64_t lc_db_error_count(void);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * lc_metrics: the counters a service exposes on /metrics, in Prometheus
+ * text format: requests by route and status, a latency histogram by route,
+ * and the database and Redis error counters.
+ *
+ * Routes are the router's patterns ("GET /api/projects/:id"), never raw
+ * paths, so the number of series stays bounded.
+ */
+#ifndef LC_METRICS_H
+#define LC_METRICS_H
+
+#include <stddef.h>
+
+/* Records one request; safe from any thread. */
+void lc_metrics_observe(const char *route, int status, double seconds);
+
+/* Renders every metric; returns a malloc'd string and its length in *len,
+ * or NULL when out of memory. `service` labels nothing: it prefixes help. */
+char *lc_metrics_render(const char *service, size_t *len);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * lc_rpc_client.c: REQ socket, pipe accounting for "no peer", one context
+ * per call.
+ */
+#include "lc_rpc_client.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lc_clock.h"
+
+/* How long a call waits for a first connection before calling the peer
+ * absent: long enough for a dial on loopback, short against any deadline. */
+#define LC_RPC_CONNECT_WAIT_MS 200
+
+struct lc_rpc_client {
+    nng_socket sock;
+    nng_dialer dialer;
+    atomic_int pipes;
+    pthread_mutex_t lock;
+    pthread_cond_t connected;
+};
+
+static void
+lc_rpc_client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    lc_rpc_client *c = arg;
+
+    (void)p;
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        pthread_mutex_lock(&c->lock);
+        atomic_fetch_add(&c->pipes, 1);
+        pthread_cond_broadcast(&c->connected);
+        pthread_mutex_unlock(&c->lock);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        atomic_fetch_sub(&c->pipes, 1);
+    }
+}
+
+lc_rpc_client *
+lc_rpc_client_open(const char *url, size_t max_message, char *err,
+                   size_t errlen)
+{
+    lc_rpc_client *c = calloc(1, sizeof(*c));
+    int rv;
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->connected, NULL);
+    if ((rv = nng_req0_open(&c->sock)) != 0) {
+        snprintf(err, errlen, "nng_req0_open: %s", nng_strerror(rv));
+        free(c);
+        return NULL;
+    }
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, max_message);
+    nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+    nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, lc_rpc_client_pipe_event, c);
+    nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, lc_rpc_client_pipe_event, c);
+    if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
+        (rv = nng_dialer_set_size(c->dialer, NNG_OPT_RECVMAXSZ,
+                                  max_message)) != 0 ||
+        (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+        snprintf(err, errlen, "dial %s: %s", url, nng_strerror(rv));
+        nng_close(c->sock);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+lc_rpc_client_close(lc_rpc_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    nng_close(c->sock);
+    pthread_cond_destroy(&c->connected);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const char *
+lc_rpc_status_text(lc_rpc_status st)
+{
+    switch (st) {
+    case LC_RPC_OK:
+        return "ok";
+    case LC_RPC_TIMEOUT:
+        return "timeout";
+    case LC_RPC_NO_PEER:
+        return "no peer";
+    case LC_RPC_BAD_REPLY:
+        return "bad reply";
+    case LC_RPC_ERROR:
+        return "error status";
+    case LC_RPC_INTERNAL:
+        break;
+    }
+    return "internal error";
+}
+
+/* Waits until a pipe exists or `until` passes; true when connected. */
+static bool
+lc_rpc_client_wait_peer(lc_rpc_client *c, int64_t until)
+{
+    struct timespec ts;
+    int64_t now;
+
+    pthread_mutex_lock(&c->lock);
+    while (atomic_load(&c->pipes) == 0 && (now = lc_clock_mono_ms()) < until) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
+        ts.tv_sec += (time_t)((until - now) / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->connected, &c->lock, &ts);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return atomic_load(&c->pipes) > 0;
+}
+
+lc_rpc_status
+lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
+                int64_t deadline_ms, lc_response **out)
+{
+    int64_t now = lc_clock_mono_ms(), wait_until;
+    lc_rpc_status st = LC_RPC_INTERNAL;
+    nng_aio *aio = NULL;
+    nng_msg *msg = NULL;
+    nng_ctx ctx;
+    int rv;
+
+    *out = NULL;
+    if (deadline_ms <= now) {
+        return LC_RPC_TIMEOUT;
+    }
+    wait_until = now + LC_RPC_CONNECT_WAIT_MS;
+    if (!lc_rpc_client_wait_peer(c, wait_until < deadline_ms ? wait_until
+                                                            : deadline_ms)) {
+        return LC_RPC_NO_PEER;
+    }
+    if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
+        if (msg != NULL) {
+            nng_msg_free(msg);
+        }
+        return LC_RPC_INTERNAL;
+    }
+    if (nng_ctx_open(&ctx, c->sock) != 0) {
+        nng_msg_free(msg);
+        return LC_RPC_INTERNAL;
+    }
+    nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
+        nng_msg_free(msg);
+        nng_ctx_close(ctx);
+        return LC_RPC_INTERNAL;
+    }
+    nng_aio_set_timeout(aio, (nng_duration)(deadline_ms - lc_clock_mono_ms()));
+    nng_aio_set_msg(aio, msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        nng_msg_free(msg);
+        goto done;
+    }
+    nng_aio_set_timeout(aio, (nng_duration)(deadline_ms - lc_clock_mono_ms()));
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        goto done;
+    }
+    msg = nng_aio_get_msg(aio);
+    *out = lc_envelope_unpack_response(nng_msg_body(msg), nng_msg_len(msg));
+    nng_msg_free(msg);
+    st = *out ? LC_RPC_OK : LC_RPC_BAD_REPLY;
+
+done:
+    if (rv == NNG_ETIMEDOUT) {
+        /* The request went out on a pipe that has since gone: the peer
+         * died; otherwise it is alive but slow. */
+        st = atomic_load(&c->pipes) == 0 ? LC_RPC_NO_PEER : LC_RPC_TIMEOUT;
+    } else if (rv != 0) {
+        st = LC_RPC_INTERNAL;
+    }
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return st;
+}
+
+lc_rpc_status
+lc_rpc_call(lc_rpc_client *c, lc_request *req, int64_t deadline_ms,
+            lc_response **out)
+{
+    int64_t remaining = deadline_ms - lc_clock_mono_ms();
+    lc_rpc_status st;
+    uint8_t *buf;
+    size_t len;
+
+    *out = NULL;
+    if (remaining <= 0) {
+        return LC_RPC_TIMEOUT;
+    }
+    /* The callee's budget: what is left now, stamped with the send time
+     * so that the callee also counts the time spent in queues. */
+    req->timeout_ms = (uint32_t)remaining;
+    req->sent_at_unix_ms = lc_clock_wall_ms();
+    len = protobuf_c_message_get_packed_size(&req->base);
+    buf = malloc(len ? len : 1);
+    if (buf == NULL) {
+        return LC_RPC_INTERNAL;
+    }
+    protobuf_c_message_pack(&req->base, buf);
+    st = lc_rpc_call_raw(c, buf, len, deadline_ms, out);
+    free(buf);
+    return st;
+}
+
+lc_rpc_status
+lc_rpc_call_method(lc_rpc_client *c, const char *method,
+                   const char *request_id, const char *tenant_id,
+                   const ProtobufCMessage *in,
+                   const ProtobufCMessageDescriptor *out_desc,
+                   int64_t deadline_ms, ProtobufCMessage **out, int *status)
+{
+    lc_request req = LINTEL__V1__REQUEST__INIT;
+    Lintel__V1__Tenant tenant = LINTEL__V1__TENANT__INIT;
+    lc_response *res = NULL;
+    lc_rpc_status st;
+    char path[128];
+    uint8_t *body;
+    size_t len;
+
+    *out = NULL;
+    *status = 0;
+    snprintf(path, sizeof(path), "/rpc/%s", method);
+    len = protobuf_c_message_get_packed_size(in);
+    body = malloc(len ? len : 1);
+    if (body == NULL) {
+        return LC_RPC_INTERNAL;
+    }
+    protobuf_c_message_pack(in, body);
+    req.request_id = (char *)(request_id ? request_id : "");
+    req.origin = LINTEL__V1__ORIGIN__ORIGIN_INTERNAL;
+    req.method = "RPC";
+    req.path = path;
+    req.body.data = body;
+    req.body.len = len;
+    if (tenant_id != NULL) {
+        tenant.id = (char *)tenant_id;
+        req.tenant = &tenant;
+    }
+    st = lc_rpc_call(c, &req, deadline_ms, &res);
+    free(body);
+    if (st != LC_RPC_OK) {
+        return st;
+    }
+    *status = (int)res->status;
+    if (res->status != 200) {
+        st = LC_RPC_ERROR;
+    } else {
+        *out = lc_envelope_unpack_message(out_desc, res->body.data,
+                                          res->body.len);
+        st = *out ? LC_RPC_OK : LC_RPC_BAD_REPLY;
+    }
+    lc_envelope_free_response(res);
+    return st;
+}

@@ -1,0 +1,592 @@
+/*
+ * lc_rpc_server.c: the REP socket, its worker threads and the request
+ * pipeline described in lc_rpc_server.h.
+ */
+#include "lc_rpc_server.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "lc_clock.h"
+#include "lc_log.h"
+#include "lc_metrics.h"
+#include "lc_router.h"
+
+#define LC_REQ_MAX_HEADERS 16
+
+typedef struct lc_rpc_worker lc_rpc_worker;
+
+struct lc_rpc_server {
+    lc_rpc_server_options opts;
+    lc_router *router;
+    nng_socket sock;
+    nng_listener listener;
+    bool open;
+    lc_rpc_worker *workers;
+    int nworkers;
+    atomic_int busy;
+};
+
+struct lc_rpc_worker {
+    lc_rpc_server *server;
+    pthread_t thread;
+    bool started;
+    nng_ctx ctx;
+    nng_aio *aio;
+    lc_db *db;
+    lc_cache *cache;
+};
+
+struct lc_req {
+    lc_rpc_worker *worker;
+    lc_request *env;
+    lc_route_match match;
+    int64_t deadline_ms;
+    char request_id[64];
+
+    int status;
+    const char *content_type;
+    char *body;
+    size_t body_len;
+    Lintel__V1__Header headers[LC_REQ_MAX_HEADERS];
+    Lintel__V1__Header *header_ptrs[LC_REQ_MAX_HEADERS];
+    char *header_storage[LC_REQ_MAX_HEADERS];
+    size_t nheaders;
+
+    cJSON *json;
+    ProtobufCMessage *pb;
+};
+
+/* --- handler API -------------------------------------------------------- */
+
+const lc_request *
+lc_req_envelope(const lc_req *req)
+{
+    return req->env;
+}
+
+const char *
+lc_req_param(const lc_req *req, const char *name)
+{
+    return lc_route_param(&req->match, name);
+}
+
+const char *
+lc_req_tenant_id(const lc_req *req)
+{
+    if (req->env->tenant == NULL || req->env->tenant->id[0] == '\0') {
+        return NULL;
+    }
+    return req->env->tenant->id;
+}
+
+const char *
+lc_req_id(const lc_req *req)
+{
+    return req->request_id;
+}
+
+int64_t
+lc_req_deadline_ms(const lc_req *req)
+{
+    return req->deadline_ms;
+}
+
+lc_db *
+lc_req_db(lc_req *req)
+{
+    return req->worker->db;
+}
+
+lc_cache *
+lc_req_cache(lc_req *req)
+{
+    return req->worker->cache;
+}
+
+void *
+lc_req_app(lc_req *req)
+{
+    return req->worker->server->opts.app;
+}
+
+void
+lc_req_respond(lc_req *req, int status, const char *content_type,
+               const void *body, size_t len)
+{
+    char *copy = NULL;
+
+    if (len > 0) {
+        copy = malloc(len);
+        if (copy == NULL) {
+            status = 500;
+            content_type = NULL;
+            len = 0;
+        } else {
+            memcpy(copy, body, len);
+        }
+    }
+    free(req->body);
+    req->status = status;
+    req->content_type = content_type;
+    req->body = copy;
+    req->body_len = len;
+}
+
+void
+lc_req_respond_json(lc_req *req, int status, cJSON *body)
+{
+    char *text = cJSON_PrintUnformatted(body);
+
+    cJSON_Delete(body);
+    if (text == NULL) {
+        lc_req_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    free(req->body);
+    req->status = status;
+    req->content_type = "application/json";
+    req->body = text;
+    req->body_len = strlen(text);
+}
+
+void
+lc_req_respond_pb(lc_req *req, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+
+    if (buf == NULL) {
+        lc_req_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    protobuf_c_message_pack(msg, buf);
+    free(req->body);
+    req->status = 200;
+    req->content_type = "application/x-protobuf";
+    req->body = (char *)buf;
+    req->body_len = len;
+}
+
+void
+lc_req_error_fields(lc_req *req, int status, const char *code,
+                    const char *message, const lc_json_field_errors *fields)
+{
+    char *text = lc_json_error_body(code, message, req->request_id, fields);
+
+    free(req->body);
+    req->status = status;
+    req->content_type = "application/json";
+    req->body = text;
+    req->body_len = text ? strlen(text) : 0;
+}
+
+void
+lc_req_error(lc_req *req, int status, const char *code, const char *message)
+{
+    lc_req_error_fields(req, status, code, message, NULL);
+}
+
+void
+lc_req_db_error(lc_req *req, const lc_db_error *err)
+{
+    static const struct {
+        int status;
+        const char *message;
+    } messages[] = {
+        {409, "the request conflicts with the current state"},
+        {422, "the request refers to something that does not exist or is "
+              "not allowed"},
+        {400, "a value is out of range or malformed"},
+        {503, "a dependency is unavailable, try again later"},
+        {504, "the request took too long"},
+    };
+    const char *message = "internal error";
+    size_t i;
+
+    lc_log(err->http_status >= 500 ? LC_LOG_ERROR : LC_LOG_INFO,
+           req->request_id, lc_req_tenant_id(req), "database: %s [%s]",
+           err->message, err->sqlstate);
+    for (i = 0; i < sizeof(messages) / sizeof(messages[0]); i++) {
+        if (messages[i].status == err->http_status) {
+            message = messages[i].message;
+        }
+    }
+    lc_req_error(req, err->http_status ? err->http_status : 500,
+                 err->code ? err->code : "internal", message);
+    if (err->http_status == 503) {
+        lc_req_header(req, "retry-after", "1");
+    }
+}
+
+void
+lc_req_header(lc_req *req, const char *name, const char *value)
+{
+    size_t nlen, vlen;
+    char *s;
+
+    if (req->nheaders == LC_REQ_MAX_HEADERS) {
+        return;
+    }
+    nlen = strlen(name);
+    vlen = strlen(value);
+    s = malloc(nlen + vlen + 2);
+    if (s == NULL) {
+        return;
+    }
+    memcpy(s, name, nlen + 1);
+    memcpy(s + nlen + 1, value, vlen + 1);
+    req->header_storage[req->nheaders] = s;
+    lintel__v1__header__init(&req->headers[req->nheaders]);
+    req->headers[req->nheaders].name = s;
+    req->headers[req->nheaders].value = s + nlen + 1;
+    req->header_ptrs[req->nheaders] = &req->headers[req->nheaders];
+    req->nheaders++;
+}
+
+static bool
+lc_req_is_json(const char *content_type)
+{
+    size_t n = strlen("application/json");
+
+    return content_type != NULL &&
+           strncasecmp(content_type, "application/json", n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' ||
+            content_type[n] == ' ');
+}
+
+const cJSON *
+lc_req_json(lc_req *req)
+{
+    lc_json_limits limits = {req->worker->server->opts.max_json_bytes, 0};
+    const char *why = NULL;
+    lc_json_status st;
+    char message[160];
+
+    if (req->json != NULL) {
+        return req->json;
+    }
+    if (req->env->body.len > 0 &&
+        !lc_req_is_json(lc_envelope_header(req->env, "content-type"))) {
+        lc_req_error(req, 415, "unsupported_media_type",
+                     "the body must be application/json");
+        return NULL;
+    }
+    st = lc_json_parse((const char *)req->env->body.data, req->env->body.len,
+                       &limits, &req->json, &why);
+    if (st == LC_JSON_TOO_LARGE) {
+        lc_req_error(req, 413, "payload_too_large", "the body is too large");
+        return NULL;
+    }
+    if (st != LC_JSON_OK) {
+        snprintf(message, sizeof(message), "%s",
+                 why ? why : lc_json_status_message(st));
+        lc_req_error(req, 400, "invalid_json", message);
+        return NULL;
+    }
+    return req->json;
+}
+
+const ProtobufCMessage *
+lc_req_pb(lc_req *req, const ProtobufCMessageDescriptor *desc)
+{
+    lc_envelope_free_message(req->pb);
+    req->pb = lc_envelope_unpack_message(desc, req->env->body.data,
+                                         req->env->body.len);
+    if (req->pb == NULL) {
+        lc_req_error(req, 400, "invalid_message",
+                     "the body is not a valid message of this RPC");
+        return NULL;
+    }
+    return req->pb;
+}
+
+/* --- the pipeline ------------------------------------------------------- */
+
+static void
+lc_rpc_reset(lc_req *req)
+{
+    size_t i;
+
+    for (i = 0; i < req->nheaders; i++) {
+        free(req->header_storage[i]);
+    }
+    free(req->body);
+    cJSON_Delete(req->json);
+    lc_envelope_free_message(req->pb);
+    lc_envelope_free_request(req->env);
+}
+
+/* Runs one request through the pipeline; leaves the reply in `req`. */
+static const char *
+lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
+{
+    const lc_rpc_server_options *o = &s->opts;
+    char allow[128];
+    int64_t budget;
+    int st;
+
+    budget = req->env->timeout_ms ? (int64_t)req->env->timeout_ms
+                                  : o->default_timeout_ms;
+    if (budget > o->max_timeout_ms) {
+        budget = o->max_timeout_ms;
+    }
+    /* Time spent queued since the sender sent it counts against the
+     * budget; a sender clock ahead of ours counts as no time at all. */
+    if (req->env->sent_at_unix_ms > 0) {
+        int64_t queued = lc_clock_wall_ms() - req->env->sent_at_unix_ms;
+
+        if (queued > 0) {
+            budget -= queued;
+        }
+    }
+    req->deadline_ms = now + budget;
+
+    /* Internal RPCs exist only for other services: from the edge they are
+     * answered exactly like a path that does not exist. */
+    if ((strncmp(req->env->path, "/rpc/", 5) == 0 ||
+         strcmp(req->env->method, "RPC") == 0) &&
+        req->env->origin != LINTEL__V1__ORIGIN__ORIGIN_INTERNAL) {
+        lc_req_error(req, 404, "not_found", "no such route");
+        return "unmatched";
+    }
+    st = lc_router_match(s->router, req->env->method, req->env->path,
+                         &req->match, allow, sizeof(allow));
+    if (st == 404) {
+        lc_req_error(req, 404, "not_found", "no such route");
+        return "unmatched";
+    }
+    if (st == 405) {
+        lc_req_error(req, 405, "method_not_allowed",
+                     "this method is not allowed on this route");
+        lc_req_header(req, "allow", allow);
+        return "unmatched";
+    }
+    if (lc_clock_mono_ms() >= req->deadline_ms) {
+        lc_req_error(req, 504, "gateway_timeout",
+                     "the request's deadline passed before it ran");
+        return req->match.route->name;
+    }
+    ((lc_rpc_handler)req->match.route->data)(req);
+    if (req->status == 0) {
+        lc_log(LC_LOG_ERROR, req->request_id, lc_req_tenant_id(req),
+               "handler for %s set no response", req->match.route->name);
+        lc_req_error(req, 500, "internal", "internal error");
+    }
+    return req->match.route->name;
+}
+
+/* Packs the reply of `req` into a new message; NULL when out of memory. */
+static nng_msg *
+lc_rpc_pack(lc_req *req)
+{
+    lc_response res = LINTEL__V1__RESPONSE__INIT;
+    nng_msg *msg;
+    size_t len;
+
+    res.status = (uint32_t)req->status;
+    res.content_type = (char *)(req->content_type ? req->content_type : "");
+    res.n_headers = req->nheaders;
+    res.headers = req->header_ptrs;
+    res.body.data = (uint8_t *)req->body;
+    res.body.len = req->body_len;
+    len = protobuf_c_message_get_packed_size(&res.base);
+    if (nng_msg_alloc(&msg, len) != 0) {
+        return NULL;
+    }
+    protobuf_c_message_pack(&res.base, nng_msg_body(msg));
+    return msg;
+}
+
+static void
+lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
+{
+    lc_rpc_server *s = w->server;
+    lc_req req;
+    const char *route = "unmatched";
+    int64_t start = lc_clock_mono_ms();
+    double t0 = lc_clock_mono_s();
+    nng_msg *out;
+
+    memset(&req, 0, sizeof(req));
+    req.worker = w;
+    req.env = lc_envelope_unpack_request(nng_msg_body(in), nng_msg_len(in));
+    nng_msg_free(in);
+    if (req.env == NULL) {
+        snprintf(req.request_id, sizeof(req.request_id), "-");
+        lc_req_error(&req, 400, "invalid_envelope",
+                     "the message is not a lintel.v1.Request");
+        route = "invalid_envelope";
+    } else {
+        snprintf(req.request_id, sizeof(req.request_id), "%s",
+                 req.env->request_id[0] ? req.env->request_id : "-");
+        route = lc_rpc_dispatch(s, &req, start);
+    }
+
+    out = lc_rpc_pack(&req);
+    if (out != NULL) {
+        nng_aio_set_msg(w->aio, out);
+        nng_ctx_send(w->ctx, w->aio);
+        nng_aio_wait(w->aio);
+        if (nng_aio_result(w->aio) != 0) {
+            nng_msg_free(out); /* the caller is gone: nothing to do */
+        }
+    }
+    lc_metrics_observe(route, req.status, lc_clock_mono_s() - t0);
+    lc_log(req.status >= 500 ? LC_LOG_WARN : LC_LOG_INFO, req.request_id,
+           req.env ? lc_req_tenant_id(&req) : NULL,
+           "%s %s -> %d (%s) in %.1f ms", req.env ? req.env->method : "?",
+           req.env ? req.env->path : "?", req.status, route,
+           (lc_clock_mono_s() - t0) * 1000.0);
+    lc_rpc_reset(&req);
+}
+
+static void *
+lc_rpc_worker_main(void *arg)
+{
+    lc_rpc_worker *w = arg;
+    lc_rpc_server *s = w->server;
+    int rv;
+
+    for (;;) {
+        nng_ctx_recv(w->ctx, w->aio);
+        nng_aio_wait(w->aio);
+        rv = nng_aio_result(w->aio);
+        if (rv == NNG_ECLOSED) {
+            break;
+        }
+        if (rv != 0) {
+            continue;
+        }
+        atomic_fetch_add(&s->busy, 1);
+        lc_rpc_handle(w, nng_aio_get_msg(w->aio));
+        atomic_fetch_sub(&s->busy, 1);
+    }
+    return NULL;
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+lc_rpc_server *
+lc_rpc_server_new(const lc_rpc_server_options *opts)
+{
+    lc_rpc_server *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->opts = *opts;
+    s->router = lc_router_new();
+    if (s->router == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int
+lc_rpc_server_route(lc_rpc_server *s, const char *method, const char *pattern,
+                    lc_rpc_handler fn)
+{
+    return lc_router_add(s->router, method, pattern, (const void *)fn);
+}
+
+int
+lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
+{
+    int rv, i;
+
+    if ((rv = nng_rep0_open(&s->sock)) != 0) {
+        snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
+        return -1;
+    }
+    s->open = true;
+    /* NNG's default is unlimited: a peer could announce any length. */
+    nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message);
+    if ((rv = nng_listener_create(&s->listener, s->sock, s->opts.url)) != 0 ||
+        (rv = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ,
+                                    s->opts.max_message)) != 0 ||
+        (rv = nng_listener_start(s->listener, 0)) != 0) {
+        snprintf(err, errlen, "listen on %s: %s", s->opts.url,
+                 nng_strerror(rv));
+        return -1;
+    }
+    s->workers = calloc((size_t)s->opts.workers, sizeof(lc_rpc_worker));
+    if (s->workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < s->opts.workers; i++) {
+        lc_rpc_worker *w = &s->workers[i];
+
+        w->server = s;
+        w->db = lc_db_open(&s->opts.db);
+        w->cache = lc_cache_open(&s->opts.cache);
+        if (w->db == NULL || w->cache == NULL ||
+            nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
+            nng_ctx_open(&w->ctx, s->sock) != 0) {
+            snprintf(err, errlen, "worker %d: out of resources", i);
+            return -1;
+        }
+        if (pthread_create(&w->thread, NULL, lc_rpc_worker_main, w) != 0) {
+            snprintf(err, errlen, "worker %d: cannot start a thread", i);
+            return -1;
+        }
+        w->started = true;
+        s->nworkers++;
+    }
+    return 0;
+}
+
+void
+lc_rpc_server_stop(lc_rpc_server *s, int grace_ms)
+{
+    int64_t until = lc_clock_mono_ms() + grace_ms;
+    int i;
+
+    if (!s->open) {
+        return;
+    }
+    nng_listener_close(s->listener);
+    while (atomic_load(&s->busy) > 0 && lc_clock_mono_ms() < until) {
+        usleep(10 * 1000);
+    }
+    nng_close(s->sock);
+    s->open = false;
+    for (i = 0; i < s->nworkers; i++) {
+        if (s->workers[i].started) {
+            pthread_join(s->workers[i].thread, NULL);
+        }
+    }
+}
+
+void
+lc_rpc_server_free(lc_rpc_server *s)
+{
+    int i;
+
+    if (s == NULL) {
+        return;
+    }
+    lc_rpc_server_stop(s, 0);
+    for (i = 0; s->workers != NULL && i < s->opts.workers; i++) {
+        lc_rpc_worker *w = &s->workers[i];
+
+        if (w->aio != NULL) {
+            nng_aio_free(w->aio);
+        }
+        lc_db_close(w->db);
+        lc_cache_close(w->cache);
+    }
+    free(s->workers);
+    lc_router_free(s->router);
+    free(s);
+}

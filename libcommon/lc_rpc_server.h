@@ -1,0 +1,102 @@
+/*
+ * lc_rpc_server: a service's NNG endpoint.
+ *
+ * One REP socket, N worker threads; each worker owns an nng_ctx, a database
+ * connection and a Redis connection, and handles one request at a time from
+ * receipt to reply, so handlers may block on I/O without holding up NNG's
+ * own small thread pool (DESIGN §13). Every request gets, in order:
+ *   - the envelope unpacked under a size budget (garbage → 400);
+ *   - a local deadline from the envelope's time budget;
+ *   - paths under /rpc/ refused unless the origin is INTERNAL (→ 404, as if absent);
+ *   - routing by method and path pattern (→ 404 / 405 with Allow);
+ *   - the handler, unless the deadline has already passed (→ 504);
+ *   - one JSON log line and the /metrics counters.
+ */
+#ifndef LC_RPC_SERVER_H
+#define LC_RPC_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lc_cache.h"
+#include "lc_db.h"
+#include "lc_envelope.h"
+#include "lc_json.h"
+
+typedef struct lc_rpc_server lc_rpc_server;
+typedef struct lc_req lc_req;
+typedef void (*lc_rpc_handler)(lc_req *req);
+
+typedef struct {
+    const char *service;    /* "users": logs and metrics */
+    const char *url;        /* "tcp://127.0.0.1:7101" */
+    int workers;            /* threads, each with its own ctx and db */
+    size_t max_message;     /* NNG_OPT_RECVMAXSZ, bytes */
+    int default_timeout_ms; /* when the envelope carries no budget */
+    int max_timeout_ms;     /* a larger budget is cut to this */
+    size_t max_json_bytes;  /* request body limit for lc_req_json() */
+    lc_db_options db;
+    lc_cache_options cache;
+    void *app;              /* the service's state, for handlers */
+} lc_rpc_server_options;
+
+lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);
+
+/* Registers a handler; `method` is an HTTP method or "RPC". 0 or -1. */
+int lc_rpc_server_route(lc_rpc_server *s, const char *method,
+                        const char *pattern, lc_rpc_handler fn);
+
+/* Listens and starts the workers; 0, or -1 with a reason in `err`. */
+int lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen);
+
+/* Stops listening, lets in-flight requests finish (up to `grace_ms`), then
+ * closes the socket and joins the workers. */
+void lc_rpc_server_stop(lc_rpc_server *s, int grace_ms);
+void lc_rpc_server_free(lc_rpc_server *s);
+
+/* --- what a handler sees ------------------------------------------------ */
+
+const lc_request *lc_req_envelope(const lc_req *req);
+const char *lc_req_param(const lc_req *req, const char *name);
+/* The tenant id (uuid) from the envelope, or NULL on the platform host. */
+const char *lc_req_tenant_id(const lc_req *req);
+const char *lc_req_id(const lc_req *req);
+int64_t lc_req_deadline_ms(const lc_req *req); /* lc_clock_mono_ms() scale */
+lc_db *lc_req_db(lc_req *req);
+lc_cache *lc_req_cache(lc_req *req);
+void *lc_req_app(lc_req *req);
+
+/*
+ * The body as strict JSON (lc_json limits). On failure the error response
+ * (400 invalid_json, 413 payload_too_large or 415 unsupported_media_type)
+ * is already set and NULL is returned. The tree is freed after the reply.
+ */
+const cJSON *lc_req_json(lc_req *req);
+
+/*
+ * The body of an internal RPC as a message of type `desc`, unpacked under
+ * the envelope's budget. On failure a 400 is set and NULL returned. The
+ * message is freed after the reply.
+ */
+const ProtobufCMessage *lc_req_pb(lc_req *req,
+                                  const ProtobufCMessageDescriptor *desc);
+
+/* Responses: the last call wins. */
+void lc_req_respond(lc_req *req, int status, const char *content_type,
+                    const void *body, size_t len);
+/* Serialises and takes ownership of `body`. */
+void lc_req_respond_json(lc_req *req, int status, cJSON *body);
+void lc_req_respond_pb(lc_req *req, const ProtobufCMessage *msg);
+void lc_req_error(lc_req *req, int status, const char *code,
+                  const char *message);
+void lc_req_error_fields(lc_req *req, int status, const char *code,
+                         const char *message,
+                         const lc_json_field_errors *fields);
+/* An lc_db failure, logged with its detail; the client sees only the code. */
+void lc_req_db_error(lc_req *req, const lc_db_error *err);
+/* Adds a response header (at most 16). */
+void lc_req_header(lc_req *req, const char *name, const char *value);
+
+#endif
