@@ -159,7 +159,7 @@ ngx_http_lintel_auth_check(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
     }
 
     rc = ngx_http_lintel_auth_verify(r, ctx, &token, &claims);
-    if (rc != NGX_OK) {
+    if (rc != NGX_HTTP_LINTEL_NEXT) {
         return rc;
     }
 
@@ -185,7 +185,7 @@ ngx_http_lintel_auth_check(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    return NGX_HTTP_LINTEL_NEXT;
 }
 
 
@@ -254,7 +254,7 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
         ngx_queue_insert_head(&a->lru, &t->lru);
         *claims = t->claims;
 
-        return NGX_OK;
+        return NGX_HTTP_LINTEL_NEXT;
     }
 
     rc = lintel_jwt_split((const char *) token->data, token->len, &parts);
@@ -309,7 +309,7 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
 
     ngx_http_lintel_token_insert(token, hash, claims);
 
-    return NGX_OK;
+    return NGX_HTTP_LINTEL_NEXT;
 }
 
 
@@ -343,7 +343,7 @@ ngx_http_lintel_auth_wait(ngx_http_lintel_ctx_t *ctx)
     ngx_queue_insert_tail(&ngx_http_lintel_auth.waiters, &ctx->wait);
     ctx->waiting = 1;
 
-    return NGX_AGAIN;
+    return NGX_HTTP_LINTEL_WAIT;
 }
 
 

@@ -24,6 +24,15 @@
 #include "lintel_jwt.h"
 
 
+/*
+ * What a step of the rewrite phase returns besides a finalization code
+ * (which means "a response was sent"): go on, or wait to be resumed.
+ * Neither value is ever returned by nginx's output filters.
+ */
+#define NGX_HTTP_LINTEL_NEXT  NGX_DECLINED
+#define NGX_HTTP_LINTEL_WAIT  NGX_BUSY
+
+
 typedef struct ngx_http_lintel_call_s  ngx_http_lintel_call_t;
 
 typedef void (*ngx_http_lintel_call_handler_pt)(ngx_http_lintel_call_t *call);

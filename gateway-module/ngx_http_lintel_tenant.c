@@ -135,7 +135,7 @@ ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     if (!t->known) {
         ngx_queue_insert_tail(&t->waiters, &ctx->wait);
         ctx->waiting = 1;
-        return NGX_AGAIN;
+        return NGX_HTTP_LINTEL_WAIT;
     }
 
     if (!t->found) {
@@ -157,7 +157,7 @@ ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
 
     ctx->tenant_id.len = t->id_len;
 
-    return NGX_OK;
+    return NGX_HTTP_LINTEL_NEXT;
 }
 
 

@@ -162,8 +162,7 @@ static int lc_cache_ready(lc_cache *c)
  * raised by it is consumed before unblocking, so lc_cache is safe whatever
  * the process's signal disposition.
  */
-static redisReply *lc_cache_run(redisContext *ctx, const char *fmt,
-                                va_list ap)
+static redisReply *lc_cache_run(redisContext *ctx, const char *fmt, va_list ap)
 {
     static const struct timespec no_wait = {0, 0};
     sigset_t sigpipe, old, pending;

@@ -71,8 +71,7 @@ static void lc_config_quote(char *dst, size_t size, const char *value)
     dst[o] = '\0';
 }
 
-static int lc_config_parse_int(const char *text, long min, long max,
-                               long *out)
+static int lc_config_parse_int(const char *text, long min, long max, long *out)
 {
     char *end;
     long v;
@@ -120,14 +119,12 @@ static int lc_config_check_url(const char *text)
         !isalpha((unsigned char)text[0]))
         return -1;
     for (p = text + 1; p < sep; p++)
-        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' &&
-            *p != '.')
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
             return -1;
     return 0;
 }
 
-static int lc_config_load_one(const lc_config_var *v, char *err,
-                              size_t errlen)
+static int lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
 {
     const char *text = getenv(v->name);
     char quoted[LC_CONFIG_QUOTE_MAX * 4 + 8];
@@ -154,8 +151,7 @@ static int lc_config_load_one(const lc_config_var *v, char *err,
         *(const char **)v->target = text;
         return 0;
     case LC_CFG_INT:
-        if (lc_config_parse_int(text, v->min, v->max, (long *)v->target) !=
-            0) {
+        if (lc_config_parse_int(text, v->min, v->max, (long *)v->target) != 0) {
             lc_config_error(err, errlen,
                             "%s: must be an integer from %ld to %ld "
                             "(got \"%s\")",

@@ -446,8 +446,8 @@ lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_int64(const cJSON *obj, const char *key,
-                                 int64_t min, int64_t max, int64_t *out)
+lc_json_status lc_json_get_int64(const cJSON *obj, const char *key, int64_t min,
+                                 int64_t max, int64_t *out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);

@@ -175,8 +175,7 @@ static bool lc_log_escape(lc_log_line *l, const char *text, size_t budget)
     return true;
 }
 
-static void lc_log_put_field(lc_log_line *l, const char *key,
-                             const char *value)
+static void lc_log_put_field(lc_log_line *l, const char *key, const char *value)
 {
     lc_log_put(l, "\",\"");
     lc_log_put(l, key);

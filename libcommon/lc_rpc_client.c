@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lc_clock.h"
+#include "lc_log.h"
 
 /* How long a call waits for a first connection before calling the peer
  * absent: long enough for a dial on loopback, short against any deadline. */
@@ -189,7 +190,11 @@ done:
         /* The request went out on a pipe that has since gone: the peer
          * died; otherwise it is alive but slow. */
         st = atomic_load(&c->pipes) == 0 ? LC_RPC_NO_PEER : LC_RPC_TIMEOUT;
+    } else if (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET ||
+               rv == NNG_ECONNREFUSED || rv == NNG_ECLOSED) {
+        st = LC_RPC_NO_PEER;
     } else if (rv != 0) {
+        lc_log(LC_LOG_WARN, NULL, NULL, "rpc call: %s", nng_strerror(rv));
         st = LC_RPC_INTERNAL;
     }
     nng_aio_free(aio);

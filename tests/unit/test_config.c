@@ -20,8 +20,8 @@
 
 #include "lc_config.h"
 
-static const char *const test_names[] = {"LCT_NAME", "LCT_WORKERS",
-                                         "LCT_DEBUG", "LCT_URL", "LCT_DB"};
+static const char *const test_names[] = {"LCT_NAME", "LCT_WORKERS", "LCT_DEBUG",
+                                         "LCT_URL", "LCT_DB"};
 
 static const char *name;
 static long workers;
@@ -106,8 +106,8 @@ static void test_bad_int_names_the_variable(void **state)
 
 static void test_int_rejects_trailing_junk(void **state)
 {
-    static const char *const bad[] = {"12x", "12 ", " 12", "1.5", "0x10",
-                                      "1e2", "--1", "+"};
+    static const char *const bad[] = {"12x",  "12 ", " 12", "1.5",
+                                      "0x10", "1e2", "--1", "+"};
     char err[256];
     size_t k;
 
@@ -220,9 +220,9 @@ static void test_url(void **state)
         "tcp://127.0.0.1:7001", "ipc:///run/lintel/users.sock",
         "inproc://users", "postgresql://u:p@db:5432/lintel",
         "svc+tls.v2-x://h"};
-    static const char *const bad[] = {"127.0.0.1:7001", "://host", "tcp://",
-                                      "tcp:/host",      "1tcp://host",
-                                      "tc p://host",    "tcp:host"};
+    static const char *const bad[] = {
+        "127.0.0.1:7001", "://host",     "tcp://",  "tcp:/host",
+        "1tcp://host",    "tc p://host", "tcp:host"};
     char err[256];
     size_t k;
 
@@ -243,8 +243,7 @@ static void test_error_quotes_unprintable_bytes(void **state)
     char longval[200];
 
     (void)state;
-    assert_int_equal(load_with("LCT_WORKERS", "1\n\"2", err, sizeof(err)),
-                     -1);
+    assert_int_equal(load_with("LCT_WORKERS", "1\n\"2", err, sizeof(err)), -1);
     assert_string_equal(err, "LCT_WORKERS: must be an integer from 1 to 256 "
                              "(got \"1\\x0a\\x222\")");
     memset(longval, 'x', sizeof(longval) - 1);
@@ -348,8 +347,7 @@ int main(void)
         cmocka_unit_test_setup(test_int_out_of_range, unset_all),
         cmocka_unit_test_setup(test_bool_words_case_insensitive, unset_all),
         cmocka_unit_test_setup(test_bad_bool, unset_all),
-        cmocka_unit_test_setup(test_required_missing_names_variable,
-                               unset_all),
+        cmocka_unit_test_setup(test_required_missing_names_variable, unset_all),
         cmocka_unit_test_setup(test_required_present, unset_all),
         cmocka_unit_test_setup(test_empty_value_is_rejected, unset_all),
         cmocka_unit_test_setup(test_url, unset_all),
@@ -357,8 +355,7 @@ int main(void)
         cmocka_unit_test_setup(test_error_fits_small_buffer, unset_all),
         cmocka_unit_test_setup(test_bad_default_is_an_error, unset_all),
         cmocka_unit_test_setup(test_load_or_exit_exits_2, unset_all),
-        cmocka_unit_test_setup(test_load_or_exit_returns_when_valid,
-                               unset_all),
+        cmocka_unit_test_setup(test_load_or_exit_returns_when_valid, unset_all),
         cmocka_unit_test_setup(test_print_markdown_table, unset_all),
     };
 

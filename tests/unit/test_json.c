@@ -94,8 +94,7 @@ static void test_parse_accepts_valid_object(void **state)
                     "  \"tags\": [\"a\", \"b\"], \"meta\": {\"x\": null}}\r\n");
     assert_int_equal(lc_json_get_string(root, "name", 64, &name), LC_JSON_OK);
     assert_string_equal(name, "ada");
-    assert_int_equal(lc_json_get_int64(root, "age", 0, 200, &age),
-                     LC_JSON_OK);
+    assert_int_equal(lc_json_get_int64(root, "age", 0, 200, &age), LC_JSON_OK);
     assert_int_equal(age, 36);
     assert_int_equal(lc_json_get_bool(root, "admin", &admin), LC_JSON_OK);
     assert_false(admin);
@@ -361,8 +360,7 @@ static void test_get_is_case_sensitive(void **state)
     cJSON *both = parse_ok("{\"Name\":\"upper\",\"name\":\"lower\"}");
 
     (void)state;
-    assert_int_equal(lc_json_get_string(root, "name", 64, &s),
-                     LC_JSON_MISSING);
+    assert_int_equal(lc_json_get_string(root, "name", 64, &s), LC_JSON_MISSING);
     assert_null(s);
     assert_int_equal(lc_json_get_string(both, "name", 64, &s), LC_JSON_OK);
     assert_string_equal(s, "lower");
@@ -406,9 +404,8 @@ static void test_get_int64_rejects_non_integral(void **state)
     assert_int_equal(lc_json_get_int64(root, "tiny", INT64_MIN, INT64_MAX, &v),
                      LC_JSON_OUT_OF_RANGE);
     assert_int_equal(v, 7);
-    assert_int_equal(
-        lc_json_get_int64(root, "whole", INT64_MIN, INT64_MAX, &v),
-        LC_JSON_OK);
+    assert_int_equal(lc_json_get_int64(root, "whole", INT64_MIN, INT64_MAX, &v),
+                     LC_JSON_OK);
     assert_int_equal(v, 2);
     assert_int_equal(lc_json_get_int64(root, "exp", INT64_MIN, INT64_MAX, &v),
                      LC_JSON_OK);
@@ -438,9 +435,8 @@ static void test_get_int64_rejects_2_pow_53(void **state)
     assert_int_equal(lc_json_get_int64(root, "m53", INT64_MIN, INT64_MAX, &v),
                      LC_JSON_OUT_OF_RANGE);
     /* Arrives as 2^53 after rounding: refused, not silently changed. */
-    assert_int_equal(
-        lc_json_get_int64(root, "p53p1", INT64_MIN, INT64_MAX, &v),
-        LC_JSON_OUT_OF_RANGE);
+    assert_int_equal(lc_json_get_int64(root, "p53p1", INT64_MIN, INT64_MAX, &v),
+                     LC_JSON_OUT_OF_RANGE);
     assert_int_equal(lc_json_get_int64(root, "huge", INT64_MIN, INT64_MAX, &v),
                      LC_JSON_OUT_OF_RANGE);
     cJSON_Delete(root);
@@ -527,8 +523,7 @@ static void test_get_on_non_object_is_wrong_type(void **state)
     cJSON *arr = parse_ok("[{\"a\":\"b\"}]");
 
     (void)state;
-    assert_int_equal(lc_json_get_string(arr, "a", 64, &s),
-                     LC_JSON_WRONG_TYPE);
+    assert_int_equal(lc_json_get_string(arr, "a", 64, &s), LC_JSON_WRONG_TYPE);
     assert_int_equal(lc_json_get_null(NULL, "a"), LC_JSON_WRONG_TYPE);
     cJSON_Delete(arr);
 }
@@ -597,8 +592,8 @@ static const char *member_string(const cJSON *obj, const char *key)
 static void test_error_body_without_fields(void **state)
 {
     cJSON *root, *error;
-    char *body = lc_json_error_body("not_found", "no such project", "req-1",
-                                    NULL);
+    char *body =
+        lc_json_error_body("not_found", "no such project", "req-1", NULL);
     lc_json_field_errors none = {.count = 0};
     char *body2, *body3;
 
@@ -671,8 +666,8 @@ static void test_error_body_escapes_message(void **state)
 static void test_error_body_replaces_invalid_utf8(void **state)
 {
     cJSON *root, *error;
-    char *body = lc_json_error_body("bad", "caf\xC3\xA9 \xFF", "\xC0\xAF",
-                                    NULL);
+    char *body =
+        lc_json_error_body("bad", "caf\xC3\xA9 \xFF", "\xC0\xAF", NULL);
 
     (void)state;
     error = parse_envelope(body, &root);

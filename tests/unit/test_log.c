@@ -214,16 +214,16 @@ static void test_invalid_utf8_replaced(void **state)
 {
     cJSON *line;
 
-    lc_log(LC_LOG_INFO, "\xC0\xAF", NULL, "a\xFF"
-                                          "b\xED\xA0\x80"
-                                          "c\xE2\x82");
+    lc_log(LC_LOG_INFO, "\xC0\xAF", NULL,
+           "a\xFF"
+           "b\xED\xA0\x80"
+           "c\xE2\x82");
     line = read_line(*state, NULL);
     assert_string_equal(member(line, "message"),
                         "a\xEF\xBF\xBD"
                         "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
                         "c\xEF\xBF\xBD\xEF\xBF\xBD");
-    assert_string_equal(member(line, "request_id"),
-                        "\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_string_equal(member(line, "request_id"), "\xEF\xBF\xBD\xEF\xBF\xBD");
     cJSON_Delete(line);
 }
 
@@ -290,8 +290,8 @@ static void test_long_ids_truncated(void **state)
     id[sizeof(id) - 1] = '\0';
     lc_log(LC_LOG_INFO, id, id, "short message");
     line = read_line(*state, NULL);
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(line,
-                                                              "truncated")));
+    assert_true(
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(line, "truncated")));
     assert_true(strlen(member(line, "request_id")) < 200);
     assert_true(strlen(member(line, "tenant")) < 200);
     assert_string_equal(member(line, "message"), "short message");
@@ -362,8 +362,8 @@ static void test_concurrent_lines_one_write_each(void **state)
     lc_log_set_fd(sv[1]);
     assert_int_equal(pthread_create(&reader, NULL, collect, &col), 0);
     for (k = 0; k < THREADS; k++)
-        assert_int_equal(
-            pthread_create(&writers[k], NULL, log_many, (void *)k), 0);
+        assert_int_equal(pthread_create(&writers[k], NULL, log_many, (void *)k),
+                         0);
     for (k = 0; k < THREADS; k++)
         pthread_join(writers[k], NULL);
     shutdown(sv[1], SHUT_WR);
@@ -395,8 +395,8 @@ int main(void)
             capture_teardown),
         cmocka_unit_test_setup_teardown(test_line_just_under_limit_is_whole,
                                         capture_setup, capture_teardown),
-        cmocka_unit_test_setup_teardown(test_long_ids_truncated,
-                                        capture_setup, capture_teardown),
+        cmocka_unit_test_setup_teardown(test_long_ids_truncated, capture_setup,
+                                        capture_teardown),
         cmocka_unit_test_setup_teardown(test_errno_preserved, capture_setup,
                                         capture_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_lines_one_write_each,

@@ -1,0 +1,178 @@
+"""A throw-away Lintel stack for the end-to-end suite.
+
+The session starts its own stack with compose/local/stack.sh, on ports and
+in a run folder of its own (so it can run beside a developer's `make run`),
+and stops it at the end, checking that no process it started is left.
+"""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+import psycopg2
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = ROOT / "build" / "bin"
+STACK = ROOT / "compose" / "local" / "stack.sh"
+
+# Test ports: the defaults + 10 for the databases, + 10000 for services.
+PORTS = {
+    "LINTEL_PG_PORT": os.environ.get("LINTEL_TEST_PG_PORT", "55442"),
+    "LINTEL_REDIS_PORT": os.environ.get("LINTEL_TEST_REDIS_PORT", "56389"),
+    "LINTEL_USERS_RPC_PORT": "17101",
+    "LINTEL_USERS_OPS_PORT": "19101",
+    "LINTEL_HTTP_PORT": os.environ.get("LINTEL_TEST_HTTP_PORT", "18080"),
+}
+
+
+class Stack:
+    def __init__(self, env, run_dir):
+        self.env = env
+        self.run_dir = run_dir
+        self.secrets = dict(
+            line.split("=", 1)
+            for line in (run_dir / "secrets.env").read_text().split()
+        )
+
+    # --- services over NNG ------------------------------------------------
+    def rpc_url(self, service):
+        return f"tcp://127.0.0.1:{self.env[f'LINTEL_{service.upper()}_RPC_PORT']}"
+
+    def ops_url(self, service, path):
+        port = self.env[f"LINTEL_{service.upper()}_OPS_PORT"]
+        return f"http://127.0.0.1:{port}{path}"
+
+    def call(self, service, *args, timeout=10):
+        """Runs lintel-call; returns (exit code, parsed reply or None, stderr)."""
+        p = subprocess.run(
+            [str(BIN / "lintel-call"), self.rpc_url(service), *args],
+            capture_output=True, text=True, timeout=timeout,
+        )
+        reply = json.loads(p.stdout) if p.stdout.strip() else None
+        return p.returncode, reply, p.stderr
+
+    def rpc(self, service, method, body=None, **kw):
+        args = ["--rpc", method]
+        if body is not None:
+            args += ["--json", json.dumps(body)]
+        return self.call(service, *args, **kw)
+
+    # --- PostgreSQL -------------------------------------------------------
+    def db(self, role):
+        """A connection as `lintel_<role>` (role "migrator" for the owner)."""
+        password = self.secrets[f"LINTEL_PG_{role.upper()}_PASSWORD"]
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=int(self.env["LINTEL_PG_PORT"]),
+            dbname="lintel", user=f"lintel_{role}", password=password,
+        )
+        return conn
+
+    def db_url(self, role):
+        password = self.secrets[f"LINTEL_PG_{role.upper()}_PASSWORD"]
+        return (f"postgresql://lintel_{role}:{password}@127.0.0.1:"
+                f"{self.env['LINTEL_PG_PORT']}/lintel")
+
+    def service_env(self, service):
+        """The environment the stack runner gave a service."""
+        env = dict(os.environ)
+        for line in (self.run_dir / f"{service}.env").read_text().splitlines():
+            k, v = line.split("=", 1)
+            env[k] = v
+        return env
+
+    def pid(self, name):
+        return int((self.run_dir / "pids" / f"{name}.pid").read_text())
+
+
+def _stack_pids(run_dir):
+    pids = []
+    pid_dir = run_dir / "pids"
+    for f in pid_dir.glob("*.pid") if pid_dir.exists() else []:
+        pids.append(int(f.read_text()))
+    return pids
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def stack():
+    run_dir = pathlib.Path(os.environ.get("LINTEL_TEST_RUN_DIR",
+                                          ROOT / "build" / "e2e-run"))
+    env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
+               LINTEL_PG_FSYNC="off")
+    if run_dir.exists():  # a previous run that died: stop it, start clean
+        subprocess.run(["bash", str(STACK), "down"], env=env)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    up = subprocess.run(["bash", str(STACK), "up"], env=env,
+                        capture_output=True, text=True)
+    if up.returncode != 0:
+        subprocess.run(["bash", str(STACK), "down"], env=env)
+        pytest.fail(f"stack did not start:\n{up.stderr}")
+    env.update(
+        line.split("=", 1)
+        for line in (run_dir / "stack.env").read_text().split()
+    )
+    s = Stack(env, run_dir)
+    pg_pid = int((pathlib.Path(
+        (run_dir / "pids" / "postgres.datadir").read_text().strip())
+        / "postmaster.pid").read_text().split()[0])
+    yield s
+    started = _stack_pids(run_dir) + [pg_pid]
+    down = subprocess.run(["bash", str(STACK), "down"], env=env,
+                          capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    deadline = time.time() + 5
+    while time.time() < deadline and any(_alive(p) for p in started):
+        time.sleep(0.1)
+    left = [p for p in started if _alive(p)]
+    assert not left, f"make down left processes running: {left}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def tenants(stack):
+    """Creates two fresh tenants (as the migration owner) and returns
+    {"a": (id, slug), "b": (id, slug)}."""
+    suffix = str(time.time_ns())[-9:]
+    out = {}
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        for key in ("a", "b"):
+            slug = f"t{key}-{suffix}"
+            cur.execute(
+                "INSERT INTO users.tenants (slug, name) VALUES (%s, %s) "
+                "RETURNING id", (slug, f"Tenant {key}"))
+            out[key] = (str(cur.fetchone()[0]), slug)
+    return out
+
+
+def redis_cli(stack, *args):
+    return subprocess.run(
+        ["redis-cli", "-p", stack.env["LINTEL_REDIS_PORT"], *args],
+        capture_output=True, text=True, timeout=5).stdout.strip()
+
+
+@pytest.fixture
+def paused_redis(stack):
+    """Redis frozen (SIGSTOP): connections hang rather than fail, the worst
+    case for a client's timeouts. Resumed afterwards whatever happens."""
+    pid = stack.pid("redis")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def get(url, **kw):
+    return requests.get(url, timeout=kw.pop("timeout", 5), **kw)
