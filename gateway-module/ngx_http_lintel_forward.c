@@ -394,7 +394,6 @@ ngx_http_lintel_forward_reply(ngx_http_request_t *r, Lintel__V1__Response *res)
         }
 
         h->hash = 1;
-        h->next = NULL;
         h->key.len = ngx_strlen(rh->name);
         h->key.data = ngx_pstrdup(r->pool,
                                   &(ngx_str_t) { h->key.len,

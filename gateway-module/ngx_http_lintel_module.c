@@ -616,7 +616,6 @@ ngx_http_lintel_add_header(ngx_http_request_t *r, const char *key,
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value = *value;
-    h->next = NULL;
 
     return NGX_OK;
 }

@@ -17,11 +17,10 @@
 #include <sys/eventfd.h>
 #include <pthread.h>
 
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/util/platform.h>
-#include <openssl/rand.h>
-
 #include "ngx_http_lintel_module.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <openssl/rand.h>
 
 
 #define NGX_HTTP_LINTEL_TIMER_SLACK  1000
@@ -413,8 +412,11 @@ ngx_http_lintel_call_done(void *arg)
     pthread_mutex_unlock(&rpc->lock);
 
     if (wake) {
+        /* cannot fail short of a bug: the counter never nears 2^64 */
         one = 1;
-        (void) write(rpc->efd, &one, sizeof(uint64_t));
+        if (write(rpc->efd, &one, sizeof(uint64_t)) != sizeof(uint64_t)) {
+            return;
+        }
     }
 }
 
@@ -428,7 +430,10 @@ ngx_http_lintel_rpc_event(ngx_event_t *ev)
 
     rpc = &ngx_http_lintel_rpc;
 
-    (void) read(rpc->efd, &n, sizeof(uint64_t));
+    /* EAGAIN only means that an earlier round took this wake-up */
+    if (read(rpc->efd, &n, sizeof(uint64_t)) == -1) {
+        n = 0;
+    }
 
     pthread_mutex_lock(&rpc->lock);
     call = rpc->done;

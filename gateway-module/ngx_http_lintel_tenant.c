@@ -10,6 +10,7 @@
  */
 
 #include "ngx_http_lintel_module.h"
+#include "lintel_host.h"
 
 
 #define NGX_HTTP_LINTEL_TENANT_ID_MAX   64

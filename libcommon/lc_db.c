@@ -21,10 +21,17 @@
 /* Whole-transaction retries after a serialization failure or deadlock. */
 #define LC_DB_TX_ATTEMPTS 3
 
+/* A statement prepared on this connection, known by its text: callers may
+ * build lc_db_stmt values anywhere, so their address proves nothing. */
+typedef struct {
+    uint64_t hash;
+    char *sql;
+} lc_db_prepared;
+
 struct lc_db {
     lc_db_options opts;
     PGconn *conn;
-    const lc_db_stmt *prepared[LC_DB_MAX_PREPARED];
+    lc_db_prepared prepared[LC_DB_MAX_PREPARED];
     int nprepared;
 };
 
@@ -119,6 +126,17 @@ lc_db_open(const lc_db_options *opts)
     return db;
 }
 
+static void
+lc_db_forget_prepared(lc_db *db)
+{
+    int i;
+
+    for (i = 0; i < db->nprepared; i++) {
+        free(db->prepared[i].sql);
+    }
+    db->nprepared = 0;
+}
+
 void
 lc_db_close(lc_db *db)
 {
@@ -128,7 +146,20 @@ lc_db_close(lc_db *db)
     if (db->conn != NULL) {
         PQfinish(db->conn);
     }
+    lc_db_forget_prepared(db);
     free(db);
+}
+
+/* FNV-1a: a cheap filter before the string comparison. */
+static uint64_t
+lc_db_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    while (*s) {
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    }
+    return h;
 }
 
 static void
@@ -165,7 +196,7 @@ lc_db_connect(lc_db *db, lc_db_error *err)
         PQfinish(db->conn);
         db->conn = NULL;
     }
-    db->nprepared = 0;
+    lc_db_forget_prepared(db);
     snprintf(timeout, sizeof(timeout), "%d", db->opts.connect_timeout_s);
     /* expand_dbname = 1: "dbname" may be a whole URI or conninfo string. */
     db->conn = PQconnectdbParams(keys, vals, 1);
@@ -215,17 +246,21 @@ lc_db_result_error(lc_db *db, const PGresult *res, lc_db_error *err)
 static int
 lc_db_prepare(lc_db *db, const lc_db_stmt *st, lc_db_error *err, int *failed)
 {
+    uint64_t hash = lc_db_hash(st->sql);
     char name[16];
     PGresult *res;
+    char *copy;
     int i;
 
     *failed = 0;
     for (i = 0; i < db->nprepared; i++) {
-        if (db->prepared[i] == st) {
+        if (db->prepared[i].hash == hash &&
+            strcmp(db->prepared[i].sql, st->sql) == 0) {
             return i;
         }
     }
-    if (!db->opts.prepared || db->nprepared == LC_DB_MAX_PREPARED) {
+    if (!db->opts.prepared || db->nprepared == LC_DB_MAX_PREPARED ||
+        (copy = strdup(st->sql)) == NULL) {
         return -1;
     }
     i = db->nprepared;
@@ -234,11 +269,14 @@ lc_db_prepare(lc_db *db, const lc_db_stmt *st, lc_db_error *err, int *failed)
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         lc_db_result_error(db, res, err);
         PQclear(res);
+        free(copy);
         *failed = 1;
         return -1;
     }
     PQclear(res);
-    db->prepared[db->nprepared++] = st;
+    db->prepared[i].hash = hash;
+    db->prepared[i].sql = copy;
+    db->nprepared++;
     return i;
 }
 

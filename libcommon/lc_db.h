@@ -8,9 +8,9 @@
  * (nor to another client behind PgBouncer), and with statement_timeout set
  * from the request's deadline so no query outlives its caller.
  *
- * Statements are declared once as static lc_db_stmt values and prepared on
- * a connection the first time it runs them; `prepared = false` falls back
- * to PQexecParams for poolers that cannot keep prepared statements.
+ * A statement is prepared on a connection the first time that connection
+ * runs its text, and reused by text after that; `prepared = false` falls
+ * back to PQexecParams for poolers that cannot keep prepared statements.
  */
 #ifndef LC_DB_H
 #define LC_DB_H

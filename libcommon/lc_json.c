@@ -12,7 +12,8 @@
  * The depth is counted in the scan rather than on the tree so that input
  * nested deeper than cJSON's own limit (CJSON_NESTING_LIMIT, 1000) is still
  * reported as too deep rather than as a syntax error, and before any
- * allocation.
+ * allocation. A max_depth above that limit still stops at it: cJSON refuses
+ * the input, as a syntax error.
  */
 #include "lc_json.h"
 

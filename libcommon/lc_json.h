@@ -44,8 +44,7 @@ typedef enum {
  * Parses `len` bytes (no NUL terminator needed). On success stores a tree
  * the caller frees with cJSON_Delete(). On failure *out is NULL and, when
  * `why` is not NULL, it receives a short static English reason suitable for
- * an error message ("duplicate key \"name\"" is not static: use
- * lc_json_parse_detail() for the key name). `limits` may be NULL.
+ * an error message. `limits` may be NULL.
  */
 lc_json_status lc_json_parse(const char *text, size_t len,
                              const lc_json_limits *limits, cJSON **out,
@@ -56,7 +55,8 @@ const char *lc_json_status_message(lc_json_status st);
 
 /*
  * Typed, case-sensitive getters on an object. `obj` must be an object.
- * They never allocate: strings point into the tree.
+ * They never allocate: strings point into the tree. A string's `max_len`
+ * counts bytes.
  */
 lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
                                   size_t max_len, const char **out);

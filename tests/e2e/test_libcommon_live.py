@@ -1,0 +1,26 @@
+"""The C unit tests of libcommon that need a live PostgreSQL or Redis run
+here, against the throw-away stack."""
+import subprocess
+
+from conftest import ROOT
+
+
+def run_unit(name, env):
+    p = subprocess.run([str(ROOT / "build" / "tests" / name)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "FAILED" not in p.stdout
+    return p.stdout
+
+
+def test_lc_db(stack):
+    env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("users"))
+    out = run_unit("test_db", env)
+    assert "PASSED  ] 14 test(s)" in out
+
+
+def test_lc_cache(stack):
+    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"])
+    out = run_unit("test_cache", env)
+    assert "PASSED" in out

@@ -1,0 +1,366 @@
+/*
+ * lc_db against a live PostgreSQL (LINTEL_TEST_DB_URL, set by the e2e
+ * suite to the users service's role): the tenant transaction, rollback,
+ * error mapping, deadlines and reconnection. Everything it creates is a
+ * temporary table, gone with the connection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lc_clock.h"
+#include "lc_db.h"
+#include "lc_log.h"
+
+#define TENANT_A "0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6e"
+#define TENANT_B "7e0d9c8b-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+
+static lc_db *db;
+
+static int64_t
+soon(void)
+{
+    return lc_clock_mono_ms() + 5000;
+}
+
+/* Runs one statement (no parameters) in the transaction. */
+static int
+run_sql(lc_db *d, void *arg, lc_db_error *err)
+{
+    const lc_db_stmt st = {arg, 0};
+    PGresult *res = lc_db_exec(d, &st, NULL, err);
+
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+static int
+setup(void **state)
+{
+    const char *url = getenv("LINTEL_TEST_DB_URL");
+    lc_db_options o = {url, "test_db", true, 3};
+    static const char *const schema[] = {
+        "CREATE TEMP TABLE things (tenant_id uuid NOT NULL,"
+        " name text UNIQUE, n int CHECK (n > 0))",
+        "ALTER TABLE things ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE things FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY iso ON things USING (tenant_id ="
+        " (SELECT current_setting('app.tenant_id')::uuid))",
+    };
+    lc_db_error err;
+    size_t i;
+
+    (void)state;
+    lc_log_init("test", LC_LOG_ERROR);
+    if (url == NULL) {
+        fprintf(stderr, "LINTEL_TEST_DB_URL is not set (run from the e2e "
+                        "suite: make test)\n");
+        return -1;
+    }
+    db = lc_db_open(&o);
+    assert_non_null(db);
+    for (i = 0; i < sizeof(schema) / sizeof(schema[0]); i++) {
+        if (lc_db_tenant_tx(db, NULL, soon(), run_sql, (void *)schema[i],
+                            &err) != 0) {
+            fprintf(stderr, "setup: %s\n", err.message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    lc_db_close(db);
+    return 0;
+}
+
+typedef struct {
+    const char *sql;
+    const char *params[2];
+    char out[128];
+} one_value;
+
+static int
+select_value(lc_db *d, void *arg, lc_db_error *err)
+{
+    one_value *v = arg;
+    const lc_db_stmt st = {v->sql, v->params[0] ? 1 : 0};
+    PGresult *res = lc_db_exec(d, &st, v->params, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    snprintf(v->out, sizeof(v->out), "%s",
+             PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return 0;
+}
+
+static void
+test_tenant_and_timeout_are_set_for_the_transaction(void **state)
+{
+    one_value v = {"SELECT current_setting('app.tenant_id') || ' ' || "
+                   "current_setting('statement_timeout')"};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A,
+                                     lc_clock_mono_ms() + 60000, select_value,
+                                     &v, &err),
+                     0);
+    /* 60 s budget, a few ms already gone: "59…ms" or "1min". */
+    assert_true(strncmp(v.out, TENANT_A " ", 37) == 0);
+    assert_true(strstr(v.out, "ms") != NULL || strstr(v.out, "min") != NULL);
+}
+
+static int
+insert_then_fail(lc_db *d, void *arg, lc_db_error *err)
+{
+    (void)arg;
+    if (run_sql(d,
+                "INSERT INTO things VALUES ('" TENANT_A "', 'rolled-back', 1)",
+                err) != 0) {
+        return -1;
+    }
+    lc_db_error_set(err, 422, "validation_failed", "the handler said no");
+    return -1;
+}
+
+static void
+test_failed_transaction_is_rolled_back(void **state)
+{
+    one_value v = {"SELECT count(*) FROM things WHERE name = 'rolled-back'"};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), insert_then_fail,
+                                     NULL, &err),
+                     -1);
+    assert_int_equal(err.http_status, 422);
+    assert_int_equal(
+        lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
+    assert_string_equal(v.out, "0");
+}
+
+static void
+test_rls_hides_other_tenants_rows(void **state)
+{
+    one_value v = {"SELECT count(*) FROM things"};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_B, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_B
+                                     "', 'b-only', 1)",
+                                     &err),
+                     0);
+    assert_int_equal(
+        lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
+    assert_string_equal(v.out, "0");
+    assert_int_equal(
+        lc_db_tenant_tx(db, TENANT_B, soon(), select_value, &v, &err), 0);
+    assert_string_equal(v.out, "1");
+}
+
+static void
+test_missing_tenant_fails_closed(void **state)
+{
+    one_value v = {"SELECT count(*) FROM things"};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, NULL, soon(), select_value, &v, &err),
+                     -1);
+    assert_string_equal(err.sqlstate, "22P02"); /* '' is not a uuid */
+}
+
+static void
+test_tenant_id_must_be_a_uuid(void **state)
+{
+    one_value v = {"SELECT 1"};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, "' OR 1=1 --", soon(), select_value,
+                                     &v, &err),
+                     -1);
+    assert_int_equal(err.http_status, 500);
+}
+
+static void
+test_unique_violation_is_409_with_constraint(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_A
+                                     "', 'twice', 1)",
+                                     &err),
+                     0);
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_A
+                                     "', 'twice', 1)",
+                                     &err),
+                     -1);
+    assert_int_equal(err.http_status, 409);
+    assert_string_equal(err.code, "conflict");
+    assert_string_equal(err.sqlstate, "23505");
+    assert_string_equal(err.constraint, "things_name_key");
+}
+
+static void
+test_check_violation_is_422(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_A
+                                     "', 'negative', -1)",
+                                     &err),
+                     -1);
+    assert_int_equal(err.http_status, 422);
+    assert_string_equal(err.code, "validation_failed");
+}
+
+static void
+test_past_deadline_never_reaches_the_database(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, lc_clock_mono_ms() - 1,
+                                     run_sql, "SELECT 1", &err),
+                     -1);
+    assert_int_equal(err.http_status, 504);
+    assert_string_equal(err.sqlstate, "");
+}
+
+static void
+test_query_past_the_deadline_is_cancelled(void **state)
+{
+    int64_t start = lc_clock_mono_ms();
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, start + 200, run_sql,
+                                     "SELECT pg_sleep(3)", &err),
+                     -1);
+    assert_int_equal(err.http_status, 504);
+    assert_string_equal(err.sqlstate, "57014");
+    assert_true(lc_clock_mono_ms() - start < 1500);
+}
+
+static void
+test_lost_connection_is_replaced(void **state)
+{
+    one_value v = {"SELECT 'alive'"};
+    lc_db_error err;
+
+    (void)state;
+    /* The server ends our session mid-transaction: that request fails with
+     * 503, the next one gets a fresh connection. */
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), run_sql,
+                                     "SELECT pg_terminate_backend("
+                                     "pg_backend_pid())",
+                                     &err),
+                     -1);
+    assert_int_equal(err.http_status, 503);
+    assert_int_equal(
+        lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
+    assert_string_equal(v.out, "alive");
+    assert_int_equal(lc_db_ping(db, &err), 0);
+}
+
+static void
+test_unprepared_mode_runs_the_same_statements(void **state)
+{
+    lc_db_options o = {getenv("LINTEL_TEST_DB_URL"), "test_db", false, 3};
+    lc_db *plain = lc_db_open(&o);
+    one_value v = {"SELECT upper($1)", {"pgbouncer"}};
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(
+        lc_db_tenant_tx(plain, TENANT_A, soon(), select_value, &v, &err), 0);
+    assert_string_equal(v.out, "PGBOUNCER");
+    lc_db_close(plain);
+}
+
+static void
+test_unreachable_server_is_503(void **state)
+{
+    lc_db_options o = {"postgresql://nobody@127.0.0.1:1/none", "test_db", true,
+                       1};
+    lc_db *dead = lc_db_open(&o);
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(dead, TENANT_A, soon(), run_sql,
+                                     "SELECT 1", &err),
+                     -1);
+    assert_int_equal(err.http_status, 503);
+    assert_string_equal(err.code, "service_unavailable");
+    assert_int_equal(lc_db_ping(dead, &err), -1);
+    lc_db_close(dead);
+}
+
+static void
+test_sqlstate_mapping(void **state)
+{
+    const char *code;
+
+    (void)state;
+    assert_int_equal(lc_db_sqlstate_http("23505", &code), 409);
+    assert_int_equal(lc_db_sqlstate_http("23503", &code), 422);
+    assert_int_equal(lc_db_sqlstate_http("23514", &code), 422);
+    assert_int_equal(lc_db_sqlstate_http("40001", &code), 409);
+    assert_int_equal(lc_db_sqlstate_http("57014", &code), 504);
+    assert_int_equal(lc_db_sqlstate_http("08006", &code), 503);
+    assert_int_equal(lc_db_sqlstate_http("42501", &code), 500);
+    assert_string_equal(code, "internal");
+}
+
+static void
+test_uuid_check(void **state)
+{
+    (void)state;
+    assert_true(lc_db_is_uuid(TENANT_A));
+    assert_false(lc_db_is_uuid("0b7c5f3e6a1d4c4e9d511f2a3b4c5d6e"));
+    assert_false(lc_db_is_uuid("0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6g"));
+    assert_false(lc_db_is_uuid(""));
+    assert_false(lc_db_is_uuid(NULL));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tenant_and_timeout_are_set_for_the_transaction),
+        cmocka_unit_test(test_failed_transaction_is_rolled_back),
+        cmocka_unit_test(test_rls_hides_other_tenants_rows),
+        cmocka_unit_test(test_missing_tenant_fails_closed),
+        cmocka_unit_test(test_tenant_id_must_be_a_uuid),
+        cmocka_unit_test(test_unique_violation_is_409_with_constraint),
+        cmocka_unit_test(test_check_violation_is_422),
+        cmocka_unit_test(test_past_deadline_never_reaches_the_database),
+        cmocka_unit_test(test_query_past_the_deadline_is_cancelled),
+        cmocka_unit_test(test_lost_connection_is_replaced),
+        cmocka_unit_test(test_unprepared_mode_runs_the_same_statements),
+        cmocka_unit_test(test_unreachable_server_is_503),
+        cmocka_unit_test(test_sqlstate_mapping),
+        cmocka_unit_test(test_uuid_check),
+    };
+
+    return cmocka_run_group_tests_name("db", tests, setup, teardown);
+}
