@@ -232,3 +232,14 @@ lc_route_param(const lc_route_match *m, const char *name)
     }
     return NULL;
 }
+
+void
+lc_router_each(const lc_router *r, void (*fn)(const lc_route *route, void *arg),
+               void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++) {
+        fn(&r->entries[i].route, arg);
+    }
+}

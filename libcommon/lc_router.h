@@ -47,6 +47,10 @@ int lc_router_add(lc_router *r, const char *method, const char *pattern,
 int lc_router_match(const lc_router *r, const char *method, const char *path,
                     lc_route_match *m, char *allow, size_t allowlen);
 
+/* Calls `fn` for every route, in the order they were added. */
+void lc_router_each(const lc_router *r,
+                    void (*fn)(const lc_route *route, void *arg), void *arg);
+
 /* The value of parameter `name` in a match, or NULL. */
 const char *lc_route_param(const lc_route_match *m, const char *name);
 

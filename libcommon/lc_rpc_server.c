@@ -499,6 +499,18 @@ lc_rpc_server_route(lc_rpc_server *s, const char *method, const char *pattern,
     return lc_router_add(s->router, method, pattern, (const void *)fn);
 }
 
+static void
+lc_rpc_server_print_route(const lc_route *route, void *arg)
+{
+    fprintf(arg, "%s\n", route->name);
+}
+
+void
+lc_rpc_server_print_routes(const lc_rpc_server *s, FILE *out)
+{
+    lc_router_each(s->router, lc_rpc_server_print_route, out);
+}
+
 int
 lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
 {

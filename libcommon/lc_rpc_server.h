@@ -19,6 +19,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lc_cache.h"
 #include "lc_db.h"
@@ -47,6 +48,9 @@ lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);
 /* Registers a handler; `method` is an HTTP method or "RPC". 0 or -1. */
 int lc_rpc_server_route(lc_rpc_server *s, const char *method,
                         const char *pattern, lc_rpc_handler fn);
+
+/* Prints "METHOD PATTERN" per registered route, one a line. */
+void lc_rpc_server_print_routes(const lc_rpc_server *s, FILE *out);
 
 /* Listens and starts the workers; 0, or -1 with a reason in `err`. */
 int lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen);

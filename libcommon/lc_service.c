@@ -186,12 +186,24 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
         lc_config_print(stdout, vars, n);
         return 0;
     }
+    if (strcmp(cmd, "routes") == 0) {
+        lc_rpc_server_options none = {0};
+        lc_rpc_server *s = lc_rpc_server_new(&none);
+
+        if (s == NULL || def->routes(s) != 0) {
+            return 1;
+        }
+        lc_rpc_server_print_routes(s, stdout);
+        lc_rpc_server_free(s);
+        return 0;
+    }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
         fprintf(stderr,
-                "usage: %s serve | migrate | config\n"
+                "usage: %s serve | migrate | config | routes\n"
                 "  serve    run the service (NNG %s, ops %s by default)\n"
                 "  migrate  apply %s to schema %s\n"
-                "  config   list the environment variables\n",
+                "  config   list the environment variables\n"
+                "  routes   list the routes the service answers\n",
                 prog, d.rpc_url, d.ops_url, d.migrations_dir, def->name);
         return 2;
     }

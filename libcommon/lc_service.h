@@ -5,6 +5,7 @@
  *                           SIGTERM/SIGINT, then drain and exit 0
  *   lintel-<name> migrate   apply migrations/<name>/ to schema <name>
  *   lintel-<name> config    print the configuration variables (Markdown)
+ *   lintel-<name> routes    print the routes it answers, "METHOD PATTERN"
  *
  * Configuration comes from the environment: the common variables below plus
  * the service's own; a bad value exits 2 naming the variable.

@@ -113,6 +113,8 @@ def stack():
                LINTEL_PG_FSYNC="off")
     if run_dir.exists():  # a previous run that died: stop it, start clean
         subprocess.run(["bash", str(STACK), "down"], env=env)
+        if (run_dir / "pg").is_symlink():
+            shutil.rmtree((run_dir / "pg").resolve(), ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
     up = subprocess.run(["bash", str(STACK), "up"], env=env,
                         capture_output=True, text=True)
@@ -137,6 +139,9 @@ def stack():
         time.sleep(0.1)
     left = [p for p in started if _alive(p)]
     assert not left, f"make down left processes running: {left}"
+    pg = run_dir / "pg"
+    if pg.is_symlink():  # the runner's fallback data folder outside the tree
+        shutil.rmtree(pg.resolve(), ignore_errors=True)
     shutil.rmtree(run_dir, ignore_errors=True)
 
 

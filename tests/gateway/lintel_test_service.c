@@ -9,6 +9,7 @@
  *   {"tenants": [{"slug": "acme", "id": "<uuid>", "status": "active"}],
  *    "keys": [{"kid": "k1", "pem": "-----BEGIN PUBLIC KEY-----..."}],
  *    "resolve_delay_ms": 0, "jwks_fail": false}
+ * A tenant may carry its own "delay_ms" for ResolveTenant.
  *
  * Internal RPCs (origin INTERNAL, method RPC): /rpc/users.ResolveTenant,
  * /rpc/users.GetJwks.  Edge routes:
@@ -178,6 +179,10 @@ static nng_msg *rpc_resolve(const Lintel__V1__Request *req, int *delay)
         cJSON *status = cJSON_GetObjectItemCaseSensitive(t, "status");
 
         if (cJSON_IsString(slug) && strcmp(slug->valuestring, in->slug) == 0) {
+            cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "delay_ms");
+
+            if (cJSON_IsNumber(d))
+                *delay = d->valueint;
             out.found = 1;
             out.tenant_id = strdup(
                 cJSON_GetObjectItemCaseSensitive(t, "id")->valuestring);
