@@ -59,6 +59,8 @@ static ngx_int_t ngx_http_lintel_auth_verify(ngx_http_request_t *r,
     lintel_jwt_claims_t *claims);
 static ngx_int_t ngx_http_lintel_auth_reject(ngx_http_request_t *r,
     lintel_jwt_rc_e rc);
+static ngx_int_t ngx_http_lintel_auth_unauthorized(ngx_http_request_t *r,
+    const char *code, const char *message);
 static ngx_int_t ngx_http_lintel_auth_wait(ngx_http_lintel_ctx_t *ctx);
 static ngx_int_t ngx_http_lintel_auth_fetch(void);
 static void ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call);
@@ -136,9 +138,8 @@ ngx_http_lintel_auth_check(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
     a = &ngx_http_lintel_auth;
 
     if (ngx_http_lintel_auth_bearer(r, &token) != NGX_OK) {
-        return ngx_http_lintel_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                          "missing_token",
-                                          "a bearer token is required");
+        return ngx_http_lintel_auth_unauthorized(r, "missing_token",
+                                                 "a bearer token is required");
     }
 
     if (a->nkeys == 0) {
@@ -316,10 +317,19 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
 static ngx_int_t
 ngx_http_lintel_auth_reject(ngx_http_request_t *r, lintel_jwt_rc_e rc)
 {
-    ngx_table_elt_t  *h;
-
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "lintel: token refused: %s", lintel_jwt_strerror(rc));
+
+    return ngx_http_lintel_auth_unauthorized(r, "invalid_token",
+                                             "the token is not valid");
+}
+
+
+static ngx_int_t
+ngx_http_lintel_auth_unauthorized(ngx_http_request_t *r, const char *code,
+    const char *message)
+{
+    ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -331,9 +341,7 @@ ngx_http_lintel_auth_reject(ngx_http_request_t *r, lintel_jwt_rc_e rc)
     ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
     r->headers_out.www_authenticate = h;
 
-    return ngx_http_lintel_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                      "invalid_token",
-                                      "the token is not valid");
+    return ngx_http_lintel_send_error(r, NGX_HTTP_UNAUTHORIZED, code, message);
 }
 
 
