@@ -166,9 +166,14 @@ lintel_jwt_parse_object(const char *b64, size_t len, size_t max)
         return NULL;
     }
 
-    /* embedded NULs would make cJSON stop early and ignore the rest */
+    /*
+     * A NUL, raw or escaped, would cut a C string short: "k1\u0000x" must
+     * not become the kid "k1".
+     */
 
-    if (memchr(buf, '\0', (size_t) n) != NULL) {
+    if (memchr(buf, '\0', (size_t) n) != NULL
+        || memmem(buf, (size_t) n, "\\u0000", 6) != NULL)
+    {
         return NULL;
     }
 

@@ -121,13 +121,14 @@ bootstrap_db() {
     if ! psql_super -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='lintel'" | grep -q 1; then
         psql_super -d postgres -c "CREATE DATABASE lintel"
     fi
+    # Fed on stdin: the postgres user may not be able to read the checkout.
     psql_super -d lintel \
         -v migrator_password="$LINTEL_PG_MIGRATOR_PASSWORD" \
         -v users_password="$LINTEL_PG_USERS_PASSWORD" \
         -v projects_password="$LINTEL_PG_PROJECTS_PASSWORD" \
         -v reporting_password="$LINTEL_PG_REPORTING_PASSWORD" \
         -v billing_password="$LINTEL_PG_BILLING_PASSWORD" \
-        -f "$ROOT/migrations/bootstrap.sql" >"$LOG_DIR/bootstrap.log" 2>&1 ||
+        <"$ROOT/migrations/bootstrap.sql" >"$LOG_DIR/bootstrap.log" 2>&1 ||
         { tail_log "$LOG_DIR/bootstrap.log"; die "database bootstrap failed"; }
 }
 

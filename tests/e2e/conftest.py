@@ -105,8 +105,13 @@ def _alive(pid):
     return True
 
 
+_stack_failure = []
+
+
 @pytest.fixture(scope="session")
 def stack():
+    if _stack_failure:  # start once: every later test fails at once
+        pytest.fail(_stack_failure[0])
     run_dir = pathlib.Path(os.environ.get("LINTEL_TEST_RUN_DIR",
                                           ROOT / "build" / "e2e-run"))
     env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
@@ -120,7 +125,8 @@ def stack():
                         capture_output=True, text=True)
     if up.returncode != 0:
         subprocess.run(["bash", str(STACK), "down"], env=env)
-        pytest.fail(f"stack did not start:\n{up.stderr}")
+        _stack_failure.append(f"stack did not start:\n{up.stderr}")
+        pytest.fail(_stack_failure[0])
     env.update(
         line.split("=", 1)
         for line in (run_dir / "stack.env").read_text().split()

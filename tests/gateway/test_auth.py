@@ -173,7 +173,8 @@ def test_stripped_signature(gw, token):
 
 
 def test_garbage_tokens(gw):
-    for t in ("x", "a.b.c", "....", "é.é.é", "A" * 9000):
+    for t in ("x", "a.b.c", "....", "é.é.é", "A" * 5000,
+              "eyJhbGciOiJSUzI1NiJ9.e30.!!!"):
         assert_invalid_token(gw.get("/echo", token=t))
 
 
