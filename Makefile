@@ -45,6 +45,9 @@ STACK     := compose/local/stack.sh
 
 .PHONY: all deps unit asan test e2e run up down status logs fmt clean
 .DEFAULT_GOAL := all
+# Objects and generated code are kept: faster rebuilds, and no clean-up
+# lines after the test summary.
+.SECONDARY:
 
 all: $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(GATEWAY_ALL)
 
