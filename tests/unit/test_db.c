@@ -4,7 +4,9 @@
  * error mapping, deadlines and reconnection. Everything it creates is a
  * temporary table, gone with the connection.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -315,6 +317,61 @@ test_unreachable_server_is_503(void **state)
     lc_db_close(dead);
 }
 
+/* Two transactions take two advisory locks in opposite orders: PostgreSQL
+ * aborts one as a deadlock (40P01); lc_db_tenant_tx runs it again and both
+ * commit. */
+typedef struct {
+    const char *first, *second;
+    atomic_int runs;
+    int rc;
+    lc_db_error err;
+} deadlock_side;
+
+static int
+lock_two(lc_db *d, void *arg, lc_db_error *err)
+{
+    deadlock_side *side = arg;
+
+    atomic_fetch_add(&side->runs, 1);
+    if (run_sql(d, (void *)side->first, err) != 0 ||
+        run_sql(d, "SELECT pg_sleep(0.3)", err) != 0) {
+        return -1;
+    }
+    return run_sql(d, (void *)side->second, err);
+}
+
+static void *
+deadlock_thread(void *arg)
+{
+    deadlock_side *side = arg;
+    lc_db_options o = {getenv("LINTEL_TEST_DB_URL"), "test_db", true, 3};
+    lc_db *d = lc_db_open(&o);
+
+    side->rc = lc_db_tenant_tx(d, TENANT_A, lc_clock_mono_ms() + 20000,
+                               lock_two, side, &side->err);
+    lc_db_close(d);
+    return NULL;
+}
+
+static void
+test_deadlock_is_retried(void **state)
+{
+    deadlock_side a = {"SELECT pg_advisory_xact_lock(4242001)",
+                       "SELECT pg_advisory_xact_lock(4242002)"};
+    deadlock_side b = {"SELECT pg_advisory_xact_lock(4242002)",
+                       "SELECT pg_advisory_xact_lock(4242001)"};
+    pthread_t ta, tb;
+
+    (void)state;
+    pthread_create(&ta, NULL, deadlock_thread, &a);
+    pthread_create(&tb, NULL, deadlock_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(atomic_load(&a.runs) + atomic_load(&b.runs), 3);
+}
+
 static void
 test_sqlstate_mapping(void **state)
 {
@@ -358,6 +415,7 @@ main(void)
         cmocka_unit_test(test_lost_connection_is_replaced),
         cmocka_unit_test(test_unprepared_mode_runs_the_same_statements),
         cmocka_unit_test(test_unreachable_server_is_503),
+        cmocka_unit_test(test_deadlock_is_retried),
         cmocka_unit_test(test_sqlstate_mapping),
         cmocka_unit_test(test_uuid_check),
     };
