@@ -289,9 +289,11 @@ cmd_run() {
     cmd_up
     say ""
     say "stack: following logs; Ctrl-C stops everything"
-    trap 'say ""; say "stack: stopping"; cmd_down; exit 0' INT TERM
     tail -n 0 -F "$LOG_DIR"/*.log &
-    wait $! || true
+    TAIL_PID=$!
+    # A background job of a script ignores SIGINT: stop the tail ourselves.
+    trap 'say ""; say "stack: stopping"; kill "$TAIL_PID" 2>/dev/null; cmd_down; exit 0' INT TERM
+    wait "$TAIL_PID" || true
 }
 
 case "${1:-}" in
