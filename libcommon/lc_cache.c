@@ -59,7 +59,8 @@ struct lc_cache {
 
 static atomic_uint_fast64_t lc_cache_errors;
 
-static struct timeval lc_cache_timeval(int ms, int def_ms)
+static struct timeval
+lc_cache_timeval(int ms, int def_ms)
 {
     struct timeval tv;
 
@@ -70,7 +71,8 @@ static struct timeval lc_cache_timeval(int ms, int def_ms)
     return tv;
 }
 
-lc_cache *lc_cache_open(const lc_cache_options *opts)
+lc_cache *
+lc_cache_open(const lc_cache_options *opts)
 {
     lc_cache_options none = {0};
     lc_cache *c;
@@ -95,7 +97,8 @@ lc_cache *lc_cache_open(const lc_cache_options *opts)
     return c;
 }
 
-void lc_cache_close(lc_cache *c)
+void
+lc_cache_close(lc_cache *c)
 {
     if (c == NULL)
         return;
@@ -105,18 +108,21 @@ void lc_cache_close(lc_cache *c)
     free(c);
 }
 
-uint64_t lc_cache_error_count(void)
+uint64_t
+lc_cache_error_count(void)
 {
     return (uint64_t)atomic_load(&lc_cache_errors);
 }
 
-static void lc_cache_count_error(void)
+static void
+lc_cache_count_error(void)
 {
     atomic_fetch_add(&lc_cache_errors, 1);
 }
 
 /* Drops the connection and starts the back-off. */
-static void lc_cache_fail(lc_cache *c)
+static void
+lc_cache_fail(lc_cache *c)
 {
     if (c->ctx != NULL) {
         redisFree(c->ctx);
@@ -127,7 +133,8 @@ static void lc_cache_fail(lc_cache *c)
     lc_cache_count_error();
 }
 
-static int lc_cache_connect(lc_cache *c)
+static int
+lc_cache_connect(lc_cache *c)
 {
     redisContext *ctx;
 
@@ -146,7 +153,8 @@ static int lc_cache_connect(lc_cache *c)
 }
 
 /* Connected, or -1 without any I/O while the back-off runs. */
-static int lc_cache_ready(lc_cache *c)
+static int
+lc_cache_ready(lc_cache *c)
 {
     if (c->ctx == NULL && c->has_failed &&
         lc_clock_mono_ms() - c->failed_at_ms < c->retry_after_ms)
@@ -162,7 +170,8 @@ static int lc_cache_ready(lc_cache *c)
  * raised by it is consumed before unblocking, so lc_cache is safe whatever
  * the process's signal disposition.
  */
-static redisReply *lc_cache_run(redisContext *ctx, const char *fmt, va_list ap)
+static redisReply *
+lc_cache_run(redisContext *ctx, const char *fmt, va_list ap)
 {
     static const struct timespec no_wait = {0, 0};
     sigset_t sigpipe, old, pending;
@@ -191,7 +200,8 @@ static redisReply *lc_cache_run(redisContext *ctx, const char *fmt, va_list ap)
  * I/O failure (connection dropped) or an error reply (counted, connection
  * kept).
  */
-static redisReply *lc_cache_command(lc_cache *c, const char *fmt, ...)
+static redisReply *
+lc_cache_command(lc_cache *c, const char *fmt, ...)
 {
     redisReply *reply;
     va_list ap;
@@ -212,15 +222,16 @@ static redisReply *lc_cache_command(lc_cache *c, const char *fmt, ...)
 }
 
 /* A reply of a type the command never returns: counted as an error. */
-static lc_cache_status lc_cache_unexpected(redisReply *reply)
+static lc_cache_status
+lc_cache_unexpected(redisReply *reply)
 {
     freeReplyObject(reply);
     lc_cache_count_error();
     return LC_CACHE_DOWN;
 }
 
-lc_cache_status lc_cache_get(lc_cache *c, const char *key, char **out,
-                             size_t *len)
+lc_cache_status
+lc_cache_get(lc_cache *c, const char *key, char **out, size_t *len)
 {
     redisReply *reply;
     lc_cache_status st = LC_CACHE_OK;
@@ -250,8 +261,9 @@ lc_cache_status lc_cache_get(lc_cache *c, const char *key, char **out,
     return st;
 }
 
-lc_cache_status lc_cache_set(lc_cache *c, const char *key, const char *val,
-                             size_t len, int ttl_s)
+lc_cache_status
+lc_cache_set(lc_cache *c, const char *key, const char *val, size_t len,
+             int ttl_s)
 {
     redisReply *reply;
 
@@ -271,7 +283,8 @@ lc_cache_status lc_cache_set(lc_cache *c, const char *key, const char *val,
     return LC_CACHE_OK;
 }
 
-lc_cache_status lc_cache_del(lc_cache *c, const char *key)
+lc_cache_status
+lc_cache_del(lc_cache *c, const char *key)
 {
     redisReply *reply;
 
@@ -286,8 +299,8 @@ lc_cache_status lc_cache_del(lc_cache *c, const char *key)
     return LC_CACHE_OK;
 }
 
-lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
-                              int64_t *out)
+lc_cache_status
+lc_cache_incr(lc_cache *c, const char *key, int ttl_s, int64_t *out)
 {
     redisReply *reply;
 
@@ -304,7 +317,8 @@ lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
     return LC_CACHE_OK;
 }
 
-lc_cache_status lc_cache_ping(lc_cache *c)
+lc_cache_status
+lc_cache_ping(lc_cache *c)
 {
     redisReply *reply;
 

@@ -28,7 +28,8 @@ static const char *const lc_config_false_words[] = {"0", "false", "no", "off",
 static void lc_config_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void lc_config_error(char *err, size_t errlen, const char *fmt, ...)
+static void
+lc_config_error(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -43,7 +44,8 @@ static void lc_config_error(char *err, size_t errlen, const char *fmt, ...)
  * Copies `value` for quoting in a message: non-printable bytes and quotes
  * become \xNN so that the error stays on one readable line.
  */
-static void lc_config_quote(char *dst, size_t size, const char *value)
+static void
+lc_config_quote(char *dst, size_t size, const char *value)
 {
     size_t o = 0, i;
 
@@ -71,7 +73,8 @@ static void lc_config_quote(char *dst, size_t size, const char *value)
     dst[o] = '\0';
 }
 
-static int lc_config_parse_int(const char *text, long min, long max, long *out)
+static int
+lc_config_parse_int(const char *text, long min, long max, long *out)
 {
     char *end;
     long v;
@@ -87,7 +90,8 @@ static int lc_config_parse_int(const char *text, long min, long max, long *out)
     return 0;
 }
 
-static int lc_config_word_in(const char *text, const char *const *words)
+static int
+lc_config_word_in(const char *text, const char *const *words)
 {
     for (; *words != NULL; words++)
         if (strcasecmp(text, *words) == 0)
@@ -95,7 +99,8 @@ static int lc_config_word_in(const char *text, const char *const *words)
     return 0;
 }
 
-static int lc_config_parse_bool(const char *text, bool *out)
+static int
+lc_config_parse_bool(const char *text, bool *out)
 {
     if (lc_config_word_in(text, lc_config_true_words)) {
         *out = true;
@@ -110,7 +115,8 @@ static int lc_config_parse_bool(const char *text, bool *out)
 
 /* "scheme://rest", the scheme as in RFC 3986: a letter, then letters,
  * digits, '+', '-' or '.'; the rest non-empty. */
-static int lc_config_check_url(const char *text)
+static int
+lc_config_check_url(const char *text)
 {
     const char *sep = strstr(text, "://");
     const char *p;
@@ -124,7 +130,8 @@ static int lc_config_check_url(const char *text)
     return 0;
 }
 
-static int lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
+static int
+lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
 {
     const char *text = getenv(v->name);
     char quoted[LC_CONFIG_QUOTE_MAX * 4 + 8];
@@ -184,8 +191,8 @@ static int lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
     return -1;
 }
 
-int lc_config_load(const lc_config_var *vars, size_t n, char *err,
-                   size_t errlen)
+int
+lc_config_load(const lc_config_var *vars, size_t n, char *err, size_t errlen)
 {
     size_t k;
 
@@ -195,8 +202,8 @@ int lc_config_load(const lc_config_var *vars, size_t n, char *err,
     return 0;
 }
 
-void lc_config_load_or_exit(const char *prog, const lc_config_var *vars,
-                            size_t n)
+void
+lc_config_load_or_exit(const char *prog, const lc_config_var *vars, size_t n)
 {
     char err[512];
 
@@ -207,7 +214,8 @@ void lc_config_load_or_exit(const char *prog, const lc_config_var *vars,
 }
 
 /* A table cell: '|' would end the cell and a newline the row. */
-static void lc_config_print_cell(FILE *out, const char *text)
+static void
+lc_config_print_cell(FILE *out, const char *text)
 {
     for (; *text != '\0'; text++) {
         if (*text == '|')
@@ -219,7 +227,8 @@ static void lc_config_print_cell(FILE *out, const char *text)
     }
 }
 
-void lc_config_print(FILE *out, const lc_config_var *vars, size_t n)
+void
+lc_config_print(FILE *out, const lc_config_var *vars, size_t n)
 {
     size_t k;
 

@@ -22,12 +22,12 @@ typedef enum {
 } lc_config_kind;
 
 typedef struct {
-    const char *name;   /* environment variable, e.g. "LINTEL_RPC_URL" */
-    const char *def;    /* default as text; NULL: the variable is required */
+    const char *name; /* environment variable, e.g. "LINTEL_RPC_URL" */
+    const char *def;  /* default as text; NULL: the variable is required */
     lc_config_kind kind;
-    long min, max;      /* LC_CFG_INT bounds (inclusive) */
-    const char *help;   /* one line for docs and error messages */
-    void *target;       /* where the parsed value is stored */
+    long min, max;    /* LC_CFG_INT bounds (inclusive) */
+    const char *help; /* one line for docs and error messages */
+    void *target;     /* where the parsed value is stored */
 } lc_config_var;
 
 /*

@@ -184,10 +184,9 @@ lc_db_connect(lc_db *db, lc_db_error *err)
     char timeout[16];
     const char *keys[] = {"dbname", "connect_timeout", "application_name",
                           NULL};
-    const char *vals[] = {db->opts.conninfo, timeout,
-                          db->opts.application ? db->opts.application
-                                               : "lintel",
-                          NULL};
+    const char *vals[] = {
+        db->opts.conninfo, timeout,
+        db->opts.application ? db->opts.application : "lintel", NULL};
 
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return 0;
@@ -298,8 +297,8 @@ lc_db_exec(lc_db *db, const lc_db_stmt *st, const char *const *params,
     }
     if (idx >= 0) {
         snprintf(name, sizeof(name), "lc%d", idx);
-        res = PQexecPrepared(db->conn, name, st->nparams, params, NULL, NULL,
-                             0);
+        res =
+            PQexecPrepared(db->conn, name, st->nparams, params, NULL, NULL, 0);
     } else {
         res = PQexecParams(db->conn, st->sql, st->nparams, NULL, params, NULL,
                            NULL, 0);

@@ -35,11 +35,11 @@ typedef struct {
 
 /* What went wrong, already mapped to the HTTP status and API error code. */
 typedef struct {
-    int http_status;    /* 0 when no error */
-    const char *code;   /* API.md code: "conflict", "internal", ... */
-    char sqlstate[6];   /* "" when the error did not come from the server */
-    char message[256];  /* for logs only: may name tables and constraints */
-    char constraint[64];/* the violated constraint, when there is one */
+    int http_status;     /* 0 when no error */
+    const char *code;    /* API.md code: "conflict", "internal", ... */
+    char sqlstate[6];    /* "" when the error did not come from the server */
+    char message[256];   /* for logs only: may name tables and constraints */
+    char constraint[64]; /* the violated constraint, when there is one */
 } lc_db_error;
 
 /* Connects lazily: the first transaction or ping opens the connection. */
@@ -72,8 +72,8 @@ int lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
  * with status TUPLES_OK or COMMAND_OK, which the caller PQclear()s, or NULL
  * with `err` set.
  */
-PGresult *lc_db_exec(lc_db *db, const lc_db_stmt *st,
-                     const char *const *params, lc_db_error *err);
+PGresult *lc_db_exec(lc_db *db, const lc_db_stmt *st, const char *const *params,
+                     lc_db_error *err);
 
 /* Sets `err` for a failure found by the caller (not from the server). */
 void lc_db_error_set(lc_db_error *err, int http_status, const char *code,

@@ -68,12 +68,11 @@ lc_envelope_budget(size_t len)
 }
 
 ProtobufCMessage *
-lc_envelope_unpack_message(const ProtobufCMessageDescriptor *desc, const void *buf,
-                   size_t len)
+lc_envelope_unpack_message(const ProtobufCMessageDescriptor *desc,
+                           const void *buf, size_t len)
 {
     lc_envelope_counter counter = {0, lc_envelope_budget(len)};
-    ProtobufCAllocator alloc = {lc_envelope_alloc, lc_envelope_free,
-                                &counter};
+    ProtobufCAllocator alloc = {lc_envelope_alloc, lc_envelope_free, &counter};
 
     return protobuf_c_message_unpack(desc, &alloc, len, buf);
 }
@@ -81,8 +80,8 @@ lc_envelope_unpack_message(const ProtobufCMessageDescriptor *desc, const void *b
 lc_request *
 lc_envelope_unpack_request(const void *buf, size_t len)
 {
-    return (lc_request *)lc_envelope_unpack_message(&lintel__v1__request__descriptor,
-                                            buf, len);
+    return (lc_request *)lc_envelope_unpack_message(
+        &lintel__v1__request__descriptor, buf, len);
 }
 
 void

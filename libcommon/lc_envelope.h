@@ -23,8 +23,9 @@ lc_response *lc_envelope_unpack_response(const void *buf, size_t len);
 void lc_envelope_free_response(lc_response *res);
 
 /* Any message, under the same budget rule; free with the function below. */
-ProtobufCMessage *lc_envelope_unpack_message(
-    const ProtobufCMessageDescriptor *desc, const void *buf, size_t len);
+ProtobufCMessage *
+lc_envelope_unpack_message(const ProtobufCMessageDescriptor *desc,
+                           const void *buf, size_t len);
 void lc_envelope_free_message(ProtobufCMessage *msg);
 
 /* First header of that name (compared case-insensitively), or NULL. */

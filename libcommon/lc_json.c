@@ -26,7 +26,8 @@
 /* Objects with at most this many keys sort their key pointers on the stack. */
 #define LC_JSON_STACK_KEYS 32
 
-static void lc_json_set_why(const char **why, const char *text)
+static void
+lc_json_set_why(const char **why, const char *text)
 {
     if (why != NULL)
         *why = text;
@@ -37,7 +38,8 @@ static void lc_json_set_why(const char **why, const char *text)
  * Overlong forms, surrogates (U+D800..U+DFFF) and code points above
  * U+10FFFF are not well-formed (RFC 3629, table 3-7 of Unicode).
  */
-static size_t lc_json_utf8_len(const unsigned char *p, size_t n)
+static size_t
+lc_json_utf8_len(const unsigned char *p, size_t n)
 {
     unsigned char c = p[0];
     unsigned char lo = 0x80, hi = 0xBF;
@@ -70,7 +72,8 @@ static size_t lc_json_utf8_len(const unsigned char *p, size_t n)
     return need + 1;
 }
 
-static int lc_json_hex4(const unsigned char *p, size_t n, unsigned *out)
+static int
+lc_json_hex4(const unsigned char *p, size_t n, unsigned *out)
 {
     unsigned v = 0;
     size_t k;
@@ -94,8 +97,9 @@ static int lc_json_hex4(const unsigned char *p, size_t n, unsigned *out)
 }
 
 /* Checks the string whose opening quote is at p[*i]; leaves *i past it. */
-static lc_json_status lc_json_scan_string(const unsigned char *p, size_t len,
-                                          size_t *i, const char **why)
+static lc_json_status
+lc_json_scan_string(const unsigned char *p, size_t len, size_t *i,
+                    const char **why)
 {
     size_t k = *i + 1;
     unsigned cp, low;
@@ -176,21 +180,24 @@ static lc_json_status lc_json_scan_string(const unsigned char *p, size_t len,
     return LC_JSON_SYNTAX;
 }
 
-static int lc_json_is_digit(unsigned char c)
+static int
+lc_json_is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
 /* cJSON hands every byte of this set to strtod as part of a number. */
-static int lc_json_is_number_byte(unsigned char c)
+static int
+lc_json_is_number_byte(unsigned char c)
 {
     return lc_json_is_digit(c) || c == '+' || c == '-' || c == '.' ||
            c == 'e' || c == 'E';
 }
 
 /* Checks the number starting at p[*i] against RFC 8259's grammar. */
-static lc_json_status lc_json_scan_number(const unsigned char *p, size_t len,
-                                          size_t *i, const char **why)
+static lc_json_status
+lc_json_scan_number(const unsigned char *p, size_t len, size_t *i,
+                    const char **why)
 {
     size_t k = *i;
 
@@ -230,8 +237,9 @@ bad:
     return LC_JSON_SYNTAX;
 }
 
-static lc_json_status lc_json_scan(const unsigned char *p, size_t len,
-                                   int max_depth, const char **why)
+static lc_json_status
+lc_json_scan(const unsigned char *p, size_t len, int max_depth,
+             const char **why)
 {
     size_t i = 0;
     int depth = 0;
@@ -280,13 +288,15 @@ static lc_json_status lc_json_scan(const unsigned char *p, size_t len,
     return LC_JSON_OK;
 }
 
-static int lc_json_key_cmp(const void *a, const void *b)
+static int
+lc_json_key_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Sorting the key pointers makes duplicates neighbours: O(n log n). */
-static lc_json_status lc_json_check_keys(const cJSON *obj, const char **why)
+static lc_json_status
+lc_json_check_keys(const cJSON *obj, const char **why)
 {
     const char *stack_keys[LC_JSON_STACK_KEYS];
     const char **keys = stack_keys;
@@ -322,7 +332,8 @@ static lc_json_status lc_json_check_keys(const cJSON *obj, const char **why)
 }
 
 /* Recursion is bounded by the depth limit the scan enforced. */
-static lc_json_status lc_json_check_tree(const cJSON *node, const char **why)
+static lc_json_status
+lc_json_check_tree(const cJSON *node, const char **why)
 {
     const cJSON *c;
     lc_json_status st;
@@ -344,9 +355,9 @@ static lc_json_status lc_json_check_tree(const cJSON *node, const char **why)
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_parse(const char *text, size_t len,
-                             const lc_json_limits *limits, cJSON **out,
-                             const char **why)
+lc_json_status
+lc_json_parse(const char *text, size_t len, const lc_json_limits *limits,
+              cJSON **out, const char **why)
 {
     size_t max_bytes = LC_JSON_DEFAULT_MAX_BYTES;
     int max_depth = LC_JSON_DEFAULT_MAX_DEPTH;
@@ -396,7 +407,8 @@ lc_json_status lc_json_parse(const char *text, size_t len,
     return LC_JSON_OK;
 }
 
-const char *lc_json_status_message(lc_json_status st)
+const char *
+lc_json_status_message(lc_json_status st)
 {
     switch (st) {
     case LC_JSON_OK:
@@ -421,8 +433,8 @@ const char *lc_json_status_message(lc_json_status st)
     return "unknown JSON status";
 }
 
-static lc_json_status lc_json_lookup(const cJSON *obj, const char *key,
-                                     const cJSON **item)
+static lc_json_status
+lc_json_lookup(const cJSON *obj, const char *key, const cJSON **item)
 {
     if (!cJSON_IsObject(obj))
         return LC_JSON_WRONG_TYPE;
@@ -431,8 +443,9 @@ static lc_json_status lc_json_lookup(const cJSON *obj, const char *key,
     return *item != NULL ? LC_JSON_OK : LC_JSON_MISSING;
 }
 
-lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
-                                  size_t max_len, const char **out)
+lc_json_status
+lc_json_get_string(const cJSON *obj, const char *key, size_t max_len,
+                   const char **out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -447,8 +460,9 @@ lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_int64(const cJSON *obj, const char *key, int64_t min,
-                                 int64_t max, int64_t *out)
+lc_json_status
+lc_json_get_int64(const cJSON *obj, const char *key, int64_t min, int64_t max,
+                  int64_t *out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -471,7 +485,8 @@ lc_json_status lc_json_get_int64(const cJSON *obj, const char *key, int64_t min,
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_bool(const cJSON *obj, const char *key, bool *out)
+lc_json_status
+lc_json_get_bool(const cJSON *obj, const char *key, bool *out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -484,8 +499,8 @@ lc_json_status lc_json_get_bool(const cJSON *obj, const char *key, bool *out)
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_object(const cJSON *obj, const char *key,
-                                  const cJSON **out)
+lc_json_status
+lc_json_get_object(const cJSON *obj, const char *key, const cJSON **out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -498,8 +513,8 @@ lc_json_status lc_json_get_object(const cJSON *obj, const char *key,
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_array(const cJSON *obj, const char *key,
-                                 const cJSON **out)
+lc_json_status
+lc_json_get_array(const cJSON *obj, const char *key, const cJSON **out)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -512,7 +527,8 @@ lc_json_status lc_json_get_array(const cJSON *obj, const char *key,
     return LC_JSON_OK;
 }
 
-lc_json_status lc_json_get_null(const cJSON *obj, const char *key)
+lc_json_status
+lc_json_get_null(const cJSON *obj, const char *key)
 {
     const cJSON *item = NULL;
     lc_json_status st = lc_json_lookup(obj, key, &item);
@@ -522,7 +538,8 @@ lc_json_status lc_json_get_null(const cJSON *obj, const char *key)
     return cJSON_IsNull(item) ? LC_JSON_OK : LC_JSON_WRONG_TYPE;
 }
 
-const char *lc_json_unknown_key(const cJSON *obj, const char *const *allowed)
+const char *
+lc_json_unknown_key(const cJSON *obj, const char *const *allowed)
 {
     const cJSON *c;
     const char *const *a;
@@ -543,7 +560,8 @@ const char *lc_json_unknown_key(const cJSON *obj, const char *const *allowed)
  * Copies at most size - 1 bytes of src, cutting before a UTF-8 continuation
  * byte so that a truncated field name is still valid UTF-8.
  */
-static void lc_json_copy_truncated(char *dst, size_t size, const char *src)
+static void
+lc_json_copy_truncated(char *dst, size_t size, const char *src)
 {
     size_t n = strlen(src);
 
@@ -556,8 +574,9 @@ static void lc_json_copy_truncated(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-void lc_json_field_error_add(lc_json_field_errors *errs, const char *field,
-                             const char *code)
+void
+lc_json_field_error_add(lc_json_field_errors *errs, const char *field,
+                        const char *code)
 {
     lc_json_field_error *e;
 
@@ -575,8 +594,8 @@ void lc_json_field_error_add(lc_json_field_errors *errs, const char *field,
  * as they are, so invalid UTF-8 (a request id from a header, say) is
  * replaced by U+FFFD here to keep the envelope valid JSON.
  */
-static int lc_json_add_text(cJSON *obj, const char *name, const char *text,
-                            size_t n)
+static int
+lc_json_add_text(cJSON *obj, const char *name, const char *text, size_t n)
 {
     const unsigned char *p = (const unsigned char *)text;
     char *clean = malloc(n * 3 + 1);
@@ -609,14 +628,16 @@ static int lc_json_add_text(cJSON *obj, const char *name, const char *text,
     return 0;
 }
 
-static int lc_json_add_cstr(cJSON *obj, const char *name, const char *text)
+static int
+lc_json_add_cstr(cJSON *obj, const char *name, const char *text)
 {
     if (text == NULL)
         text = "";
     return lc_json_add_text(obj, name, text, strlen(text));
 }
 
-static int lc_json_add_fields(cJSON *error, const lc_json_field_errors *fields)
+static int
+lc_json_add_fields(cJSON *error, const lc_json_field_errors *fields)
 {
     cJSON *arr, *item;
     int k, count = fields->count;
@@ -646,9 +667,9 @@ static int lc_json_add_fields(cJSON *error, const lc_json_field_errors *fields)
     return 0;
 }
 
-char *lc_json_error_body(const char *code, const char *message,
-                         const char *request_id,
-                         const lc_json_field_errors *fields)
+char *
+lc_json_error_body(const char *code, const char *message,
+                   const char *request_id, const lc_json_field_errors *fields)
 {
     cJSON *root, *error;
     char *body = NULL;

@@ -36,8 +36,8 @@ typedef enum {
     LC_JSON_TOO_LARGE,    /* parse: over max_bytes */
     LC_JSON_TOO_DEEP,     /* parse: over max_depth */
     LC_JSON_DUPLICATE_KEY,
-    LC_JSON_BAD_UTF8,     /* invalid UTF-8 or a NUL character in a string */
-    LC_JSON_SYNTAX,       /* not JSON, or trailing garbage */
+    LC_JSON_BAD_UTF8, /* invalid UTF-8 or a NUL character in a string */
+    LC_JSON_SYNTAX,   /* not JSON, or trailing garbage */
 } lc_json_status;
 
 /*
@@ -60,8 +60,8 @@ const char *lc_json_status_message(lc_json_status st);
  */
 lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
                                   size_t max_len, const char **out);
-lc_json_status lc_json_get_int64(const cJSON *obj, const char *key,
-                                 int64_t min, int64_t max, int64_t *out);
+lc_json_status lc_json_get_int64(const cJSON *obj, const char *key, int64_t min,
+                                 int64_t max, int64_t *out);
 lc_json_status lc_json_get_bool(const cJSON *obj, const char *key, bool *out);
 lc_json_status lc_json_get_object(const cJSON *obj, const char *key,
                                   const cJSON **out);

@@ -48,14 +48,16 @@ typedef struct {
     bool truncated;
 } lc_log_line;
 
-void lc_log_init(const char *service, lc_log_level min_level)
+void
+lc_log_init(const char *service, lc_log_level min_level)
 {
     snprintf(lc_log_service, sizeof(lc_log_service), "%s",
              service != NULL ? service : "");
     atomic_store(&lc_log_min_level, (int)min_level);
 }
 
-int lc_log_level_parse(const char *text, lc_log_level *out)
+int
+lc_log_level_parse(const char *text, lc_log_level *out)
 {
     size_t k;
 
@@ -72,13 +74,15 @@ int lc_log_level_parse(const char *text, lc_log_level *out)
     return -1;
 }
 
-void lc_log_set_fd(int fd)
+void
+lc_log_set_fd(int fd)
 {
     atomic_store(&lc_log_fd, fd);
 }
 
 /* Appends a constant piece of the line; callers size pieces to fit. */
-static void lc_log_put(lc_log_line *l, const char *text)
+static void
+lc_log_put(lc_log_line *l, const char *text)
 {
     size_t n = strlen(text);
 
@@ -90,7 +94,8 @@ static void lc_log_put(lc_log_line *l, const char *text)
  * Length of the well-formed UTF-8 sequence at p, or 0. A NUL ends the
  * checks early as it is never a continuation byte.
  */
-static size_t lc_log_utf8_len(const unsigned char *p)
+static size_t
+lc_log_utf8_len(const unsigned char *p)
 {
     unsigned char c = p[0];
     unsigned char lo = 0x80, hi = 0xBF;
@@ -125,7 +130,8 @@ static size_t lc_log_utf8_len(const unsigned char *p)
  * Appends `text` escaped as the inside of a JSON string, using at most
  * `budget` bytes. Returns false when it had to stop early.
  */
-static bool lc_log_escape(lc_log_line *l, const char *text, size_t budget)
+static bool
+lc_log_escape(lc_log_line *l, const char *text, size_t budget)
 {
     const unsigned char *p = (const unsigned char *)text;
     size_t limit = l->len + budget;
@@ -175,7 +181,8 @@ static bool lc_log_escape(lc_log_line *l, const char *text, size_t budget)
     return true;
 }
 
-static void lc_log_put_field(lc_log_line *l, const char *key, const char *value)
+static void
+lc_log_put_field(lc_log_line *l, const char *key, const char *value)
 {
     lc_log_put(l, "\",\"");
     lc_log_put(l, key);
@@ -185,7 +192,8 @@ static void lc_log_put_field(lc_log_line *l, const char *key, const char *value)
 }
 
 /* RFC 3339 in UTC with milliseconds: 2026-11-21T21:20:40.123Z. */
-static void lc_log_put_time(lc_log_line *l)
+static void
+lc_log_put_time(lc_log_line *l)
 {
     struct timespec ts;
     struct tm tm;
@@ -206,7 +214,8 @@ static void lc_log_put_time(lc_log_line *l)
     lc_log_put(l, text);
 }
 
-static void lc_log_write(const char *buf, size_t len)
+static void
+lc_log_write(const char *buf, size_t len)
 {
     int fd = atomic_load(&lc_log_fd);
     ssize_t n;
@@ -225,11 +234,51 @@ static void lc_log_write(const char *buf, size_t len)
     pthread_mutex_unlock(&lc_log_write_lock);
 }
 
-void lc_logv(lc_log_level level, const char *request_id, const char *tenant,
-             const char *fmt, va_list ap)
+/* Builds and writes one line; `req` adds the per-request fields. */
+static void
+lc_log_emit(lc_log_level level, const char *request_id, const char *tenant,
+            const lc_log_request_info *req, const char *message, bool truncated)
+{
+    lc_log_line line;
+    char number[96];
+
+    line.len = 0;
+    line.truncated = truncated;
+    lc_log_put(&line, "{\"level\":\"");
+    lc_log_put(&line, lc_log_level_names[level]);
+    lc_log_put(&line, "\",\"time\":\"");
+    lc_log_put_time(&line);
+    lc_log_put_field(&line, "service", lc_log_service);
+    if (request_id != NULL)
+        lc_log_put_field(&line, "request_id", request_id);
+    if (tenant != NULL)
+        lc_log_put_field(&line, "tenant", tenant);
+    if (req != NULL) {
+        if (req->user != NULL)
+            lc_log_put_field(&line, "user", req->user);
+        lc_log_put_field(&line, "method", req->method ? req->method : "");
+        lc_log_put_field(&line, "path", req->path ? req->path : "");
+        lc_log_put_field(&line, "route", req->route ? req->route : "");
+        snprintf(number, sizeof(number),
+                 "\",\"status\":%d,\"duration_ms\":%.3f,\"message\":\"",
+                 req->status, req->duration_ms);
+        lc_log_put(&line, number);
+    } else {
+        lc_log_put(&line, "\",\"message\":\"");
+    }
+    if (!lc_log_escape(&line, message,
+                       sizeof(line.buf) - line.len -
+                           strlen(LC_LOG_TAIL_TRUNCATED)))
+        line.truncated = true;
+    lc_log_put(&line, line.truncated ? LC_LOG_TAIL_TRUNCATED : LC_LOG_TAIL);
+    lc_log_write(line.buf, line.len);
+}
+
+void
+lc_logv(lc_log_level level, const char *request_id, const char *tenant,
+        const char *fmt, va_list ap)
 {
     char message[LC_LOG_LINE_MAX];
-    lc_log_line line;
     int saved_errno = errno;
     int n;
 
@@ -242,31 +291,31 @@ void lc_logv(lc_log_level level, const char *request_id, const char *tenant,
     n = vsnprintf(message, sizeof(message), fmt != NULL ? fmt : "", ap);
     if (n < 0)
         message[0] = '\0';
-
-    line.len = 0;
-    line.truncated = n >= (int)sizeof(message);
-    lc_log_put(&line, "{\"level\":\"");
-    lc_log_put(&line, lc_log_level_names[level]);
-    lc_log_put(&line, "\",\"time\":\"");
-    lc_log_put_time(&line);
-    lc_log_put_field(&line, "service", lc_log_service);
-    if (request_id != NULL)
-        lc_log_put_field(&line, "request_id", request_id);
-    if (tenant != NULL)
-        lc_log_put_field(&line, "tenant", tenant);
-    lc_log_put(&line, "\",\"message\":\"");
-    if (!lc_log_escape(&line, message,
-                       sizeof(line.buf) - line.len -
-                           strlen(LC_LOG_TAIL_TRUNCATED)))
-        line.truncated = true;
-    lc_log_put(&line, line.truncated ? LC_LOG_TAIL_TRUNCATED : LC_LOG_TAIL);
-
-    lc_log_write(line.buf, line.len);
+    lc_log_emit(level, request_id, tenant, NULL, message,
+                n >= (int)sizeof(message));
     errno = saved_errno;
 }
 
-void lc_log(lc_log_level level, const char *request_id, const char *tenant,
-            const char *fmt, ...)
+void
+lc_log_request(lc_log_level level, const lc_log_request_info *req)
+{
+    char message[512];
+    int saved_errno = errno;
+
+    if ((int)level < atomic_load(&lc_log_min_level))
+        return;
+    if (level > LC_LOG_ERROR)
+        level = LC_LOG_ERROR;
+    snprintf(message, sizeof(message), "%s %s -> %d",
+             req->method ? req->method : "?", req->path ? req->path : "?",
+             req->status);
+    lc_log_emit(level, req->request_id, req->tenant, req, message, false);
+    errno = saved_errno;
+}
+
+void
+lc_log(lc_log_level level, const char *request_id, const char *tenant,
+       const char *fmt, ...)
 {
     va_list ap;
 

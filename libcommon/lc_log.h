@@ -34,6 +34,24 @@ void lc_log(lc_log_level level, const char *request_id, const char *tenant,
 void lc_logv(lc_log_level level, const char *request_id, const char *tenant,
              const char *fmt, va_list ap);
 
+/* The one line per request and hop (DESIGN §10). */
+typedef struct {
+    const char *request_id; /* NULL: omitted */
+    const char *tenant;     /* NULL: omitted */
+    const char *user;       /* NULL: omitted */
+    const char *method;
+    const char *path;
+    const char *route; /* the route pattern, or "unmatched" */
+    int status;
+    double duration_ms;
+} lc_log_request_info;
+
+/*
+ *   {…,"request_id","tenant","user","method","path","route",
+ *    "status":200,"duration_ms":1.234,"message":"GET /x -> 200"}
+ */
+void lc_log_request(lc_log_level level, const lc_log_request_info *req);
+
 #define lc_log_info(...) lc_log(LC_LOG_INFO, NULL, NULL, __VA_ARGS__)
 #define lc_log_warn(...) lc_log(LC_LOG_WARN, NULL, NULL, __VA_ARGS__)
 #define lc_log_error(...) lc_log(LC_LOG_ERROR, NULL, NULL, __VA_ARGS__)

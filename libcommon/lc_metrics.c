@@ -19,11 +19,9 @@
 #define LC_METRICS_MAX_STATUSES 12
 #define LC_METRICS_ROUTE_LEN 96
 
-static const double lc_metrics_buckets[] = {0.0005, 0.001, 0.0025, 0.005,
-                                            0.01,   0.025, 0.05,   0.1,
-                                            0.25,   0.5,   1,      2.5,
-                                            5};
-#define LC_METRICS_NBUCKETS \
+static const double lc_metrics_buckets[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+#define LC_METRICS_NBUCKETS                                                    \
     (sizeof(lc_metrics_buckets) / sizeof(lc_metrics_buckets[0]))
 
 typedef struct {

@@ -314,9 +314,8 @@ lc_migrate_run(const char *conninfo, const char *schema, const char *dir,
     /* Released with the session, also when this process dies. */
     snprintf(lockkey, sizeof(lockkey), "lintel.migrate.%s", schema);
     params[0] = lockkey;
-    res = PQexecParams(conn,
-                       "SELECT pg_advisory_lock(hashtextextended($1, 0))", 1,
-                       NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn, "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                       1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "advisory lock: %s", PQerrorMessage(conn));
         err[strcspn(err, "\n")] = '\0';

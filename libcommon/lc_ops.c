@@ -32,8 +32,8 @@ struct lc_ops {
 };
 
 static void
-lc_ops_reply(nng_aio *aio, uint16_t status, const char *type,
-             const char *body, size_t len)
+lc_ops_reply(nng_aio *aio, uint16_t status, const char *type, const char *body,
+             size_t len)
 {
     nng_http_res *res;
 
@@ -113,8 +113,7 @@ lc_ops_check(lc_ops *ops, nng_aio *aio)
                  db_ok && redis_ok ? "ready" : "unavailable",
                  db_ok ? "ok" : "down", redis_ok ? "ok" : "down");
     if (!db_ok) {
-        lc_log(LC_LOG_WARN, NULL, NULL, "readyz: database: %s",
-               dberr.message);
+        lc_log(LC_LOG_WARN, NULL, NULL, "readyz: database: %s", dberr.message);
     }
     lc_ops_reply(aio, db_ok && redis_ok ? 200 : 503, "application/json", body,
                  (size_t)n);

@@ -75,14 +75,16 @@ static void report(pbjson_parse *p, const char *fmt, ...)
  */
 #define FAIL(p, ...) (report((p), __VA_ARGS__), false)
 
-static void *member_at(const ProtobufCMessage *msg, unsigned offset)
+static void *
+member_at(const ProtobufCMessage *msg, unsigned offset)
 {
     return (char *)msg + offset;
 }
 
 /* ---- errors and field paths ---- */
 
-static void report(pbjson_parse *p, const char *fmt, ...)
+static void
+report(pbjson_parse *p, const char *fmt, ...)
 {
     char reason[160];
     va_list ap;
@@ -102,7 +104,8 @@ static void report(pbjson_parse *p, const char *fmt, ...)
  * Appends ".name" (or "name" at the top). JSON keys are untrusted: control
  * characters and quotes become '?' so that the error stays one quoted line.
  */
-static size_t path_push_field(pbjson_parse *p, const char *name)
+static size_t
+path_push_field(pbjson_parse *p, const char *name)
 {
     size_t saved = p->path_len;
     size_t n = p->path_len;
@@ -118,7 +121,8 @@ static size_t path_push_field(pbjson_parse *p, const char *name)
     return saved;
 }
 
-static size_t path_push_index(pbjson_parse *p, size_t index)
+static size_t
+path_push_index(pbjson_parse *p, size_t index)
 {
     size_t saved = p->path_len;
     int n = snprintf(p->path + p->path_len, sizeof(p->path) - p->path_len,
@@ -131,7 +135,8 @@ static size_t path_push_index(pbjson_parse *p, size_t index)
     return saved;
 }
 
-static void path_pop(pbjson_parse *p, size_t saved)
+static void
+path_pop(pbjson_parse *p, size_t saved)
 {
     p->path_len = saved;
     p->path[saved] = '\0';
@@ -142,7 +147,8 @@ static void path_pop(pbjson_parse *p, size_t saved)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static char *b64_encode(const uint8_t *data, size_t len)
+static char *
+b64_encode(const uint8_t *data, size_t len)
 {
     char *out;
     size_t i, o = 0;
@@ -173,7 +179,8 @@ static char *b64_encode(const uint8_t *data, size_t len)
     return out;
 }
 
-static int b64_value(char c)
+static int
+b64_value(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -196,7 +203,8 @@ typedef enum { B64_OK, B64_INVALID, B64_NOMEM } b64_status;
  * last full byte zero, so every byte string has exactly one accepted text.
  * Empty input decodes to data NULL, len 0 (proto3's empty bytes).
  */
-static b64_status b64_decode(const char *s, ProtobufCBinaryData *out)
+static b64_status
+b64_decode(const char *s, ProtobufCBinaryData *out)
 {
     size_t n = strlen(s), pad = 0, i, o = 0;
     uint8_t *buf;
@@ -245,13 +253,15 @@ static b64_status b64_decode(const char *s, ProtobufCBinaryData *out)
  * The range is checked before the cast: converting an out-of-range double
  * to an integer type is undefined behaviour. NaN fails both comparisons.
  */
-static bool integral_in(double d, double lo, double hi)
+static bool
+integral_in(double d, double lo, double hi)
 {
     return d >= lo && d <= hi && (double)(int64_t)d == d;
 }
 
-static bool parse_integer(pbjson_parse *p, const cJSON *item, double lo,
-                          double hi, const char *type, int64_t *out)
+static bool
+parse_integer(pbjson_parse *p, const cJSON *item, double lo, double hi,
+              const char *type, int64_t *out)
 {
     double d;
 
@@ -267,7 +277,8 @@ static bool parse_integer(pbjson_parse *p, const cJSON *item, double lo,
 }
 
 /* Only [-]digits: strtoll/strtoull alone skip spaces and accept "+1". */
-static bool is_decimal(const char *s, bool allow_minus)
+static bool
+is_decimal(const char *s, bool allow_minus)
 {
     if (*s == '-' && allow_minus)
         s++;
@@ -280,7 +291,8 @@ static bool is_decimal(const char *s, bool allow_minus)
     return true;
 }
 
-static bool parse_int64(pbjson_parse *p, const cJSON *item, int64_t *out)
+static bool
+parse_int64(pbjson_parse *p, const cJSON *item, int64_t *out)
 {
     long long v;
 
@@ -298,7 +310,8 @@ static bool parse_int64(pbjson_parse *p, const cJSON *item, int64_t *out)
     return true;
 }
 
-static bool parse_uint64(pbjson_parse *p, const cJSON *item, uint64_t *out)
+static bool
+parse_uint64(pbjson_parse *p, const cJSON *item, uint64_t *out)
 {
     unsigned long long v;
     int64_t small;
@@ -327,7 +340,8 @@ static bool parse_uint64(pbjson_parse *p, const cJSON *item, uint64_t *out)
  * Numbers, plus the proto3 mapping's "NaN", "Infinity" and "-Infinity",
  * which JSON numbers cannot express.
  */
-static bool parse_double(pbjson_parse *p, const cJSON *item, double *out)
+static bool
+parse_double(pbjson_parse *p, const cJSON *item, double *out)
 {
     if (cJSON_IsNumber(item)) {
         *out = item->valuedouble;
@@ -350,8 +364,9 @@ static bool parse_double(pbjson_parse *p, const cJSON *item, double *out)
     return FAIL(p, "expected a number");
 }
 
-static bool parse_enum(pbjson_parse *p, const ProtobufCEnumDescriptor *ed,
-                       const cJSON *item, int32_t *out)
+static bool
+parse_enum(pbjson_parse *p, const ProtobufCEnumDescriptor *ed,
+           const cJSON *item, int32_t *out)
 {
     if (cJSON_IsString(item)) {
         const ProtobufCEnumValue *ev =
@@ -370,7 +385,8 @@ static bool parse_enum(pbjson_parse *p, const ProtobufCEnumDescriptor *ed,
     return FAIL(p, "expected an enum name or number");
 }
 
-static ProtobufCMessage *new_message(const ProtobufCMessageDescriptor *desc)
+static ProtobufCMessage *
+new_message(const ProtobufCMessageDescriptor *desc)
 {
     ProtobufCMessage *msg = malloc(desc->sizeof_message);
 
@@ -380,8 +396,9 @@ static ProtobufCMessage *new_message(const ProtobufCMessageDescriptor *desc)
 }
 
 /* Parses one value of field `f` into `slot`, written only on success. */
-static bool parse_value(pbjson_parse *p, const ProtobufCFieldDescriptor *f,
-                        const cJSON *item, void *slot)
+static bool
+parse_value(pbjson_parse *p, const ProtobufCFieldDescriptor *f,
+            const cJSON *item, void *slot)
 {
     int64_t i;
     uint64_t u;
@@ -478,7 +495,8 @@ static bool parse_value(pbjson_parse *p, const ProtobufCFieldDescriptor *f,
 }
 
 /* Size of one element of a repeated field's array, as protobuf-c lays it. */
-static size_t element_size(ProtobufCType type)
+static size_t
+element_size(ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_INT64:
@@ -501,8 +519,9 @@ static size_t element_size(ProtobufCType type)
     }
 }
 
-static bool parse_repeated(pbjson_parse *p, const ProtobufCFieldDescriptor *f,
-                           const cJSON *arr, ProtobufCMessage *msg)
+static bool
+parse_repeated(pbjson_parse *p, const ProtobufCFieldDescriptor *f,
+               const cJSON *arr, ProtobufCMessage *msg)
 {
     size_t *count = member_at(msg, f->quantifier_offset);
     void **elements = member_at(msg, f->offset);
@@ -547,9 +566,10 @@ oneof_member(const ProtobufCMessageDescriptor *desc, unsigned quantifier_offset,
     return NULL;
 }
 
-static bool parse_field(pbjson_parse *p, const ProtobufCMessageDescriptor *desc,
-                        const ProtobufCFieldDescriptor *f, const cJSON *item,
-                        ProtobufCMessage *msg)
+static bool
+parse_field(pbjson_parse *p, const ProtobufCMessageDescriptor *desc,
+            const ProtobufCFieldDescriptor *f, const cJSON *item,
+            ProtobufCMessage *msg)
 {
     void *slot = member_at(msg, f->offset);
 
@@ -582,7 +602,8 @@ static bool parse_field(pbjson_parse *p, const ProtobufCMessageDescriptor *desc,
  * earlier value. Only earlier siblings that were accepted fields are
  * compared, and those are distinct, so the scan is bounded by n_fields.
  */
-static bool is_duplicate(const cJSON *obj, const cJSON *item)
+static bool
+is_duplicate(const cJSON *obj, const cJSON *item)
 {
     const cJSON *prev;
 
@@ -593,9 +614,9 @@ static bool is_duplicate(const cJSON *obj, const cJSON *item)
     return false;
 }
 
-static bool parse_object(pbjson_parse *p,
-                         const ProtobufCMessageDescriptor *desc,
-                         const cJSON *obj, ProtobufCMessage *msg)
+static bool
+parse_object(pbjson_parse *p, const ProtobufCMessageDescriptor *desc,
+             const cJSON *obj, ProtobufCMessage *msg)
 {
     const cJSON *item;
 
@@ -619,9 +640,9 @@ static bool parse_object(pbjson_parse *p,
     return true;
 }
 
-ProtobufCMessage *lc_pbjson_from_json(const ProtobufCMessageDescriptor *desc,
-                                      const cJSON *json, char *err,
-                                      size_t errlen)
+ProtobufCMessage *
+lc_pbjson_from_json(const ProtobufCMessageDescriptor *desc, const cJSON *json,
+                    char *err, size_t errlen)
 {
     pbjson_parse p = {.err = err, .errlen = errlen};
     ProtobufCMessage *msg;
@@ -647,7 +668,8 @@ ProtobufCMessage *lc_pbjson_from_json(const ProtobufCMessageDescriptor *desc,
 /* ---- message to JSON ---- */
 
 /* Non-finite values have no JSON number: the proto3 mapping's strings. */
-static cJSON *double_to_json(double d)
+static cJSON *
+double_to_json(double d)
 {
     if (isnan(d))
         return cJSON_CreateString("NaN");
@@ -656,7 +678,8 @@ static cJSON *double_to_json(double d)
     return cJSON_CreateNumber(d);
 }
 
-static cJSON *value_to_json(const ProtobufCFieldDescriptor *f, const void *slot)
+static cJSON *
+value_to_json(const ProtobufCFieldDescriptor *f, const void *slot)
 {
     char num[24];
 
@@ -711,7 +734,8 @@ static cJSON *value_to_json(const ProtobufCFieldDescriptor *f, const void *slot)
 }
 
 /* proto3 fields without presence: pack skips them when zero or empty. */
-static bool is_zero(const ProtobufCFieldDescriptor *f, const void *slot)
+static bool
+is_zero(const ProtobufCFieldDescriptor *f, const void *slot)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
@@ -743,8 +767,8 @@ static bool is_zero(const ProtobufCFieldDescriptor *f, const void *slot)
  * Whether pack would write this singular field. A selected oneof string or
  * message still counts as absent when it is NULL or its default pointer.
  */
-static bool is_present(const ProtobufCFieldDescriptor *f,
-                       const ProtobufCMessage *msg)
+static bool
+is_present(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *msg)
 {
     const void *slot = member_at(msg, f->offset);
     bool pointer =
@@ -770,8 +794,8 @@ static bool is_present(const ProtobufCFieldDescriptor *f,
     }
 }
 
-static cJSON *repeated_to_json(const ProtobufCFieldDescriptor *f,
-                               const ProtobufCMessage *msg)
+static cJSON *
+repeated_to_json(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *msg)
 {
     size_t n = *(const size_t *)member_at(msg, f->quantifier_offset);
     const char *a = *(void *const *)member_at(msg, f->offset);
@@ -792,8 +816,9 @@ static cJSON *repeated_to_json(const ProtobufCFieldDescriptor *f,
 }
 
 /* A NULL message (only possible inside a malformed repeated field) is {}. */
-static cJSON *message_to_json(const ProtobufCMessageDescriptor *desc,
-                              const ProtobufCMessage *msg)
+static cJSON *
+message_to_json(const ProtobufCMessageDescriptor *desc,
+                const ProtobufCMessage *msg)
 {
     cJSON *obj = cJSON_CreateObject();
     unsigned i;
@@ -822,7 +847,8 @@ static cJSON *message_to_json(const ProtobufCMessageDescriptor *desc,
     return obj;
 }
 
-cJSON *lc_pbjson_to_json(const ProtobufCMessage *msg)
+cJSON *
+lc_pbjson_to_json(const ProtobufCMessage *msg)
 {
     return message_to_json(msg->descriptor, msg);
 }

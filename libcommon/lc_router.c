@@ -89,8 +89,8 @@ lc_router_add(lc_router *r, const char *method, const char *pattern,
     if (e.storage == NULL) {
         return -1;
     }
-    e.nsegments = lc_router_split(e.storage, e.segments,
-                                  LC_ROUTER_MAX_SEGMENTS);
+    e.nsegments =
+        lc_router_split(e.storage, e.segments, LC_ROUTER_MAX_SEGMENTS);
     if (e.nsegments < 0) {
         free(e.storage);
         return -1;

@@ -68,8 +68,8 @@ lc_rpc_client_open(const char *url, size_t max_message, char *err,
     nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, lc_rpc_client_pipe_event, c);
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, lc_rpc_client_pipe_event, c);
     if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
-        (rv = nng_dialer_set_size(c->dialer, NNG_OPT_RECVMAXSZ,
-                                  max_message)) != 0 ||
+        (rv = nng_dialer_set_size(c->dialer, NNG_OPT_RECVMAXSZ, max_message)) !=
+            0 ||
         (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
         snprintf(err, errlen, "dial %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
@@ -147,7 +147,7 @@ lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
     }
     wait_until = now + LC_RPC_CONNECT_WAIT_MS;
     if (!lc_rpc_client_wait_peer(c, wait_until < deadline_ms ? wait_until
-                                                            : deadline_ms)) {
+                                                             : deadline_ms)) {
         return LC_RPC_NO_PEER;
     }
     if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
@@ -231,9 +231,8 @@ lc_rpc_call(lc_rpc_client *c, lc_request *req, int64_t deadline_ms,
 }
 
 lc_rpc_status
-lc_rpc_call_method(lc_rpc_client *c, const char *method,
-                   const char *request_id, const char *tenant_id,
-                   const ProtobufCMessage *in,
+lc_rpc_call_method(lc_rpc_client *c, const char *method, const char *request_id,
+                   const char *tenant_id, const ProtobufCMessage *in,
                    const ProtobufCMessageDescriptor *out_desc,
                    int64_t deadline_ms, ProtobufCMessage **out, int *status)
 {
@@ -273,8 +272,8 @@ lc_rpc_call_method(lc_rpc_client *c, const char *method,
     if (res->status != 200) {
         st = LC_RPC_ERROR;
     } else {
-        *out = lc_envelope_unpack_message(out_desc, res->body.data,
-                                          res->body.len);
+        *out =
+            lc_envelope_unpack_message(out_desc, res->body.data, res->body.len);
         st = *out ? LC_RPC_OK : LC_RPC_BAD_REPLY;
     }
     lc_envelope_free_response(res);

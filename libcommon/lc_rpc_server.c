@@ -440,12 +440,24 @@ lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
             nng_msg_free(out); /* the caller is gone: nothing to do */
         }
     }
-    lc_metrics_observe(route, req.status, lc_clock_mono_s() - t0);
-    lc_log(req.status >= 500 ? LC_LOG_WARN : LC_LOG_INFO, req.request_id,
-           req.env ? lc_req_tenant_id(&req) : NULL,
-           "%s %s -> %d (%s) in %.1f ms", req.env ? req.env->method : "?",
-           req.env ? req.env->path : "?", req.status, route,
-           (lc_clock_mono_s() - t0) * 1000.0);
+    {
+        double seconds = lc_clock_mono_s() - t0;
+        lc_log_request_info info = {0};
+
+        lc_metrics_observe(route, req.status, seconds);
+        info.request_id = req.request_id;
+        info.tenant = req.env ? lc_req_tenant_id(&req) : NULL;
+        info.user =
+            req.env && req.env->principal && req.env->principal->user_id[0]
+                ? req.env->principal->user_id
+                : NULL;
+        info.method = req.env ? req.env->method : "?";
+        info.path = req.env ? req.env->path : "?";
+        info.route = route;
+        info.status = req.status;
+        info.duration_ms = seconds * 1000.0;
+        lc_log_request(req.status >= 500 ? LC_LOG_WARN : LC_LOG_INFO, &info);
+    }
     lc_rpc_reset(&req);
 }
 

@@ -7,7 +7,8 @@
  * own small thread pool (DESIGN §13). Every request gets, in order:
  *   - the envelope unpacked under a size budget (garbage → 400);
  *   - a local deadline from the envelope's time budget;
- *   - paths under /rpc/ refused unless the origin is INTERNAL (→ 404, as if absent);
+ *   - paths under /rpc/ refused unless the origin is INTERNAL (→ 404, as if
+ * absent);
  *   - routing by method and path pattern (→ 404 / 405 with Allow);
  *   - the handler, unless the deadline has already passed (→ 504);
  *   - one JSON log line and the /metrics counters.
@@ -40,7 +41,7 @@ typedef struct {
     size_t max_json_bytes;  /* request body limit for lc_req_json() */
     lc_db_options db;
     lc_cache_options cache;
-    void *app;              /* the service's state, for handlers */
+    void *app; /* the service's state, for handlers */
 } lc_rpc_server_options;
 
 lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);

@@ -44,7 +44,7 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
              "postgresql://lintel_%s@127.0.0.1:55432/lintel", def->name);
     snprintf(d->migrations_dir, sizeof(d->migrations_dir), "migrations/%s",
              def->name);
-#define V(name_, def_, kind_, min_, max_, help_, target_)                    \
+#define V(name_, def_, kind_, min_, max_, help_, target_)                      \
     vars[n++] = (lc_config_var){name_, def_, kind_, min_, max_, help_, target_}
     V("LINTEL_RPC_URL", d->rpc_url, LC_CFG_URL, 0, 0,
       "NNG URL the service listens on", &c->rpc_url);
@@ -209,8 +209,9 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
     }
     lc_config_load_or_exit(prog, vars, n);
     if (lc_log_level_parse(c.log_level, &level) != 0) {
-        fprintf(stderr, "%s: LINTEL_LOG_LEVEL: must be debug, info, warn or "
-                        "error (got \"%s\")\n",
+        fprintf(stderr,
+                "%s: LINTEL_LOG_LEVEL: must be debug, info, warn or "
+                "error (got \"%s\")\n",
                 prog, c.log_level);
         return 2;
     }

@@ -19,13 +19,13 @@
 #include "lc_rpc_server.h"
 
 typedef struct {
-    const char *name;            /* "users": schema, role, log service */
-    int rpc_port;                /* default NNG port, 7101… */
-    int ops_port;                /* default ops HTTP port, 9101… */
-    const lc_config_var *vars;   /* the service's own variables */
+    const char *name;          /* "users": schema, role, log service */
+    int rpc_port;              /* default NNG port, 7101… */
+    int ops_port;              /* default ops HTTP port, 9101… */
+    const lc_config_var *vars; /* the service's own variables */
     size_t nvars;
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
-    void *app;                   /* passed to handlers (lc_req_app) */
+    void *app;                       /* passed to handlers (lc_req_app) */
 } lc_service_def;
 
 int lc_service_main(int argc, char **argv, const lc_service_def *def);

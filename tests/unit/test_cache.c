@@ -28,7 +28,8 @@
 
 #include "lc_cache.h"
 
-static double now_s(void)
+static double
+now_s(void)
 {
     struct timespec ts;
 
@@ -36,14 +37,16 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(int ms)
+static void
+sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
     nanosleep(&ts, NULL);
 }
 
-static void redis_address(const char **host, int *port)
+static void
+redis_address(const char **host, int *port)
 {
     const char *h = getenv("LINTEL_TEST_REDIS_HOST");
     const char *p = getenv("LINTEL_TEST_REDIS_PORT");
@@ -55,7 +58,8 @@ static void redis_address(const char **host, int *port)
     *port = atoi(p);
 }
 
-static lc_cache *open_live(int retry_after_ms)
+static lc_cache *
+open_live(int retry_after_ms)
 {
     lc_cache_options opts = {0};
     lc_cache *c;
@@ -67,7 +71,8 @@ static lc_cache *open_live(int retry_after_ms)
     return c;
 }
 
-static redisContext *open_raw(void)
+static redisContext *
+open_raw(void)
 {
     struct timeval tv = {2, 0};
     const char *host;
@@ -82,7 +87,8 @@ static redisContext *open_raw(void)
 }
 
 /* Runs a command on the raw connection and returns its integer reply. */
-static long long raw_integer(redisContext *r, const char *fmt, ...)
+static long long
+raw_integer(redisContext *r, const char *fmt, ...)
 {
     redisReply *reply;
     long long v;
@@ -98,12 +104,14 @@ static long long raw_integer(redisContext *r, const char *fmt, ...)
     return v;
 }
 
-static void key_for(char *buf, size_t size, const char *name)
+static void
+key_for(char *buf, size_t size, const char *name)
 {
     snprintf(buf, size, "lc-test:%d:%s", (int)getpid(), name);
 }
 
-static void test_set_then_get_returns_value(void **state)
+static void
+test_set_then_get_returns_value(void **state)
 {
     lc_cache *c = open_live(0);
     char key[64], *val = NULL;
@@ -125,7 +133,8 @@ static void test_set_then_get_returns_value(void **state)
     lc_cache_close(c);
 }
 
-static void test_get_missing_key_is_miss(void **state)
+static void
+test_get_missing_key_is_miss(void **state)
 {
     lc_cache *c = open_live(0);
     char key[64], *val = (char *)"untouched";
@@ -139,7 +148,8 @@ static void test_get_missing_key_is_miss(void **state)
     lc_cache_close(c);
 }
 
-static void test_del_removes_key(void **state)
+static void
+test_del_removes_key(void **state)
 {
     lc_cache *c = open_live(0);
     char key[64], *val = NULL;
@@ -155,7 +165,8 @@ static void test_del_removes_key(void **state)
     lc_cache_close(c);
 }
 
-static void test_set_ttl_applies_and_expires(void **state)
+static void
+test_set_ttl_applies_and_expires(void **state)
 {
     lc_cache *c = open_live(0);
     redisContext *raw = open_raw();
@@ -182,7 +193,8 @@ static void test_set_ttl_applies_and_expires(void **state)
     lc_cache_close(c);
 }
 
-static void test_binary_values_round_trip(void **state)
+static void
+test_binary_values_round_trip(void **state)
 {
     static const char value[] = "a\0b\r\n$3\r\nxyz\xFF\x00";
     lc_cache *c = open_live(0);
@@ -209,7 +221,8 @@ static void test_binary_values_round_trip(void **state)
     lc_cache_close(c);
 }
 
-static void test_large_value_round_trip(void **state)
+static void
+test_large_value_round_trip(void **state)
 {
     size_t big = 4 << 20, len = 0, k;
     char *value = malloc(big), *val = NULL;
@@ -236,7 +249,8 @@ static void test_large_value_round_trip(void **state)
     lc_cache_close(c);
 }
 
-static void test_incr_counts_and_sets_ttl_once(void **state)
+static void
+test_incr_counts_and_sets_ttl_once(void **state)
 {
     lc_cache *c = open_live(0);
     redisContext *raw = open_raw();
@@ -263,7 +277,8 @@ static void test_incr_counts_and_sets_ttl_once(void **state)
     lc_cache_close(c);
 }
 
-static void test_incr_without_ttl_never_expires(void **state)
+static void
+test_incr_without_ttl_never_expires(void **state)
 {
     lc_cache *c = open_live(0);
     redisContext *raw = open_raw();
@@ -280,7 +295,8 @@ static void test_incr_without_ttl_never_expires(void **state)
     lc_cache_close(c);
 }
 
-static void test_error_reply_is_down_and_counted(void **state)
+static void
+test_error_reply_is_down_and_counted(void **state)
 {
     lc_cache *c = open_live(60000);
     redisContext *raw = open_raw();
@@ -311,7 +327,8 @@ static void test_error_reply_is_down_and_counted(void **state)
     lc_cache_close(c);
 }
 
-static void test_ping_ok(void **state)
+static void
+test_ping_ok(void **state)
 {
     lc_cache *c = open_live(0);
 
@@ -326,7 +343,8 @@ static void test_ping_ok(void **state)
  * its socket is found among this process's descriptors (the one talking to
  * the Redis port that is not `raw`) and killed by the address Redis sees.
  */
-static void kill_cache_connection(redisContext *raw)
+static void
+kill_cache_connection(redisContext *raw)
 {
     struct sockaddr_storage peer, local;
     socklen_t plen, llen;
@@ -360,7 +378,8 @@ static void kill_cache_connection(redisContext *raw)
     assert_int_equal(killed, 1);
 }
 
-static void test_reconnects_after_connection_killed(void **state)
+static void
+test_reconnects_after_connection_killed(void **state)
 {
     lc_cache *c = open_live(200);
     redisContext *raw = open_raw();
@@ -388,7 +407,8 @@ static void test_reconnects_after_connection_killed(void **state)
     lc_cache_close(c);
 }
 
-static void test_ping_ignores_back_off(void **state)
+static void
+test_ping_ignores_back_off(void **state)
 {
     lc_cache *c = open_live(60000);
     redisContext *raw = open_raw();
@@ -408,7 +428,8 @@ static void test_ping_ignores_back_off(void **state)
     lc_cache_close(c);
 }
 
-static void test_write_to_closed_connection_does_not_raise_sigpipe(void **state)
+static void
+test_write_to_closed_connection_does_not_raise_sigpipe(void **state)
 {
     size_t big = 4 << 20;
     char *value = calloc(1, big);
@@ -431,7 +452,8 @@ static void test_write_to_closed_connection_does_not_raise_sigpipe(void **state)
     lc_cache_close(c);
 }
 
-static void test_closed_port_is_down_fast(void **state)
+static void
+test_closed_port_is_down_fast(void **state)
 {
     lc_cache_options opts = {.host = "127.0.0.1", .port = 1};
     lc_cache *c = lc_cache_open(&opts);
@@ -462,7 +484,8 @@ static void test_closed_port_is_down_fast(void **state)
 }
 
 /* A listening socket that never accepts: connects succeed, GETs hang. */
-static int silent_server(int *port)
+static int
+silent_server(int *port)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET};
     socklen_t alen = sizeof(addr);
@@ -479,7 +502,8 @@ static int silent_server(int *port)
 }
 
 /* Connections made to the silent server since the last call. */
-static int accepted(int listener)
+static int
+accepted(int listener)
 {
     int n = 0, fd;
 
@@ -491,7 +515,8 @@ static int accepted(int listener)
     return n;
 }
 
-static void test_back_off_makes_no_io(void **state)
+static void
+test_back_off_makes_no_io(void **state)
 {
     lc_cache_options opts = {
         .host = "127.0.0.1", .command_timeout_ms = 100, .retry_after_ms = 400};
@@ -521,7 +546,8 @@ static void test_back_off_makes_no_io(void **state)
     close(listener);
 }
 
-static void test_open_without_options_uses_defaults(void **state)
+static void
+test_open_without_options_uses_defaults(void **state)
 {
     lc_cache *c = lc_cache_open(NULL);
 
@@ -531,7 +557,8 @@ static void test_open_without_options_uses_defaults(void **state)
     lc_cache_close(NULL);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_then_get_returns_value),

@@ -42,7 +42,8 @@ static const lc_config_var required_var[] = {
     {"LCT_DB", NULL, LC_CFG_URL, 0, 0, "PostgreSQL URL", &db},
 };
 
-static int unset_all(void **state)
+static int
+unset_all(void **state)
 {
     size_t k;
 
@@ -56,14 +57,15 @@ static int unset_all(void **state)
 }
 
 /* Loads test_vars with one variable set; returns the status. */
-static int load_with(const char *var, const char *value, char *err,
-                     size_t errlen)
+static int
+load_with(const char *var, const char *value, char *err, size_t errlen)
 {
     setenv(var, value, 1);
     return lc_config_load(test_vars, TEST_NVARS, err, errlen);
 }
 
-static void test_defaults_apply_when_unset(void **state)
+static void
+test_defaults_apply_when_unset(void **state)
 {
     char err[256] = "";
 
@@ -77,7 +79,8 @@ static void test_defaults_apply_when_unset(void **state)
     assert_string_equal(err, "");
 }
 
-static void test_environment_overrides_default(void **state)
+static void
+test_environment_overrides_default(void **state)
 {
     char err[256];
 
@@ -94,7 +97,8 @@ static void test_environment_overrides_default(void **state)
     assert_string_equal(url, "ipc:///tmp/lintel.sock");
 }
 
-static void test_bad_int_names_the_variable(void **state)
+static void
+test_bad_int_names_the_variable(void **state)
 {
     char err[256];
 
@@ -104,7 +108,8 @@ static void test_bad_int_names_the_variable(void **state)
         err, "LCT_WORKERS: must be an integer from 1 to 256 (got \"abc\")");
 }
 
-static void test_int_rejects_trailing_junk(void **state)
+static void
+test_int_rejects_trailing_junk(void **state)
 {
     static const char *const bad[] = {"12x",  "12 ", " 12", "1.5",
                                       "0x10", "1e2", "--1", "+"};
@@ -121,7 +126,8 @@ static void test_int_rejects_trailing_junk(void **state)
     }
 }
 
-static void test_int_out_of_range(void **state)
+static void
+test_int_out_of_range(void **state)
 {
     char err[256];
 
@@ -141,7 +147,8 @@ static void test_int_out_of_range(void **state)
     assert_int_equal(workers, 256);
 }
 
-static void test_bool_words_case_insensitive(void **state)
+static void
+test_bool_words_case_insensitive(void **state)
 {
     static const char *const yes[] = {"1", "true", "TRUE", "Yes", "oN"};
     static const char *const no[] = {"0", "false", "False", "NO", "off"};
@@ -161,7 +168,8 @@ static void test_bool_words_case_insensitive(void **state)
     }
 }
 
-static void test_bad_bool(void **state)
+static void
+test_bad_bool(void **state)
 {
     char err[256];
 
@@ -173,7 +181,8 @@ static void test_bad_bool(void **state)
     assert_int_equal(load_with("LCT_DEBUG", "truee", err, sizeof(err)), -1);
 }
 
-static void test_required_missing_names_variable(void **state)
+static void
+test_required_missing_names_variable(void **state)
 {
     char err[256];
 
@@ -183,7 +192,8 @@ static void test_required_missing_names_variable(void **state)
     assert_null(db);
 }
 
-static void test_required_present(void **state)
+static void
+test_required_present(void **state)
 {
     char err[256];
 
@@ -193,7 +203,8 @@ static void test_required_present(void **state)
     assert_string_equal(db, "postgresql://lintel@localhost/lintel");
 }
 
-static void test_empty_value_is_rejected(void **state)
+static void
+test_empty_value_is_rejected(void **state)
 {
     char err[256];
 
@@ -214,7 +225,8 @@ static void test_empty_value_is_rejected(void **state)
     assert_non_null(strstr(err, "LCT_DB: must be a URL"));
 }
 
-static void test_url(void **state)
+static void
+test_url(void **state)
 {
     static const char *const good[] = {
         "tcp://127.0.0.1:7001", "ipc:///run/lintel/users.sock",
@@ -237,7 +249,8 @@ static void test_url(void **state)
                              "(got \"tcp:host\")");
 }
 
-static void test_error_quotes_unprintable_bytes(void **state)
+static void
+test_error_quotes_unprintable_bytes(void **state)
 {
     char err[256];
     char longval[200];
@@ -253,7 +266,8 @@ static void test_error_quotes_unprintable_bytes(void **state)
     assert_true(strlen(err) < 160);
 }
 
-static void test_error_fits_small_buffer(void **state)
+static void
+test_error_fits_small_buffer(void **state)
 {
     char err[16];
 
@@ -263,7 +277,8 @@ static void test_error_fits_small_buffer(void **state)
     assert_int_equal(load_with("LCT_WORKERS", "abc", NULL, 0), -1);
 }
 
-static void test_bad_default_is_an_error(void **state)
+static void
+test_bad_default_is_an_error(void **state)
 {
     static long n;
     static const lc_config_var bad_default[] = {
@@ -277,7 +292,8 @@ static void test_bad_default_is_an_error(void **state)
         err, "LCT_WORKERS: must be an integer from 1 to 4 (got \"zero\")");
 }
 
-static void test_load_or_exit_exits_2(void **state)
+static void
+test_load_or_exit_exits_2(void **state)
 {
     int fds[2], status;
     char buf[256];
@@ -306,14 +322,16 @@ static void test_load_or_exit_exits_2(void **state)
                              "from 1 to 256 (got \"many\")\n");
 }
 
-static void test_load_or_exit_returns_when_valid(void **state)
+static void
+test_load_or_exit_returns_when_valid(void **state)
 {
     (void)state;
     lc_config_load_or_exit("lintel-test", test_vars, TEST_NVARS);
     assert_int_equal(workers, 8);
 }
 
-static void test_print_markdown_table(void **state)
+static void
+test_print_markdown_table(void **state)
 {
     static const lc_config_var doc_vars[] = {
         {"LCT_WORKERS", "8", LC_CFG_INT, 1, 256, "worker threads", NULL},
@@ -337,7 +355,8 @@ static void test_print_markdown_table(void **state)
     free(text);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults_apply_when_unset, unset_all),

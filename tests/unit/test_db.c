@@ -6,8 +6,8 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,9 +115,8 @@ test_tenant_and_timeout_are_set_for_the_transaction(void **state)
     lc_db_error err;
 
     (void)state;
-    assert_int_equal(lc_db_tenant_tx(db, TENANT_A,
-                                     lc_clock_mono_ms() + 60000, select_value,
-                                     &v, &err),
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, lc_clock_mono_ms() + 60000,
+                                     select_value, &v, &err),
                      0);
     /* 60 s budget, a few ms already gone: "59…ms" or "1min". */
     assert_true(strncmp(v.out, TENANT_A " ", 37) == 0);
@@ -144,9 +143,9 @@ test_failed_transaction_is_rolled_back(void **state)
     lc_db_error err;
 
     (void)state;
-    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), insert_then_fail,
-                                     NULL, &err),
-                     -1);
+    assert_int_equal(
+        lc_db_tenant_tx(db, TENANT_A, soon(), insert_then_fail, NULL, &err),
+        -1);
     assert_int_equal(err.http_status, 422);
     assert_int_equal(
         lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
@@ -192,9 +191,8 @@ test_tenant_id_must_be_a_uuid(void **state)
     lc_db_error err;
 
     (void)state;
-    assert_int_equal(lc_db_tenant_tx(db, "' OR 1=1 --", soon(), select_value,
-                                     &v, &err),
-                     -1);
+    assert_int_equal(
+        lc_db_tenant_tx(db, "' OR 1=1 --", soon(), select_value, &v, &err), -1);
     assert_int_equal(err.http_status, 500);
 }
 
@@ -308,9 +306,8 @@ test_unreachable_server_is_503(void **state)
     lc_db_error err;
 
     (void)state;
-    assert_int_equal(lc_db_tenant_tx(dead, TENANT_A, soon(), run_sql,
-                                     "SELECT 1", &err),
-                     -1);
+    assert_int_equal(
+        lc_db_tenant_tx(dead, TENANT_A, soon(), run_sql, "SELECT 1", &err), -1);
     assert_int_equal(err.http_status, 503);
     assert_string_equal(err.code, "service_unavailable");
     assert_int_equal(lc_db_ping(dead, &err), -1);

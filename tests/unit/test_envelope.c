@@ -66,7 +66,7 @@ test_garbage_is_refused(void **state)
 {
     static const uint8_t junk[][8] = {
         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-        {0x3a, 0x7f, 'a'},             /* path: length 127, 1 byte given */
+        {0x3a, 0x7f, 'a'},              /* path: length 127, 1 byte given */
         {0x0a, 0x80, 0x80, 0x80, 0x80}, /* unterminated varint length */
     };
     size_t i;

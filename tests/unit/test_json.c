@@ -16,8 +16,8 @@
 
 #include "lc_json.h"
 
-static lc_json_status parse_n(const char *text, size_t len,
-                              const lc_json_limits *limits, cJSON **out)
+static lc_json_status
+parse_n(const char *text, size_t len, const lc_json_limits *limits, cJSON **out)
 {
     char *copy = malloc(len > 0 ? len : 1);
     lc_json_status st;
@@ -30,8 +30,8 @@ static lc_json_status parse_n(const char *text, size_t len,
 }
 
 /* Parses and frees; for tests that only look at the status. */
-static lc_json_status status_of_n(const char *text, size_t len,
-                                  const lc_json_limits *limits)
+static lc_json_status
+status_of_n(const char *text, size_t len, const lc_json_limits *limits)
 {
     cJSON *root = NULL;
     lc_json_status st = parse_n(text, len, limits, &root);
@@ -44,12 +44,14 @@ static lc_json_status status_of_n(const char *text, size_t len,
     return st;
 }
 
-static lc_json_status status_of(const char *text)
+static lc_json_status
+status_of(const char *text)
 {
     return status_of_n(text, strlen(text), NULL);
 }
 
-static cJSON *parse_ok(const char *text)
+static cJSON *
+parse_ok(const char *text)
 {
     cJSON *root = NULL;
 
@@ -59,7 +61,8 @@ static cJSON *parse_ok(const char *text)
 }
 
 /* "[[[...1...]]]" with `depth` arrays, or "{"a":{"a":...1...}}". */
-static char *nested(int depth, int objects)
+static char *
+nested(int depth, int objects)
 {
     char *s = malloc((size_t)depth * 6 + 2);
     size_t n = 0;
@@ -81,7 +84,8 @@ static char *nested(int depth, int objects)
     return s;
 }
 
-static void test_parse_accepts_valid_object(void **state)
+static void
+test_parse_accepts_valid_object(void **state)
 {
     const char *name = NULL;
     int64_t age = 0;
@@ -105,7 +109,8 @@ static void test_parse_accepts_valid_object(void **state)
     cJSON_Delete(root);
 }
 
-static void test_parse_accepts_scalars_and_unicode(void **state)
+static void
+test_parse_accepts_scalars_and_unicode(void **state)
 {
     cJSON *root;
 
@@ -125,21 +130,24 @@ static void test_parse_accepts_scalars_and_unicode(void **state)
     cJSON_Delete(root);
 }
 
-static void test_parse_reads_only_len_bytes(void **state)
+static void
+test_parse_reads_only_len_bytes(void **state)
 {
     (void)state;
     assert_int_equal(status_of_n("[1]xyz", 3, NULL), LC_JSON_OK);
     assert_int_equal(status_of_n("\"abc\"", 4, NULL), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_empty_body(void **state)
+static void
+test_parse_rejects_empty_body(void **state)
 {
     (void)state;
     assert_int_equal(status_of(""), LC_JSON_SYNTAX);
     assert_int_equal(status_of("   "), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_trailing_garbage(void **state)
+static void
+test_parse_rejects_trailing_garbage(void **state)
 {
     (void)state;
     assert_int_equal(status_of("{} x"), LC_JSON_SYNTAX);
@@ -150,7 +158,8 @@ static void test_parse_rejects_trailing_garbage(void **state)
     assert_int_equal(status_of("{\"a\":1} \t\r\n"), LC_JSON_OK);
 }
 
-static void test_parse_rejects_syntax_errors(void **state)
+static void
+test_parse_rejects_syntax_errors(void **state)
 {
     (void)state;
     assert_int_equal(status_of("{\"a\":}"), LC_JSON_SYNTAX);
@@ -163,7 +172,8 @@ static void test_parse_rejects_syntax_errors(void **state)
     assert_int_equal(status_of("[\"\\u12G4\"]"), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_lenient_numbers(void **state)
+static void
+test_parse_rejects_lenient_numbers(void **state)
 {
     (void)state;
     assert_int_equal(status_of("[01]"), LC_JSON_SYNTAX);
@@ -177,14 +187,16 @@ static void test_parse_rejects_lenient_numbers(void **state)
     assert_int_equal(status_of("[0x10]"), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_overflowing_number(void **state)
+static void
+test_parse_rejects_overflowing_number(void **state)
 {
     (void)state;
     assert_int_equal(status_of("[1e999]"), LC_JSON_SYNTAX);
     assert_int_equal(status_of("{\"a\":-1e999}"), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_control_characters(void **state)
+static void
+test_parse_rejects_control_characters(void **state)
 {
     (void)state;
     assert_int_equal(status_of("[\"a\nb\"]"), LC_JSON_SYNTAX);
@@ -196,13 +208,15 @@ static void test_parse_rejects_control_characters(void **state)
     assert_int_equal(status_of("[1]\x0c"), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_byte_order_mark(void **state)
+static void
+test_parse_rejects_byte_order_mark(void **state)
 {
     (void)state;
     assert_int_equal(status_of("\xEF\xBB\xBF[1]"), LC_JSON_SYNTAX);
 }
 
-static void test_parse_rejects_too_large(void **state)
+static void
+test_parse_rejects_too_large(void **state)
 {
     lc_json_limits limits = {.max_bytes = 10};
 
@@ -212,7 +226,8 @@ static void test_parse_rejects_too_large(void **state)
     assert_int_equal(status_of_n("[1,2,3,45]", 10, &limits), LC_JSON_OK);
 }
 
-static void test_parse_rejects_over_default_size(void **state)
+static void
+test_parse_rejects_over_default_size(void **state)
 {
     size_t len = LC_JSON_DEFAULT_MAX_BYTES + 1;
     char *big = malloc(len);
@@ -231,7 +246,8 @@ static void test_parse_rejects_over_default_size(void **state)
     free(big);
 }
 
-static void test_parse_accepts_depth_at_limit(void **state)
+static void
+test_parse_accepts_depth_at_limit(void **state)
 {
     char *arrays = nested(LC_JSON_DEFAULT_MAX_DEPTH, 0);
     char *objects = nested(LC_JSON_DEFAULT_MAX_DEPTH, 1);
@@ -247,7 +263,8 @@ static void test_parse_accepts_depth_at_limit(void **state)
     free(objects);
 }
 
-static void test_parse_rejects_too_deep(void **state)
+static void
+test_parse_rejects_too_deep(void **state)
 {
     char *arrays = nested(LC_JSON_DEFAULT_MAX_DEPTH + 1, 0);
     char *objects = nested(LC_JSON_DEFAULT_MAX_DEPTH + 1, 1);
@@ -263,7 +280,8 @@ static void test_parse_rejects_too_deep(void **state)
     free(beyond_cjson);
 }
 
-static void test_parse_ignores_brackets_in_strings(void **state)
+static void
+test_parse_ignores_brackets_in_strings(void **state)
 {
     lc_json_limits one = {.max_depth = 1};
 
@@ -271,7 +289,8 @@ static void test_parse_ignores_brackets_in_strings(void **state)
     assert_int_equal(status_of_n("[\"[[[{{\\\"[\"]", 12, &one), LC_JSON_OK);
 }
 
-static void test_parse_rejects_duplicate_key_top_level(void **state)
+static void
+test_parse_rejects_duplicate_key_top_level(void **state)
 {
     cJSON *root = NULL;
     const char *why = "unset";
@@ -284,7 +303,8 @@ static void test_parse_rejects_duplicate_key_top_level(void **state)
     assert_string_equal(why, "duplicate key in object");
 }
 
-static void test_parse_rejects_duplicate_key_nested(void **state)
+static void
+test_parse_rejects_duplicate_key_nested(void **state)
 {
     (void)state;
     assert_int_equal(status_of("{\"a\":{\"x\":1,\"x\":1}}"),
@@ -296,7 +316,8 @@ static void test_parse_rejects_duplicate_key_nested(void **state)
                      LC_JSON_DUPLICATE_KEY);
 }
 
-static void test_parse_accepts_keys_differing_in_case(void **state)
+static void
+test_parse_accepts_keys_differing_in_case(void **state)
 {
     (void)state;
     assert_int_equal(status_of("{\"name\":1,\"Name\":2,\"NAME\":3}"),
@@ -305,7 +326,8 @@ static void test_parse_accepts_keys_differing_in_case(void **state)
                      LC_JSON_OK);
 }
 
-static void test_parse_rejects_duplicate_key_in_large_object(void **state)
+static void
+test_parse_rejects_duplicate_key_in_large_object(void **state)
 {
     char buf[4096];
     size_t n = 0;
@@ -322,7 +344,8 @@ static void test_parse_rejects_duplicate_key_in_large_object(void **state)
     assert_int_equal(status_of_n(buf, n, NULL), LC_JSON_OK);
 }
 
-static void test_parse_why_names_the_reason(void **state)
+static void
+test_parse_why_names_the_reason(void **state)
 {
     cJSON *root = NULL;
     const char *why = "unset";
@@ -339,7 +362,8 @@ static void test_parse_why_names_the_reason(void **state)
     assert_string_equal(why, "trailing characters after the JSON value");
 }
 
-static void test_status_message_covers_every_status(void **state)
+static void
+test_status_message_covers_every_status(void **state)
 {
     int st;
 
@@ -353,7 +377,8 @@ static void test_status_message_covers_every_status(void **state)
                         "body is not valid JSON");
 }
 
-static void test_get_is_case_sensitive(void **state)
+static void
+test_get_is_case_sensitive(void **state)
 {
     const char *s = NULL;
     cJSON *root = parse_ok("{\"Name\":\"upper\"}");
@@ -370,7 +395,8 @@ static void test_get_is_case_sensitive(void **state)
     cJSON_Delete(both);
 }
 
-static void test_get_int64_range(void **state)
+static void
+test_get_int64_range(void **state)
 {
     int64_t v = 0;
     cJSON *root = parse_ok("{\"lo\":1,\"hi\":256,\"under\":0,\"over\":257,"
@@ -392,7 +418,8 @@ static void test_get_int64_range(void **state)
     cJSON_Delete(root);
 }
 
-static void test_get_int64_rejects_non_integral(void **state)
+static void
+test_get_int64_rejects_non_integral(void **state)
 {
     int64_t v = 7;
     cJSON *root = parse_ok("{\"half\":1.5,\"tiny\":-0.001,\"whole\":2.0,"
@@ -413,7 +440,8 @@ static void test_get_int64_rejects_non_integral(void **state)
     cJSON_Delete(root);
 }
 
-static void test_get_int64_rejects_2_pow_53(void **state)
+static void
+test_get_int64_rejects_2_pow_53(void **state)
 {
     int64_t v = 0;
     cJSON *root = parse_ok("{\"max\":9007199254740991,"
@@ -442,7 +470,8 @@ static void test_get_int64_rejects_2_pow_53(void **state)
     cJSON_Delete(root);
 }
 
-static void test_parse_rejects_invalid_utf8(void **state)
+static void
+test_parse_rejects_invalid_utf8(void **state)
 {
     (void)state;
     /* Stray continuation byte, bytes never used in UTF-8. */
@@ -466,7 +495,8 @@ static void test_parse_rejects_invalid_utf8(void **state)
                      LC_JSON_OK);
 }
 
-static void test_parse_rejects_nul_escape(void **state)
+static void
+test_parse_rejects_nul_escape(void **state)
 {
     (void)state;
     assert_int_equal(status_of("{\"a\":\"x\\u0000y\"}"), LC_JSON_BAD_UTF8);
@@ -475,7 +505,8 @@ static void test_parse_rejects_nul_escape(void **state)
     assert_int_equal(status_of("[\"\\u0001\"]"), LC_JSON_OK);
 }
 
-static void test_parse_rejects_unpaired_surrogate_escape(void **state)
+static void
+test_parse_rejects_unpaired_surrogate_escape(void **state)
 {
     (void)state;
     assert_int_equal(status_of("[\"\\ud800\"]"), LC_JSON_BAD_UTF8);
@@ -486,7 +517,8 @@ static void test_parse_rejects_unpaired_surrogate_escape(void **state)
     assert_int_equal(status_of("[\"\\udc00\\ud800\"]"), LC_JSON_BAD_UTF8);
 }
 
-static void test_get_wrong_types(void **state)
+static void
+test_get_wrong_types(void **state)
 {
     const char *s;
     int64_t i;
@@ -517,7 +549,8 @@ static void test_get_wrong_types(void **state)
     cJSON_Delete(root);
 }
 
-static void test_get_on_non_object_is_wrong_type(void **state)
+static void
+test_get_on_non_object_is_wrong_type(void **state)
 {
     const char *s;
     cJSON *arr = parse_ok("[{\"a\":\"b\"}]");
@@ -528,7 +561,8 @@ static void test_get_on_non_object_is_wrong_type(void **state)
     cJSON_Delete(arr);
 }
 
-static void test_get_string_max_len(void **state)
+static void
+test_get_string_max_len(void **state)
 {
     const char *s = NULL;
     cJSON *root = parse_ok("{\"s\":\"abcd\",\"e\":\"\\u00e9\"}");
@@ -547,7 +581,8 @@ static void test_get_string_max_len(void **state)
     cJSON_Delete(root);
 }
 
-static void test_unknown_key_detection(void **state)
+static void
+test_unknown_key_detection(void **state)
 {
     static const char *const allowed[] = {"name", "email", NULL};
     cJSON *known = parse_ok("{\"email\":\"a@b\",\"name\":\"n\"}");
@@ -568,7 +603,8 @@ static void test_unknown_key_detection(void **state)
 }
 
 /* Parses an envelope strictly and returns its "error" member. */
-static cJSON *parse_envelope(const char *body, cJSON **root)
+static cJSON *
+parse_envelope(const char *body, cJSON **root)
 {
     cJSON *error;
 
@@ -581,7 +617,8 @@ static cJSON *parse_envelope(const char *body, cJSON **root)
     return error;
 }
 
-static const char *member_string(const cJSON *obj, const char *key)
+static const char *
+member_string(const cJSON *obj, const char *key)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -589,7 +626,8 @@ static const char *member_string(const cJSON *obj, const char *key)
     return item->valuestring;
 }
 
-static void test_error_body_without_fields(void **state)
+static void
+test_error_body_without_fields(void **state)
 {
     cJSON *root, *error;
     char *body =
@@ -621,7 +659,8 @@ static void test_error_body_without_fields(void **state)
     free(body3);
 }
 
-static void test_error_body_with_fields(void **state)
+static void
+test_error_body_with_fields(void **state)
 {
     lc_json_field_errors errs = {.count = 0};
     cJSON *root, *error, *fields, *f;
@@ -649,7 +688,8 @@ static void test_error_body_with_fields(void **state)
     free(body);
 }
 
-static void test_error_body_escapes_message(void **state)
+static void
+test_error_body_escapes_message(void **state)
 {
     const char *msg = "say \"hi\" \\ {\"x\":1}\n\ttab \x01 </script>";
     cJSON *root, *error;
@@ -663,7 +703,8 @@ static void test_error_body_escapes_message(void **state)
     free(body);
 }
 
-static void test_error_body_replaces_invalid_utf8(void **state)
+static void
+test_error_body_replaces_invalid_utf8(void **state)
 {
     cJSON *root, *error;
     char *body =
@@ -679,7 +720,8 @@ static void test_error_body_replaces_invalid_utf8(void **state)
     free(body);
 }
 
-static void test_field_errors_keep_first_16(void **state)
+static void
+test_field_errors_keep_first_16(void **state)
 {
     lc_json_field_errors errs = {.count = 0};
     char name[16];
@@ -696,7 +738,8 @@ static void test_field_errors_keep_first_16(void **state)
     assert_string_equal(errs.items[15].code, "missing");
 }
 
-static void test_field_error_truncates_on_utf8_boundary(void **state)
+static void
+test_field_error_truncates_on_utf8_boundary(void **state)
 {
     lc_json_field_errors errs = {.count = 0};
     char field[80];
@@ -716,7 +759,8 @@ static void test_field_error_truncates_on_utf8_boundary(void **state)
     free(body);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_accepts_valid_object),

@@ -31,7 +31,8 @@ typedef struct {
     int fds[2];
 } capture;
 
-static int capture_setup(void **state)
+static int
+capture_setup(void **state)
 {
     capture *c = malloc(sizeof(*c));
 
@@ -45,7 +46,8 @@ static int capture_setup(void **state)
     return 0;
 }
 
-static int capture_teardown(void **state)
+static int
+capture_teardown(void **state)
 {
     capture *c = *state;
 
@@ -57,7 +59,8 @@ static int capture_teardown(void **state)
 }
 
 /* Reads what was logged; "" when nothing was. */
-static char *read_output(capture *c)
+static char *
+read_output(capture *c)
 {
     static char buf[4 * LINE_MAX_BYTES];
     ssize_t n = read(c->fds[0], buf, sizeof(buf) - 1);
@@ -71,7 +74,8 @@ static char *read_output(capture *c)
 }
 
 /* Reads exactly one line, checks its framing and parses it. */
-static cJSON *read_line(capture *c, size_t *len)
+static cJSON *
+read_line(capture *c, size_t *len)
 {
     char *text = read_output(c);
     size_t n = strlen(text);
@@ -88,7 +92,8 @@ static cJSON *read_line(capture *c, size_t *len)
     return root;
 }
 
-static const char *member(const cJSON *obj, const char *key)
+static const char *
+member(const cJSON *obj, const char *key)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -96,7 +101,8 @@ static const char *member(const cJSON *obj, const char *key)
     return item->valuestring;
 }
 
-static void test_line_has_every_field(void **state)
+static void
+test_line_has_every_field(void **state)
 {
     cJSON *line;
     const char *t;
@@ -128,7 +134,8 @@ static void test_line_has_every_field(void **state)
     cJSON_Delete(line);
 }
 
-static void test_null_ids_are_omitted(void **state)
+static void
+test_null_ids_are_omitted(void **state)
 {
     cJSON *line;
 
@@ -147,7 +154,44 @@ static void test_null_ids_are_omitted(void **state)
     cJSON_Delete(line);
 }
 
-static void test_level_filtering(void **state)
+static void
+test_request_line_has_typed_fields(void **state)
+{
+    lc_log_request_info info = {"req-9",
+                                "acme",
+                                "user-1",
+                                "GET",
+                                "/api/projects/7",
+                                "GET /api/projects/:id",
+                                404,
+                                1.25};
+    const cJSON *status, *duration;
+    cJSON *line;
+
+    lc_log_request(LC_LOG_INFO, &info);
+    line = read_line(*state, NULL);
+    assert_string_equal(member(line, "request_id"), "req-9");
+    assert_string_equal(member(line, "tenant"), "acme");
+    assert_string_equal(member(line, "user"), "user-1");
+    assert_string_equal(member(line, "method"), "GET");
+    assert_string_equal(member(line, "path"), "/api/projects/7");
+    assert_string_equal(member(line, "route"), "GET /api/projects/:id");
+    assert_string_equal(member(line, "message"), "GET /api/projects/7 -> 404");
+    status = cJSON_GetObjectItemCaseSensitive(line, "status");
+    duration = cJSON_GetObjectItemCaseSensitive(line, "duration_ms");
+    assert_true(cJSON_IsNumber(status) && status->valueint == 404);
+    assert_true(cJSON_IsNumber(duration) && duration->valuedouble == 1.25);
+    cJSON_Delete(line);
+
+    info.user = NULL; /* anonymous: no user member */
+    lc_log_request(LC_LOG_INFO, &info);
+    line = read_line(*state, NULL);
+    assert_null(cJSON_GetObjectItemCaseSensitive(line, "user"));
+    cJSON_Delete(line);
+}
+
+static void
+test_level_filtering(void **state)
 {
     cJSON *line;
 
@@ -171,7 +215,8 @@ static void test_level_filtering(void **state)
     cJSON_Delete(line);
 }
 
-static void test_level_parse(void **state)
+static void
+test_level_parse(void **state)
 {
     lc_log_level level = LC_LOG_ERROR;
 
@@ -190,7 +235,8 @@ static void test_level_parse(void **state)
     assert_int_equal(level, LC_LOG_ERROR);
 }
 
-static void test_escaping(void **state)
+static void
+test_escaping(void **state)
 {
     const char *msg = "q\"uote \\slash\n\r\t\b\f\x01\x1f\x7f caf\xC3\xA9 "
                       "\xF0\x9F\x90\x9B </script>";
@@ -210,7 +256,8 @@ static void test_escaping(void **state)
     cJSON_Delete(line);
 }
 
-static void test_invalid_utf8_replaced(void **state)
+static void
+test_invalid_utf8_replaced(void **state)
 {
     cJSON *line;
 
@@ -228,7 +275,8 @@ static void test_invalid_utf8_replaced(void **state)
 }
 
 /* Logs `count` copies of `unit` and checks the line is cut cleanly. */
-static void check_truncated(capture *c, const char *unit, size_t count)
+static void
+check_truncated(capture *c, const char *unit, size_t count)
 {
     size_t ulen = strlen(unit), k, len;
     char *msg = malloc(ulen * count + 1);
@@ -253,12 +301,14 @@ static void check_truncated(capture *c, const char *unit, size_t count)
     free(msg);
 }
 
-static void test_long_line_truncated_to_valid_json(void **state)
+static void
+test_long_line_truncated_to_valid_json(void **state)
 {
     check_truncated(*state, "x", 20000);
 }
 
-static void test_truncation_keeps_escapes_and_utf8_whole(void **state)
+static void
+test_truncation_keeps_escapes_and_utf8_whole(void **state)
 {
     check_truncated(*state, "\x01", 3000);
     check_truncated(*state, "\"", 9000);
@@ -266,7 +316,8 @@ static void test_truncation_keeps_escapes_and_utf8_whole(void **state)
     check_truncated(*state, "\xF0\x9F\x90\x9B", 9000);
 }
 
-static void test_line_just_under_limit_is_whole(void **state)
+static void
+test_line_just_under_limit_is_whole(void **state)
 {
     char msg[LINE_MAX_BYTES];
     size_t len;
@@ -281,7 +332,8 @@ static void test_line_just_under_limit_is_whole(void **state)
     cJSON_Delete(line);
 }
 
-static void test_long_ids_truncated(void **state)
+static void
+test_long_ids_truncated(void **state)
 {
     char id[2000];
     cJSON *line;
@@ -298,7 +350,8 @@ static void test_long_ids_truncated(void **state)
     cJSON_Delete(line);
 }
 
-static void test_errno_preserved(void **state)
+static void
+test_errno_preserved(void **state)
 {
     cJSON *line;
 
@@ -312,7 +365,8 @@ static void test_errno_preserved(void **state)
 #define THREADS 8
 #define LINES_PER_THREAD 200
 
-static void *log_many(void *arg)
+static void *
+log_many(void *arg)
 {
     char msg[6001];
     int k;
@@ -331,7 +385,8 @@ typedef struct {
 } collector;
 
 /* A SOCK_SEQPACKET socket keeps write boundaries: one packet per write. */
-static void *collect(void *arg)
+static void *
+collect(void *arg)
 {
     collector *col = arg;
     static char buf[2 * LINE_MAX_BYTES];
@@ -349,7 +404,8 @@ static void *collect(void *arg)
     return NULL;
 }
 
-static void test_concurrent_lines_one_write_each(void **state)
+static void
+test_concurrent_lines_one_write_each(void **state)
 {
     pthread_t writers[THREADS], reader;
     collector col = {0};
@@ -374,12 +430,15 @@ static void test_concurrent_lines_one_write_each(void **state)
     assert_int_equal(col.lines, THREADS * LINES_PER_THREAD);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_line_has_every_field,
                                         capture_setup, capture_teardown),
         cmocka_unit_test_setup_teardown(test_null_ids_are_omitted,
+                                        capture_setup, capture_teardown),
+        cmocka_unit_test_setup_teardown(test_request_line_has_typed_fields,
                                         capture_setup, capture_teardown),
         cmocka_unit_test_setup_teardown(test_level_filtering, capture_setup,
                                         capture_teardown),

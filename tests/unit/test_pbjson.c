@@ -26,7 +26,8 @@
 
 /* ---- helpers ---- */
 
-static uint8_t *pack(const ProtobufCMessage *msg, size_t *len)
+static uint8_t *
+pack(const ProtobufCMessage *msg, size_t *len)
 {
     uint8_t *buf = malloc(protobuf_c_message_get_packed_size(msg) + 1);
 
@@ -35,8 +36,8 @@ static uint8_t *pack(const ProtobufCMessage *msg, size_t *len)
     return buf;
 }
 
-static void assert_same_wire(const ProtobufCMessage *a,
-                             const ProtobufCMessage *b)
+static void
+assert_same_wire(const ProtobufCMessage *a, const ProtobufCMessage *b)
 {
     size_t alen, blen;
     uint8_t *abuf = pack(a, &alen);
@@ -48,7 +49,8 @@ static void assert_same_wire(const ProtobufCMessage *a,
     free(bbuf);
 }
 
-static char *render(const ProtobufCMessage *msg)
+static char *
+render(const ProtobufCMessage *msg)
 {
     cJSON *json = lc_pbjson_to_json(msg);
     char *text;
@@ -61,8 +63,8 @@ static char *render(const ProtobufCMessage *msg)
 }
 
 /* Parses `text` into a message of `desc`; fails the test on error. */
-static ProtobufCMessage *parse_ok(const ProtobufCMessageDescriptor *desc,
-                                  const char *text)
+static ProtobufCMessage *
+parse_ok(const ProtobufCMessageDescriptor *desc, const char *text)
 {
     char err[256] = "";
     cJSON *json = cJSON_Parse(text);
@@ -77,8 +79,9 @@ static ProtobufCMessage *parse_ok(const ProtobufCMessageDescriptor *desc,
 }
 
 /* Parses `text`, which must be refused with exactly `want`. */
-static void assert_refused(const ProtobufCMessageDescriptor *desc,
-                           const char *text, const char *want)
+static void
+assert_refused(const ProtobufCMessageDescriptor *desc, const char *text,
+               const char *want)
 {
     char err[256] = "";
     cJSON *json = cJSON_Parse(text);
@@ -95,7 +98,8 @@ static void assert_refused(const ProtobufCMessageDescriptor *desc,
 }
 
 /* Message -> cJSON tree -> message, without printing: same wire bytes. */
-static void assert_tree_round_trip(const ProtobufCMessage *msg)
+static void
+assert_tree_round_trip(const ProtobufCMessage *msg)
 {
     char err[256] = "";
     cJSON *json = lc_pbjson_to_json(msg);
@@ -114,7 +118,8 @@ static void assert_tree_round_trip(const ProtobufCMessage *msg)
  * The tree round trip, and the same through JSON text (as lintel-call uses
  * it): same wire bytes, and the parsed message renders to the same text.
  */
-static void assert_round_trip(const ProtobufCMessage *msg)
+static void
+assert_round_trip(const ProtobufCMessage *msg)
 {
     char *text = render(msg);
     ProtobufCMessage *back = parse_ok(msg->descriptor, text);
@@ -132,7 +137,8 @@ static const uint8_t binary[] = {0x00, 0xff, 0x00, 0x10, 'a', 0x00, 0x80};
 
 /* ---- round trips ---- */
 
-static void test_request_round_trip(void **state)
+static void
+test_request_round_trip(void **state)
 {
     Lintel__V1__Request req = LINTEL__V1__REQUEST__INIT;
     Lintel__V1__Tenant tenant = LINTEL__V1__TENANT__INIT;
@@ -170,7 +176,8 @@ static void test_request_round_trip(void **state)
     assert_round_trip(&req.base);
 }
 
-static void test_response_round_trip(void **state)
+static void
+test_response_round_trip(void **state)
 {
     Lintel__V1__Response resp = LINTEL__V1__RESPONSE__INIT;
     Lintel__V1__Header h = LINTEL__V1__HEADER__INIT;
@@ -189,7 +196,8 @@ static void test_response_round_trip(void **state)
     assert_round_trip(&resp.base);
 }
 
-static void test_repeated_messages_round_trip(void **state)
+static void
+test_repeated_messages_round_trip(void **state)
 {
     Lintel__V1__Users__GetJwksResponse resp =
         LINTEL__V1__USERS__GET_JWKS_RESPONSE__INIT;
@@ -213,7 +221,8 @@ static void test_repeated_messages_round_trip(void **state)
     assert_round_trip(&resp.base);
 }
 
-static void test_all_scalar_types_round_trip(void **state)
+static void
+test_all_scalar_types_round_trip(void **state)
 {
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
     Lintel__Test__Inner inner = LINTEL__TEST__INNER__INIT;
@@ -276,7 +285,8 @@ static void test_all_scalar_types_round_trip(void **state)
     assert_round_trip(&s.base);
 }
 
-static void test_oneof_each_member_round_trips(void **state)
+static void
+test_oneof_each_member_round_trips(void **state)
 {
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
     Lintel__Test__Inner picked = LINTEL__TEST__INNER__INIT;
@@ -301,7 +311,8 @@ static void test_oneof_each_member_round_trips(void **state)
 }
 
 /* Unlike plain proto3 fields, a selected oneof member is kept when zero. */
-static void test_oneof_default_value_is_kept(void **state)
+static void
+test_oneof_default_value_is_kept(void **state)
 {
     Lintel__Test__Scalars *s;
     char *text;
@@ -327,7 +338,8 @@ static void test_oneof_default_value_is_kept(void **state)
     protobuf_c_message_free_unpacked(&s->base, NULL);
 }
 
-static void test_oneof_second_member_refused(void **state)
+static void
+test_oneof_second_member_refused(void **state)
 {
     (void)state;
     assert_refused(&lintel__test__scalars__descriptor,
@@ -343,7 +355,8 @@ static void test_oneof_second_member_refused(void **state)
 
 /* ---- output shape ---- */
 
-static void test_defaults_omitted(void **state)
+static void
+test_defaults_omitted(void **state)
 {
     Lintel__V1__Request req = LINTEL__V1__REQUEST__INIT;
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
@@ -372,7 +385,8 @@ static void test_defaults_omitted(void **state)
     protobuf_c_message_free_unpacked(&parsed->base, NULL);
 }
 
-static void test_null_means_default(void **state)
+static void
+test_null_means_default(void **state)
 {
     Lintel__V1__Request *req;
     (void)state;
@@ -386,7 +400,8 @@ static void test_null_means_default(void **state)
     protobuf_c_message_free_unpacked(&req->base, NULL);
 }
 
-static void test_int64_rendered_as_strings(void **state)
+static void
+test_int64_rendered_as_strings(void **state)
 {
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
     char *text;
@@ -401,7 +416,8 @@ static void test_int64_rendered_as_strings(void **state)
     free(text);
 }
 
-static void test_enum_rendered_by_name_or_number(void **state)
+static void
+test_enum_rendered_by_name_or_number(void **state)
 {
     Lintel__V1__Request req = LINTEL__V1__REQUEST__INIT;
     char *text;
@@ -419,7 +435,8 @@ static void test_enum_rendered_by_name_or_number(void **state)
 }
 
 /* JSON numbers cannot hold them: the proto3 mapping's strings, both ways. */
-static void test_non_finite_doubles(void **state)
+static void
+test_non_finite_doubles(void **state)
 {
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
     double r_dbl[] = {NAN, INFINITY, -INFINITY};
@@ -449,7 +466,8 @@ static void test_non_finite_doubles(void **state)
  * prints as 0.3 and DBL_MAX as 1.79769313486232e+308, which reads back as
  * infinity. Only the tree is lc_pbjson's to get right.
  */
-static void test_doubles_exact_in_tree(void **state)
+static void
+test_doubles_exact_in_tree(void **state)
 {
     Lintel__Test__Scalars s = LINTEL__TEST__SCALARS__INIT;
     double r_dbl[] = {0.1 + 0.2, DBL_MAX, -DBL_MAX, 5e-324, 1.0 / 3};
@@ -465,7 +483,8 @@ static void test_doubles_exact_in_tree(void **state)
 
 /* ---- input: enums ---- */
 
-static void test_enum_by_name_and_number(void **state)
+static void
+test_enum_by_name_and_number(void **state)
 {
     Lintel__V1__Request *req;
     Lintel__Test__Scalars *s;
@@ -497,7 +516,8 @@ static void test_enum_by_name_and_number(void **state)
     protobuf_c_message_free_unpacked(&s->base, NULL);
 }
 
-static void test_enum_bad_values_refused(void **state)
+static void
+test_enum_bad_values_refused(void **state)
 {
     (void)state;
     assert_refused(&lintel__v1__request__descriptor, "{\"origin\":true}",
@@ -514,7 +534,8 @@ static void test_enum_bad_values_refused(void **state)
 
 /* ---- input: bytes ---- */
 
-static void test_bytes_base64_round_trip_with_nuls(void **state)
+static void
+test_bytes_base64_round_trip_with_nuls(void **state)
 {
     static const char *const want[] = {
         "", "AA==", "AP8=", "AP8A", "AP8AEA==", "AP8AEGE=", "AP8AEGEA"};
@@ -550,7 +571,8 @@ static void test_bytes_base64_round_trip_with_nuls(void **state)
     }
 }
 
-static void test_invalid_base64_refused(void **state)
+static void
+test_invalid_base64_refused(void **state)
 {
     static const char *const bad[] = {
         "{\"body\":\"A\"}",          /* length not a multiple of 4 */
@@ -580,7 +602,8 @@ static void test_invalid_base64_refused(void **state)
 
 /* ---- input: integers and floating point ---- */
 
-static void test_uint32_range(void **state)
+static void
+test_uint32_range(void **state)
 {
     Lintel__V1__Response *resp;
     (void)state;
@@ -602,7 +625,8 @@ static void test_uint32_range(void **state)
                    "field \"status\": expected an integer");
 }
 
-static void test_int32_range(void **state)
+static void
+test_int32_range(void **state)
 {
     Lintel__Test__Scalars *s;
     (void)state;
@@ -623,7 +647,8 @@ static void test_int32_range(void **state)
                    "field \"r_i32[2]\": expected an integer");
 }
 
-static void test_int64_strings_and_safe_numbers(void **state)
+static void
+test_int64_strings_and_safe_numbers(void **state)
 {
     Lintel__Test__Scalars *s;
     (void)state;
@@ -643,7 +668,8 @@ static void test_int64_strings_and_safe_numbers(void **state)
     protobuf_c_message_free_unpacked(&s->base, NULL);
 }
 
-static void test_int64_bad_values_refused(void **state)
+static void
+test_int64_bad_values_refused(void **state)
 {
     const ProtobufCMessageDescriptor *d = &lintel__test__scalars__descriptor;
     (void)state;
@@ -678,7 +704,8 @@ static void test_int64_bad_values_refused(void **state)
                    "string");
 }
 
-static void test_float_range_and_types(void **state)
+static void
+test_float_range_and_types(void **state)
 {
     Lintel__Test__Scalars *s;
     const ProtobufCMessageDescriptor *d = &lintel__test__scalars__descriptor;
@@ -698,7 +725,8 @@ static void test_float_range_and_types(void **state)
     assert_refused(d, "{\"dbl\":\"nan\"}", "field \"dbl\": expected a number");
 }
 
-static void test_bool_type_checked(void **state)
+static void
+test_bool_type_checked(void **state)
 {
     Lintel__Test__Scalars *s;
     (void)state;
@@ -718,7 +746,8 @@ static void test_bool_type_checked(void **state)
 
 /* ---- input: structure and error paths ---- */
 
-static void test_unknown_key_refused(void **state)
+static void
+test_unknown_key_refused(void **state)
 {
     (void)state;
     assert_refused(&lintel__v1__request__descriptor, "{\"foo\":1}",
@@ -739,7 +768,8 @@ static void test_unknown_key_refused(void **state)
                    "unknown field \"a??b\"");
 }
 
-static void test_wrong_type_names_field_path(void **state)
+static void
+test_wrong_type_names_field_path(void **state)
 {
     (void)state;
     assert_refused(&lintel__v1__users__get_jwks_response__descriptor,
@@ -762,7 +792,8 @@ static void test_wrong_type_names_field_path(void **state)
                    "field \"picked.label\": expected a string");
 }
 
-static void test_duplicate_key_refused(void **state)
+static void
+test_duplicate_key_refused(void **state)
 {
     (void)state;
     /* The first value is freed, not leaked, when the second is refused. */
@@ -774,7 +805,8 @@ static void test_duplicate_key_refused(void **state)
                    "field \"tenant.id\": duplicate key");
 }
 
-static void test_non_object_refused(void **state)
+static void
+test_non_object_refused(void **state)
 {
     char err[64];
     cJSON *json = cJSON_Parse("[1]");
@@ -790,7 +822,8 @@ static void test_non_object_refused(void **state)
 }
 
 /* Deep in a message, after allocations: all must be freed, none twice. */
-static void test_error_after_partial_build_frees_everything(void **state)
+static void
+test_error_after_partial_build_frees_everything(void **state)
 {
     (void)state;
     assert_refused(
@@ -801,7 +834,8 @@ static void test_error_after_partial_build_frees_everything(void **state)
         "field \"r_inner[1].n\": expected an integer");
 }
 
-static void test_error_is_truncated_to_buffer(void **state)
+static void
+test_error_is_truncated_to_buffer(void **state)
 {
     char err[12];
     cJSON *json = cJSON_Parse("{\"timeout_ms\":-1}");
@@ -813,7 +847,8 @@ static void test_error_is_truncated_to_buffer(void **state)
     cJSON_Delete(json);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_round_trip),

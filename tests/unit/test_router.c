@@ -20,16 +20,13 @@ setup(void **state)
     assert_int_equal(lc_router_add(r, "GET", "/api/projects", &h_list), 0);
     assert_int_equal(lc_router_add(r, "POST", "/api/projects", &h_post), 0);
     assert_int_equal(lc_router_add(r, "GET", "/api/projects/:id", &h_get), 0);
-    assert_int_equal(lc_router_add(r, "PATCH", "/api/projects/:id", &h_get),
-                     0);
+    assert_int_equal(lc_router_add(r, "PATCH", "/api/projects/:id", &h_get), 0);
     assert_int_equal(lc_router_add(r, "GET", "/api/users/me", &h_me), 0);
     assert_int_equal(lc_router_add(r, "GET", "/api/users/:id", &h_get), 0);
-    assert_int_equal(lc_router_add(r, "GET", "/api/projects/:pid/tasks/:tid",
-                                   &h_tasks),
-                     0);
-    assert_int_equal(lc_router_add(r, "RPC", "/rpc/users.ResolveTenant",
-                                   &h_rpc),
-                     0);
+    assert_int_equal(
+        lc_router_add(r, "GET", "/api/projects/:pid/tasks/:tid", &h_tasks), 0);
+    assert_int_equal(
+        lc_router_add(r, "RPC", "/rpc/users.ResolveTenant", &h_rpc), 0);
     return 0;
 }
 
@@ -48,9 +45,9 @@ test_exact_path_matches(void **state)
     char allow[64];
 
     (void)state;
-    assert_int_equal(lc_router_match(r, "GET", "/api/projects", &m, allow,
-                                     sizeof(allow)),
-                     200);
+    assert_int_equal(
+        lc_router_match(r, "GET", "/api/projects", &m, allow, sizeof(allow)),
+        200);
     assert_ptr_equal(m.route->data, &h_list);
     assert_string_equal(m.route->name, "GET /api/projects");
     assert_int_equal(m.nparams, 0);
@@ -79,13 +76,13 @@ test_literal_beats_parameter(void **state)
     char allow[64];
 
     (void)state;
-    assert_int_equal(lc_router_match(r, "GET", "/api/users/me", &m, allow,
-                                     sizeof(allow)),
-                     200);
+    assert_int_equal(
+        lc_router_match(r, "GET", "/api/users/me", &m, allow, sizeof(allow)),
+        200);
     assert_ptr_equal(m.route->data, &h_me);
-    assert_int_equal(lc_router_match(r, "GET", "/api/users/42", &m, allow,
-                                     sizeof(allow)),
-                     200);
+    assert_int_equal(
+        lc_router_match(r, "GET", "/api/users/42", &m, allow, sizeof(allow)),
+        200);
     assert_string_equal(lc_route_param(&m, "id"), "42");
 }
 
@@ -100,9 +97,9 @@ test_known_path_wrong_method_is_405_with_allow(void **state)
                                      sizeof(allow)),
                      405);
     assert_string_equal(allow, "GET, PATCH");
-    assert_int_equal(lc_router_match(r, "PUT", "/api/projects", &m, allow,
-                                     sizeof(allow)),
-                     405);
+    assert_int_equal(
+        lc_router_match(r, "PUT", "/api/projects", &m, allow, sizeof(allow)),
+        405);
     assert_string_equal(allow, "GET, POST");
 }
 
@@ -110,9 +107,14 @@ static void
 test_unknown_paths_are_404(void **state)
 {
     static const char *const paths[] = {
-        "/api/projects/1/tasks",   "/api/projects/", "/api//projects",
-        "api/projects",            "",               "/api/projects/1/2/3/4",
-        "/rpc/users.resolvetenant", "/",
+        "/api/projects/1/tasks",
+        "/api/projects/",
+        "/api//projects",
+        "api/projects",
+        "",
+        "/api/projects/1/2/3/4",
+        "/rpc/users.resolvetenant",
+        "/",
     };
     lc_route_match m;
     char allow[64];
@@ -120,9 +122,8 @@ test_unknown_paths_are_404(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        assert_int_equal(lc_router_match(r, "GET", paths[i], &m, allow,
-                                         sizeof(allow)),
-                         404);
+        assert_int_equal(
+            lc_router_match(r, "GET", paths[i], &m, allow, sizeof(allow)), 404);
     }
 }
 
@@ -136,8 +137,7 @@ test_overlong_path_is_404(void **state)
     (void)state;
     memset(path, 'a', sizeof(path) - 1);
     path[0] = '/';
-    assert_int_equal(lc_router_match(r, "GET", path, &m, allow,
-                                     sizeof(allow)),
+    assert_int_equal(lc_router_match(r, "GET", path, &m, allow, sizeof(allow)),
                      404);
 }
 

@@ -109,21 +109,19 @@ setup(void **state)
     o.cache = (lc_cache_options){"127.0.0.1", 1, 50, 50, 1000};
     server = lc_rpc_server_new(&o);
     assert_non_null(server);
-    assert_int_equal(lc_rpc_server_route(server, "GET", "/api/things/:id",
-                                         echo_param),
-                     0);
+    assert_int_equal(
+        lc_rpc_server_route(server, "GET", "/api/things/:id", echo_param), 0);
     assert_int_equal(lc_rpc_server_route(server, "GET", "/api/things/special",
                                          literal_route),
                      0);
     assert_int_equal(lc_rpc_server_route(server, "GET", "/api/slow", slow), 0);
     assert_int_equal(lc_rpc_server_route(server, "GET", "/api/silent", silent),
                      0);
-    assert_int_equal(lc_rpc_server_route(server, "POST", "/api/json",
-                                         json_body),
-                     0);
-    assert_int_equal(lc_rpc_server_route(server, "RPC", "/rpc/users.Echo",
-                                         rpc_echo_slug),
-                     0);
+    assert_int_equal(
+        lc_rpc_server_route(server, "POST", "/api/json", json_body), 0);
+    assert_int_equal(
+        lc_rpc_server_route(server, "RPC", "/rpc/users.Echo", rpc_echo_slug),
+        0);
     assert_int_equal(lc_rpc_server_start(server, err, sizeof(err)), 0);
     client = lc_rpc_client_open(url, MAX_MESSAGE * 4, err, sizeof(err));
     assert_non_null(client);
@@ -166,8 +164,8 @@ body_json(const lc_response *res)
 {
     cJSON *json = NULL;
 
-    assert_int_equal(lc_json_parse((const char *)res->body.data,
-                                   res->body.len, NULL, &json, NULL),
+    assert_int_equal(lc_json_parse((const char *)res->body.data, res->body.len,
+                                   NULL, &json, NULL),
                      LC_JSON_OK);
     return json;
 }
@@ -244,9 +242,8 @@ test_wrong_method_is_405_with_allow(void **state)
 static void
 test_rpc_path_refused_from_edge(void **state)
 {
-    lc_response *res =
-        call("RPC", "/rpc/users.Echo", LINTEL__V1__ORIGIN__ORIGIN_EDGE, 0,
-             NULL);
+    lc_response *res = call("RPC", "/rpc/users.Echo",
+                            LINTEL__V1__ORIGIN__ORIGIN_EDGE, 0, NULL);
     cJSON *json;
 
     (void)state;
@@ -261,8 +258,8 @@ test_rpc_path_refused_from_edge(void **state)
                NULL);
     assert_int_equal(res->status, 404);
     lc_envelope_free_response(res);
-    res = call("RPC", "/rpc/users.Echo",
-               LINTEL__V1__ORIGIN__ORIGIN_UNSPECIFIED, 0, NULL);
+    res = call("RPC", "/rpc/users.Echo", LINTEL__V1__ORIGIN__ORIGIN_UNSPECIFIED,
+               0, NULL);
     assert_int_equal(res->status, 404);
     lc_envelope_free_response(res);
 }
@@ -279,9 +276,10 @@ test_internal_rpc_round_trip(void **state)
     (void)state;
     in.slug = "acme";
     assert_int_equal(
-        lc_rpc_call_method(client, "users.Echo", "r", NULL, &in.base,
-                           &lintel__v1__users__resolve_tenant_response__descriptor,
-                           lc_clock_mono_ms() + 2000, &msg, &status),
+        lc_rpc_call_method(
+            client, "users.Echo", "r", NULL, &in.base,
+            &lintel__v1__users__resolve_tenant_response__descriptor,
+            lc_clock_mono_ms() + 2000, &msg, &status),
         LC_RPC_OK);
     out = (Lintel__V1__Users__ResolveTenantResponse *)msg;
     assert_true(out->found);
@@ -445,9 +443,9 @@ test_expired_budget_is_504_without_running_handler(void **state)
         uint8_t *buf = malloc(len);
 
         protobuf_c_message_pack(&req.base, buf);
-        assert_int_equal(lc_rpc_call_raw(client, buf, len,
-                                         lc_clock_mono_ms() + 2000, &res),
-                         LC_RPC_OK);
+        assert_int_equal(
+            lc_rpc_call_raw(client, buf, len, lc_clock_mono_ms() + 2000, &res),
+            LC_RPC_OK);
         free(buf);
     }
     assert_int_equal(res->status, 504);

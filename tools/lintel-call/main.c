@@ -213,8 +213,8 @@ call_body_json(const lc_response *res, const ProtobufCMethodDescriptor *rpc)
     if (res->body.len == 0) {
         return cJSON_CreateNull();
     }
-    if (lc_json_parse((const char *)res->body.data, res->body.len, NULL,
-                      &body, NULL) == LC_JSON_OK) {
+    if (lc_json_parse((const char *)res->body.data, res->body.len, NULL, &body,
+                      NULL) == LC_JSON_OK) {
         return body;
     }
     {
@@ -257,8 +257,9 @@ call_rpc_body(const call_args *a, const ProtobufCMethodDescriptor *rpc,
     cJSON *json = NULL;
     char err[256];
 
-    if (lc_json_parse(a->json ? a->json : "{}", strlen(a->json ? a->json : "{}"),
-                      NULL, &json, NULL) != LC_JSON_OK) {
+    if (lc_json_parse(a->json ? a->json : "{}",
+                      strlen(a->json ? a->json : "{}"), NULL, &json,
+                      NULL) != LC_JSON_OK) {
         fprintf(stderr, "lintel-call: --json is not valid JSON\n");
         return -1;
     }
@@ -362,8 +363,8 @@ main(int argc, char **argv)
             req.path = (char *)a.path;
             req.origin = LINTEL__V1__ORIGIN__ORIGIN_EDGE;
             if (a.body_file != NULL) {
-                req.body.data = (uint8_t *)call_read_file(a.body_file,
-                                                          &req.body.len);
+                req.body.data =
+                    (uint8_t *)call_read_file(a.body_file, &req.body.len);
                 if (req.body.data == NULL) {
                     fprintf(stderr, "lintel-call: %s: %s\n", a.body_file,
                             strerror(errno));
@@ -446,8 +447,7 @@ main(int argc, char **argv)
         call_print(res, rpc);
         lc_envelope_free_response(res);
     } else {
-        fprintf(stderr, "lintel-call: %s: %s\n", a.url,
-                lc_rpc_status_text(st));
+        fprintf(stderr, "lintel-call: %s: %s\n", a.url, lc_rpc_status_text(st));
     }
     lc_rpc_client_close(client);
     return call_exit_code(st);
