@@ -24,6 +24,9 @@ PG_BIN=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V 
 LOG_DIR=$RUN_DIR/log
 PID_DIR=$RUN_DIR/pids
 READY_TIMEOUT=${LINTEL_READY_TIMEOUT:-30}
+HTTP_PORT=${LINTEL_HTTP_PORT:-8080}
+BASE_DOMAIN=${LINTEL_BASE_DOMAIN:-lintel.localhost}
+NGINX_MODULE=${LINTEL_NGINX_MODULE:-$ROOT/build/gateway/ngx_http_lintel_module.so}
 
 # Services in start order, with their default ports (DESIGN §2).
 declare -A RPC_DEFAULT=([users]=7101 [projects]=7102 [reporting]=7103 [billing]=7104)
@@ -188,6 +191,56 @@ wait_ready() {
     die "$s is not ready after ${READY_TIMEOUT}s ($url)"
 }
 
+# --- nginx edge ----------------------------------------------------------
+# Started once the gateway module is built: Debian's own nginx with our
+# module, configured from gateway-module/nginx.conf.example.
+edge_enabled() { [ -f "$NGINX_MODULE" ] && [ -f "$ROOT/gateway-module/nginx.conf.example" ]; }
+
+start_nginx() {
+    local dir=$RUN_DIR/nginx
+    alive "$dir/nginx.pid" && return
+    mkdir -p "$dir/nginx.d"
+    sed -e "s|@BASE_DOMAIN@|$BASE_DOMAIN|g" \
+        -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+        -e "s|@USERS_URL@|tcp://127.0.0.1:$(rpc_port users)|g" \
+        -e "s|@PROJECTS_URL@|tcp://127.0.0.1:$(rpc_port projects)|g" \
+        -e "s|@RUN_DIR@|$dir|g" \
+        -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
+        "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
+    /usr/sbin/nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$LOG_DIR/nginx-test.log" 2>&1 ||
+        { tail_log "$LOG_DIR/nginx-test.log"; die "nginx: invalid configuration"; }
+    /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" >>"$LOG_DIR/nginx-start.log" 2>&1 ||
+        { tail_log "$LOG_DIR/nginx-start.log"; die "nginx did not start"; }
+    ln -sfn "$dir/nginx-error.log" "$LOG_DIR/nginx-error.log"
+    ln -sfn "$dir/nginx-access.log" "$LOG_DIR/nginx-access.log"
+}
+
+wait_nginx() {
+    local i code
+    for i in $(seq 1 $((READY_TIMEOUT * 10))); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$HTTP_PORT/" || true)
+        [ "$code" != "000" ] && return
+        sleep 0.1
+    done
+    tail_log "$RUN_DIR/nginx/nginx-error.log"
+    die "nginx is not answering on port $HTTP_PORT"
+}
+
+stop_nginx() {
+    local pidf=$RUN_DIR/nginx/nginx.pid pid i
+    [ -f "$pidf" ] || return 0
+    pid=$(cat "$pidf")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -QUIT "$pid" 2>/dev/null || true # graceful: finish in-flight requests
+        for i in $(seq 1 150); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+    fi
+    rm -f "$pidf"
+}
+
 # --- stop ----------------------------------------------------------------
 stop_pid() {
     local name=$1 pidf=$2 i pid
@@ -209,6 +262,7 @@ stop_pid() {
 
 cmd_down() {
     local s
+    stop_nginx
     for s in $(printf '%s\n' "${SERVICE_ORDER[@]}" | tac); do
         stop_pid "$s" "$PID_DIR/$s.pid"
     done
@@ -228,6 +282,7 @@ write_stack_env() {
         echo "LINTEL_RUN_DIR=$RUN_DIR"
         echo "LINTEL_PG_PORT=$PG_PORT"
         echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+        edge_enabled && echo "LINTEL_HTTP_PORT=$HTTP_PORT"
         for s in $(services); do
             echo "LINTEL_$(upper "$s")_RPC_PORT=$(rpc_port "$s")"
             echo "LINTEL_$(upper "$s")_OPS_PORT=$(ops_port "$s")"
@@ -247,6 +302,10 @@ cmd_up() {
     local s
     for s in $(services); do start_service "$s"; done
     for s in $(services); do wait_ready "$s"; done
+    if edge_enabled; then
+        start_nginx
+        wait_nginx
+    fi
     UP_OK=1
     write_stack_env
     say "stack: up (run folder $RUN_DIR)"
@@ -255,6 +314,9 @@ cmd_up() {
     for s in $(services); do
         say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(rpc_port "$s")   ops http://127.0.0.1:$(ops_port "$s")/readyz"
     done
+    if edge_enabled; then
+        say "  edge      http://$BASE_DOMAIN:$HTTP_PORT (platform)   http://acme.$BASE_DOMAIN:$HTTP_PORT (tenant acme)"
+    fi
 }
 
 cmd_status() {
@@ -269,6 +331,13 @@ cmd_status() {
         echo "redis      up      127.0.0.1:$REDIS_PORT pid $(cat "$PID_DIR/redis.pid")"
     else
         echo "redis      down"
+    fi
+    if edge_enabled; then
+        if alive "$RUN_DIR/nginx/nginx.pid"; then
+            echo "nginx      up      pid $(cat "$RUN_DIR/nginx/nginx.pid"), http://127.0.0.1:$HTTP_PORT"
+        else
+            echo "nginx      down"
+        fi
     fi
     for s in $(services); do
         if alive "$PID_DIR/$s.pid"; then
