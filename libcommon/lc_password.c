@@ -25,7 +25,7 @@ lc_password_check(const char *pw, size_t len)
 {
     size_t i = 0, chars = 0;
     unsigned char c;
-    int extra;
+    int extra, k;
 
     while (i < len) {
         c = (unsigned char)pw[i];
@@ -43,10 +43,7 @@ lc_password_check(const char *pw, size_t len)
         } else {
             return LC_PASSWORD_BAD_UTF8;
         }
-        if (i + (size_t)extra >= len + (extra ? 0 : 1) && extra) {
-            return LC_PASSWORD_BAD_UTF8;
-        }
-        for (int k = 1; k <= extra; k++) {
+        for (k = 1; k <= extra; k++) {
             if (i + (size_t)k >= len ||
                 ((unsigned char)pw[i + (size_t)k] & 0xc0) != 0x80) {
                 return LC_PASSWORD_BAD_UTF8;
@@ -76,8 +73,7 @@ lc_password_hash(const lc_password_params *params, const char *pw, char *out,
     }
     if (argon2id_hash_encoded(p->t_cost, p->m_cost_kib, p->parallelism, pw,
                               strlen(pw), salt, sizeof(salt),
-                              LC_PASSWORD_TAG_LEN, out,
-                              outlen) != ARGON2_OK) {
+                              LC_PASSWORD_TAG_LEN, out, outlen) != ARGON2_OK) {
         return -1;
     }
     return 0;

@@ -106,6 +106,14 @@ lc_service_migrate(const lc_service_def *def, const lc_service_config *c)
     return 0;
 }
 
+static void
+lc_service_stop_app(const lc_service_def *def)
+{
+    if (def->stop != NULL) {
+        def->stop(def->app);
+    }
+}
+
 static int
 lc_service_serve(const lc_service_def *def, const lc_service_config *c)
 {
@@ -147,8 +155,13 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
         fprintf(stderr, "%s: cannot register routes\n", app);
         return 1;
     }
+    if (def->start != NULL && def->start(&ro.db, &ro.cache, def->app) != 0) {
+        lc_rpc_server_free(server);
+        return 2;
+    }
     if (lc_rpc_server_start(server, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", app, err);
+        lc_service_stop_app(def);
         lc_rpc_server_free(server);
         return 1;
     }
@@ -156,6 +169,7 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     if (ops == NULL) {
         fprintf(stderr, "%s: %s\n", app, err);
         lc_rpc_server_free(server);
+        lc_service_stop_app(def);
         return 1;
     }
     lc_log(LC_LOG_INFO, NULL, NULL, "serving on %s (ops %s, %ld workers)",
@@ -166,6 +180,7 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     lc_rpc_server_stop(server, (int)c->grace_ms);
     lc_ops_stop(ops);
     lc_rpc_server_free(server);
+    lc_service_stop_app(def);
     lc_log(LC_LOG_INFO, NULL, NULL, "stopped");
     return 0;
 }

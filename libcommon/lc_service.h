@@ -26,6 +26,13 @@ typedef struct {
     size_t nvars;
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
     void *app;                       /* passed to handlers (lc_req_app) */
+    /* serve only, after the configuration is loaded and before listening:
+     * loads what the service cannot run without and starts its background
+     * work (own connections from `db` and `cache`); -1 exits with status 2.
+     * `stop` runs after the requests have drained. Both may be NULL. */
+    int (*start)(const lc_db_options *db, const lc_cache_options *cache,
+                 void *app);
+    void (*stop)(void *app);
 } lc_service_def;
 
 int lc_service_main(int argc, char **argv, const lc_service_def *def);

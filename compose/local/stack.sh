@@ -163,6 +163,11 @@ service_env() {
     echo "LINTEL_REDIS_HOST=127.0.0.1"
     echo "LINTEL_REDIS_PORT=$REDIS_PORT"
     echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
+    if [ "$s" = users ]; then users_env; fi
+    if [ "$s" = projects ]; then
+        echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
+        echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
+    fi
 }
 
 start_service() {
@@ -241,6 +246,74 @@ stop_nginx() {
     rm -f "$pidf"
 }
 
+# --- users service: signing key, SMTP sink, demo seed ---------------------
+SMTP_PORT=${LINTEL_SMTP_PORT:-2525}
+DEMO_PASSWORD=${LINTEL_DEMO_PASSWORD:-lintel-demo-pass}
+ADMIN_PASSWORD=${LINTEL_ADMIN_PASSWORD:-lintel-admin-pass}
+
+# The users service signs access tokens with the newest <kid>.pem of this
+# folder; the first start generates one. Rotation: add a newer key file and
+# restart the service; keep the old file until its tokens have expired.
+ensure_signing_key() {
+    local dir=$RUN_DIR/keys kid
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    compgen -G "$dir/*.pem" >/dev/null && return
+    kid=k-$(date -u +%Y%m%dT%H%M%S)
+    (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -out "$dir/$kid.pem") >"$LOG_DIR/keygen.log" 2>&1 ||
+        { tail_log "$LOG_DIR/keygen.log"; die "cannot generate a signing key"; }
+    say "stack: generated signing key $kid"
+}
+
+# What the users service needs beyond service_env.
+users_env() {
+    echo "LINTEL_JWT_KEYS_DIR=$RUN_DIR/keys"
+    echo "LINTEL_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
+    echo "LINTEL_PUBLIC_URL=http://{tenant}.$BASE_DOMAIN:$HTTP_PORT"
+    # The edge checks iss against lintel_jwt_issuer (nginx.conf.example).
+    echo "LINTEL_JWT_ISSUER=https://$BASE_DOMAIN"
+}
+
+# Mail goes to a local sink that stores each message in $RUN_DIR/mail.
+start_smtp_sink() {
+    local i
+    alive "$PID_DIR/smtp-sink.pid" && return
+    mkdir -p "$RUN_DIR/mail"
+    setsid /usr/bin/python3 "$ROOT/compose/local/smtp_sink.py" --port "$SMTP_PORT" \
+        --dir "$RUN_DIR/mail" >>"$LOG_DIR/smtp-sink.log" 2>&1 </dev/null &
+    echo $! >"$PID_DIR/smtp-sink.pid"
+    for i in $(seq 1 50); do
+        (echo >"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && return
+        alive "$PID_DIR/smtp-sink.pid" || break
+        sleep 0.1
+    done
+    tail_log "$LOG_DIR/smtp-sink.log"
+    die "the SMTP sink is not listening on port $SMTP_PORT"
+}
+
+json_string() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+# Tenants acme and globex with their owners, and a platform admin; safe to
+# run again (a taken slug and an existing admin are left as they are).
+seed_demo() {
+    local url t slug name out
+    [ -x "$BIN_DIR/lintel-users" ] || return 0
+    url=tcp://127.0.0.1:$(rpc_port users)
+    for t in acme:Acme globex:Globex; do
+        slug=${t%%:*} name=${t#*:}
+        out=$("$BIN_DIR/lintel-call" "$url" POST /api/signup --json \
+            "{\"tenant_slug\":\"$slug\",\"tenant_name\":\"$name\",\"name\":\"$name owner\",\"email\":\"owner@$slug.test\",\"password\":$(json_string "$DEMO_PASSWORD")}" 2>&1) ||
+            { say "$out"; die "seed: sign-up of $slug failed"; }
+        grep -Eq '"status": *(201|409)' <<<"$out" || { say "$out"; die "seed: sign-up of $slug failed"; }
+    done
+    (set -a; . "$RUN_DIR/users.env"; LINTEL_ADMIN_EMAIL=admin@lintel.localhost \
+        LINTEL_ADMIN_PASSWORD=$ADMIN_PASSWORD exec "$BIN_DIR/lintel-users" create-platform-admin) \
+        >>"$LOG_DIR/seed.log" 2>&1 || { tail_log "$LOG_DIR/seed.log"; die "seed: platform admin failed"; }
+    say "stack: demo owners owner@acme.test, owner@globex.test (password $DEMO_PASSWORD)"
+    say "stack: platform admin admin@lintel.localhost (password $ADMIN_PASSWORD)"
+}
+
 # --- stop ----------------------------------------------------------------
 stop_pid() {
     local name=$1 pidf=$2 i pid
@@ -266,6 +339,7 @@ cmd_down() {
     for s in $(printf '%s\n' "${SERVICE_ORDER[@]}" | tac); do
         stop_pid "$s" "$PID_DIR/$s.pid"
     done
+    stop_pid smtp-sink "$PID_DIR/smtp-sink.pid"
     stop_pid redis "$PID_DIR/redis.pid"
     if [ -f "$PID_DIR/postgres.datadir" ]; then
         local data
@@ -299,9 +373,12 @@ cmd_up() {
     start_postgres
     bootstrap_db
     start_redis
+    ensure_signing_key
+    start_smtp_sink
     local s
     for s in $(services); do start_service "$s"; done
     for s in $(services); do wait_ready "$s"; done
+    seed_demo
     if edge_enabled; then
         start_nginx
         wait_nginx

@@ -1,37 +1,116 @@
 /*
  * lintel-users: tenants, users, roles, sessions and signing keys.
- * main.c wires configuration to the shared service skeleton (lc_service)
- * and registers each resource's routes.
+ * main.c wires configuration to the shared service skeleton (lc_service):
+ * at start the signing keys are loaded (none or a bad one stops the service
+ * with status 2) and the mail sender is started; then each resource file
+ * registers its routes.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "lc_service.h"
 #include "users.h"
 
 static users_app app;
+static long argon2_memory_kib, argon2_iterations, argon2_parallelism;
 
 static const lc_config_var users_vars[] = {
     {"LINTEL_TENANT_CACHE_TTL_S", "60", LC_CFG_INT, 1, 86400,
-     "how long ResolveTenant answers stay in Redis",
-     &app.tenant_cache_ttl_s},
+     "how long ResolveTenant answers stay in Redis", &app.tenant_cache_ttl_s},
     {"LINTEL_TENANT_NEGATIVE_TTL_S", "10", LC_CFG_INT, 1, 3600,
      "how long an unknown slug stays cached in Redis",
      &app.tenant_negative_ttl_s},
+    {"LINTEL_JWT_KEYS_DIR", "keys", LC_CFG_STRING, 0, 0,
+     "folder of the RS256 signing keys, one <kid>.pem each; the newest signs",
+     &app.jwt_keys_dir},
+    {"LINTEL_JWT_ISSUER", "lintel", LC_CFG_STRING, 0, 0,
+     "iss claim of access tokens", &app.jwt_issuer},
+    {"LINTEL_JWT_AUDIENCE", "lintel-api", LC_CFG_STRING, 0, 0,
+     "aud claim of access tokens", &app.jwt_audience},
+    {"LINTEL_REFRESH_GRACE_S", "10", LC_CFG_INT, 0, 60,
+     "seconds in which a rotated refresh token returns the same new pair",
+     &app.refresh_grace_s},
+    {"LINTEL_LOGIN_MAX_FAILURES", "5", LC_CFG_INT, 1, 1000,
+     "failed logins of one account before back-off", &app.login_max_failures},
+    {"LINTEL_LOGIN_IP_MAX_FAILURES", "100", LC_CFG_INT, 1, 1000000,
+     "failed logins from one client IP before back-off",
+     &app.login_ip_max_failures},
+    {"LINTEL_LOGIN_BACKOFF_CAP_S", "900", LC_CFG_INT, 1, 86400,
+     "longest login back-off, in seconds", &app.login_backoff_cap_s},
+    {"LINTEL_ARGON2_MEMORY_KIB", "19456", LC_CFG_INT, 1024, 4194304,
+     "argon2id memory per password hash (OWASP: 19456)", &argon2_memory_kib},
+    {"LINTEL_ARGON2_ITERATIONS", "2", LC_CFG_INT, 1, 100,
+     "argon2id iterations (OWASP: 2)", &argon2_iterations},
+    {"LINTEL_ARGON2_PARALLELISM", "1", LC_CFG_INT, 1, 64,
+     "argon2id lanes (OWASP: 1)", &argon2_parallelism},
+    {"LINTEL_SMTP_URL", "smtp://127.0.0.1:2525", LC_CFG_URL, 0, 0,
+     "SMTP relay for invitations and password resets", &app.smtp_url},
+    {"LINTEL_MAIL_FROM", "no-reply@lintel.localhost", LC_CFG_STRING, 0, 0,
+     "sender address of the service's mail", &app.mail_from},
+    {"LINTEL_PUBLIC_URL", "http://{tenant}.lintel.localhost:8080",
+     LC_CFG_STRING, 0, 0, "base of links in mail; {tenant} is the slug",
+     &app.public_url},
+    {"LINTEL_MAIL_POLL_MS", "1000", LC_CFG_INT, 50, 60000,
+     "how often the mail sender looks for due mail", &app.mail_poll_ms},
+    {"LINTEL_MAIL_MAX_ATTEMPTS", "8", LC_CFG_INT, 1, 100,
+     "delivery attempts before a message is given up", &app.mail_max_attempts},
 };
 
 static int
-users_routes(lc_rpc_server *s)
+users_all_routes(lc_rpc_server *s)
 {
-    return tenants_routes(s);
+    return tenants_routes(s) != 0 || keys_routes(s) != 0 ||
+                   auth_routes(s) != 0 || users_routes(s) != 0 ||
+                   invitations_routes(s) != 0 || password_reset_routes(s) != 0
+               ? -1
+               : 0;
+}
+
+static int
+users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
+{
+    users_app *a = arg;
+
+    (void)cache;
+    a->password.m_cost_kib = (uint32_t)argon2_memory_kib;
+    a->password.t_cost = (uint32_t)argon2_iterations;
+    a->password.parallelism = (uint32_t)argon2_parallelism;
+    if (keys_load(a) != 0) {
+        keys_free(a);
+        return -1;
+    }
+    if (mail_start(a, db) != 0) {
+        fprintf(stderr, "lintel-users: cannot start the mail sender\n");
+        keys_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+users_stop(void *arg)
+{
+    mail_stop(arg);
+    keys_free(arg);
 }
 
 int
 main(int argc, char **argv)
 {
     static const lc_service_def def = {
-        "users",       7101,
-        9101,          users_vars,
-        sizeof(users_vars) / sizeof(users_vars[0]),
-        users_routes,  &app,
+        .name = "users",
+        .rpc_port = 7101,
+        .ops_port = 9101,
+        .vars = users_vars,
+        .nvars = sizeof(users_vars) / sizeof(users_vars[0]),
+        .routes = users_all_routes,
+        .app = &app,
+        .start = users_start,
+        .stop = users_stop,
     };
 
+    if (argc > 1 && strcmp(argv[1], "create-platform-admin") == 0) {
+        return platform_admin_command();
+    }
     return lc_service_main(argc, argv, &def);
 }

@@ -1,46 +1,66 @@
 /*
- * tenants.c: the tenant registry as the platform sees it. For now, the
- * internal ResolveTenant RPC the edge calls on a cold tenant-cache miss:
- * Redis first, PostgreSQL on a miss, the answer (found or not) cached back.
+ * tenants.c: the tenant registry. The internal ResolveTenant RPC the edge
+ * calls on a cold tenant-cache miss (Redis first, PostgreSQL on a miss,
+ * the answer, found or not, cached back); sign-up, which creates a tenant
+ * and its owner; and the platform admin's tenant routes. A change to a
+ * tenant deletes its cache entry, so the edge sees it within its own
+ * cache's TTL.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lintel/v1/users.pb-c.h"
 #include "lc_log.h"
+#include "lintel/v1/users.pb-c.h"
 #include "users.h"
 
 typedef Lintel__V1__Users__ResolveTenantRequest resolve_request;
 typedef Lintel__V1__Users__ResolveTenantResponse resolve_response;
 
-static const lc_db_stmt tenants_by_slug = {
-    "SELECT id, slug, name, status FROM users.tenants WHERE slug = $1", 1};
-
 /* The cache key carries a format version: changing what is cached means
  * bumping it, and old entries simply expire. */
 #define TENANTS_CACHE_KEY "users:tenant:v1:"
 
-/* Slugs as the registry allows them; anything else cannot exist, so it is
- * answered without touching Redis or PostgreSQL. */
-static int
-tenants_valid_slug(const char *s)
-{
-    size_t n = strlen(s), i;
+#define TENANT_COLUMNS                                                         \
+    "id, slug, name, status, " USERS_RFC3339("created_at") ", " USERS_RFC3339( \
+        "updated_at") ", created_at"
 
-    if (n < 3 || n > 40 || s[0] == '-' || s[n - 1] == '-') {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
+static const lc_db_stmt tenants_by_slug = {
+    "SELECT id, slug, name, status FROM users.tenants WHERE slug = $1", 1};
+
+static const lc_db_stmt tenants_insert = {
+    "INSERT INTO users.tenants (slug, name) VALUES ($1, $2)"
+    " ON CONFLICT (slug) DO NOTHING RETURNING " TENANT_COLUMNS,
+    2};
+
+/* Sign-up: the owner is created in the new tenant, under its RLS. */
+static const lc_db_stmt tenants_enter = {
+    "SELECT set_config('app.tenant_id', $1, true)", 1};
+
+static const lc_db_stmt tenants_insert_owner = {
+    "INSERT INTO users.users (tenant_id, email, name, role, password_hash)"
+    " VALUES ($1, $2, $3, 'owner', $4)"
+    " RETURNING id, email, name, role, status, " USERS_RFC3339(
+        "created_at") ", " USERS_RFC3339("updated_at"),
+    4};
+
+static const lc_db_stmt tenants_page = {
+    "SELECT " TENANT_COLUMNS " FROM users.tenants"
+    " WHERE ($1::text IS NULL OR status = $1)"
+    "   AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))"
+    " ORDER BY created_at, id LIMIT $4",
+    4};
+
+static const lc_db_stmt tenants_update = {
+    "UPDATE users.tenants SET status = coalesce($2, status),"
+    " name = coalesce($3, name), updated_at = now()"
+    " WHERE id = $1 RETURNING " TENANT_COLUMNS,
+    3};
+
+/* --- ResolveTenant ------------------------------------------------------ */
 
 typedef struct {
+    users_fail fail;
     const char *slug;
     PGresult *row;
 } tenants_lookup;
@@ -56,13 +76,25 @@ tenants_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
 }
 
 static void
+tenants_cache_forget(lc_req *req, const char *slug)
+{
+    char key[96];
+
+    snprintf(key, sizeof(key), TENANTS_CACHE_KEY "%s", slug);
+    if (lc_cache_del(lc_req_cache(req), key) != LC_CACHE_OK) {
+        /* The entry expires on its own within the cache TTL. */
+        lc_log(LC_LOG_WARN, lc_req_id(req), NULL,
+               "could not drop the cached tenant %s", slug);
+    }
+}
+
+static void
 tenants_resolve(lc_req *req)
 {
     users_app *app = lc_req_app(req);
     const resolve_request *in;
     resolve_response out = LINTEL__V1__USERS__RESOLVE_TENANT_RESPONSE__INIT;
     tenants_lookup lookup = {0};
-    lc_db_error err;
     char key[96];
     char *cached = NULL;
     size_t cached_len = 0;
@@ -73,7 +105,8 @@ tenants_resolve(lc_req *req)
     if (in == NULL) {
         return;
     }
-    if (!tenants_valid_slug(in->slug)) {
+    /* Slugs the registry cannot hold are answered without a lookup. */
+    if (!tenant_slug_valid(in->slug)) {
         lc_req_respond_pb(req, &out.base); /* found = false */
         return;
     }
@@ -86,15 +119,13 @@ tenants_resolve(lc_req *req)
         if (hit != NULL) {
             lc_req_respond_pb(req, &hit->base);
             lintel__v1__users__resolve_tenant_response__free_unpacked(hit,
-                                                                       NULL);
+                                                                      NULL);
             return;
         }
     }
 
     lookup.slug = in->slug;
-    if (lc_db_tenant_tx(lc_req_db(req), NULL, lc_req_deadline_ms(req),
-                        tenants_lookup_tx, &lookup, &err) != 0) {
-        lc_req_db_error(req, &err);
+    if (users_tx(req, NULL, tenants_lookup_tx, &lookup) != 0) {
         return;
     }
     if (PQntuples(lookup.row) == 1) {
@@ -102,9 +133,10 @@ tenants_resolve(lc_req *req)
         out.tenant_id = PQgetvalue(lookup.row, 0, 0);
         out.slug = PQgetvalue(lookup.row, 0, 1);
         out.name = PQgetvalue(lookup.row, 0, 2);
-        out.status = strcmp(PQgetvalue(lookup.row, 0, 3), "active") == 0
-                         ? LINTEL__V1__USERS__TENANT_STATUS__TENANT_STATUS_ACTIVE
-                         : LINTEL__V1__USERS__TENANT_STATUS__TENANT_STATUS_SUSPENDED;
+        out.status =
+            strcmp(PQgetvalue(lookup.row, 0, 3), "active") == 0
+                ? LINTEL__V1__USERS__TENANT_STATUS__TENANT_STATUS_ACTIVE
+                : LINTEL__V1__USERS__TENANT_STATUS__TENANT_STATUS_SUSPENDED;
     }
     lc_req_respond_pb(req, &out.base);
 
@@ -125,9 +157,274 @@ tenants_resolve(lc_req *req)
     PQclear(lookup.row);
 }
 
+/* --- tenants as JSON ---------------------------------------------------- */
+
+static cJSON *
+tenants_json(const PGresult *res, int row)
+{
+    static const char *const names[] = {"id",     "slug",       "name",
+                                        "status", "created_at", "updated_at"};
+    cJSON *o = cJSON_CreateObject();
+    int i;
+
+    for (i = 0; i < 6; i++) {
+        cJSON_AddStringToObject(o, names[i], PQgetvalue(res, row, i));
+    }
+    return o;
+}
+
+/* A slug for a new tenant: 400 naming `field` when it cannot be one. */
+static int
+tenants_check_new_slug(lc_req *req, const char *field, const char *slug)
+{
+    lc_json_field_errors errs = {0};
+    const char *code = NULL;
+    char message[96];
+
+    if (!tenant_slug_valid(slug)) {
+        code = "invalid";
+    } else if (tenant_slug_reserved(slug)) {
+        code = "reserved";
+    }
+    if (code == NULL) {
+        return 0;
+    }
+    lc_json_field_error_add(&errs, field, code);
+    snprintf(message, sizeof(message), "%s: %s", field, code);
+    lc_req_error_fields(req, 400, "validation_failed", message, &errs);
+    return -1;
+}
+
+/* --- sign-up ------------------------------------------------------------ */
+
+typedef struct {
+    users_fail fail;
+    const char *slug, *tenant_name, *name, *email;
+    char hash[LC_PASSWORD_HASH_MAX];
+    PGresult *tenant, *owner;
+} tenants_signup_ctx;
+
+static int
+tenants_signup_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    tenants_signup_ctx *c = arg;
+    const char *p1[2] = {c->slug, c->tenant_name};
+    const char *p3[4];
+    PGresult *res;
+
+    PQclear(c->tenant);
+    PQclear(c->owner);
+    c->tenant = c->owner = NULL;
+    c->tenant = lc_db_exec(db, &tenants_insert, p1, err);
+    if (c->tenant == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->tenant) == 0) {
+        return users_fail_tx(&c->fail, err, 409, "conflict",
+                             "this tenant slug is taken");
+    }
+    p3[0] = PQgetvalue(c->tenant, 0, 0);
+    res = lc_db_exec(db, &tenants_enter, p3, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    p3[1] = c->email;
+    p3[2] = c->name;
+    p3[3] = c->hash;
+    c->owner = lc_db_exec(db, &tenants_insert_owner, p3, err);
+    return c->owner ? 0 : -1;
+}
+
+static void
+tenants_signup(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    tenants_signup_ctx c = {0};
+    const char *password;
+    users_field fields[] = {
+        {"tenant_slug", USERS_FIELD_STRING, true, 64, &c.slug},
+        {"tenant_name", USERS_FIELD_NAME, true, 0, &c.tenant_name},
+        {"name", USERS_FIELD_NAME, true, 0, &c.name},
+        {"email", USERS_FIELD_EMAIL, true, 0, &c.email},
+        {"password", USERS_FIELD_PASSWORD, true, 0, &password},
+    };
+    cJSON *out;
+
+    if (users_scope(req, false) != 0 ||
+        users_body(req, fields, sizeof(fields) / sizeof(fields[0])) != 0 ||
+        tenants_check_new_slug(req, "tenant_slug", c.slug) != 0) {
+        return;
+    }
+    if (lc_password_hash(&app->password, password, c.hash, sizeof(c.hash)) !=
+        0) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    if (users_tx(req, NULL, tenants_signup_tx, &c) == 0) {
+        out = cJSON_CreateObject();
+        cJSON_AddItemToObject(out, "tenant", tenants_json(c.tenant, 0));
+        cJSON_AddItemToObject(out, "user", users_user_json(c.owner, 0, 0));
+        lc_req_respond_json(req, 201, out);
+    }
+    PQclear(c.tenant);
+    PQclear(c.owner);
+}
+
+/* --- platform admin: the registry --------------------------------------- */
+
+typedef struct {
+    users_fail fail;
+    const char *const *params;
+    const lc_db_stmt *stmt;
+    PGresult *res;
+} tenants_query_ctx;
+
+static int
+tenants_query_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    tenants_query_ctx *c = arg;
+
+    PQclear(c->res);
+    c->res = lc_db_exec(db, c->stmt, c->params, err);
+    return c->res ? 0 : -1;
+}
+
+static void
+tenants_list(lc_req *req)
+{
+    static const char *const allowed[] = {"limit", "cursor", "status", NULL};
+    tenants_query_ctx c = {0};
+    users_page page;
+    char status_buf[16], limit[16];
+    const char *status, *params[4];
+    cJSON *data;
+    int i, n;
+
+    if (users_platform_admin(req) != 0 ||
+        users_page_args(req, allowed, &page) != 0 ||
+        users_page_filter(req, "status", status_buf, sizeof(status_buf),
+                          &status) != 0) {
+        return;
+    }
+    if (status != NULL && strcmp(status, "active") != 0 &&
+        strcmp(status, "suspended") != 0) {
+        lc_req_error(req, 400, "validation_failed",
+                     "status: must be active or suspended");
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    params[0] = status;
+    params[1] = page.has_cursor ? page.after_key : NULL;
+    params[2] = page.has_cursor ? page.after_id : NULL;
+    params[3] = limit;
+    c.stmt = &tenants_page;
+    c.params = params;
+    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+        return;
+    }
+    n = PQntuples(c.res);
+    data = cJSON_CreateArray();
+    for (i = 0; i < n && i < page.limit; i++) {
+        cJSON_AddItemToArray(data, tenants_json(c.res, i));
+    }
+    lc_req_respond_json(
+        req, 200,
+        users_page_json(data, i > 0 ? PQgetvalue(c.res, i - 1, 6) : NULL,
+                        i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
+                        n > page.limit));
+    PQclear(c.res);
+}
+
+static void
+tenants_create(lc_req *req)
+{
+    tenants_query_ctx c = {0};
+    const char *slug, *name, *params[2];
+    users_field fields[] = {
+        {"slug", USERS_FIELD_STRING, true, 64, &slug},
+        {"name", USERS_FIELD_NAME, true, 0, &name},
+    };
+
+    if (users_platform_admin(req) != 0 || users_body(req, fields, 2) != 0 ||
+        tenants_check_new_slug(req, "slug", slug) != 0) {
+        return;
+    }
+    params[0] = slug;
+    params[1] = name;
+    c.stmt = &tenants_insert;
+    c.params = params;
+    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+        return;
+    }
+    if (PQntuples(c.res) == 0) {
+        lc_req_error(req, 409, "conflict", "this tenant slug is taken");
+    } else {
+        /* A negative answer for this slug may be cached: drop it. */
+        tenants_cache_forget(req, slug);
+        lc_req_respond_json(req, 201, tenants_json(c.res, 0));
+    }
+    PQclear(c.res);
+}
+
+static void
+tenants_patch(lc_req *req)
+{
+    tenants_query_ctx c = {0};
+    const char *id = lc_req_param(req, "id"), *status, *name, *params[3];
+    users_field fields[] = {
+        {"status", USERS_FIELD_STRING, false, 16, &status},
+        {"name", USERS_FIELD_NAME, false, 0, &name},
+    };
+    lc_json_field_errors errs = {0};
+
+    if (users_platform_admin(req) != 0) {
+        return;
+    }
+    if (!lc_db_is_uuid(id)) {
+        lc_req_error(req, 404, "not_found", "no such tenant");
+        return;
+    }
+    if (users_body(req, fields, 2) != 0) {
+        return;
+    }
+    if (status != NULL && strcmp(status, "active") != 0 &&
+        strcmp(status, "suspended") != 0) {
+        lc_json_field_error_add(&errs, "status", "invalid");
+        lc_req_error_fields(req, 400, "validation_failed",
+                            "status: must be active or suspended", &errs);
+        return;
+    }
+    params[0] = id;
+    params[1] = status;
+    params[2] = name;
+    c.stmt = &tenants_update;
+    c.params = params;
+    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+        return;
+    }
+    if (PQntuples(c.res) == 0) {
+        lc_req_error(req, 404, "not_found", "no such tenant");
+    } else {
+        tenants_cache_forget(req, PQgetvalue(c.res, 0, 1));
+        lc_req_respond_json(req, 200, tenants_json(c.res, 0));
+    }
+    PQclear(c.res);
+}
+
 int
 tenants_routes(lc_rpc_server *s)
 {
     return lc_rpc_server_route(s, "RPC", "/rpc/users.ResolveTenant",
-                               tenants_resolve);
+                               tenants_resolve) != 0 ||
+                   lc_rpc_server_route(s, "POST", "/api/signup",
+                                       tenants_signup) != 0 ||
+                   lc_rpc_server_route(s, "GET", "/api/admin/tenants",
+                                       tenants_list) != 0 ||
+                   lc_rpc_server_route(s, "POST", "/api/admin/tenants",
+                                       tenants_create) != 0 ||
+                   lc_rpc_server_route(s, "PATCH", "/api/admin/tenants/:id",
+                                       tenants_patch) != 0
+               ? -1
+               : 0;
 }

@@ -1,18 +1,236 @@
 /*
  * The users service: the tenant registry, users and roles, sessions and
- * signing keys (DESIGN §2). This header wires main.c to the resource files.
+ * signing keys (DESIGN §2, §9). This header wires main.c to the resource
+ * files and holds the few helpers they share: the caller and its role,
+ * request bodies, and transactions that fail with an API error.
  */
 #ifndef USERS_H
 #define USERS_H
 
+#include <openssl/evp.h>
+#include <stdbool.h>
+
+#include "lc_password.h"
 #include "lc_rpc_server.h"
 
+/* DESIGN §9: access tokens live 15 minutes, refresh tokens 7 days. */
+#define USERS_ACCESS_TTL_S 900
+#define USERS_REFRESH_TTL_S (7 * 24 * 3600)
+#define USERS_INVITATION_TTL_S (72 * 3600)
+#define USERS_RESET_TTL_S 3600
+
+/* Field limits shared by handlers and the openapi schemas. */
+#define USERS_EMAIL_MAX 254
+#define USERS_NAME_MAX 200
+#define USERS_PASSWORD_MAX_BYTES 512 /* 128 characters of up to 4 bytes */
+
+/* A timestamptz column as RFC 3339 UTC, in SQL. */
+#define USERS_RFC3339(col)                                                     \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+typedef struct users_keys users_keys; /* keys.c */
+typedef struct users_mail users_mail; /* mail.c */
+
 typedef struct {
-    long tenant_cache_ttl_s;     /* a found tenant, in Redis */
-    long tenant_negative_ttl_s;  /* an unknown slug, in Redis */
+    long tenant_cache_ttl_s;    /* a found tenant, in Redis */
+    long tenant_negative_ttl_s; /* an unknown slug, in Redis */
+    const char *jwt_keys_dir;   /* <kid>.pem files */
+    const char *jwt_issuer;
+    const char *jwt_audience;
+    long refresh_grace_s;       /* a racing refresh gets the same pair */
+    long login_max_failures;    /* per account, before back-off */
+    long login_ip_max_failures; /* per client IP, before back-off */
+    long login_backoff_cap_s;   /* longest back-off */
+    const char *smtp_url;       /* smtp://host:port of the relay */
+    const char *mail_from;
+    const char *public_url; /* links in mail; {tenant} is the slug */
+    long mail_poll_ms;
+    long mail_max_attempts;
+    lc_password_params password; /* argon2id parameters (OWASP) */
+    users_keys *keys;
+    users_mail *mail;
 } users_app;
 
-/* tenants.c */
+/* --- roles.c: who is calling ------------------------------------------ */
+
+/* owner 5, admin 4, manager 3, member 2, viewer 1; anything else 0. */
+int users_role_rank(const char *role);
+
+/* The verified caller of a tenant route, with its role as stored now. */
+typedef struct {
+    const char *tenant_id;
+    const char *tenant_slug;
+    const char *user_id;
+    const char *session_id;
+    char role[16];
+} users_caller;
+
+/*
+ * For a tenant-host route: requires a tenant, a principal whose session is
+ * live and whose account is active, and a stored role of at least
+ * `min_role`. On failure the response (401 / 403 / 404) is set and -1 is
+ * returned. The role comes from the database, never from a body: a
+ * demotion takes effect at once here.
+ */
+int users_caller_get(lc_req *req, const char *min_role, users_caller *out);
+
+/* For an apex route: requires the platform scope and a platform_admin
+ * principal; -1 with the response set. */
+int users_platform_admin(lc_req *req);
+
+/* For anonymous routes: the tenant, or a 404 when on the wrong host
+ * (`want_tenant`: tenant host only; otherwise apex only). */
+int users_scope(lc_req *req, bool want_tenant);
+
+/* --- fields.c: request bodies ----------------------------------------- */
+
+typedef enum {
+    USERS_FIELD_STRING,   /* any string up to max bytes, not empty */
+    USERS_FIELD_EMAIL,    /* an address, compared case-insensitively */
+    USERS_FIELD_NAME,     /* 1..200 characters, not blank */
+    USERS_FIELD_PASSWORD, /* the length window of lc_password */
+    USERS_FIELD_ROLE,     /* owner|admin|manager|member|viewer */
+    USERS_FIELD_TOKEN,    /* an lc_token */
+} users_field_kind;
+
+typedef struct {
+    const char *name;
+    users_field_kind kind;
+    bool required;
+    size_t max;       /* USERS_FIELD_STRING: bytes */
+    const char **out; /* NULL when absent */
+} users_field;
+
+/*
+ * Reads the body as an object of string fields: unknown fields, wrong
+ * types, bad values and missing required ones are answered with 400
+ * validation_failed naming each field; malformed JSON with invalid_json.
+ * Returns 0, or -1 with the response set.
+ */
+int users_body(lc_req *req, users_field *fields, size_t n);
+
+/* true when `s` looks like an email address we can deliver to. */
+bool users_email_valid(const char *s);
+
+/* A user row (id, email, name, role, status, created_at, updated_at) as
+ * JSON, from `row` of `res` starting at column `col`. */
+cJSON *users_user_json(const PGresult *res, int row, int col);
+
+/* --- paging.c: lists ---------------------------------------------------- */
+
+typedef struct {
+    int limit; /* 1..100, default 25 */
+    bool has_cursor;
+    char after_key[96]; /* the sort key of the last row seen */
+    char after_id[37];  /* its id: ties are broken by id */
+} users_page;
+
+/* Reads limit and cursor; query parameters not in `allowed` (NULL-ended,
+ * including "limit" and "cursor") are a 400. -1 with the response set. */
+int users_page_args(lc_req *req, const char *const *allowed, users_page *p);
+
+/* A filter parameter into `out`; *value NULL when absent; -1 (400 set)
+ * when malformed. */
+int users_page_filter(lc_req *req, const char *name, char *out, size_t outlen,
+                      const char **value);
+
+/* {"data": data, "next_cursor": …} — the cursor only when `more`. */
+cJSON *users_page_json(cJSON *data, const char *last_key, const char *last_id,
+                       bool more);
+
+/* --- tx.c: transactions that can fail with an API error --------------- */
+
+/* The first member of every transaction context: an API error decided by
+ * the handler inside the transaction (status 0: none). */
+typedef struct {
+    int status;
+    const char *code;
+    const char *message;
+} users_fail;
+
+/* Records an API error and fails the transaction (rolls it back). */
+int users_fail_tx(users_fail *f, lc_db_error *err, int status, const char *code,
+                  const char *message);
+
+/* lc_db_tenant_tx with the request's deadline; on failure answers with the
+ * users_fail the context (whose first member it must be) carries, or with
+ * the database error, and returns -1. */
+int users_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx);
+
+/* The first column of the first row of a statement, copied into `out`;
+ * 1 when there was a row, 0 when none, -1 on error. */
+int users_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
+                   char *out, size_t outlen, lc_db_error *err);
+
+/* --- tenant_slug.c ----------------------------------------------------- */
+
+/* 3–40 of [a-z0-9-], no leading or trailing hyphen. */
+bool tenant_slug_valid(const char *s);
+/* Names kept for the platform's own hosts (www, api, admin, …). */
+bool tenant_slug_reserved(const char *s);
+
+/* --- keys.c ------------------------------------------------------------ */
+
+/* Loads every <kid>.pem of the folder; -1 with a reason on stderr. */
+int keys_load(users_app *app);
+void keys_free(users_app *app);
+/* Signs an access token for these claims; malloc'd, NULL on failure.
+ * `tenant_id` "" for a platform admin (whose token then has no tid). */
+char *keys_sign_access(const users_app *app, const char *tenant_id,
+                       const char *user_id, const char *role,
+                       const char *session_id, const char *jti, long iat);
+int keys_routes(lc_rpc_server *s);
+
+/* --- auth.c ------------------------------------------------------------ */
+
+/* What a new login (or a rotation) hands out, before signing. */
+typedef struct {
+    char user_id[37];
+    char role[16];
+    char session_id[37];
+    char jti[37];
+    long iat;
+    char refresh[64];
+} auth_grant;
+
+/* Inside a tenant transaction: opens a session for `user_id` and its first
+ * refresh token; fills `g` (role must be set by the caller). */
+int auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
+                      const char *client_ip, auth_grant *g, lc_db_error *err);
+
+/* {"access_token","token_type","expires_in","refresh_token"} for `g`,
+ * signed now; NULL when signing failed. */
+cJSON *auth_grant_json(const users_app *app, const char *tenant_id,
+                       const auth_grant *g);
+
+/* Inside a tenant transaction: revokes every live session of a user. */
+int auth_revoke_user_sessions(lc_db *db, const char *user_id,
+                              const char *except_session, const char *reason,
+                              lc_db_error *err);
+int auth_routes(lc_rpc_server *s);
+
+/* --- the resources ----------------------------------------------------- */
 int tenants_routes(lc_rpc_server *s);
+int users_routes(lc_rpc_server *s);
+int invitations_routes(lc_rpc_server *s);
+int password_reset_routes(lc_rpc_server *s);
+
+/* --- platform_admins.c ------------------------------------------------- */
+
+/* `lintel-users create-platform-admin`; the exit status. */
+int platform_admin_command(void);
+
+/* --- mail.c ------------------------------------------------------------ */
+
+/* Inside a tenant transaction: queues a message for the sender. */
+int mail_enqueue(lc_db *db, const char *to, const char *subject,
+                 const char *body, lc_db_error *err);
+/* Wakes the sender (after a commit that queued mail). */
+void mail_wake(users_app *app);
+/* A link for mail: public_url with {tenant} replaced, plus `path`. */
+int mail_link(const users_app *app, const char *slug, const char *path,
+              const char *token, char *out, size_t outlen);
+int mail_start(users_app *app, const lc_db_options *db);
+void mail_stop(users_app *app);
 
 #endif

@@ -26,6 +26,9 @@ PORTS = {
     "LINTEL_REDIS_PORT": os.environ.get("LINTEL_TEST_REDIS_PORT", "56389"),
     "LINTEL_USERS_RPC_PORT": "17101",
     "LINTEL_USERS_OPS_PORT": "19101",
+    "LINTEL_PROJECTS_RPC_PORT": "17102",
+    "LINTEL_PROJECTS_OPS_PORT": "19102",
+    "LINTEL_PROJECTS_EVENTS_PORT": "17202",
     "LINTEL_HTTP_PORT": os.environ.get("LINTEL_TEST_HTTP_PORT", "18080"),
 }
 
@@ -187,3 +190,30 @@ def paused_redis(stack):
 
 def get(url, **kw):
     return requests.get(url, timeout=kw.pop("timeout", 5), **kw)
+
+
+# --- the users service's routes (tests/e2e/test_users_*.py) -----------------
+# The stack's SMTP sink listens here during the tests.
+PORTS.setdefault("LINTEL_SMTP_PORT",
+                 os.environ.get("LINTEL_TEST_SMTP_PORT", "12525"))
+
+
+@pytest.fixture
+def api(stack):
+    from users_api import EdgeApi
+    return EdgeApi(stack)
+
+
+@pytest.fixture
+def mailbox(stack):
+    from users_api import Mailbox
+    return Mailbox(stack)
+
+
+@pytest.fixture
+def tenant(api):
+    """A fresh tenant (signed up through the API) and its owner's tokens:
+    {"slug", "id", "email", "password", "user", "tokens"}."""
+    t = api.signup()
+    t["tokens"] = api.login(t["slug"], t["email"], t["password"])
+    return t

@@ -1,12 +1,10 @@
 """A service through its NNG endpoint, its ops port and its configuration."""
 import os
 import subprocess
-import threading
 import time
 
-import pytest
 
-from conftest import BIN, get, paused_redis, redis_cli  # noqa: F401
+from conftest import BIN, get, redis_cli
 
 
 def test_ops_endpoints(stack):

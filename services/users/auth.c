@@ -1,0 +1,753 @@
+/*
+ * auth.c: logins, sessions and refresh tokens (DESIGN §9).
+ *
+ * A login opens a session and hands out an access token (RS256, 15 min)
+ * and a refresh token (opaque, 256 bits, stored as SHA-256, 7 days). Each
+ * refresh spends its token and hands out a child; presenting a spent token
+ * again means it was copied, so the whole session is revoked — except
+ * within a few seconds of the rotation, when it is a second tab racing the
+ * first: that one gets the same child, derived again from the parent and
+ * the child's stored salt (lc_token_derive), never stored in clear.
+ *
+ * Login failures are throttled per account and per client IP in Redis with
+ * exponential back-off and a cap; an unknown email costs the same argon2
+ * time as a wrong password and gets the same answer.
+ */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lc_log.h"
+#include "lc_token.h"
+#include "users.h"
+
+static const lc_db_stmt auth_user_by_email = {
+    "SELECT u.id, u.role, u.password_hash FROM users.users u"
+    " JOIN users.tenants t ON t.id = u.tenant_id AND t.status = 'active'"
+    " WHERE lower(u.email) = lower($1) AND u.status = 'active'",
+    1};
+
+static const lc_db_stmt auth_admin_by_email = {
+    "SELECT id, 'platform_admin', password_hash FROM users.platform_admins"
+    " WHERE lower(email) = lower($1)",
+    1};
+
+static const lc_db_stmt auth_user_rehash = {
+    "UPDATE users.users SET password_hash = $2 WHERE id = $1", 2};
+
+static const lc_db_stmt auth_admin_rehash = {
+    "UPDATE users.platform_admins SET password_hash = $2 WHERE id = $1", 2};
+
+static const lc_db_stmt auth_session_insert = {
+    "INSERT INTO users.sessions (tenant_id, user_id, user_agent, client_ip)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1,"
+    " left($2, 512), left($3, 64)) RETURNING id",
+    3};
+
+static const lc_db_stmt auth_refresh_insert = {
+    "INSERT INTO users.refresh_tokens (tenant_id, session_id, token_hash,"
+    " parent_id, derive_salt, access_jti, access_iat, expires_at)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4,"
+    " gen_random_uuid(), extract(epoch FROM now())::bigint,"
+    " now() + make_interval(secs => $5))"
+    " RETURNING access_jti, access_iat",
+    5};
+
+/* FOR UPDATE: two racing refreshes of one token take turns, and the
+ * second sees the first one's rotation. */
+static const lc_db_stmt auth_refresh_lookup = {
+    "SELECT rt.id, rt.session_id, rt.used_at IS NOT NULL,"
+    " coalesce(extract(epoch FROM now() - rt.used_at), 0)::float8,"
+    " rt.expires_at <= now(), s.revoked_at IS NOT NULL, s.user_id, u.role,"
+    " u.status = 'active'"
+    " FROM users.refresh_tokens rt"
+    " JOIN users.sessions s ON s.tenant_id = rt.tenant_id"
+    "  AND s.id = rt.session_id"
+    " JOIN users.users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id"
+    " WHERE rt.token_hash = $1 FOR UPDATE OF rt",
+    1};
+
+static const lc_db_stmt auth_refresh_child = {
+    "SELECT derive_salt, access_jti, access_iat FROM users.refresh_tokens"
+    " WHERE parent_id = $1 AND used_at IS NULL AND expires_at > now()",
+    1};
+
+static const lc_db_stmt auth_refresh_spend = {
+    "UPDATE users.refresh_tokens SET used_at = now() WHERE id = $1", 1};
+
+static const lc_db_stmt auth_session_touch = {
+    "UPDATE users.sessions SET last_used_at = now() WHERE id = $1", 1};
+
+static const lc_db_stmt auth_session_revoke = {
+    "UPDATE users.sessions SET revoked_at = now(), revoked_reason = $3"
+    " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
+    3};
+
+static const lc_db_stmt auth_user_sessions_revoke = {
+    "UPDATE users.sessions SET revoked_at = now(), revoked_reason = $3"
+    " WHERE user_id = $1 AND revoked_at IS NULL"
+    "   AND ($2::uuid IS NULL OR id <> $2::uuid)",
+    3};
+
+static const lc_db_stmt auth_sessions_list = {
+    "SELECT id, " USERS_RFC3339("created_at") ", " USERS_RFC3339(
+        "last_used_at") ", coalesce(user_agent, ''), coalesce(client_ip, '')"
+                        " FROM users.sessions"
+                        " WHERE user_id = $1 AND revoked_at IS NULL"
+                        "   AND last_used_at > now() - make_interval(secs => "
+                        "$2)"
+                        " ORDER BY created_at DESC, id LIMIT 100",
+    2};
+
+/* --- sessions and grants ------------------------------------------------ */
+
+static int
+auth_refresh_row(lc_db *db, const char *session_id, const char *token,
+                 const char *parent_id, const char *salt, auth_grant *g,
+                 lc_db_error *err)
+{
+    char hash[LC_TOKEN_HASH_LEN + 1], ttl[16];
+    const char *params[5] = {session_id, hash, parent_id, salt, ttl};
+    PGresult *res;
+
+    lc_token_hash(token, hash);
+    snprintf(ttl, sizeof(ttl), "%d", USERS_REFRESH_TTL_S);
+    res = lc_db_exec(db, &auth_refresh_insert, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    snprintf(g->jti, sizeof(g->jti), "%s", PQgetvalue(res, 0, 0));
+    g->iat = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+int
+auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
+                  const char *client_ip, auth_grant *g, lc_db_error *err)
+{
+    const char *params[3] = {user_id, user_agent, client_ip};
+    PGresult *res;
+
+    snprintf(g->user_id, sizeof(g->user_id), "%s", user_id);
+    res = lc_db_exec(db, &auth_session_insert, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    snprintf(g->session_id, sizeof(g->session_id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (lc_token_new(g->refresh) != 0) {
+        lc_db_error_set(err, 500, "internal", "no entropy");
+        return -1;
+    }
+    return auth_refresh_row(db, g->session_id, g->refresh, NULL, NULL, g, err);
+}
+
+cJSON *
+auth_grant_json(const users_app *app, const char *tenant_id,
+                const auth_grant *g)
+{
+    char *access = keys_sign_access(app, tenant_id, g->user_id, g->role,
+                                    g->session_id, g->jti, g->iat);
+    cJSON *o;
+
+    if (access == NULL) {
+        return NULL;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "access_token", access);
+    cJSON_AddStringToObject(o, "token_type", "Bearer");
+    cJSON_AddNumberToObject(o, "expires_in", USERS_ACCESS_TTL_S);
+    if (g->refresh[0] != '\0') {
+        cJSON_AddStringToObject(o, "refresh_token", g->refresh);
+    }
+    free(access);
+    return o;
+}
+
+static void
+auth_respond_grant(lc_req *req, int status, const char *tenant_id,
+                   const auth_grant *g)
+{
+    cJSON *o = auth_grant_json(lc_req_app(req), tenant_id, g);
+
+    if (o == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    lc_req_respond_json(req, status, o);
+    lc_req_header(req, "cache-control", "no-store");
+}
+
+int
+auth_revoke_user_sessions(lc_db *db, const char *user_id,
+                          const char *except_session, const char *reason,
+                          lc_db_error *err)
+{
+    const char *params[3] = {user_id, except_session, reason};
+    PGresult *res = lc_db_exec(db, &auth_user_sessions_revoke, params, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* --- login throttling --------------------------------------------------- */
+
+/* Redis keys of one throttled subject: a failure counter and the time the
+ * current back-off ends. Losing them (Redis down) only loses throttling. */
+typedef struct {
+    char count[160];
+    char until[160];
+    long max;
+} auth_throttle;
+
+static void
+auth_throttle_keys(auth_throttle *t, const char *kind, const char *subject,
+                   long max)
+{
+    snprintf(t->count, sizeof(t->count), "users:login:v1:%s:%s:n", kind,
+             subject);
+    snprintf(t->until, sizeof(t->until), "users:login:v1:%s:%s:until", kind,
+             subject);
+    t->max = max;
+}
+
+/* Seconds the subject must still wait, 0 when it may try. */
+static long
+auth_throttle_wait(lc_cache *cache, const auth_throttle *t)
+{
+    char *val = NULL;
+    size_t len;
+    long until, now = (long)time(NULL);
+
+    if (lc_cache_get(cache, t->until, &val, &len) != LC_CACHE_OK) {
+        return 0;
+    }
+    until = atol(val);
+    free(val);
+    return until > now ? until - now : 0;
+}
+
+/* Counts a failure; from the max-th on, backs off 2, 4, 8 … s up to cap. */
+static void
+auth_throttle_fail(lc_cache *cache, const auth_throttle *t, long cap)
+{
+    int64_t n = 0;
+    long backoff, over;
+    char val[32];
+
+    if (lc_cache_incr(cache, t->count, (int)(cap > 3600 ? cap : 3600), &n) !=
+            LC_CACHE_OK ||
+        n < t->max) {
+        return;
+    }
+    over = (long)(n - t->max);
+    backoff = over >= 20 ? cap : 2L << over;
+    if (backoff > cap) {
+        backoff = cap;
+    }
+    snprintf(val, sizeof(val), "%ld", (long)time(NULL) + backoff);
+    lc_cache_set(cache, t->until, val, strlen(val), (int)backoff);
+}
+
+/* --- login -------------------------------------------------------------- */
+
+typedef struct {
+    users_fail fail;
+    bool platform;
+    const char *email;
+    char id[37], role[16];
+    char hash[LC_PASSWORD_HASH_MAX];
+    int found;
+} auth_lookup_ctx;
+
+static int
+auth_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_lookup_ctx *c = arg;
+    const char *params[1] = {c->email};
+    PGresult *res =
+        lc_db_exec(db, c->platform ? &auth_admin_by_email : &auth_user_by_email,
+                   params, err);
+
+    if (res == NULL) {
+        return -1;
+    }
+    c->found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 2);
+    if (c->found) {
+        snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, 0, 0));
+        snprintf(c->role, sizeof(c->role), "%s", PQgetvalue(res, 0, 1));
+        snprintf(c->hash, sizeof(c->hash), "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return 0;
+}
+
+typedef struct {
+    users_fail fail;
+    bool platform;
+    const char *user_id, *new_hash, *user_agent, *client_ip;
+    auth_grant *grant;
+} auth_login_ctx;
+
+static int
+auth_login_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_login_ctx *c = arg;
+    const char *params[2] = {c->user_id, c->new_hash};
+    PGresult *res;
+
+    if (c->new_hash != NULL) {
+        res =
+            lc_db_exec(db, c->platform ? &auth_admin_rehash : &auth_user_rehash,
+                       params, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
+    }
+    if (c->platform) {
+        return 0;
+    }
+    return auth_session_open(db, c->user_id, c->user_agent, c->client_ip,
+                             c->grant, err);
+}
+
+static void
+auth_uuid_v4(char *out)
+{
+    unsigned char b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        memset(b, 0, sizeof(b));
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void
+auth_too_many(lc_req *req, long wait)
+{
+    char secs[24];
+
+    snprintf(secs, sizeof(secs), "%ld", wait);
+    lc_req_error(req, 429, "rate_limited",
+                 "too many failed logins; try again later");
+    lc_req_header(req, "retry-after", secs);
+}
+
+static void
+auth_login(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    const lc_request *env = lc_req_envelope(req);
+    const char *tenant_id = lc_req_tenant_id(req), *password;
+    auth_lookup_ctx look = {0};
+    auth_login_ctx login = {0};
+    auth_grant grant = {0};
+    auth_throttle acct, ip;
+    char email_lower[USERS_EMAIL_MAX + 1], email_hash[LC_TOKEN_HASH_LEN + 1];
+    char new_hash[LC_PASSWORD_HASH_MAX];
+    users_field fields[] = {
+        {"email", USERS_FIELD_STRING, true, USERS_EMAIL_MAX, &look.email},
+        {"password", USERS_FIELD_STRING, true, USERS_PASSWORD_MAX_BYTES,
+         &password},
+    };
+    long wait_acct, wait_ip;
+    size_t i;
+    int ok;
+
+    if (users_body(req, fields, 2) != 0) {
+        return;
+    }
+    look.platform = tenant_id == NULL;
+    for (i = 0; look.email[i] != '\0' && i < USERS_EMAIL_MAX; i++) {
+        email_lower[i] = (char)((look.email[i] >= 'A' && look.email[i] <= 'Z')
+                                    ? look.email[i] + 32
+                                    : look.email[i]);
+    }
+    email_lower[i] = '\0';
+    lc_token_hash(email_lower, email_hash);
+    {
+        char subject[128];
+
+        snprintf(subject, sizeof(subject), "%s:%s",
+                 tenant_id ? tenant_id : "platform", email_hash);
+        auth_throttle_keys(&acct, "acct", subject, app->login_max_failures);
+        auth_throttle_keys(&ip, "ip",
+                           env->client_ip[0] ? env->client_ip : "unknown",
+                           app->login_ip_max_failures);
+    }
+    wait_acct = auth_throttle_wait(lc_req_cache(req), &acct);
+    wait_ip = auth_throttle_wait(lc_req_cache(req), &ip);
+    if (wait_acct > 0 || wait_ip > 0) {
+        auth_too_many(req, wait_acct > wait_ip ? wait_acct : wait_ip);
+        return;
+    }
+    if (users_tx(req, tenant_id, auth_lookup_tx, &look) != 0) {
+        return;
+    }
+    /* The password is checked outside any transaction: argon2 takes tens
+     * of milliseconds, a connection should not wait on it. */
+    if (look.found) {
+        ok = lc_password_verify(look.hash, password) == 1;
+    } else {
+        lc_password_burn(&app->password, password);
+        ok = 0;
+    }
+    if (!ok) {
+        auth_throttle_fail(lc_req_cache(req), &acct, app->login_backoff_cap_s);
+        auth_throttle_fail(lc_req_cache(req), &ip, app->login_backoff_cap_s);
+        lc_req_error(req, 401, "invalid_credentials",
+                     "the email or the password is wrong");
+        return;
+    }
+    lc_cache_del(lc_req_cache(req), acct.count);
+
+    login.platform = look.platform;
+    login.user_id = look.id;
+    login.user_agent = lc_envelope_header(env, "user-agent");
+    login.client_ip = env->client_ip;
+    login.grant = &grant;
+    if (lc_password_needs_rehash(&app->password, look.hash) &&
+        lc_password_hash(&app->password, password, new_hash,
+                         sizeof(new_hash)) == 0) {
+        login.new_hash = new_hash;
+    }
+    if (users_tx(req, tenant_id, auth_login_tx, &login) != 0) {
+        return;
+    }
+    snprintf(grant.role, sizeof(grant.role), "%s", look.role);
+    if (look.platform) {
+        /* Platform admins get an access token only: no tenant to keep a
+         * session in; they sign in again after 15 minutes. */
+        snprintf(grant.user_id, sizeof(grant.user_id), "%s", look.id);
+        auth_uuid_v4(grant.session_id);
+        auth_uuid_v4(grant.jti);
+        grant.iat = (long)time(NULL);
+    }
+    auth_respond_grant(req, 200, tenant_id ? tenant_id : "", &grant);
+}
+
+/* --- refresh ------------------------------------------------------------ */
+
+typedef struct {
+    users_fail fail;
+    const char *token;
+    long grace_s;
+    bool reused;
+    auth_grant grant;
+} auth_refresh_ctx;
+
+static int
+auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_refresh_ctx *c = arg;
+    char hash[LC_TOKEN_HASH_LEN + 1], id[37], salt[LC_TOKEN_LEN + 1];
+    const char *params[3];
+    PGresult *res, *child;
+    bool used, expired, revoked, active;
+    double age;
+
+    c->reused = false;
+    lc_token_hash(c->token, hash);
+    params[0] = hash;
+    res = lc_db_exec(db, &auth_refresh_lookup, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return users_fail_tx(&c->fail, err, 401, "invalid_token",
+                             "the refresh token is not valid");
+    }
+    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(c->grant.session_id, sizeof(c->grant.session_id), "%s",
+             PQgetvalue(res, 0, 1));
+    used = PQgetvalue(res, 0, 2)[0] == 't';
+    age = atof(PQgetvalue(res, 0, 3));
+    expired = PQgetvalue(res, 0, 4)[0] == 't';
+    revoked = PQgetvalue(res, 0, 5)[0] == 't';
+    snprintf(c->grant.user_id, sizeof(c->grant.user_id), "%s",
+             PQgetvalue(res, 0, 6));
+    snprintf(c->grant.role, sizeof(c->grant.role), "%s", PQgetvalue(res, 0, 7));
+    active = PQgetvalue(res, 0, 8)[0] == 't';
+    PQclear(res);
+    if (revoked || expired || !active) {
+        return users_fail_tx(&c->fail, err, 401, "invalid_token",
+                             "the refresh token is not valid");
+    }
+    if (used) {
+        params[0] = id;
+        child = age <= (double)c->grace_s
+                    ? lc_db_exec(db, &auth_refresh_child, params, err)
+                    : NULL;
+        if (age <= (double)c->grace_s && child == NULL) {
+            return -1;
+        }
+        if (child != NULL && PQntuples(child) == 1) {
+            /* Two tabs racing: the same child, the same access token. */
+            lc_token_derive(c->token, PQgetvalue(child, 0, 0),
+                            c->grant.refresh);
+            snprintf(c->grant.jti, sizeof(c->grant.jti), "%s",
+                     PQgetvalue(child, 0, 1));
+            c->grant.iat = atol(PQgetvalue(child, 0, 2));
+            PQclear(child);
+            return 0;
+        }
+        PQclear(child);
+        /* A spent token presented again was copied: end the session, and
+         * commit that, whoever holds the token now. */
+        params[0] = c->grant.session_id;
+        params[1] = c->grant.user_id;
+        params[2] = "refresh_token_reuse";
+        res = lc_db_exec(db, &auth_session_revoke, params, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
+        c->reused = true;
+        return 0;
+    }
+    params[0] = id;
+    res = lc_db_exec(db, &auth_refresh_spend, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    if (lc_token_new(salt) != 0) {
+        lc_db_error_set(err, 500, "internal", "no entropy");
+        return -1;
+    }
+    lc_token_derive(c->token, salt, c->grant.refresh);
+    if (auth_refresh_row(db, c->grant.session_id, c->grant.refresh, id, salt,
+                         &c->grant, err) != 0) {
+        return -1;
+    }
+    params[0] = c->grant.session_id;
+    res = lc_db_exec(db, &auth_session_touch, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static void
+auth_refresh(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    auth_refresh_ctx c = {0};
+    users_field fields[] = {
+        {"refresh_token", USERS_FIELD_STRING, true, 256, &c.token},
+    };
+
+    if (users_scope(req, true) != 0 || users_body(req, fields, 1) != 0) {
+        return;
+    }
+    if (!lc_token_valid(c.token)) {
+        lc_req_error(req, 401, "invalid_token",
+                     "the refresh token is not valid");
+        return;
+    }
+    c.grace_s = app->refresh_grace_s;
+    if (users_tx(req, lc_req_tenant_id(req), auth_refresh_tx, &c) != 0) {
+        return;
+    }
+    if (c.reused) {
+        lc_log(LC_LOG_WARN, lc_req_id(req), lc_req_tenant_id(req),
+               "refresh token reused: session %s revoked", c.grant.session_id);
+        lc_req_error(req, 401, "invalid_token",
+                     "the refresh token was already used; the session is "
+                     "revoked");
+        return;
+    }
+    auth_respond_grant(req, 200, lc_req_tenant_id(req), &c.grant);
+}
+
+/* --- logout and sessions ------------------------------------------------ */
+
+typedef struct {
+    users_fail fail;
+    const users_caller *caller;
+    const char *session_id; /* one session, or NULL for all */
+    const char *reason;
+    PGresult *res;
+} auth_sessions_ctx;
+
+static int
+auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_sessions_ctx *c = arg;
+    const char *params[3] = {c->session_id, c->caller->user_id, c->reason};
+    PGresult *res;
+
+    if (c->session_id == NULL) {
+        return auth_revoke_user_sessions(db, c->caller->user_id, NULL,
+                                         c->reason, err);
+    }
+    res = lc_db_exec(db, &auth_session_revoke, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return users_fail_tx(&c->fail, err, 404, "not_found",
+                             "no such session");
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Which sessions of the caller a revocation ends. */
+typedef enum {
+    AUTH_REVOKE_CURRENT, /* logout */
+    AUTH_REVOKE_ALL,     /* logout-all */
+    AUTH_REVOKE_ONE,     /* DELETE /api/auth/sessions/:id */
+} auth_revoke_scope;
+
+static void
+auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
+{
+    users_caller caller;
+    auth_sessions_ctx c = {0};
+
+    if (users_caller_get(req, "viewer", &caller) != 0) {
+        return;
+    }
+    c.caller = &caller;
+    c.reason = reason;
+    switch (scope) {
+    case AUTH_REVOKE_CURRENT:
+        c.session_id = caller.session_id;
+        break;
+    case AUTH_REVOKE_ALL:
+        c.session_id = NULL;
+        break;
+    case AUTH_REVOKE_ONE:
+        c.session_id = lc_req_param(req, "id");
+        if (!lc_db_is_uuid(c.session_id)) {
+            lc_req_error(req, 404, "not_found", "no such session");
+            return;
+        }
+        break;
+    }
+    if (users_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
+        lc_req_respond(req, 204, NULL, NULL, 0);
+    }
+}
+
+static int
+auth_no_body(lc_req *req)
+{
+    if (lc_req_envelope(req)->body.len == 0) {
+        return 0;
+    }
+    /* An empty object is fine too; anything in it is unknown. */
+    return users_body(req, NULL, 0);
+}
+
+static void
+auth_logout(lc_req *req)
+{
+    if (auth_no_body(req) == 0) {
+        auth_revoke(req, AUTH_REVOKE_CURRENT, "logout");
+    }
+}
+
+static void
+auth_logout_all(lc_req *req)
+{
+    if (auth_no_body(req) == 0) {
+        auth_revoke(req, AUTH_REVOKE_ALL, "logout_all");
+    }
+}
+
+static void
+auth_session_delete(lc_req *req)
+{
+    auth_revoke(req, AUTH_REVOKE_ONE, "revoked_by_user");
+}
+
+static int
+auth_sessions_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_sessions_ctx *c = arg;
+    char ttl[16];
+    const char *params[2] = {c->caller->user_id, ttl};
+
+    snprintf(ttl, sizeof(ttl), "%d", USERS_REFRESH_TTL_S);
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &auth_sessions_list, params, err);
+    return c->res ? 0 : -1;
+}
+
+static void
+auth_sessions(lc_req *req)
+{
+    users_caller caller;
+    auth_sessions_ctx c = {0};
+    cJSON *data, *o, *out;
+    int i;
+
+    if (users_caller_get(req, "viewer", &caller) != 0) {
+        return;
+    }
+    c.caller = &caller;
+    if (users_tx(req, caller.tenant_id, auth_sessions_tx, &c) != 0) {
+        return;
+    }
+    data = cJSON_CreateArray();
+    for (i = 0; i < PQntuples(c.res); i++) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", PQgetvalue(c.res, i, 0));
+        cJSON_AddStringToObject(o, "created_at", PQgetvalue(c.res, i, 1));
+        cJSON_AddStringToObject(o, "last_used_at", PQgetvalue(c.res, i, 2));
+        cJSON_AddStringToObject(o, "user_agent", PQgetvalue(c.res, i, 3));
+        cJSON_AddStringToObject(o, "client_ip", PQgetvalue(c.res, i, 4));
+        cJSON_AddBoolToObject(
+            o, "current",
+            strcmp(PQgetvalue(c.res, i, 0), caller.session_id) == 0);
+        cJSON_AddItemToArray(data, o);
+    }
+    PQclear(c.res);
+    out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "data", data);
+    cJSON_AddNullToObject(out, "next_cursor");
+    lc_req_respond_json(req, 200, out);
+}
+
+int
+auth_routes(lc_rpc_server *s)
+{
+    static const struct {
+        const char *method, *path;
+        lc_rpc_handler fn;
+    } routes[] = {
+        {"POST", "/api/auth/login", auth_login},
+        {"POST", "/api/auth/refresh", auth_refresh},
+        {"POST", "/api/auth/logout", auth_logout},
+        {"POST", "/api/auth/logout-all", auth_logout_all},
+        {"GET", "/api/auth/sessions", auth_sessions},
+        {"DELETE", "/api/auth/sessions/:id", auth_session_delete},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (lc_rpc_server_route(s, routes[i].method, routes[i].path,
+                                routes[i].fn) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,250 @@
+/*
+ * invitations.c: an admin invites someone by email, with a role no higher
+ * than their own; the mail carries a single-use token (stored as SHA-256,
+ * valid 72 hours) that the invitee redeems, on the tenant's host, for an
+ * account and a first login.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lc_token.h"
+#include "users.h"
+
+static const lc_db_stmt invitations_member_exists = {
+    "SELECT 1 FROM users.users WHERE lower(email) = lower($1)", 1};
+
+static const lc_db_stmt invitations_insert = {
+    "INSERT INTO users.invitations (tenant_id, email, role, token_hash,"
+    " invited_by, expires_at)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4,"
+    " now() + make_interval(secs => $5))"
+    " RETURNING id, email, role, " USERS_RFC3339(
+        "created_at") ", " USERS_RFC3339("expires_at"),
+    5};
+
+/* FOR UPDATE: two redemptions of one token take turns; the second finds
+ * it accepted. */
+static const lc_db_stmt invitations_by_token = {
+    "SELECT id, email, role FROM users.invitations"
+    " WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > now()"
+    " FOR UPDATE",
+    1};
+
+static const lc_db_stmt invitations_create_user = {
+    "INSERT INTO users.users (tenant_id, email, name, role, password_hash)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4)"
+    " ON CONFLICT (tenant_id, lower(email)) DO NOTHING"
+    " RETURNING id, email, name, role, status, " USERS_RFC3339(
+        "created_at") ", " USERS_RFC3339("updated_at"),
+    4};
+
+static const lc_db_stmt invitations_accepted = {
+    "UPDATE users.invitations SET accepted_at = now(), accepted_user_id = $2"
+    " WHERE id = $1",
+    2};
+
+/* --- invite ------------------------------------------------------------- */
+
+typedef struct {
+    users_fail fail;
+    const users_app *app;
+    const users_caller *caller;
+    const char *email, *role;
+    char token[LC_TOKEN_LEN + 1];
+    PGresult *res;
+} invitations_create_ctx;
+
+static int
+invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    invitations_create_ctx *c = arg;
+    char hash[LC_TOKEN_HASH_LEN + 1], ttl[16], link[512], body[1024],
+        subject[160];
+    const char *params[5] = {c->email, c->role, hash, c->caller->user_id, ttl};
+    int exists;
+
+    PQclear(c->res);
+    c->res = NULL;
+    exists =
+        users_db_value(db, &invitations_member_exists, params, NULL, 0, err);
+    if (exists < 0) {
+        return -1;
+    }
+    if (exists) {
+        return users_fail_tx(&c->fail, err, 409, "conflict",
+                             "this email already belongs to a member");
+    }
+    if (lc_token_new(c->token) != 0) {
+        lc_db_error_set(err, 500, "internal", "no entropy");
+        return -1;
+    }
+    lc_token_hash(c->token, hash);
+    snprintf(ttl, sizeof(ttl), "%d", USERS_INVITATION_TTL_S);
+    c->res = lc_db_exec(db, &invitations_insert, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (mail_link(c->app, c->caller->tenant_slug, "/accept-invitation",
+                  c->token, link, sizeof(link)) != 0) {
+        lc_db_error_set(err, 500, "internal", "link too long");
+        return -1;
+    }
+    snprintf(subject, sizeof(subject), "You are invited to %s on Lintel",
+             c->caller->tenant_slug);
+    snprintf(body, sizeof(body),
+             "Hello,\n\nYou have been invited to join %s on Lintel as %s.\n"
+             "Accept the invitation within 72 hours:\n\n%s\n\n"
+             "If you did not expect this, ignore this message.\n",
+             c->caller->tenant_slug, c->role, link);
+    return mail_enqueue(db, c->email, subject, body, err);
+}
+
+static cJSON *
+invitations_json(const PGresult *res)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "id", PQgetvalue(res, 0, 0));
+    cJSON_AddStringToObject(o, "email", PQgetvalue(res, 0, 1));
+    cJSON_AddStringToObject(o, "role", PQgetvalue(res, 0, 2));
+    cJSON_AddStringToObject(o, "created_at", PQgetvalue(res, 0, 3));
+    cJSON_AddStringToObject(o, "expires_at", PQgetvalue(res, 0, 4));
+    return o;
+}
+
+static void
+invitations_create(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    users_caller caller;
+    invitations_create_ctx c = {0};
+    users_field fields[] = {
+        {"email", USERS_FIELD_EMAIL, true, 0, &c.email},
+        {"role", USERS_FIELD_ROLE, true, 0, &c.role},
+    };
+
+    if (users_caller_get(req, "admin", &caller) != 0 ||
+        users_body(req, fields, 2) != 0) {
+        return;
+    }
+    if (users_role_rank(c.role) > users_role_rank(caller.role)) {
+        lc_req_error(req, 403, "forbidden",
+                     "you may not invite with a role above your own");
+        return;
+    }
+    c.app = app;
+    c.caller = &caller;
+    if (users_tx(req, caller.tenant_id, invitations_create_tx, &c) != 0) {
+        return;
+    }
+    mail_wake(app);
+    lc_req_respond_json(req, 201, invitations_json(c.res));
+    PQclear(c.res);
+}
+
+/* --- accept ------------------------------------------------------------- */
+
+typedef struct {
+    users_fail fail;
+    const char *token, *name, *hash, *user_agent, *client_ip;
+    auth_grant grant;
+    PGresult *user;
+} invitations_accept_ctx;
+
+static int
+invitations_accept_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    invitations_accept_ctx *c = arg;
+    char hash[LC_TOKEN_HASH_LEN + 1], id[37];
+    const char *params[4];
+    PGresult *inv, *res;
+
+    PQclear(c->user);
+    c->user = NULL;
+    lc_token_hash(c->token, hash);
+    params[0] = hash;
+    inv = lc_db_exec(db, &invitations_by_token, params, err);
+    if (inv == NULL) {
+        return -1;
+    }
+    if (PQntuples(inv) != 1) {
+        PQclear(inv);
+        return users_fail_tx(&c->fail, err, 400, "validation_failed",
+                             "token: the invitation is not valid");
+    }
+    snprintf(id, sizeof(id), "%s", PQgetvalue(inv, 0, 0));
+    params[0] = PQgetvalue(inv, 0, 1);
+    params[1] = c->name;
+    params[2] = PQgetvalue(inv, 0, 2);
+    params[3] = c->hash;
+    snprintf(c->grant.role, sizeof(c->grant.role), "%s", params[2]);
+    c->user = lc_db_exec(db, &invitations_create_user, params, err);
+    PQclear(inv);
+    if (c->user == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->user) != 1) {
+        return users_fail_tx(&c->fail, err, 409, "conflict",
+                             "this email already belongs to a member");
+    }
+    params[0] = id;
+    params[1] = PQgetvalue(c->user, 0, 0);
+    res = lc_db_exec(db, &invitations_accepted, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return auth_session_open(db, PQgetvalue(c->user, 0, 0), c->user_agent,
+                             c->client_ip, &c->grant, err);
+}
+
+static void
+invitations_accept(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    const lc_request *env = lc_req_envelope(req);
+    invitations_accept_ctx c = {0};
+    const char *password;
+    char hash[LC_PASSWORD_HASH_MAX];
+    users_field fields[] = {
+        {"token", USERS_FIELD_TOKEN, true, 0, &c.token},
+        {"name", USERS_FIELD_NAME, true, 0, &c.name},
+        {"password", USERS_FIELD_PASSWORD, true, 0, &password},
+    };
+    cJSON *out;
+
+    if (users_scope(req, true) != 0 || users_body(req, fields, 3) != 0) {
+        return;
+    }
+    if (lc_password_hash(&app->password, password, hash, sizeof(hash)) != 0) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    c.hash = hash;
+    c.user_agent = lc_envelope_header(env, "user-agent");
+    c.client_ip = env->client_ip;
+    if (users_tx(req, lc_req_tenant_id(req), invitations_accept_tx, &c) != 0) {
+        return;
+    }
+    out = auth_grant_json(app, lc_req_tenant_id(req), &c.grant);
+    if (out == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+    } else {
+        cJSON_AddItemToObject(out, "user", users_user_json(c.user, 0, 0));
+        lc_req_respond_json(req, 201, out);
+        lc_req_header(req, "cache-control", "no-store");
+    }
+    PQclear(c.user);
+}
+
+int
+invitations_routes(lc_rpc_server *s)
+{
+    return lc_rpc_server_route(s, "POST", "/api/users/invitations",
+                               invitations_create) != 0 ||
+                   lc_rpc_server_route(s, "POST",
+                                       "/api/auth/invitations/accept",
+                                       invitations_accept) != 0
+               ? -1
+               : 0;
+}
