@@ -20,17 +20,20 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
 STACK = ROOT / "compose" / "local" / "stack.sh"
 
-# Test ports: the defaults + 10 for the databases, + 10000 for services.
-PORTS = {
-    "LINTEL_PG_PORT": os.environ.get("LINTEL_TEST_PG_PORT", "55442"),
-    "LINTEL_REDIS_PORT": os.environ.get("LINTEL_TEST_REDIS_PORT", "56389"),
-    "LINTEL_USERS_RPC_PORT": "17101",
-    "LINTEL_USERS_OPS_PORT": "19101",
-    "LINTEL_PROJECTS_RPC_PORT": "17102",
-    "LINTEL_PROJECTS_OPS_PORT": "19102",
-    "LINTEL_PROJECTS_EVENTS_PORT": "17202",
-    "LINTEL_HTTP_PORT": os.environ.get("LINTEL_TEST_HTTP_PORT", "18080"),
-}
+# Test ports: the defaults + 10 for the databases, + 10000 for services;
+# LINTEL_TEST_PORT_OFFSET moves them all, so that two suites can run at once.
+_OFFSET = int(os.environ.get("LINTEL_TEST_PORT_OFFSET", "0"))
+PORTS = {name: str(port + _OFFSET) for name, port in {
+    "LINTEL_PG_PORT": 55442,
+    "LINTEL_REDIS_PORT": 56389,
+    "LINTEL_USERS_RPC_PORT": 17101,
+    "LINTEL_USERS_OPS_PORT": 19101,
+    "LINTEL_PROJECTS_RPC_PORT": 17102,
+    "LINTEL_PROJECTS_OPS_PORT": 19102,
+    "LINTEL_PROJECTS_EVENTS_PORT": 17202,
+    "LINTEL_HTTP_PORT": 18080,
+    "LINTEL_SMTP_PORT": 12525,
+}.items()}
 
 
 class Stack:
@@ -193,9 +196,6 @@ def get(url, **kw):
 
 
 # --- the users service's routes (tests/e2e/test_users_*.py) -----------------
-# The stack's SMTP sink listens here during the tests.
-PORTS.setdefault("LINTEL_SMTP_PORT",
-                 os.environ.get("LINTEL_TEST_SMTP_PORT", "12525"))
 
 
 @pytest.fixture
