@@ -59,7 +59,8 @@ tail_log() {
 # --- PostgreSQL ----------------------------------------------------------
 # initdb and postgres refuse to run as root: drop to the postgres user.
 as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /: the postgres user may not be allowed into the checkout.
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_dir() {
