@@ -426,6 +426,142 @@ lc_db_retryable(const lc_db_error *err)
            strcmp(err->sqlstate, "40P01") == 0;
 }
 
+/* Queues `st` in the connection's pipeline, prepared when it can be. */
+static int
+lc_db_send(lc_db *db, const lc_db_stmt *st, const char *const *params,
+           lc_db_error *err)
+{
+    char name[16];
+    int idx, failed, ok;
+
+    idx = lc_db_prepare(db, st, err, &failed);
+    if (failed) {
+        return -1;
+    }
+    if (idx >= 0) {
+        snprintf(name, sizeof(name), "lc%d", idx);
+        ok = PQsendQueryPrepared(db->conn, name, st->nparams, params, NULL,
+                                 NULL, 0);
+    } else {
+        ok = PQsendQueryParams(db->conn, st->sql, st->nparams, NULL, params,
+                               NULL, NULL, 0);
+    }
+    if (!ok) {
+        lc_db_result_error(db, NULL, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The result of the next queued statement (NULL on failure, `err` set
+ * from the first failure only), and the NULL that ends it. */
+static PGresult *
+lc_db_pipeline_result(lc_db *db, lc_db_error *err, int *failed)
+{
+    PGresult *res = PQgetResult(db->conn), *end;
+    ExecStatusType status = PQresultStatus(res);
+
+    while (res != NULL && (end = PQgetResult(db->conn)) != NULL) {
+        PQclear(end); /* never more than one result per statement here */
+    }
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+        return res;
+    }
+    if (!*failed) {
+        if (status == PGRES_PIPELINE_ABORTED || res == NULL) {
+            lc_db_error_set(err, 500, "internal", "pipeline aborted");
+        } else {
+            lc_db_result_error(db, res, err);
+        }
+        *failed = 1;
+    }
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *
+lc_db_tenant_read(lc_db *db, const char *tenant_id, int64_t deadline_ms,
+                  const lc_db_stmt *st, const char *const *params,
+                  lc_db_error *err)
+{
+    char timeout[24];
+    const char *set[2];
+    PGresult *settings, *res, *sync;
+    int64_t remaining;
+    int attempt, failed;
+
+    if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
+        lc_db_error_set(err, 500, "internal", "tenant id is not a uuid");
+        return NULL;
+    }
+    for (attempt = 0;; attempt++) {
+        remaining = deadline_ms - lc_clock_mono_ms();
+        if (remaining <= 0) {
+            lc_db_error_set(err, 504, "gateway_timeout",
+                            "deadline passed before the transaction");
+            return NULL;
+        }
+        memset(err, 0, sizeof(*err));
+        if (lc_db_connect(db, err) != 0) {
+            return NULL;
+        }
+        snprintf(timeout, sizeof(timeout), "%lld", (long long)remaining);
+        /* An empty app.tenant_id fails the policies' uuid cast. */
+        set[0] = tenant_id ? tenant_id : "";
+        set[1] = timeout;
+        /* Statements are prepared before the pipeline starts: preparing
+         * is a round trip of its own, once per connection. */
+        lc_db_prepare(db, &lc_db_set_tx, err, &failed);
+        if (!failed) {
+            lc_db_prepare(db, st, err, &failed);
+        }
+        if (failed) {
+            if (attempt == 0 && PQstatus(db->conn) != CONNECTION_OK) {
+                continue; /* nothing ran: a fresh connection may */
+            }
+            return NULL;
+        }
+        if (!PQenterPipelineMode(db->conn) ||
+            lc_db_send(db, &lc_db_set_tx, set, err) != 0 ||
+            lc_db_send(db, st, params, err) != 0 ||
+            !PQpipelineSync(db->conn)) {
+            if (err->http_status == 0) {
+                lc_db_result_error(db, NULL, err);
+            }
+            /* Nothing was sent to the server; drop the half-built
+             * pipeline with the connection. */
+            PQfinish(db->conn);
+            db->conn = NULL;
+            return NULL;
+        }
+        failed = 0;
+        settings = lc_db_pipeline_result(db, err, &failed);
+        res = lc_db_pipeline_result(db, err, &failed);
+        sync = PQgetResult(db->conn);
+        if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+            /* The connection broke mid-pipeline. */
+            if (!failed) {
+                lc_db_result_error(db, sync, err);
+                failed = 1;
+            }
+            PQclear(sync);
+            PQclear(settings);
+            PQclear(res);
+            PQfinish(db->conn);
+            db->conn = NULL;
+            return NULL;
+        }
+        PQclear(sync);
+        PQexitPipelineMode(db->conn);
+        PQclear(settings);
+        if (!failed) {
+            return res;
+        }
+        PQclear(res);
+        return NULL;
+    }
+}
+
 int
 lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                 lc_db_tx_fn fn, void *arg, lc_db_error *err)

@@ -68,6 +68,19 @@ int lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                     lc_db_tx_fn fn, void *arg, lc_db_error *err);
 
 /*
+ * A single read-only statement in its own tenant transaction, in one round
+ * trip: set_config (tenant, statement_timeout) and the statement are
+ * pipelined up to one Sync, which makes them one implicit transaction, so
+ * the settings are local to it exactly as in lc_db_tenant_tx. Returns the
+ * statement's result (TUPLES_OK), which the caller PQclear()s, or NULL with
+ * `err` set. A connection found dead is replaced once; nothing is retried
+ * after the statement may have run.
+ */
+PGresult *lc_db_tenant_read(lc_db *db, const char *tenant_id,
+                            int64_t deadline_ms, const lc_db_stmt *st,
+                            const char *const *params, lc_db_error *err);
+
+/*
  * Runs a statement; params are text (NULL = SQL NULL). Returns a result
  * with status TUPLES_OK or COMMAND_OK, which the caller PQclear()s, or NULL
  * with `err` set.

@@ -511,6 +511,20 @@ lc_rpc_server_route(lc_rpc_server *s, const char *method, const char *pattern,
     return lc_router_add(s->router, method, pattern, (const void *)fn);
 }
 
+int
+lc_rpc_server_routes(lc_rpc_server *s, const lc_rpc_route *routes, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (lc_rpc_server_route(s, routes[i].method, routes[i].pattern,
+                                routes[i].fn) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 lc_rpc_server_print_route(const lc_route *route, void *arg)
 {

@@ -50,6 +50,17 @@ lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);
 int lc_rpc_server_route(lc_rpc_server *s, const char *method,
                         const char *pattern, lc_rpc_handler fn);
 
+/* A service resource's routes, registered at once. */
+typedef struct {
+    const char *method;
+    const char *pattern;
+    lc_rpc_handler fn;
+} lc_rpc_route;
+
+/* lc_rpc_server_route() for each entry; 0, or -1 at the first failure. */
+int lc_rpc_server_routes(lc_rpc_server *s, const lc_rpc_route *routes,
+                         size_t n);
+
 /* Prints "METHOD PATTERN" per registered route, one a line. */
 void lc_rpc_server_print_routes(const lc_rpc_server *s, FILE *out);
 

@@ -730,10 +730,7 @@ auth_sessions(lc_req *req)
 int
 auth_routes(lc_rpc_server *s)
 {
-    static const struct {
-        const char *method, *path;
-        lc_rpc_handler fn;
-    } routes[] = {
+    static const lc_rpc_route routes[] = {
         {"POST", "/api/auth/login", auth_login},
         {"POST", "/api/auth/refresh", auth_refresh},
         {"POST", "/api/auth/logout", auth_logout},
@@ -741,13 +738,6 @@ auth_routes(lc_rpc_server *s)
         {"GET", "/api/auth/sessions", auth_sessions},
         {"DELETE", "/api/auth/sessions/:id", auth_session_delete},
     };
-    size_t i;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (lc_rpc_server_route(s, routes[i].method, routes[i].path,
-                                routes[i].fn) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -240,11 +240,10 @@ invitations_accept(lc_req *req)
 int
 invitations_routes(lc_rpc_server *s)
 {
-    return lc_rpc_server_route(s, "POST", "/api/users/invitations",
-                               invitations_create) != 0 ||
-                   lc_rpc_server_route(s, "POST",
-                                       "/api/auth/invitations/accept",
-                                       invitations_accept) != 0
-               ? -1
-               : 0;
+    static const lc_rpc_route routes[] = {
+        {"POST", "/api/users/invitations", invitations_create},
+        {"POST", "/api/auth/invitations/accept", invitations_accept},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -270,10 +270,10 @@ keys_jwks_document(lc_req *req)
 int
 keys_routes(lc_rpc_server *s)
 {
-    return lc_rpc_server_route(s, "RPC", "/rpc/users.GetJwks", keys_get_jwks) !=
-                       0 ||
-                   lc_rpc_server_route(s, "GET", "/.well-known/jwks.json",
-                                       keys_jwks_document) != 0
-               ? -1
-               : 0;
+    static const lc_rpc_route routes[] = {
+        {"RPC", "/rpc/users.GetJwks", keys_get_jwks},
+        {"GET", "/.well-known/jwks.json", keys_jwks_document},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -216,11 +216,10 @@ reset_confirm(lc_req *req)
 int
 password_reset_routes(lc_rpc_server *s)
 {
-    return lc_rpc_server_route(s, "POST", "/api/auth/password-reset",
-                               reset_request) != 0 ||
-                   lc_rpc_server_route(s, "POST",
-                                       "/api/auth/password-reset/confirm",
-                                       reset_confirm) != 0
-               ? -1
-               : 0;
+    static const lc_rpc_route routes[] = {
+        {"POST", "/api/auth/password-reset", reset_request},
+        {"POST", "/api/auth/password-reset/confirm", reset_confirm},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -415,16 +415,13 @@ tenants_patch(lc_req *req)
 int
 tenants_routes(lc_rpc_server *s)
 {
-    return lc_rpc_server_route(s, "RPC", "/rpc/users.ResolveTenant",
-                               tenants_resolve) != 0 ||
-                   lc_rpc_server_route(s, "POST", "/api/signup",
-                                       tenants_signup) != 0 ||
-                   lc_rpc_server_route(s, "GET", "/api/admin/tenants",
-                                       tenants_list) != 0 ||
-                   lc_rpc_server_route(s, "POST", "/api/admin/tenants",
-                                       tenants_create) != 0 ||
-                   lc_rpc_server_route(s, "PATCH", "/api/admin/tenants/:id",
-                                       tenants_patch) != 0
-               ? -1
-               : 0;
+    static const lc_rpc_route routes[] = {
+        {"RPC", "/rpc/users.ResolveTenant", tenants_resolve},
+        {"POST", "/api/signup", tenants_signup},
+        {"GET", "/api/admin/tenants", tenants_list},
+        {"POST", "/api/admin/tenants", tenants_create},
+        {"PATCH", "/api/admin/tenants/:id", tenants_patch},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -453,10 +453,7 @@ users_count_seats_rpc(lc_req *req)
 int
 users_routes(lc_rpc_server *s)
 {
-    static const struct {
-        const char *method, *path;
-        lc_rpc_handler fn;
-    } routes[] = {
+    static const lc_rpc_route routes[] = {
         {"GET", "/api/users/me", users_me},
         {"PATCH", "/api/users/me", users_me_patch},
         {"POST", "/api/users/me/password", users_me_password},
@@ -466,13 +463,6 @@ users_routes(lc_rpc_server *s)
         {"RPC", "/rpc/users.GetUser", users_get_user},
         {"RPC", "/rpc/users.CountSeats", users_count_seats_rpc},
     };
-    size_t i;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (lc_rpc_server_route(s, routes[i].method, routes[i].path,
-                                routes[i].fn) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
 }

@@ -396,6 +396,134 @@ test_uuid_check(void **state)
     assert_false(lc_db_is_uuid(NULL));
 }
 
+/* --- lc_db_tenant_read: the same transaction in one round trip --------- */
+
+static char *
+read_value(lc_db *d, const char *tenant, const char *sql, lc_db_error *err)
+{
+    static char out[128];
+    const lc_db_stmt st = {sql, 0};
+    PGresult *res = lc_db_tenant_read(d, tenant, soon(), &st, NULL, err);
+
+    if (res == NULL) {
+        return NULL;
+    }
+    snprintf(out, sizeof(out), "%s",
+             PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return out;
+}
+
+static void
+test_read_sets_tenant_and_timeout_for_its_statement(void **state)
+{
+    lc_db_error err;
+    const char *v;
+
+    (void)state;
+    v = read_value(db, TENANT_A,
+                   "SELECT current_setting('app.tenant_id') || ' ' || "
+                   "current_setting('statement_timeout')",
+                   &err);
+    assert_non_null(v);
+    assert_true(strncmp(v, TENANT_A " ", 37) == 0);
+    assert_string_not_equal(v + 37, "0");
+}
+
+static void
+test_read_settings_end_with_it(void **state)
+{
+    const lc_db_stmt st = {"SELECT coalesce(current_setting('app.tenant_id',"
+                           " true), '')",
+                           0};
+    lc_db_error err;
+    PGresult *res;
+
+    (void)state;
+    assert_non_null(read_value(db, TENANT_B, "SELECT 1", &err));
+    /* The next statement on the connection, outside any transaction. */
+    res = lc_db_exec(db, &st, NULL, &err);
+    assert_non_null(res);
+    assert_string_equal(PQgetvalue(res, 0, 0), "");
+    PQclear(res);
+}
+
+static void
+test_read_hides_other_tenants_rows(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_B, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_B
+                                     "', 'b-read', 1)",
+                                     &err),
+                     0);
+    assert_string_equal(
+        read_value(db, TENANT_A,
+                   "SELECT count(*) FROM things WHERE name = 'b-read'", &err),
+        "0");
+    assert_string_equal(
+        read_value(db, TENANT_B,
+                   "SELECT count(*) FROM things WHERE name = 'b-read'", &err),
+        "1");
+}
+
+static void
+test_read_without_tenant_fails_closed(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_null(read_value(db, NULL, "SELECT count(*) FROM things", &err));
+    assert_string_equal(err.sqlstate, "22P02");
+    assert_null(read_value(db, "x' OR true --", "SELECT 1", &err));
+    assert_int_equal(err.http_status, 500);
+}
+
+static void
+test_read_error_leaves_the_connection_usable(void **state)
+{
+    lc_db_error err;
+
+    (void)state;
+    assert_null(read_value(db, TENANT_A, "SELECT 1 / 0", &err));
+    assert_string_equal(err.sqlstate, "22012");
+    assert_int_equal(err.http_status, 400);
+    assert_string_equal(read_value(db, TENANT_A, "SELECT 'still here'", &err),
+                        "still here");
+}
+
+static void
+test_read_unprepared_and_with_parameters(void **state)
+{
+    lc_db_options o = {getenv("LINTEL_TEST_DB_URL"), "test_db", false, 3};
+    lc_db *plain = lc_db_open(&o);
+    const lc_db_stmt st = {"SELECT upper($1)", 1};
+    const char *params[1] = {"pipelined"};
+    lc_db_error err;
+    PGresult *res;
+
+    (void)state;
+    res = lc_db_tenant_read(plain, TENANT_A, soon(), &st, params, &err);
+    assert_non_null(res);
+    assert_string_equal(PQgetvalue(res, 0, 0), "PIPELINED");
+    PQclear(res);
+    lc_db_close(plain);
+}
+
+static void
+test_read_past_deadline_never_reaches_the_database(void **state)
+{
+    const lc_db_stmt st = {"SELECT 1", 0};
+    lc_db_error err;
+
+    (void)state;
+    assert_null(lc_db_tenant_read(db, TENANT_A, lc_clock_mono_ms() - 1, &st,
+                                  NULL, &err));
+    assert_int_equal(err.http_status, 504);
+}
+
 int
 main(void)
 {
@@ -405,6 +533,14 @@ main(void)
         cmocka_unit_test(test_rls_hides_other_tenants_rows),
         cmocka_unit_test(test_missing_tenant_fails_closed),
         cmocka_unit_test(test_tenant_id_must_be_a_uuid),
+        /* before the connection is replaced: they use the temp table */
+        cmocka_unit_test(test_read_sets_tenant_and_timeout_for_its_statement),
+        cmocka_unit_test(test_read_settings_end_with_it),
+        cmocka_unit_test(test_read_hides_other_tenants_rows),
+        cmocka_unit_test(test_read_without_tenant_fails_closed),
+        cmocka_unit_test(test_read_error_leaves_the_connection_usable),
+        cmocka_unit_test(test_read_unprepared_and_with_parameters),
+        cmocka_unit_test(test_read_past_deadline_never_reaches_the_database),
         cmocka_unit_test(test_unique_violation_is_409_with_constraint),
         cmocka_unit_test(test_check_violation_is_422),
         cmocka_unit_test(test_past_deadline_never_reaches_the_database),
