@@ -109,5 +109,6 @@ gateway-test: $(GATEWAY_ALL)
 	    -p no:cacheprovider tests/gateway
 	$(MAKE) fuzz FUZZ_SECONDS=3
 
-bench: $(GATEWAY_ALL)
+bench: $(GATEWAY_ALL) $(SVC_BINS)
 	bash tests/bench/run.sh $(abspath $(BUILD))
+	bash tests/bench/projects.sh $(abspath $(BUILD))

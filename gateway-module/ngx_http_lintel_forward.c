@@ -420,6 +420,13 @@ ngx_http_lintel_forward_reply(ngx_http_request_t *r, Lintel__V1__Response *res)
     r->headers_out.status = res->status;
     r->headers_out.content_length_n = res->body.len;
 
+    /*
+     * The service is the authority on If-Match: nginx's not_modified
+     * filter would answer 412 to every 200 whose request carried If-Match
+     * (it compares with the *new* ETag of a PATCH, or finds none).
+     */
+    r->disable_not_modified = 1;
+
     if (res->content_type && res->content_type[0]
         && lintel_envelope_response_header_allowed("x", 1, res->content_type,
                                          ngx_strlen(res->content_type)))

@@ -523,13 +523,12 @@ lc_db_tenant_read(lc_db *db, const char *tenant_id, int64_t deadline_ms,
         }
         if (!PQenterPipelineMode(db->conn) ||
             lc_db_send(db, &lc_db_set_tx, set, err) != 0 ||
-            lc_db_send(db, st, params, err) != 0 ||
-            !PQpipelineSync(db->conn)) {
+            lc_db_send(db, st, params, err) != 0 || !PQpipelineSync(db->conn)) {
             if (err->http_status == 0) {
                 lc_db_result_error(db, NULL, err);
             }
-            /* Nothing was sent to the server; drop the half-built
-             * pipeline with the connection. */
+            /* No Sync reached the server, so nothing can commit: drop
+             * the half-built pipeline with the connection. */
             PQfinish(db->conn);
             db->conn = NULL;
             return NULL;

@@ -21,6 +21,7 @@
 #include "lc_json.h"
 #include "lc_pbjson.h"
 #include "lc_rpc_client.h"
+#include "lintel/v1/projects.pb-c.h"
 #include "lintel/v1/users.pb-c.h"
 
 #define CALL_MAX_HEADERS 32
@@ -28,6 +29,7 @@
 /* Every service whose RPCs --rpc can name, as "<service>.<Method>". */
 static const ProtobufCServiceDescriptor *const call_services[] = {
     &lintel__v1__users__users__descriptor,
+    &lintel__v1__projects__projects__descriptor,
 };
 
 typedef struct {

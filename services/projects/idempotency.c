@@ -1,0 +1,247 @@
+/*
+ * idempotency.c: POST requests with an Idempotency-Key (API.md). A client
+ * that lost a response retries with the same key and gets the first
+ * response again instead of a second project. The key is claimed in its
+ * own short transaction (so that a concurrent repeat sees "running" and
+ * gets a 409 instead of waiting), and the response is stored in the same
+ * transaction as the change it reports, so a stored response always means
+ * the change committed. A failed request frees its key again.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projects.h"
+
+/* A key claimed by a request that died (the service crashed) would block
+ * its retries for 24 h; a claim this old is taken over instead. It is far
+ * longer than the longest deadline a request may have. */
+#define IDEM_ABANDONED "'60 seconds'"
+
+static const lc_db_stmt idem_insert = {
+    "INSERT INTO projects.idempotency_keys"
+    " (tenant_id, user_id, route, key, request_hash)"
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+    5};
+
+static const lc_db_stmt idem_lock = {
+    "SELECT request_hash, state, response_status, response_body,"
+    " response_etag, created_at < now() - interval '24 hours'"
+    "  OR (state = 'running' AND created_at < now() - interval " IDEM_ABANDONED
+    ")"
+    " FROM projects.idempotency_keys"
+    " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4"
+    " FOR UPDATE",
+    4};
+
+static const lc_db_stmt idem_reclaim = {
+    "UPDATE projects.idempotency_keys SET request_hash = $5,"
+    " state = 'running', response_status = NULL, response_body = NULL,"
+    " response_etag = NULL, created_at = now()"
+    " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
+    5};
+
+static const lc_db_stmt idem_done = {
+    "UPDATE projects.idempotency_keys SET state = 'done',"
+    " response_status = $5, response_body = $6, response_etag = $7"
+    " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
+    7};
+
+static const lc_db_stmt idem_delete = {
+    "DELETE FROM projects.idempotency_keys"
+    " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4"
+    "   AND state = 'running'",
+    4};
+
+typedef struct {
+    projects_fail fail;
+    const projects_idem *idem;
+    int outcome; /* 0 claimed, 1 replay, 2 running, 3 other body */
+    PGresult *res;
+} idem_claim_ctx;
+
+static int
+idem_claim_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    idem_claim_ctx *c = arg;
+    const projects_idem *i = c->idem;
+    const char *params[5] = {i->tenant_id, i->user_id, i->route, i->key,
+                             i->hash};
+    PGresult *res;
+    int inserted;
+
+    PQclear(c->res);
+    c->res = NULL;
+    res = lc_db_exec(db, &idem_insert, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    inserted = PQntuples(res);
+    PQclear(res);
+    if (inserted == 1) {
+        c->outcome = 0;
+        return 0;
+    }
+    res = lc_db_exec(db, &idem_lock, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+        /* Expired or abandoned (or deleted by a failed first request
+         * between our INSERT and SELECT): this request starts afresh. */
+        const lc_db_stmt *st =
+            PQntuples(res) == 0 ? &idem_insert : &idem_reclaim;
+
+        PQclear(res);
+        res = lc_db_exec(db, st, params, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
+        c->outcome = 0;
+        return 0;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), i->hash) != 0) {
+        c->outcome = 3;
+    } else if (strcmp(PQgetvalue(res, 0, 1), "running") == 0) {
+        c->outcome = 2;
+    } else {
+        c->outcome = 1;
+    }
+    c->res = res;
+    return 0;
+}
+
+static void
+idem_hash(const lc_request *env, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+        EVP_DigestUpdate(ctx, env->path, strlen(env->path) + 1) == 1 &&
+        EVP_DigestUpdate(ctx, env->body.data, env->body.len) == 1) {
+        EVP_DigestFinal_ex(ctx, md, &mdlen);
+    }
+    EVP_MD_CTX_free(ctx);
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[i < mdlen ? md[i] >> 4 : 0];
+        out[2 * i + 1] = hex[i < mdlen ? md[i] & 15 : 0];
+    }
+    out[64] = '\0';
+}
+
+int
+projects_idem_begin(lc_req *req, const projects_caller *caller,
+                    projects_idem *idem)
+{
+    const lc_request *env = lc_req_envelope(req);
+    const char *key = lc_envelope_header(env, "idempotency-key");
+    idem_claim_ctx c = {0};
+    size_t n, i;
+
+    memset(idem, 0, sizeof(*idem));
+    if (key == NULL) {
+        return 0;
+    }
+    n = strlen(key);
+    for (i = 0; i < n && key[i] > 0x20 && key[i] < 0x7f; i++) {
+    }
+    if (n == 0 || n > 255 || i != n) {
+        projects_field_error(req, "Idempotency-Key", "invalid",
+                             "Idempotency-Key: 1 to 255 visible ASCII "
+                             "characters");
+        return 1;
+    }
+    memcpy(idem->key, key, n + 1);
+    snprintf(idem->route, sizeof(idem->route), "%s %s", env->method, env->path);
+    idem_hash(env, idem->hash);
+    idem->tenant_id = caller->tenant_id;
+    idem->user_id = caller->user_id;
+    c.idem = idem;
+    if (projects_tx(req, caller->tenant_id, idem_claim_tx, &c) != 0) {
+        return 1;
+    }
+    switch (c.outcome) {
+    case 0:
+        idem->active = true;
+        return 0;
+    case 1:
+        if (!PQgetisnull(c.res, 0, 4)) {
+            char etag[32];
+
+            snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(c.res, 0, 4));
+            lc_req_header(req, "etag", etag);
+        }
+        lc_req_header(req, "idempotent-replayed", "true");
+        lc_req_respond(req, atoi(PQgetvalue(c.res, 0, 2)), "application/json",
+                       PQgetvalue(c.res, 0, 3),
+                       (size_t)PQgetlength(c.res, 0, 3));
+        break;
+    case 2:
+        lc_req_error(req, 409, "conflict",
+                     "a request with this Idempotency-Key is still running");
+        break;
+    default:
+        lc_req_error(req, 422, "idempotency_key_reused",
+                     "this Idempotency-Key was used for another request");
+    }
+    PQclear(c.res);
+    return 1;
+}
+
+int
+projects_idem_store(lc_db *db, const projects_idem *idem, int status,
+                    const char *version, const char *body, lc_db_error *err)
+{
+    char st[8];
+    const char *params[7] = {
+        idem->tenant_id, idem->user_id, idem->route, idem->key, st, body,
+        version};
+    PGresult *res;
+
+    if (!idem->active) {
+        return 0;
+    }
+    snprintf(st, sizeof(st), "%d", status);
+    res = lc_db_exec(db, &idem_done, params, err);
+    if (res == NULL) {
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+typedef struct {
+    projects_fail fail;
+    const projects_idem *idem;
+} idem_abort_ctx;
+
+static int
+idem_abort_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    const projects_idem *i = ((idem_abort_ctx *)arg)->idem;
+    const char *params[4] = {i->tenant_id, i->user_id, i->route, i->key};
+    PGresult *res = lc_db_exec(db, &idem_delete, params, err);
+
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+void
+projects_idem_abort(lc_req *req, const projects_idem *idem)
+{
+    idem_abort_ctx c = {{0}, idem};
+    lc_db_error err;
+
+    if (!idem->active) {
+        return;
+    }
+    /* The response already says what went wrong; a key that stays claimed
+     * is taken over after IDEM_ABANDONED anyway. */
+    lc_db_tenant_tx(lc_req_db(req), idem->tenant_id, lc_req_deadline_ms(req),
+                    idem_abort_tx, &c, &err);
+}

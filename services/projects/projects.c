@@ -1,0 +1,520 @@
+/*
+ * projects.c: a tenant's construction projects. Lists with keyset paging,
+ * create (manager+, Idempotency-Key), read with an ETag, PATCH under
+ * If-Match, soft delete (its tasks go with it), each change with its
+ * domain event in the same transaction; and the internal CountProjects.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lintel/v1/projects.pb-c.h"
+#include "projects.h"
+
+#define PROJECT_JSON                                                           \
+    "json_build_object('id', id, 'name', name, 'code', code,"                  \
+    " 'status', status,"                                                       \
+    " 'start_date', to_char(start_date, 'YYYY-MM-DD'),"                        \
+    " 'end_date', to_char(end_date, 'YYYY-MM-DD'),"                            \
+    " 'budget_cents', budget_cents, 'currency', currency,"                     \
+    " 'address', address, 'description', description,"                         \
+    " 'created_at', " PROJECTS_RFC3339_CREATED ","                             \
+    " 'updated_at', " PROJECTS_RFC3339_UPDATED ","                             \
+    " 'created_by', created_by, 'updated_by', updated_by,"                     \
+    " 'version', version)::text"
+
+static const char *const project_statuses[] = {
+    "planned", "active", "on_hold", "completed", "cancelled", NULL};
+
+/* The body of POST and PATCH; `required` applies to POST only. */
+enum {
+    F_NAME,
+    F_CODE,
+    F_STATUS,
+    F_START,
+    F_END,
+    F_BUDGET,
+    F_CURRENCY,
+    F_ADDRESS,
+    F_DESCRIPTION,
+    F_COUNT
+};
+
+static const projects_field project_fields[F_COUNT] = {
+    {"name", PF_TEXT, true, false, 200, 0, 0, NULL},
+    {"code", PF_CODE, true, false, 0, 0, 0, NULL},
+    {"status", PF_ENUM, false, false, 0, 0, 0, project_statuses},
+    {"start_date", PF_DATE, false, true, 0, 0, 0, NULL},
+    {"end_date", PF_DATE, false, true, 0, 0, 0, NULL},
+    /* 2^53 - 1: the largest integer every JSON client reads exactly. */
+    {"budget_cents", PF_INT, false, true, 0, 0, 9007199254740991LL, NULL},
+    {"currency", PF_CURRENCY, false, true, 0, 0, 0, NULL},
+    {"address", PF_TEXT, false, true, 500, 0, 0, NULL},
+    {"description", PF_TEXT, false, true, 10000, 0, 0, NULL},
+};
+
+static const lc_db_stmt project_get = {"SELECT version, " PROJECT_JSON
+                                       " FROM projects.projects"
+                                       " WHERE id = $1 AND deleted_at IS NULL",
+                                       1};
+
+static const lc_db_stmt project_insert = {
+    "INSERT INTO projects.projects (tenant_id, name, code, status, start_date,"
+    " end_date, budget_cents, currency, address, description, created_by,"
+    " updated_by)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2,"
+    " coalesce($3, 'planned'), $4, $5, $6, $7, $8, $9, $10, $10)"
+    " RETURNING id, version, " PROJECT_JSON,
+    10};
+
+#define SET_IF(col, n, m, type)                                                \
+    " " col " = CASE WHEN $" #n "::bool THEN $" #m "::" type " ELSE " col      \
+    " END,"
+
+/* $1 id, $2 actor, $3 expected version (NULL: any), then present/value
+ * pairs in project_fields order. */
+/* clang-format off */
+static const lc_db_stmt project_update = {
+    "UPDATE projects.projects SET"
+    SET_IF("name", 4, 5, "text")
+    SET_IF("code", 6, 7, "text")
+    SET_IF("status", 8, 9, "text")
+    SET_IF("start_date", 10, 11, "date")
+    SET_IF("end_date", 12, 13, "date")
+    SET_IF("budget_cents", 14, 15, "bigint")
+    SET_IF("currency", 16, 17, "text")
+    SET_IF("address", 18, 19, "text")
+    SET_IF("description", 20, 21, "text")
+    " updated_at = now(), updated_by = $2, version = version + 1"
+    " WHERE id = $1 AND deleted_at IS NULL"
+    "   AND ($3::int IS NULL OR version = $3::int)"
+    " RETURNING id, version, " PROJECT_JSON,
+    21};
+/* clang-format on */
+
+static const lc_db_stmt project_delete = {
+    "UPDATE projects.projects SET deleted_at = now(), updated_at = now(),"
+    " updated_by = $2, version = version + 1"
+    " WHERE id = $1 AND deleted_at IS NULL"
+    "   AND ($3::int IS NULL OR version = $3::int)"
+    " RETURNING id, version, " PROJECT_JSON,
+    3};
+
+static const lc_db_stmt project_delete_tasks = {
+    "UPDATE projects.tasks SET deleted_at = now(), updated_at = now(),"
+    " updated_by = $2, version = version + 1"
+    " WHERE project_id = $1 AND deleted_at IS NULL"
+    " RETURNING id, " TASK_JSON,
+    2};
+
+static const lc_db_stmt project_count = {
+    "SELECT count(*) FROM projects.projects WHERE deleted_at IS NULL", 0};
+
+/* Two statements per sort order, the first page and the pages after a
+ * cursor (so that a generic plan of either can walk the index): the key,
+ * the comparison that continues after the cursor and the direction. Dates
+ * may be null: they sort as 'infinity' (last when ascending), which the
+ * cursor can carry. $1 status, $2 q, $3 limit, $4 cursor key, $5 id. */
+#define PROJECTS_LIST(key, after)                                              \
+    "SELECT (" key ")::text AS sort_key, id, " PROJECT_JSON                    \
+    " FROM projects.projects"                                                  \
+    " WHERE deleted_at IS NULL"                                                \
+    "   AND ($1::text IS NULL OR status = $1)"                                 \
+    "   AND ($2::text IS NULL OR strpos(lower(name), lower($2)) > 0"           \
+    "        OR strpos(lower(code), lower($2)) > 0)" after
+/* clang-format off */
+#define PROJECTS_SORT(name, key, type, cmp, dir)                               \
+    {name,                                                                     \
+     {PROJECTS_LIST(key, " ORDER BY " key " " dir ", id " dir " LIMIT $3"),    \
+      3},                                                                      \
+     {PROJECTS_LIST(key, " AND (" key ", id) " cmp " ($4::text::" type         \
+                         ", $5::uuid) ORDER BY " key " " dir ", id " dir       \
+                         " LIMIT $3"),                                         \
+      5}}
+/* clang-format on */
+
+#define START_KEY "coalesce(start_date, 'infinity'::date)"
+#define END_KEY "coalesce(end_date, 'infinity'::date)"
+
+static const projects_sort list_sorts[] = {
+    PROJECTS_SORT("-created_at", "created_at", "timestamptz", "<", "DESC"),
+    PROJECTS_SORT("created_at", "created_at", "timestamptz", ">", "ASC"),
+    PROJECTS_SORT("updated_at", "updated_at", "timestamptz", ">", "ASC"),
+    PROJECTS_SORT("-updated_at", "updated_at", "timestamptz", "<", "DESC"),
+    PROJECTS_SORT("name", "name", "text", ">", "ASC"),
+    PROJECTS_SORT("-name", "name", "text", "<", "DESC"),
+    PROJECTS_SORT("code", "code", "text", ">", "ASC"),
+    PROJECTS_SORT("-code", "code", "text", "<", "DESC"),
+    PROJECTS_SORT("start_date", START_KEY, "date", ">", "ASC"),
+    PROJECTS_SORT("-start_date", START_KEY, "date", "<", "DESC"),
+    PROJECTS_SORT("end_date", END_KEY, "date", ">", "ASC"),
+    PROJECTS_SORT("-end_date", END_KEY, "date", "<", "DESC"),
+};
+
+/* --- one statement, one result ---------------------------------------------*/
+
+typedef struct {
+    projects_fail fail;
+    const lc_db_stmt *stmt;
+    const char *const *params;
+    PGresult *res;
+} query_ctx;
+
+static int
+query_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    query_ctx *c = arg;
+
+    PQclear(c->res);
+    c->res = lc_db_exec(db, c->stmt, c->params, err);
+    return c->res ? 0 : -1;
+}
+
+/* --- list and read
+ * -----------------------------------------------------------*/
+
+static void
+projects_list(lc_req *req)
+{
+    static const char *const allowed[] = {"limit",  "cursor", "sort",
+                                          "status", "q",      NULL};
+    projects_caller caller;
+    projects_page page;
+    PGresult *res;
+    char status_buf[32], q_buf[201], limit[16];
+    const char *status, *q, *params[5];
+    size_t i;
+
+    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+        projects_page_args(req, allowed, list_sorts,
+                           sizeof(list_sorts) / sizeof(list_sorts[0]),
+                           &page) != 0 ||
+        projects_page_filter(req, "status", status_buf, sizeof(status_buf),
+                             &status) != 0 ||
+        projects_page_filter(req, "q", q_buf, sizeof(q_buf), &q) != 0) {
+        return;
+    }
+    for (i = 0; status != NULL && project_statuses[i] != NULL &&
+                strcmp(status, project_statuses[i]) != 0;
+         i++) {
+    }
+    if (status != NULL && project_statuses[i] == NULL) {
+        projects_field_error(req, "status", "invalid_choice",
+                             "status: not a project status");
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    params[0] = status;
+    params[1] = q != NULL && q[0] != '\0' ? q : NULL;
+    params[2] = limit;
+    params[3] = page.after_key;
+    params[4] = page.after_id;
+    res =
+        projects_read(req, caller.tenant_id, projects_page_stmt(&page), params);
+    if (res != NULL) {
+        projects_page_respond(req, &page, res, 2);
+        PQclear(res);
+    }
+}
+
+static void
+projects_get(lc_req *req)
+{
+    projects_caller caller;
+    PGresult *res;
+    const char *id;
+
+    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+        projects_path_id(req, "no such project", &id) != 0) {
+        return;
+    }
+    res = projects_read(req, caller.tenant_id, &project_get, &id);
+    if (res == NULL) {
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        lc_req_error(req, 404, "not_found", "no such project");
+    } else {
+        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
+                                PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+}
+
+/* --- changes
+ * -----------------------------------------------------------------*/
+
+typedef struct {
+    projects_fail fail;
+    const projects_caller *caller;
+    const projects_idem *idem;
+    const char *id, *version; /* PATCH, DELETE */
+    projects_value *vals;
+    PGresult *res;
+    int64_t seq;
+} change_ctx;
+
+static int
+project_create_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[10];
+    int i;
+
+    for (i = 0; i < F_COUNT; i++) {
+        params[i] = c->vals[i].text;
+    }
+    params[9] = c->caller->user_id;
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &project_insert, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (projects_event_add(db, "project.created", PQgetvalue(c->res, 0, 0),
+                           NULL, c->caller->user_id, PQgetvalue(c->res, 0, 2),
+                           &c->seq, err) != 0) {
+        return -1;
+    }
+    return projects_idem_store(db, c->idem, 201, PQgetvalue(c->res, 0, 1),
+                               PQgetvalue(c->res, 0, 2), err);
+}
+
+static void
+projects_create(lc_req *req)
+{
+    projects_caller caller;
+    projects_idem idem;
+    projects_value vals[F_COUNT];
+    change_ctx c = {0};
+    char location[64];
+
+    if (projects_caller_get(req, "manager", &caller) != 0 ||
+        projects_idem_begin(req, &caller, &idem) != 0) {
+        return;
+    }
+    if (projects_body(req, project_fields, F_COUNT, vals) != 0) {
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    if (vals[F_START].text != NULL && vals[F_END].text != NULL &&
+        strcmp(vals[F_END].text, vals[F_START].text) < 0) {
+        projects_field_error(req, "end_date", "before_start",
+                             "end_date is before start_date");
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    if ((vals[F_BUDGET].text == NULL) != (vals[F_CURRENCY].text == NULL)) {
+        projects_field_error(
+            req, vals[F_CURRENCY].text ? "budget_cents" : "currency",
+            "required_with", "budget_cents and currency go together");
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    c.caller = &caller;
+    c.idem = &idem;
+    c.vals = vals;
+    if (projects_tx(req, caller.tenant_id, project_create_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    snprintf(location, sizeof(location), "/api/projects/%s",
+             PQgetvalue(c.res, 0, 0));
+    lc_req_header(req, "location", location);
+    projects_respond_entity(req, 201, PQgetvalue(c.res, 0, 1),
+                            PQgetvalue(c.res, 0, 2));
+    PQclear(c.res);
+}
+
+/* After an UPDATE that matched nothing: gone (404) or changed (412). */
+static int
+project_missed(change_ctx *c, lc_db *db, lc_db_error *err)
+{
+    PGresult *res = lc_db_exec(db, &project_get, &c->id, err);
+    int exists;
+
+    if (res == NULL) {
+        return -1;
+    }
+    exists = PQntuples(res) > 0;
+    PQclear(res);
+    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
+                                     "the project has changed since you "
+                                     "read it")
+                  : projects_fail_tx(&c->fail, err, 404, "not_found",
+                                     "no such project");
+}
+
+static int
+project_update_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[21];
+    int i;
+
+    params[0] = c->id;
+    params[1] = c->caller->user_id;
+    params[2] = c->version[0] ? c->version : NULL;
+    for (i = 0; i < F_COUNT; i++) {
+        params[3 + 2 * i] = c->vals[i].present ? "true" : "false";
+        params[4 + 2 * i] = c->vals[i].text;
+    }
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &project_update, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->res) == 0) {
+        return project_missed(c, db, err);
+    }
+    return projects_event_add(db, "project.updated", c->id, NULL,
+                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
+                              &c->seq, err);
+}
+
+static void
+projects_patch(lc_req *req)
+{
+    projects_caller caller;
+    projects_value vals[F_COUNT];
+    projects_field spec[F_COUNT];
+    change_ctx c = {0};
+    char version[16];
+    int i, m;
+
+    if (projects_caller_get(req, "manager", &caller) != 0 ||
+        projects_path_id(req, "no such project", &c.id) != 0) {
+        return;
+    }
+    memcpy(spec, project_fields, sizeof(spec));
+    for (i = 0; i < F_COUNT; i++) {
+        spec[i].required = false;
+    }
+    if (projects_body(req, spec, F_COUNT, vals) != 0) {
+        return;
+    }
+    m = projects_if_match(req, version, sizeof(version));
+    if (m < 0) {
+        return;
+    }
+    if (m > 0) {
+        lc_req_error(req, 428, "precondition_required",
+                     "send If-Match with the ETag you read");
+        return;
+    }
+    c.caller = &caller;
+    c.vals = vals;
+    c.version = version;
+    if (projects_tx(req, caller.tenant_id, project_update_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    projects_respond_entity(req, 200, PQgetvalue(c.res, 0, 1),
+                            PQgetvalue(c.res, 0, 2));
+    PQclear(c.res);
+}
+
+static int
+project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[3] = {c->id, c->caller->user_id,
+                             c->version[0] ? c->version : NULL};
+    PGresult *tasks;
+    int i, n;
+
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &project_delete, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->res) == 0) {
+        return project_missed(c, db, err);
+    }
+    tasks = lc_db_exec(db, &project_delete_tasks, params, err);
+    if (tasks == NULL) {
+        return -1;
+    }
+    n = PQntuples(tasks);
+    for (i = 0; i < n; i++) {
+        if (projects_event_add(db, "task.deleted", c->id,
+                               PQgetvalue(tasks, i, 0), c->caller->user_id,
+                               PQgetvalue(tasks, i, 1), &c->seq, err) != 0) {
+            PQclear(tasks);
+            return -1;
+        }
+    }
+    PQclear(tasks);
+    return projects_event_add(db, "project.deleted", c->id, NULL,
+                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
+                              &c->seq, err);
+}
+
+static void
+projects_delete(lc_req *req)
+{
+    projects_caller caller;
+    change_ctx c = {0};
+    char version[16] = "";
+
+    if (projects_caller_get(req, "manager", &caller) != 0 ||
+        projects_path_id(req, "no such project", &c.id) != 0 ||
+        projects_if_match(req, version, sizeof(version)) < 0) {
+        return;
+    }
+    c.caller = &caller;
+    c.version = version;
+    if (projects_tx(req, caller.tenant_id, project_delete_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    lc_req_respond(req, 204, NULL, NULL, 0);
+    PQclear(c.res);
+}
+
+/* --- projects.CountProjects -------------------------------------------------
+ */
+
+static void
+projects_count_rpc(lc_req *req)
+{
+    const Lintel__V1__Projects__CountProjectsRequest *in;
+    Lintel__V1__Projects__CountProjectsResponse out =
+        LINTEL__V1__PROJECTS__COUNT_PROJECTS_RESPONSE__INIT;
+    query_ctx c = {0};
+
+    in = (const Lintel__V1__Projects__CountProjectsRequest *)lc_req_pb(
+        req, &lintel__v1__projects__count_projects_request__descriptor);
+    if (in == NULL) {
+        return;
+    }
+    if (!lc_db_is_uuid(in->tenant_id)) {
+        lc_req_error(req, 400, "validation_failed", "tenant_id must be a uuid");
+        return;
+    }
+    c.stmt = &project_count;
+    if (projects_tx(req, in->tenant_id, query_tx, &c) != 0) {
+        return;
+    }
+    out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);
+    lc_req_respond_pb(req, &out.base);
+    PQclear(c.res);
+}
+
+int
+projects_routes(lc_rpc_server *s)
+{
+    static const lc_rpc_route routes[] = {
+        {"GET", "/api/projects", projects_list},
+        {"POST", "/api/projects", projects_create},
+        {"GET", "/api/projects/:id", projects_get},
+        {"PATCH", "/api/projects/:id", projects_patch},
+        {"DELETE", "/api/projects/:id", projects_delete},
+        {"RPC", "/rpc/projects.CountProjects", projects_count_rpc},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,530 @@
+/*
+ * tasks.c: the tasks of a project. Members and above create, edit and
+ * delete them; viewers read. An assignee must be an active user of the same
+ * tenant, which only the users service knows: it is asked over NNG
+ * (users.GetUser) and, when it cannot answer, the request fails with 503
+ * rather than accepting an assignee nobody checked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lc_clock.h"
+#include "lintel/v1/users.pb-c.h"
+#include "projects.h"
+
+static const char *const task_statuses[] = {"todo", "in_progress", "blocked",
+                                            "done", NULL};
+static const char *const task_priorities[] = {"low", "normal", "high", "urgent",
+                                              NULL};
+
+enum {
+    T_TITLE,
+    T_DESCRIPTION,
+    T_STATUS,
+    T_PRIORITY,
+    T_ASSIGNEE,
+    T_DUE,
+    T_ESTIMATE,
+    T_COUNT
+};
+
+static const projects_field task_fields[T_COUNT] = {
+    {"title", PF_TEXT, true, false, 200, 0, 0, NULL},
+    {"description", PF_TEXT, false, true, 10000, 0, 0, NULL},
+    {"status", PF_ENUM, false, false, 0, 0, 0, task_statuses},
+    {"priority", PF_ENUM, false, false, 0, 0, 0, task_priorities},
+    {"assignee_id", PF_UUID, false, true, 0, 0, 0, NULL},
+    {"due_date", PF_DATE, false, true, 0, 0, 0, NULL},
+    {"estimate_hours", PF_NUMBER, false, true, 0, 0, 100000, NULL},
+};
+
+static const lc_db_stmt task_get = {"SELECT version, " TASK_JSON
+                                    " FROM projects.tasks"
+                                    " WHERE id = $1 AND deleted_at IS NULL",
+                                    1};
+
+/* FOR SHARE: a concurrent delete of the project waits for this task's
+ * transaction, and then takes the new task with it. */
+static const lc_db_stmt task_project_lock = {
+    "SELECT 1 FROM projects.projects WHERE id = $1 AND deleted_at IS NULL"
+    " FOR SHARE",
+    1};
+
+static const lc_db_stmt task_insert = {
+    "INSERT INTO projects.tasks (tenant_id, project_id, title, description,"
+    " status, priority, assignee_id, due_date, estimate_hours, created_by,"
+    " updated_by)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3,"
+    " coalesce($4, 'todo'), coalesce($5, 'normal'), $6, $7, $8, $9, $9)"
+    " RETURNING id, version, " TASK_JSON ", project_id",
+    9};
+
+#define SET_IF(col, n, m, type)                                                \
+    " " col " = CASE WHEN $" #n "::bool THEN $" #m "::" type " ELSE " col      \
+    " END,"
+
+/* clang-format off */
+static const lc_db_stmt task_update = {
+    "UPDATE projects.tasks SET"
+    SET_IF("title", 4, 5, "text")
+    SET_IF("description", 6, 7, "text")
+    SET_IF("status", 8, 9, "text")
+    SET_IF("priority", 10, 11, "text")
+    SET_IF("assignee_id", 12, 13, "uuid")
+    SET_IF("due_date", 14, 15, "date")
+    SET_IF("estimate_hours", 16, 17, "numeric")
+    " updated_at = now(), updated_by = $2, version = version + 1"
+    " WHERE id = $1 AND deleted_at IS NULL"
+    "   AND ($3::int IS NULL OR version = $3::int)"
+    " RETURNING id, version, " TASK_JSON ", project_id",
+    17};
+/* clang-format on */
+
+static const lc_db_stmt task_delete = {
+    "UPDATE projects.tasks SET deleted_at = now(), updated_at = now(),"
+    " updated_by = $2, version = version + 1"
+    " WHERE id = $1 AND deleted_at IS NULL"
+    "   AND ($3::int IS NULL OR version = $3::int)"
+    " RETURNING id, version, " TASK_JSON ", project_id",
+    3};
+
+static const lc_db_stmt task_project_exists = {
+    "SELECT 1 FROM projects.projects WHERE id = $1 AND deleted_at IS NULL", 1};
+
+/* As in projects.c: the first page, and the pages after a cursor.
+ * $1 project, $2 status, $3 assignee, $4 due before, $5 limit, $6 cursor
+ * key, $7 id. */
+#define TASKS_LIST(key, after)                                                 \
+    "SELECT (" key ")::text AS sort_key, id, " TASK_JSON                       \
+    " FROM projects.tasks"                                                     \
+    " WHERE project_id = $1 AND deleted_at IS NULL"                            \
+    "   AND ($2::text IS NULL OR status = $2)"                                 \
+    "   AND ($3::uuid IS NULL OR assignee_id = $3::uuid)"                      \
+    "   AND ($4::date IS NULL OR due_date < $4::date)" after
+/* clang-format off */
+#define TASKS_SORT(name, key, type, cmp, dir)                                  \
+    {name,                                                                     \
+     {TASKS_LIST(key, " ORDER BY " key " " dir ", id " dir " LIMIT $5"), 5},   \
+     {TASKS_LIST(key, " AND (" key ", id) " cmp " ($6::text::" type            \
+                      ", $7::uuid) ORDER BY " key " " dir ", id " dir          \
+                      " LIMIT $5"),                                            \
+      7}}
+/* clang-format on */
+
+#define DUE_KEY "coalesce(due_date, 'infinity'::date)"
+
+static const projects_sort list_sorts[] = {
+    TASKS_SORT("-created_at", "created_at", "timestamptz", "<", "DESC"),
+    TASKS_SORT("created_at", "created_at", "timestamptz", ">", "ASC"),
+    TASKS_SORT("updated_at", "updated_at", "timestamptz", ">", "ASC"),
+    TASKS_SORT("-updated_at", "updated_at", "timestamptz", "<", "DESC"),
+    TASKS_SORT("due_date", DUE_KEY, "date", ">", "ASC"),
+    TASKS_SORT("-due_date", DUE_KEY, "date", "<", "DESC"),
+    TASKS_SORT("title", "title", "text", ">", "ASC"),
+    TASKS_SORT("-title", "title", "text", "<", "DESC"),
+};
+
+/* --- the assignee
+ * -------------------------------------------------------------*/
+
+/* 0 when `user_id` is an active user of the caller's tenant; -1 with 400
+ * (unknown or deactivated) or 503 (the users service cannot tell) set. */
+static int
+tasks_check_assignee(lc_req *req, const projects_caller *caller,
+                     const char *user_id)
+{
+    projects_app *app = lc_req_app(req);
+    Lintel__V1__Users__GetUserRequest in =
+        LINTEL__V1__USERS__GET_USER_REQUEST__INIT;
+    Lintel__V1__Users__GetUserResponse *out = NULL;
+    int64_t deadline = lc_clock_mono_ms() + app->users_timeout_ms;
+    lc_rpc_status st;
+    int status = 0, ok;
+
+    if (deadline > lc_req_deadline_ms(req)) {
+        deadline = lc_req_deadline_ms(req);
+    }
+    in.tenant_id = (char *)caller->tenant_id;
+    in.user_id = (char *)user_id;
+    st = lc_rpc_call_method(app->users, "users.GetUser", lc_req_id(req),
+                            caller->tenant_id, &in.base,
+                            &lintel__v1__users__get_user_response__descriptor,
+                            deadline, (ProtobufCMessage **)&out, &status);
+    if (st != LC_RPC_OK) {
+        lc_req_error(req, 503, "service_unavailable",
+                     "cannot check the assignee now, try again later");
+        lc_req_header(req, "retry-after", "1");
+        return -1;
+    }
+    ok = out->found && out->user != NULL &&
+         strcmp(out->user->status, "active") == 0;
+    lc_envelope_free_message(&out->base);
+    if (!ok) {
+        projects_field_error(req, "assignee_id", "unknown_user",
+                             "assignee_id: not an active user of this tenant");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- one statement, one result ---------------------------------------------*/
+
+typedef struct {
+    projects_fail fail;
+    const lc_db_stmt *stmt;
+    const char *const *params;
+    PGresult *res;
+} query_ctx;
+
+static int
+query_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    query_ctx *c = arg;
+
+    PQclear(c->res);
+    c->res = lc_db_exec(db, c->stmt, c->params, err);
+    return c->res ? 0 : -1;
+}
+
+/* The list, after the project is known to be there. */
+static int
+list_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    query_ctx *c = arg;
+    PGresult *res = lc_db_exec(db, &task_project_exists, c->params, err);
+    int found;
+
+    if (res == NULL) {
+        return -1;
+    }
+    found = PQntuples(res);
+    PQclear(res);
+    if (!found) {
+        return projects_fail_tx(&c->fail, err, 404, "not_found",
+                                "no such project");
+    }
+    return query_tx(db, arg, err);
+}
+
+static void
+tasks_list(lc_req *req)
+{
+    static const char *const allowed[] = {
+        "limit", "cursor", "sort", "status", "assignee_id", "due_before", NULL};
+    projects_caller caller;
+    projects_page page;
+    query_ctx c = {0};
+    char status_buf[32], assignee_buf[64], due_buf[16], limit[16];
+    const char *project_id, *status, *assignee, *due, *params[7];
+    size_t i;
+
+    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+        projects_path_id(req, "no such project", &project_id) != 0 ||
+        projects_page_args(req, allowed, list_sorts,
+                           sizeof(list_sorts) / sizeof(list_sorts[0]),
+                           &page) != 0 ||
+        projects_page_filter(req, "status", status_buf, sizeof(status_buf),
+                             &status) != 0 ||
+        projects_page_filter(req, "assignee_id", assignee_buf,
+                             sizeof(assignee_buf), &assignee) != 0 ||
+        projects_page_filter(req, "due_before", due_buf, sizeof(due_buf),
+                             &due) != 0) {
+        return;
+    }
+    for (i = 0; status != NULL && task_statuses[i] != NULL &&
+                strcmp(status, task_statuses[i]) != 0;
+         i++) {
+    }
+    if (status != NULL && task_statuses[i] == NULL) {
+        projects_field_error(req, "status", "invalid_choice",
+                             "status: not a task status");
+        return;
+    }
+    if (assignee != NULL && !lc_db_is_uuid(assignee)) {
+        projects_field_error(req, "assignee_id", "invalid_uuid",
+                             "assignee_id: not a uuid");
+        return;
+    }
+    if (due != NULL && !projects_date_valid(due)) {
+        projects_field_error(req, "due_before", "invalid_date",
+                             "due_before: YYYY-MM-DD");
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    params[0] = project_id;
+    params[1] = status;
+    params[2] = assignee;
+    params[3] = due;
+    params[4] = limit;
+    params[5] = page.after_key;
+    params[6] = page.after_id;
+    c.stmt = projects_page_stmt(&page);
+    c.params = params;
+    if (projects_tx(req, caller.tenant_id, list_tx, &c) != 0) {
+        return;
+    }
+    projects_page_respond(req, &page, c.res, 2);
+    PQclear(c.res);
+}
+
+static void
+tasks_get(lc_req *req)
+{
+    projects_caller caller;
+    PGresult *res;
+    const char *id;
+
+    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+        projects_path_id(req, "no such task", &id) != 0) {
+        return;
+    }
+    res = projects_read(req, caller.tenant_id, &task_get, &id);
+    if (res == NULL) {
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        lc_req_error(req, 404, "not_found", "no such task");
+    } else {
+        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
+                                PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+}
+
+/* --- changes
+ * -----------------------------------------------------------------*/
+
+typedef struct {
+    projects_fail fail;
+    const projects_caller *caller;
+    const projects_idem *idem;
+    const char *id, *version;
+    projects_value *vals;
+    PGresult *res;
+    int64_t seq;
+} change_ctx;
+
+static int
+task_create_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[9];
+    PGresult *res;
+    int i, found;
+
+    res = lc_db_exec(db, &task_project_lock, &c->id, err);
+    if (res == NULL) {
+        return -1;
+    }
+    found = PQntuples(res);
+    PQclear(res);
+    if (!found) {
+        return projects_fail_tx(&c->fail, err, 404, "not_found",
+                                "no such project");
+    }
+    params[0] = c->id;
+    for (i = 0; i < T_COUNT; i++) {
+        params[1 + i] = c->vals[i].text;
+    }
+    params[8] = c->caller->user_id;
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &task_insert, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (projects_event_add(db, "task.created", c->id, PQgetvalue(c->res, 0, 0),
+                           c->caller->user_id, PQgetvalue(c->res, 0, 2),
+                           &c->seq, err) != 0) {
+        return -1;
+    }
+    return projects_idem_store(db, c->idem, 201, PQgetvalue(c->res, 0, 1),
+                               PQgetvalue(c->res, 0, 2), err);
+}
+
+static void
+tasks_create(lc_req *req)
+{
+    projects_caller caller;
+    projects_idem idem;
+    projects_value vals[T_COUNT];
+    change_ctx c = {0};
+    char location[64];
+
+    if (projects_caller_get(req, "member", &caller) != 0 ||
+        projects_path_id(req, "no such project", &c.id) != 0 ||
+        projects_idem_begin(req, &caller, &idem) != 0) {
+        return;
+    }
+    if (projects_body(req, task_fields, T_COUNT, vals) != 0 ||
+        (vals[T_ASSIGNEE].text != NULL &&
+         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    c.caller = &caller;
+    c.idem = &idem;
+    c.vals = vals;
+    if (projects_tx(req, caller.tenant_id, task_create_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        projects_idem_abort(req, &idem);
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    snprintf(location, sizeof(location), "/api/tasks/%s",
+             PQgetvalue(c.res, 0, 0));
+    lc_req_header(req, "location", location);
+    projects_respond_entity(req, 201, PQgetvalue(c.res, 0, 1),
+                            PQgetvalue(c.res, 0, 2));
+    PQclear(c.res);
+}
+
+/* After an UPDATE that matched nothing: gone (404) or changed (412). */
+static int
+task_missed(change_ctx *c, lc_db *db, lc_db_error *err)
+{
+    PGresult *res = lc_db_exec(db, &task_get, &c->id, err);
+    int exists;
+
+    if (res == NULL) {
+        return -1;
+    }
+    exists = PQntuples(res) > 0;
+    PQclear(res);
+    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
+                                     "the task has changed since you read it")
+                  : projects_fail_tx(&c->fail, err, 404, "not_found",
+                                     "no such task");
+}
+
+static int
+task_update_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[17];
+    int i;
+
+    params[0] = c->id;
+    params[1] = c->caller->user_id;
+    params[2] = c->version[0] ? c->version : NULL;
+    for (i = 0; i < T_COUNT; i++) {
+        params[3 + 2 * i] = c->vals[i].present ? "true" : "false";
+        params[4 + 2 * i] = c->vals[i].text;
+    }
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &task_update, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->res) == 0) {
+        return task_missed(c, db, err);
+    }
+    return projects_event_add(db, "task.updated", PQgetvalue(c->res, 0, 3),
+                              c->id, c->caller->user_id,
+                              PQgetvalue(c->res, 0, 2), &c->seq, err);
+}
+
+static void
+tasks_patch(lc_req *req)
+{
+    projects_caller caller;
+    projects_value vals[T_COUNT];
+    projects_field spec[T_COUNT];
+    change_ctx c = {0};
+    char version[16];
+    int i, m;
+
+    if (projects_caller_get(req, "member", &caller) != 0 ||
+        projects_path_id(req, "no such task", &c.id) != 0) {
+        return;
+    }
+    memcpy(spec, task_fields, sizeof(spec));
+    for (i = 0; i < T_COUNT; i++) {
+        spec[i].required = false;
+    }
+    spec[T_TITLE].nullable = false;
+    if (projects_body(req, spec, T_COUNT, vals) != 0) {
+        return;
+    }
+    m = projects_if_match(req, version, sizeof(version));
+    if (m < 0) {
+        return;
+    }
+    if (m > 0) {
+        lc_req_error(req, 428, "precondition_required",
+                     "send If-Match with the ETag you read");
+        return;
+    }
+    if (vals[T_ASSIGNEE].text != NULL &&
+        tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0) {
+        return;
+    }
+    c.caller = &caller;
+    c.vals = vals;
+    c.version = version;
+    if (projects_tx(req, caller.tenant_id, task_update_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    projects_respond_entity(req, 200, PQgetvalue(c.res, 0, 1),
+                            PQgetvalue(c.res, 0, 2));
+    PQclear(c.res);
+}
+
+static int
+task_delete_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    change_ctx *c = arg;
+    const char *params[3] = {c->id, c->caller->user_id,
+                             c->version[0] ? c->version : NULL};
+
+    PQclear(c->res);
+    c->res = lc_db_exec(db, &task_delete, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->res) == 0) {
+        return task_missed(c, db, err);
+    }
+    return projects_event_add(db, "task.deleted", PQgetvalue(c->res, 0, 3),
+                              c->id, c->caller->user_id,
+                              PQgetvalue(c->res, 0, 2), &c->seq, err);
+}
+
+static void
+tasks_delete(lc_req *req)
+{
+    projects_caller caller;
+    change_ctx c = {0};
+    char version[16] = "";
+
+    if (projects_caller_get(req, "member", &caller) != 0 ||
+        projects_path_id(req, "no such task", &c.id) != 0 ||
+        projects_if_match(req, version, sizeof(version)) < 0) {
+        return;
+    }
+    c.caller = &caller;
+    c.version = version;
+    if (projects_tx(req, caller.tenant_id, task_delete_tx, &c) != 0) {
+        PQclear(c.res); /* what a failed attempt left */
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c.seq);
+    lc_req_respond(req, 204, NULL, NULL, 0);
+    PQclear(c.res);
+}
+
+int
+tasks_routes(lc_rpc_server *s)
+{
+    static const lc_rpc_route routes[] = {
+        {"GET", "/api/projects/:id/tasks", tasks_list},
+        {"POST", "/api/projects/:id/tasks", tasks_create},
+        {"GET", "/api/tasks/:id", tasks_get},
+        {"PATCH", "/api/tasks/:id", tasks_patch},
+        {"DELETE", "/api/tasks/:id", tasks_delete},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# make bench, projects part: the full stack (nginx edge + module, users and
+# projects services, PostgreSQL, Redis) on a throw-away run folder, and in
+# the same run, against the same PostgreSQL server:
+#   (p) pgbench -S -M prepared (select-only, prepared): the baseline;
+#   (g) authenticated GET /api/projects/:id through the edge;
+#   (l) authenticated GET /api/projects?limit=25 through the edge;
+# and prints requests/s, p50, p99 and the ratios g/p, l/p. Goal: g/p >= 35%
+# with p99 <= 5 ms at 64 connections.
+#
+#   tests/bench/projects.sh <build-dir>
+#
+# Knobs (environment): BENCH_SECONDS (10), BENCH_CONNECTIONS (64),
+# BENCH_THREADS (2: wrk threads and pgbench jobs), BENCH_PGBENCH_SCALE (10).
+set -euo pipefail
+
+build=${1:?usage: projects.sh <build-dir>}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+scale=${BENCH_PGBENCH_SCALE:-10}
+
+run=$(mktemp -d /tmp/lintel-pbench.XXXXXX)
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
+export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
+export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
+export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+export LINTEL_USERS_RPC_PORT=$(free_port) LINTEL_USERS_OPS_PORT=$(free_port)
+export LINTEL_PROJECTS_RPC_PORT=$(free_port) LINTEL_PROJECTS_OPS_PORT=$(free_port)
+export LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
+stack=$root/compose/local/stack.sh
+
+cleanup() {
+    local pg
+    pg=$(readlink "$run/pg" 2>/dev/null || true)
+    bash "$stack" down >/dev/null 2>&1 || true
+    [ -n "$pg" ] && rm -rf "$pg"
+    rm -rf "$run"
+}
+trap cleanup EXIT
+
+echo "bench: starting a throw-away stack in $run" >&2
+bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
+
+edge=http://127.0.0.1:$LINTEL_HTTP_PORT
+host="Host: acme.lintel.localhost"
+token=$(curl -fsS -H "$host" -H 'Content-Type: application/json' \
+    "$edge/api/auth/login" \
+    -d "{\"email\":\"owner@acme.test\",\"password\":\"${LINTEL_DEMO_PASSWORD:-lintel-demo-pass}\"}" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+auth="Authorization: Bearer $token"
+
+echo "bench: creating 60 projects" >&2
+id=
+for i in $(seq 1 60); do
+    out=$(curl -fsS -H "$host" -H "$auth" -H 'Content-Type: application/json' \
+        "$edge/api/projects" -d "{\"name\":\"Bench site $i\",\"code\":\"B-$i\",\"status\":\"active\",\"start_date\":\"2027-01-01\",\"budget_cents\":100000,\"currency\":\"EUR\",\"address\":\"$i Bench Road\"}")
+    [ -n "$id" ] || id=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
+done
+curl -fsS -o /dev/null -H "$host" -H "$auth" "$edge/api/projects/$id"
+
+# pgbench as the postgres superuser over the server's own socket.
+pgdir=$(readlink -f "$run/pg")
+pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pgb() { as_pg "$pgbin/pgbench" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres "$@"; }
+as_pg "$pgbin/createdb" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres pgbench
+echo "bench: pgbench -i -s $scale" >&2
+pgb -i -q -s "$scale" pgbench >"$run/pgbench-init.log" 2>&1
+
+# wrk's "Latency Distribution" as milliseconds.
+ms() { awk -v p="$1" '$1 == p {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+       if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v}' "$2"; }
+rps() { awk '/^Requests\/sec/ {printf "%.0f", $2}' "$1"; }
+
+bench_wrk() { # name path
+    wrk -t "$threads" -c "$conns" -d "${seconds}s" --latency -H "$host" \
+        -H "$auth" "$edge$2" >"$run/$1.txt"
+    if grep -q "Non-2xx" "$run/$1.txt"; then
+        cat "$run/$1.txt" >&2
+        echo "bench: $1 answered errors" >&2
+        exit 1
+    fi
+}
+
+echo "bench: ${seconds}s each, $conns connections" >&2
+pgb -S -M prepared -c "$conns" -j "$threads" -T "$seconds" -r pgbench \
+    >"$run/pgbench.txt" 2>&1
+bench_wrk get "/api/projects/$id"
+bench_wrk list "/api/projects?limit=25"
+
+pg_tps=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$run/pgbench.txt")
+pg_lat=$(awk '/^latency average/ {print $4; exit}' "$run/pgbench.txt")
+get_rps=$(rps "$run/get.txt") list_rps=$(rps "$run/list.txt")
+printf '\n%-44s %10s %9s %9s\n' "case" "req/s" "p50 ms" "p99 ms"
+printf '%-44s %10s %9s %9s\n' "(p) pgbench -S -M prepared" "$pg_tps" "avg $pg_lat" "-"
+printf '%-44s %10s %9s %9s\n' "(g) GET /api/projects/:id (edge, token)" \
+    "$get_rps" "$(ms 50% "$run/get.txt")" "$(ms 99% "$run/get.txt")"
+printf '%-44s %10s %9s %9s\n' "(l) GET /api/projects?limit=25 (edge, token)" \
+    "$list_rps" "$(ms 50% "$run/list.txt")" "$(ms 99% "$run/list.txt")"
+/usr/bin/python3 - "$pg_tps" "$get_rps" "$list_rps" "$(ms 99% "$run/get.txt")" <<'PY'
+import sys
+pg, get, lst, p99 = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+print(f"\nratio g/p {get / pg:.1%}   l/p {lst / pg:.1%}")
+print(f"goal: g/p >= 35% and p99 <= 5 ms: "
+      f"{'met' if get / pg >= 0.35 and p99 <= 5 else 'NOT met'}")
+PY
