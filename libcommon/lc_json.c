@@ -17,6 +17,8 @@
  */
 #include "lc_json.h"
 
+#include "lc_utf8.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,45 +33,6 @@ lc_json_set_why(const char **why, const char *text)
 {
     if (why != NULL)
         *why = text;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0.
- * Overlong forms, surrogates (U+D800..U+DFFF) and code points above
- * U+10FFFF are not well-formed (RFC 3629, table 3-7 of Unicode).
- */
-static size_t
-lc_json_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t need, k;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < need + 1 || p[1] < lo || p[1] > hi)
-        return 0;
-    for (k = 2; k <= need; k++)
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-    return need + 1;
 }
 
 static int
@@ -166,7 +129,7 @@ lc_json_scan_string(const unsigned char *p, size_t len, size_t *i,
             return LC_JSON_SYNTAX;
         }
         if (c >= 0x80) {
-            size_t n = lc_json_utf8_len(p + k, len - k);
+            size_t n = lc_utf8_len(p + k, len - k);
             if (n == 0) {
                 lc_json_set_why(why, "invalid UTF-8 in a string");
                 return LC_JSON_BAD_UTF8;
@@ -273,7 +236,7 @@ lc_json_scan(const unsigned char *p, size_t len, int max_depth,
             lc_json_set_why(why, "control character outside a string");
             return LC_JSON_SYNTAX;
         } else if (c >= 0x80) {
-            if (lc_json_utf8_len(p + i, len - i) == 0) {
+            if (lc_utf8_len(p + i, len - i) == 0) {
                 lc_json_set_why(why, "invalid UTF-8");
                 return LC_JSON_BAD_UTF8;
             }
@@ -605,7 +568,7 @@ lc_json_add_text(cJSON *obj, const char *name, const char *text, size_t n)
     if (clean == NULL)
         return -1;
     while (i < n) {
-        seq = lc_json_utf8_len(p + i, n - i);
+        seq = lc_utf8_len(p + i, n - i);
         if (seq == 0) {
             memcpy(clean + o, "\xEF\xBF\xBD", 3);
             o += 3;

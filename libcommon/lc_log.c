@@ -11,6 +11,8 @@
  */
 #include "lc_log.h"
 
+#include "lc_utf8.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -91,42 +93,6 @@ lc_log_put(lc_log_line *l, const char *text)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at p, or 0. A NUL ends the
- * checks early as it is never a continuation byte.
- */
-static size_t
-lc_log_utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t need, k;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (k = 2; k <= need; k++)
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-    return need + 1;
-}
-
-/*
  * Appends `text` escaped as the inside of a JSON string, using at most
  * `budget` bytes. Returns false when it had to stop early.
  */
@@ -163,7 +129,8 @@ lc_log_escape(lc_log_line *l, const char *text, size_t budget)
             } else if (*p < 0x80) {
                 esc[0] = (char)*p;
                 esc[1] = '\0';
-            } else if ((used = lc_log_utf8_len(p)) > 0) {
+            } else if ((used = lc_utf8_len(p, strnlen((const char *)p, 4))) >
+                       0) {
                 memcpy(esc, p, used);
                 esc[used] = '\0';
             } else {
