@@ -14,7 +14,11 @@ SELECT format('CREATE ROLE lintel_migrator LOGIN PASSWORD %L',
               :'migrator_password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lintel_migrator')
 \gexec
-ALTER ROLE lintel_migrator NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB;
+-- The passwords given now are the ones that count: a database kept from an
+-- earlier run follows the secrets it is bootstrapped with.
+SELECT format('ALTER ROLE lintel_migrator NOSUPERUSER NOBYPASSRLS NOCREATEROLE'
+              ' NOCREATEDB PASSWORD %L', :'migrator_password')
+\gexec
 
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', 'lintel_' || svc, pw)
   FROM (VALUES ('users', :'users_password'),
@@ -24,9 +28,12 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', 'lintel_' || svc, pw)
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lintel_' || svc)
 \gexec
 
-SELECT format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB',
-              'lintel_' || svc)
-  FROM unnest(ARRAY['users', 'projects', 'reporting', 'billing']) AS svc
+SELECT format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB'
+              ' PASSWORD %L', 'lintel_' || svc, pw)
+  FROM (VALUES ('users', :'users_password'),
+               ('projects', :'projects_password'),
+               ('reporting', :'reporting_password'),
+               ('billing', :'billing_password')) AS s(svc, pw)
 \gexec
 
 -- Nothing in public for anyone; each service's objects live in its schema.
