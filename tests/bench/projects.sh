@@ -66,7 +66,7 @@ curl -fsS -o /dev/null -H "$host" -H "$auth" "$edge/api/projects/$id"
 # pgbench as the postgres superuser over the server's own socket.
 pgdir=$(readlink -f "$run/pg")
 pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 pgb() { as_pg "$pgbin/pgbench" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres "$@"; }
 as_pg "$pgbin/createdb" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres pgbench
 echo "bench: pgbench -i -s $scale" >&2
