@@ -54,6 +54,16 @@ static const lc_db_stmt idem_delete = {
     "   AND state = 'running'",
     4};
 
+/* Keys live 24 h (API.md). A claim purges up to 100 of its tenant's expired
+ * keys: bounded work per request, and a tenant that keeps posting keeps its
+ * table small; SKIP LOCKED never waits for a key being reclaimed. */
+static const lc_db_stmt idem_purge = {
+    "DELETE FROM projects.idempotency_keys WHERE ctid = ANY (ARRAY("
+    " SELECT ctid FROM projects.idempotency_keys"
+    " WHERE tenant_id = $1 AND created_at < now() - interval '24 hours'"
+    " LIMIT 100 FOR UPDATE SKIP LOCKED))",
+    1};
+
 typedef struct {
     projects_fail fail;
     const projects_idem *idem;
@@ -80,6 +90,11 @@ idem_claim_tx(lc_db *db, void *arg, lc_db_error *err)
     inserted = PQntuples(res);
     PQclear(res);
     if (inserted == 1) {
+        res = lc_db_exec(db, &idem_purge, params, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
         c->outcome = 0;
         return 0;
     }

@@ -109,3 +109,37 @@ def test_a_repeat_while_the_first_runs_is_409(stack, papi, tenant):
     r = p.call("POST", "/api/projects", body, headers=key)
     assert r.status == 201 and r.body == results["first"].body
     assert count_projects(p) == 1
+
+
+def _keys(stack, tenant_id):
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                    (tenant_id,))
+        cur.execute("SELECT key FROM projects.idempotency_keys ORDER BY key")
+        return [r[0] for r in cur.fetchall()]
+
+
+def _old_key(stack, tenant_id, user_id, key):
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                    (tenant_id,))
+        cur.execute(
+            "INSERT INTO projects.idempotency_keys (tenant_id, user_id,"
+            " route, key, request_hash, state, created_at) VALUES"
+            " (%s, %s, 'POST /api/projects', %s, repeat('0', 64), 'done',"
+            " now() - interval '25 hours')", (tenant_id, user_id, key))
+
+
+def test_expired_keys_are_purged_per_tenant(stack, papi, tenant):
+    other = new_tenant(papi)
+    _old_key(stack, tenant["id"], tenant["user_id"], "expired-1")
+    _old_key(stack, tenant["id"], tenant["user_id"], "expired-2")
+    _old_key(stack, other["id"], other["user_id"], "expired-other")
+    p = P(papi, tenant)
+    r = p.call("POST", "/api/projects", {"name": "New", "code": "NEW-1"},
+               headers={"Idempotency-Key": "fresh"})
+    assert r.status == 201, r
+    # This tenant's expired keys went with its new claim; the other
+    # tenant's are its own business, purged by its own next claim.
+    assert _keys(stack, tenant["id"]) == ["fresh"]
+    assert _keys(stack, other["id"]) == ["expired-other"]
