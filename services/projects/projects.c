@@ -189,9 +189,9 @@ projects_list(lc_req *req)
         projects_page_args(req, allowed, list_sorts,
                            sizeof(list_sorts) / sizeof(list_sorts[0]),
                            &page) != 0 ||
-        projects_page_filter(req, "status", status_buf, sizeof(status_buf),
-                             &status) != 0 ||
-        projects_page_filter(req, "q", q_buf, sizeof(q_buf), &q) != 0) {
+        lc_page_filter(req, "status", status_buf, sizeof(status_buf),
+                       &status) != 0 ||
+        lc_page_filter(req, "q", q_buf, sizeof(q_buf), &q) != 0) {
         return;
     }
     for (i = 0; status != NULL && project_statuses[i] != NULL &&
@@ -203,12 +203,12 @@ projects_list(lc_req *req)
                              "status: not a project status");
         return;
     }
-    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
     params[0] = status;
     params[1] = q != NULL && q[0] != '\0' ? q : NULL;
     params[2] = limit;
-    params[3] = page.after_key;
-    params[4] = page.after_id;
+    params[3] = page.base.after_key;
+    params[4] = page.base.after_id;
     res =
         projects_read(req, caller.tenant_id, projects_page_stmt(&page), params);
     if (res != NULL) {

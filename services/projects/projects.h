@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_page.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
 
@@ -143,27 +144,22 @@ typedef struct {
     lc_db_stmt after; /* the page after a cursor */
 } projects_sort;
 
+/* The most orders a list offers. */
+#define PROJECTS_MAX_SORTS 32
+
 typedef struct {
-    int limit;
-    const projects_sort *sort;
-    bool has_cursor;
-    char after_key[1024]; /* the sort key of the last row seen, as text */
-    char after_id[37];    /* its id: ties are broken by id */
+    lc_page base;              /* limit, order and cursor (lc_page) */
+    const projects_sort *sort; /* base.sort's statements */
 } projects_page;
 
-/* limit, cursor and sort (one of `sorts`, the first is the default);
- * parameters not in `allowed` (NULL-ended) are a 400. -1 with it set. */
+/* lc_page_parse() with the orders of `sorts` (the first is the default).
+ * -1 with the 400 set. */
 int projects_page_args(lc_req *req, const char *const *allowed,
                        const projects_sort *sorts, size_t nsorts,
                        projects_page *p);
 
 /* The statement for this page: `first` or `after`. */
 const lc_db_stmt *projects_page_stmt(const projects_page *p);
-
-/* A filter parameter into `out`; *value NULL when absent; -1 (400 set)
- * when malformed. */
-int projects_page_filter(lc_req *req, const char *name, char *out,
-                         size_t outlen, const char **value);
 
 /* Answers {"data":[rows' JSON column `json_col`],"next_cursor":…} from a
  * result whose column 0 is the sort key and 1 the id, fetched with

@@ -224,12 +224,12 @@ tasks_list(lc_req *req)
         projects_page_args(req, allowed, list_sorts,
                            sizeof(list_sorts) / sizeof(list_sorts[0]),
                            &page) != 0 ||
-        projects_page_filter(req, "status", status_buf, sizeof(status_buf),
-                             &status) != 0 ||
-        projects_page_filter(req, "assignee_id", assignee_buf,
-                             sizeof(assignee_buf), &assignee) != 0 ||
-        projects_page_filter(req, "due_before", due_buf, sizeof(due_buf),
-                             &due) != 0) {
+        lc_page_filter(req, "status", status_buf, sizeof(status_buf),
+                       &status) != 0 ||
+        lc_page_filter(req, "assignee_id", assignee_buf, sizeof(assignee_buf),
+                       &assignee) != 0 ||
+        lc_page_filter(req, "due_before", due_buf, sizeof(due_buf), &due) !=
+            0) {
         return;
     }
     for (i = 0; status != NULL && task_statuses[i] != NULL &&
@@ -251,14 +251,14 @@ tasks_list(lc_req *req)
                              "due_before: YYYY-MM-DD");
         return;
     }
-    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
     params[0] = project_id;
     params[1] = status;
     params[2] = assignee;
     params[3] = due;
     params[4] = limit;
-    params[5] = page.after_key;
-    params[6] = page.after_id;
+    params[5] = page.base.after_key;
+    params[6] = page.base.after_id;
     c.stmt = projects_page_stmt(&page);
     c.params = params;
     if (projects_tx(req, caller.tenant_id, list_tx, &c) != 0) {

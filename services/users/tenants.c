@@ -295,16 +295,16 @@ tenants_list(lc_req *req)
 {
     static const char *const allowed[] = {"limit", "cursor", "status", NULL};
     tenants_query_ctx c = {0};
-    users_page page;
+    lc_page page;
     char status_buf[16], limit[16];
     const char *status, *params[4];
     cJSON *data;
     int i, n;
 
     if (users_platform_admin(req) != 0 ||
-        users_page_args(req, allowed, &page) != 0 ||
-        users_page_filter(req, "status", status_buf, sizeof(status_buf),
-                          &status) != 0) {
+        lc_page_parse(req, allowed, NULL, &page) != 0 ||
+        lc_page_filter(req, "status", status_buf, sizeof(status_buf),
+                       &status) != 0) {
         return;
     }
     if (status != NULL && strcmp(status, "active") != 0 &&
@@ -328,11 +328,11 @@ tenants_list(lc_req *req)
     for (i = 0; i < n && i < page.limit; i++) {
         cJSON_AddItemToArray(data, tenants_json(c.res, i));
     }
-    lc_req_respond_json(
-        req, 200,
-        users_page_json(data, i > 0 ? PQgetvalue(c.res, i - 1, 6) : NULL,
-                        i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
-                        n > page.limit));
+    lc_req_respond_json(req, 200,
+                        lc_page_json(&page, data,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 6) : NULL,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
+                                     n > page.limit));
     PQclear(c.res);
 }
 

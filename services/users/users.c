@@ -202,7 +202,7 @@ users_list(lc_req *req)
                                           "status", "email",  NULL};
     users_caller caller;
     users_query_ctx c = {0};
-    users_page page;
+    lc_page page;
     char role_buf[16], status_buf[16], email_buf[USERS_EMAIL_MAX + 1];
     char limit[16];
     const char *role, *status, *email, *params[6];
@@ -211,12 +211,11 @@ users_list(lc_req *req)
     int i, n;
 
     if (users_caller_get(req, "admin", &caller) != 0 ||
-        users_page_args(req, allowed, &page) != 0 ||
-        users_page_filter(req, "role", role_buf, sizeof(role_buf), &role) !=
-            0 ||
-        users_page_filter(req, "status", status_buf, sizeof(status_buf),
-                          &status) != 0 ||
-        users_page_filter(req, "email", email_buf, sizeof(email_buf), &email) !=
+        lc_page_parse(req, allowed, NULL, &page) != 0 ||
+        lc_page_filter(req, "role", role_buf, sizeof(role_buf), &role) != 0 ||
+        lc_page_filter(req, "status", status_buf, sizeof(status_buf),
+                       &status) != 0 ||
+        lc_page_filter(req, "email", email_buf, sizeof(email_buf), &email) !=
             0) {
         return;
     }
@@ -249,11 +248,11 @@ users_list(lc_req *req)
     for (i = 0; i < n && i < page.limit; i++) {
         cJSON_AddItemToArray(data, users_user_json(c.res, i, 0));
     }
-    lc_req_respond_json(
-        req, 200,
-        users_page_json(data, i > 0 ? PQgetvalue(c.res, i - 1, 7) : NULL,
-                        i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
-                        n > page.limit));
+    lc_req_respond_json(req, 200,
+                        lc_page_json(&page, data,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 7) : NULL,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
+                                     n > page.limit));
     PQclear(c.res);
 }
 

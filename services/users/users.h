@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
+#include "lc_page.h"
 #include "lc_password.h"
 #include "lc_rpc_server.h"
 
@@ -115,28 +116,6 @@ bool users_email_valid(const char *s);
 /* A user row (id, email, name, role, status, created_at, updated_at) as
  * JSON, from `row` of `res` starting at column `col`. */
 cJSON *users_user_json(const PGresult *res, int row, int col);
-
-/* --- paging.c: lists ---------------------------------------------------- */
-
-typedef struct {
-    int limit; /* 1..100, default 25 */
-    bool has_cursor;
-    char after_key[96]; /* the sort key of the last row seen */
-    char after_id[37];  /* its id: ties are broken by id */
-} users_page;
-
-/* Reads limit and cursor; query parameters not in `allowed` (NULL-ended,
- * including "limit" and "cursor") are a 400. -1 with the response set. */
-int users_page_args(lc_req *req, const char *const *allowed, users_page *p);
-
-/* A filter parameter into `out`; *value NULL when absent; -1 (400 set)
- * when malformed. */
-int users_page_filter(lc_req *req, const char *name, char *out, size_t outlen,
-                      const char **value);
-
-/* {"data": data, "next_cursor": …} — the cursor only when `more`. */
-cJSON *users_page_json(cJSON *data, const char *last_key, const char *last_id,
-                       bool more);
 
 /* --- tx.c: transactions that can fail with an API error --------------- */
 
