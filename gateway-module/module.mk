@@ -17,6 +17,7 @@ GW_NGX_SRC   := $(GW_BUILD)/nginx-src
 GW_NGX_OBJ   := $(GW_BUILD)/nginx-objs
 GW_SO        := $(GW_BUILD)/ngx_http_lintel_module.so
 GW_TESTSVC   := $(GW_BUILD)/lintel-test-service
+GW_FLOOR     := $(GW_BUILD)/nng-floor
 GW_PURE      := $(GW_DIR)/lintel_host.c $(GW_DIR)/lintel_jwt.c \
                 $(GW_DIR)/lintel_envelope.c
 GW_GEN_C     := $(BUILD)/gen/lintel/v1/envelope.pb-c.c \
@@ -71,6 +72,10 @@ $(GW_TESTSVC): tests/gateway/lintel_test_service.c $(GW_GEN_C) $(GW_GEN_H) \
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_GEN_C) $(GW_LIBS)
 
+$(GW_FLOOR): tests/bench/nng_floor.c $(GW_GEN_C) $(GW_GEN_H) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_GEN_C) $(GW_LIBS)
+
 $(GW_BUILD)/tests/test_%: tests/gateway/test_%.c $(GW_PURE) $(GW_GEN_C) \
                           $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \
                           | $(DEPS_OK)
@@ -109,6 +114,6 @@ gateway-test: $(GATEWAY_ALL)
 	    -p no:cacheprovider tests/gateway
 	$(MAKE) fuzz FUZZ_SECONDS=3
 
-bench: $(GATEWAY_ALL) $(SVC_BINS)
+bench: $(GATEWAY_ALL) $(GW_FLOOR) $(SVC_BINS)
 	bash tests/bench/run.sh $(abspath $(BUILD))
 	bash tests/bench/projects.sh $(abspath $(BUILD))

@@ -6,7 +6,10 @@
 #   (c) the Lintel module with a valid token, forwarding over NNG to a
 #       minimal NNG service (tests/gateway's lintel-test-service),
 #   (d) as (c) with a fresh token per request (no token-cache hits),
-# and prints requests/s, p50, p99 and the ratios c/a, c/b, d/a.
+#   (e) NNG alone: tests/bench/nng_floor.c keeps as many requests in flight
+#       on nng_ctx/nng_aio against the same service, no HTTP, no nginx,
+# and prints requests/s, p50, p99, CPU time and context switches per request
+# (tests/bench/cpustat.py), and the ratios c/a, c/b, d/a.
 #
 # The module's nginx.conf is gateway-module/nginx.conf.example with its
 # placeholders filled in (limits, log format and all); the stock baselines
@@ -28,6 +31,7 @@ fresh=${BENCH_TOKENS:-12000}
 base=bench.test
 module=$build/gateway/ngx_http_lintel_module.so
 service=$build/gateway/lintel-test-service
+floor=$build/gateway/nng-floor
 
 run=$(mktemp -d /tmp/lintel-bench.XXXXXX)
 pids=()
@@ -106,15 +110,32 @@ check "http://127.0.0.1:$stock_port/return"
 check "http://127.0.0.1:$stock_port/proxy"
 check -H "Host: $host" -H "Authorization: Bearer $token" "$api"
 
-# wrk output → "rps p50_ms p99_ms non2xx"
+# The processes whose CPU time cpustat.py splits out: nginx's worker
+# threads, the NNG threads inside those workers, the NNG service.
+groups() {
+    local w main= nng=
+    for w in $(pgrep -P "$(cat "$run/nginx.pid")"); do
+        main+="$w:main,"; nng+="$w:nng,"
+    done
+    echo "nginx=$main" "nginx-nng=$nng" "service=${pids[0]}"
+}
+
+# wrk output → "rps p50_ms p99_ms non2xx"; the CPU time per request
+# (cpustat.py) goes to $run/cpu.<name>
 measure() {
-    local out rps p50 p99 bad
+    local name=$1 out rps p50 p99 bad requests
+    shift
     wrk -t"$threads" -c"$conns" -d2s "$@" > /dev/null          # warm-up
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
     out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$@")
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
     rps=$(awk '/^Requests\/sec/ {print $2}' <<< "$out")
     p50=$(awk '$1 == "50%" {print $2}' <<< "$out")
     p99=$(awk '$1 == "99%" {print $2}' <<< "$out")
     bad=$(awk '/Non-2xx/ {print $5}' <<< "$out")
+    requests=$(awk '/requests in/ {print $1}' <<< "$out")
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" \
+        "$run/snap1" "$requests" > "$run/cpu.$name"
     echo "$rps $(ms "$p50") $(ms "$p99") ${bad:-0}"
 }
 
@@ -127,10 +148,19 @@ ms() {   # wrk prints 512.00us, 1.20ms or 1.01s
 
 echo "bench: ${seconds}s per case, $conns connections, $threads wrk threads," \
      "$(nproc) cores, nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||')" >&2
-a=$(measure "http://127.0.0.1:$stock_port/return")
-b=$(measure "http://127.0.0.1:$stock_port/proxy")
-c=$(measure -H "Host: $host" -H "Authorization: Bearer $token" "$api")
-d=$(measure -s "$root/tests/bench/fresh_tokens.lua" "$api" -- "$run/tokens" "$host")
+a=$(measure a "http://127.0.0.1:$stock_port/return")
+b=$(measure b "http://127.0.0.1:$stock_port/proxy")
+c=$(measure c -H "Host: $host" -H "Authorization: Bearer $token" "$api")
+d=$(measure d -s "$root/tests/bench/fresh_tokens.lua" "$api" -- "$run/tokens" "$host")
+
+# (e): the floor nng_floor.c measures, with the same warm-up and CPU split
+"$floor" "$nng_url" "$conns" 2 > /dev/null
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
+read -r trips took < <("$floor" "$nng_url" "$conns" "$seconds")
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
+/usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" \
+    "$run/snap1" "$trips" > "$run/cpu.e"
+e="$(awk -v n="$trips" -v t="$took" 'BEGIN { printf "%.2f", n / t }') - - 0"
 
 if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log"; then
     echo "bench: nginx logged alerts:" >&2
@@ -138,14 +168,37 @@ if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log"; then
     exit 1
 fi
 
-printf '%-44s %12s %9s %9s %8s\n' case "requests/s" "p50 ms" "p99 ms" non-2xx
-line() { printf '%-44s %12s %9s %9s %8s\n' "$1" $2; }
-line "(a) stock return 200" "$a"
-line "(b) stock proxy_pass, keepalive upstream" "$b"
-line "(c) lintel, valid token, NNG service" "$c"
-line "(d) lintel, fresh token per request" "$d"
+# cpu µs/req and switches/req: the whole machine (wrk included) per request
+printf '%-44s %12s %9s %9s %8s %11s %12s\n' case "requests/s" "p50 ms" \
+    "p99 ms" non-2xx "cpu us/req" "switch/req"
+line() {
+    printf '%-44s %12s %9s %9s %8s %11s %12s\n' "$1" $2 \
+        $(awk '{print $2, $3}' "$run/cpu.$3")
+}
+line "(a) stock return 200" "$a" a
+line "(b) stock proxy_pass, keepalive upstream" "$b" b
+line "(c) lintel, valid token, NNG service" "$c" c
+line "(d) lintel, fresh token per request" "$d" d
+line "(e) NNG alone: C client, same service" "$e" e
 ratio() { awk -v x="${1%% *}" -v y="${2%% *}" 'BEGIN { printf "%.2f", x / y }'; }
 echo "ratios: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")"
+# Where (c)'s time goes: nginx's own threads, the NNG threads inside the
+# nginx workers, the NNG service; the rest is wrk and the kernel.
+split() {
+    awk -F' [|] ' -v c="$1" '{
+        printf "(%s) per request:", c
+        for (i = 2; i <= NF; i++) { split($i, g, " "); if (g[2] > 0) printf "  %s %s us, %s switches", g[1], g[2], g[3] }
+        print "" }' "$run/cpu.$1"
+}
+split c
+split e
+# A floor for (c) on this machine: wrk and nginx's HTTP work (all of (a))
+# plus NNG's own round trip at its best (all of (e)); (c) cannot beat (b)
+# unless that sum is below (b)'s CPU time per request.
+awk -v a="$(awk '{print $2}' "$run/cpu.a")" -v b="$(awk '{print $2}' "$run/cpu.b")" \
+    -v e="$(awk '{print $2}' "$run/cpu.e")" 'BEGIN {
+    printf "floor for (c): a + e = %.1f us of CPU per request against b %.1f us: c/b <= %.2f on this machine\n",
+        a + e, b, b / (a + e) }'
 for r in "$a" "$b" "$c" "$d"; do
     [ "$(awk '{print $4}' <<< "$r")" = 0 ] || { echo "bench: non-2xx answers" >&2; exit 1; }
 done
