@@ -3,9 +3,12 @@
 # projects services, PostgreSQL, Redis) on a throw-away run folder, and in
 # the same run, against the same PostgreSQL server:
 #   (p) pgbench -S -M prepared (select-only, prepared): the baseline;
+#   (q) pgbench running the service's own read for (g) as the service's
+#       role, under row-level security: PostgreSQL's share of (g) alone;
 #   (g) authenticated GET /api/projects/:id through the edge;
 #   (l) authenticated GET /api/projects?limit=25 through the edge;
-# and prints requests/s, p50, p99 and the ratios g/p, l/p. Goal: g/p >= 35%
+# and prints requests/s, p50, p99, CPU time and context switches per
+# request (tests/bench/cpustat.py), and the ratios g/p, l/p. Goal: g/p >= 35%
 # with p99 <= 5 ms at 64 connections.
 #
 #   tests/bench/projects.sh <build-dir>
@@ -77,9 +80,30 @@ ms() { awk -v p="$1" '$1 == p {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, 
        if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v}' "$2"; }
 rps() { awk '/^Requests\/sec/ {printf "%.0f", $2}' "$1"; }
 
+# The processes whose CPU time cpustat.py splits out.
+groups() {
+    local w main= nng= pg=
+    for w in $(pgrep -P "$(cat "$run/nginx/nginx.pid")"); do
+        main+="$w:main,"; nng+="$w:nng,"
+    done
+    for w in $(pgrep -P "$(head -n 1 "$pgdir/data/postmaster.pid")"); do
+        pg+="$w,"
+    done
+    echo "postgres=$pg" "projects=$(cat "$run/pids/projects.pid"):rest" \
+        "projects-nng=$(cat "$run/pids/projects.pid"):nng" \
+        "nginx=$main" "nginx-nng=$nng"
+}
+cpustat() { /usr/bin/python3 "$root/tests/bench/cpustat.py" "$@"; }
+
 bench_wrk() { # name path
+    wrk -t "$threads" -c "$conns" -d 2s -H "$host" -H "$auth" "$edge$2" \
+        >/dev/null                                             # warm-up
+    cpustat snap "$run/snap0" $(groups)
     wrk -t "$threads" -c "$conns" -d "${seconds}s" --latency -H "$host" \
         -H "$auth" "$edge$2" >"$run/$1.txt"
+    cpustat snap "$run/snap1" $(groups)
+    cpustat diff "$run/snap0" "$run/snap1" \
+        "$(awk '/requests in/ {print $1}' "$run/$1.txt")" >"$run/cpu.$1"
     if grep -q "Non-2xx" "$run/$1.txt"; then
         cat "$run/$1.txt" >&2
         echo "bench: $1 answered errors" >&2
@@ -87,25 +111,73 @@ bench_wrk() { # name path
     fi
 }
 
+# (q): the read the projects service makes for GET /api/projects/:id, as
+# its own role (so under row-level security) over the same TCP path, with
+# its pipeline (tenant settings, then the statement, one Sync) and as many
+# connections as the service has workers: what PostgreSQL alone gives this
+# route on this machine.  The statement is the service's own, read back
+# from pg_stat_activity; pgbench would take the colons of its time format
+# for variables, so they become dashes (the same work for to_char).
+psql_super() { as_pg "$pgbin/psql" -X -qtA -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
+stmt=$(psql_super -c "SELECT query FROM pg_stat_activity
+    WHERE usename = 'lintel_projects' AND query LIKE 'SELECT version, %projects.projects%'
+    LIMIT 1")
+tenant=$(psql_super -c "SELECT tenant_id FROM projects.projects WHERE id = '$id'")
+[ -n "$stmt" ] && [ -n "$tenant" ] || { echo "bench: no projects statement seen" >&2; exit 1; }
+{
+    echo '\set id 0'
+    echo '\startpipeline'
+    echo "SELECT set_config('app.tenant_id', '$tenant', true), set_config('statement_timeout', '5000', true);"
+    printf '%s;\n' "$stmt" | sed -e "s/\\\$1/'$id'/" -e 's/HH24:MI:SS/HH24-MI-SS/g'
+    echo '\endpipeline'
+} >"$run/read.sql"
+# pgbench parses the script as the postgres user: let it read the file
+chmod 755 "$run"; chmod 644 "$run/read.sql"
+workers=${LINTEL_WORKERS:-8}
+pw=$(awk -F= '$1 == "LINTEL_PG_PROJECTS_PASSWORD" {print $2}' "$run/secrets.env")
+
 echo "bench: ${seconds}s each, $conns connections" >&2
+cpustat snap "$run/snap0" $(groups)
 pgb -S -M prepared -c "$conns" -j "$threads" -T "$seconds" -r pgbench \
     >"$run/pgbench.txt" 2>&1
+cpustat snap "$run/snap1" $(groups)
+cpustat diff "$run/snap0" "$run/snap1" \
+    "$(awk '/^number of transactions actually processed/ {print $NF}' "$run/pgbench.txt")" >"$run/cpu.pgbench"
+cpustat snap "$run/snap0" $(groups)
+as_pg env PGPASSWORD="$pw" "$pgbin/pgbench" -n -h 127.0.0.1 -p "$LINTEL_PG_PORT" \
+    -U lintel_projects -M prepared -c "$workers" -j "$threads" -T "$seconds" \
+    -f "$run/read.sql" lintel >"$run/read.txt" 2>&1 ||
+    { cat "$run/read.txt" >&2; exit 1; }
+cpustat snap "$run/snap1" $(groups)
+cpustat diff "$run/snap0" "$run/snap1" \
+    "$(awk '/^number of transactions actually processed/ {print $NF}' "$run/read.txt")" >"$run/cpu.read"
 bench_wrk get "/api/projects/$id"
 bench_wrk list "/api/projects?limit=25"
 
 pg_tps=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$run/pgbench.txt")
 pg_lat=$(awk '/^latency average/ {print $4; exit}' "$run/pgbench.txt")
+rd_tps=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$run/read.txt")
+rd_lat=$(awk '/^latency average/ {print $4; exit}' "$run/read.txt")
 get_rps=$(rps "$run/get.txt") list_rps=$(rps "$run/list.txt")
-printf '\n%-44s %10s %9s %9s\n' "case" "req/s" "p50 ms" "p99 ms"
-printf '%-44s %10s %9s %9s\n' "(p) pgbench -S -M prepared" "$pg_tps" "avg $pg_lat" "-"
-printf '%-44s %10s %9s %9s\n' "(g) GET /api/projects/:id (edge, token)" \
-    "$get_rps" "$(ms 50% "$run/get.txt")" "$(ms 99% "$run/get.txt")"
-printf '%-44s %10s %9s %9s\n' "(l) GET /api/projects?limit=25 (edge, token)" \
-    "$list_rps" "$(ms 50% "$run/list.txt")" "$(ms 99% "$run/list.txt")"
-/usr/bin/python3 - "$pg_tps" "$get_rps" "$list_rps" "$(ms 99% "$run/get.txt")" <<'PY'
+cpu() { awk '{print $2, $3}' "$run/cpu.$1"; }
+row() { printf '%-46s %10s %9s %9s %11s %11s\n' "$@"; }
+printf '\n'
+row "case" "req/s" "p50 ms" "p99 ms" "cpu us/req" "switch/req"
+row "(p) pgbench -S -M prepared" "$pg_tps" "avg $pg_lat" "-" $(cpu pgbench)
+row "(q) the :id read, straight to PostgreSQL" "$rd_tps" "avg $rd_lat" "-" $(cpu read)
+row "(g) GET /api/projects/:id (edge, token)" "$get_rps" \
+    "$(ms 50% "$run/get.txt")" "$(ms 99% "$run/get.txt")" $(cpu get)
+row "(l) GET /api/projects?limit=25 (edge, token)" "$list_rps" \
+    "$(ms 50% "$run/list.txt")" "$(ms 99% "$run/list.txt")" $(cpu list)
+# Where (g)'s time goes; the rest of the total is wrk and the kernel.
+awk -F' [|] ' '{
+    printf "(g) per request:"
+    for (i = 2; i <= NF; i++) { split($i, g, " "); printf "  %s %s us", g[1], g[2] }
+    print "" }' "$run/cpu.get"
+/usr/bin/python3 - "$pg_tps" "$rd_tps" "$get_rps" "$list_rps" "$(ms 99% "$run/get.txt")" <<'PY'
 import sys
-pg, get, lst, p99 = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-print(f"\nratio g/p {get / pg:.1%}   l/p {lst / pg:.1%}")
+pg, rd, get, lst, p99 = (float(x) for x in sys.argv[1:])
+print(f"\nratio g/p {get / pg:.1%}   l/p {lst / pg:.1%}   q/p {rd / pg:.1%}   g/q {get / rd:.1%}")
 print(f"goal: g/p >= 35% and p99 <= 5 ms: "
       f"{'met' if get / pg >= 0.35 and p99 <= 5 else 'NOT met'}")
 PY
