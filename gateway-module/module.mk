@@ -78,12 +78,14 @@ $(GW_FLOOR): tests/bench/nng_floor.c $(GW_GEN_C) $(GW_GEN_H) | $(DEPS_OK)
 
 $(GW_BUILD)/tests/test_%: tests/gateway/test_%.c $(GW_PURE) $(GW_GEN_C) \
                           $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \
+                          tests/gateway/b64url.h \
                           | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_PURE) $(GW_GEN_C) $(GW_LIBS) -lcmocka
 
 $(GW_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(GW_PURE) $(GW_GEN_C) \
                          $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \
+                         tests/gateway/b64url.h \
                          | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \

@@ -14,35 +14,9 @@
 #include <openssl/rsa.h>
 
 #include "lintel_jwt.h"
+#include "../gateway/b64url.h"
 
 static EVP_PKEY *key;
-
-static size_t b64url(const uint8_t *in, size_t len, char *out)
-{
-    static const char t[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
-    unsigned v;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        v = in[i] << 16 | in[i + 1] << 8 | in[i + 2];
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = t[(v >> 6) & 63];
-        out[o++] = t[v & 63];
-    }
-    if (len - i == 1) {
-        v = in[i] << 16;
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        v = in[i] << 16 | in[i + 1] << 8;
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = t[(v >> 6) & 63];
-    }
-    return o;
-}
 
 static void check(const char *tok, size_t len)
 {

@@ -13,6 +13,7 @@
 #include <openssl/rsa.h>
 
 #include "lintel_jwt.h"
+#include "b64url.h"
 
 #define NOW 1800000000L
 #define TID "0b9f7d3e-1111-4c3a-9a51-acme00000001"
@@ -21,33 +22,6 @@ static EVP_PKEY *key, *other_key, *small_key;
 
 static const lintel_jwt_policy_t policy = {"https://auth.example.test",
                                            "lintel-api", 30};
-
-static void b64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char t[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
-    unsigned v;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        v = in[i] << 16 | in[i + 1] << 8 | in[i + 2];
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = t[(v >> 6) & 63];
-        out[o++] = t[v & 63];
-    }
-    if (len - i == 1) {
-        v = in[i] << 16;
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        v = in[i] << 16 | in[i + 1] << 8;
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = t[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-}
 
 /* header "." payload "." RS256 signature with k (no signature if k NULL) */
 static char *token(const char *header, const char *payload, EVP_PKEY *k)
