@@ -244,20 +244,10 @@ projects_get(lc_req *req)
 /* --- changes
  * -----------------------------------------------------------------*/
 
-typedef struct {
-    projects_fail fail;
-    const projects_caller *caller;
-    const projects_idem *idem;
-    const char *id, *version; /* PATCH, DELETE */
-    projects_value *vals;
-    PGresult *res;
-    int64_t seq;
-} change_ctx;
-
 static int
 project_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
+    projects_change *c = arg;
     const char *params[10];
     int i;
 
@@ -285,8 +275,7 @@ projects_create(lc_req *req)
     projects_caller caller;
     projects_idem idem;
     projects_value vals[F_COUNT];
-    change_ctx c = {0};
-    char location[64];
+    projects_change c = {0};
 
     if (projects_caller_get(req, "manager", &caller) != 0 ||
         projects_idem_begin(req, &caller, &idem) != 0) {
@@ -313,53 +302,25 @@ projects_create(lc_req *req)
     c.caller = &caller;
     c.idem = &idem;
     c.vals = vals;
-    if (projects_tx(req, caller.tenant_id, project_create_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        projects_idem_abort(req, &idem);
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    snprintf(location, sizeof(location), "/api/projects/%s",
-             PQgetvalue(c.res, 0, 0));
-    lc_req_header(req, "location", location);
-    projects_respond_entity(req, 201, PQgetvalue(c.res, 0, 1),
-                            PQgetvalue(c.res, 0, 2));
-    PQclear(c.res);
+    projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
 }
 
 /* After an UPDATE that matched nothing: gone (404) or changed (412). */
 static int
-project_missed(change_ctx *c, lc_db *db, lc_db_error *err)
+project_missed(projects_change *c, lc_db *db, lc_db_error *err)
 {
-    PGresult *res = lc_db_exec(db, &project_get, &c->id, err);
-    int exists;
-
-    if (res == NULL) {
-        return -1;
-    }
-    exists = PQntuples(res) > 0;
-    PQclear(res);
-    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
-                                     "the project has changed since you "
-                                     "read it")
-                  : projects_fail_tx(&c->fail, err, 404, "not_found",
-                                     "no such project");
+    return projects_change_missed(c, db, &project_get, "no such project",
+                                  "the project has changed since you read it",
+                                  err);
 }
 
 static int
 project_update_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
-    const char *params[21];
-    int i;
+    projects_change *c = arg;
+    const char *params[3 + 2 * F_COUNT];
 
-    params[0] = c->id;
-    params[1] = c->caller->user_id;
-    params[2] = c->version[0] ? c->version : NULL;
-    for (i = 0; i < F_COUNT; i++) {
-        params[3 + 2 * i] = c->vals[i].present ? "true" : "false";
-        params[4 + 2 * i] = c->vals[i].text;
-    }
+    projects_change_update_params(c, F_COUNT, params);
     PQclear(c->res);
     c->res = lc_db_exec(db, &project_update, params, err);
     if (c->res == NULL) {
@@ -379,47 +340,28 @@ projects_patch(lc_req *req)
     projects_caller caller;
     projects_value vals[F_COUNT];
     projects_field spec[F_COUNT];
-    change_ctx c = {0};
+    projects_change c = {0};
     char version[16];
-    int i, m;
 
     if (projects_caller_get(req, "manager", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0) {
         return;
     }
-    memcpy(spec, project_fields, sizeof(spec));
-    for (i = 0; i < F_COUNT; i++) {
-        spec[i].required = false;
-    }
-    if (projects_body(req, spec, F_COUNT, vals) != 0) {
-        return;
-    }
-    m = projects_if_match(req, version, sizeof(version));
-    if (m < 0) {
-        return;
-    }
-    if (m > 0) {
-        lc_req_error(req, 428, "precondition_required",
-                     "send If-Match with the ETag you read");
+    projects_patch_spec(project_fields, F_COUNT, spec);
+    if (projects_patch_args(req, spec, F_COUNT, vals, version,
+                            sizeof(version)) != 0) {
         return;
     }
     c.caller = &caller;
     c.vals = vals;
     c.version = version;
-    if (projects_tx(req, caller.tenant_id, project_update_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    projects_respond_entity(req, 200, PQgetvalue(c.res, 0, 1),
-                            PQgetvalue(c.res, 0, 2));
-    PQclear(c.res);
+    projects_change_run(req, project_update_tx, &c, 200, NULL);
 }
 
 static int
 project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
+    projects_change *c = arg;
     const char *params[3] = {c->id, c->caller->user_id,
                              c->version[0] ? c->version : NULL};
     PGresult *tasks;
@@ -456,7 +398,7 @@ static void
 projects_delete(lc_req *req)
 {
     projects_caller caller;
-    change_ctx c = {0};
+    projects_change c = {0};
     char version[16] = "";
 
     if (projects_caller_get(req, "manager", &caller) != 0 ||
@@ -466,13 +408,7 @@ projects_delete(lc_req *req)
     }
     c.caller = &caller;
     c.version = version;
-    if (projects_tx(req, caller.tenant_id, project_delete_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    lc_req_respond(req, 204, NULL, NULL, 0);
-    PQclear(c.res);
+    projects_change_run(req, project_delete_tx, &c, 204, NULL);
 }
 
 /* --- projects.CountProjects -------------------------------------------------

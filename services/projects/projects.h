@@ -209,6 +209,47 @@ int projects_events_start(projects_app *app);
 void projects_events_stop(projects_app *app);
 int events_routes(lc_rpc_server *s);
 
+/* --- change.c: what creating, patching and deleting share ------------------*/
+
+/* The context of a changing transaction, for projects_tx. */
+typedef struct {
+    projects_fail fail; /* first: projects_tx answers with it */
+    const projects_caller *caller;
+    const projects_idem *idem; /* POST only */
+    const char *id;            /* PATCH, DELETE: the path's id */
+    const char *version;       /* PATCH, DELETE: If-Match; "" for any */
+    projects_value *vals;
+    PGresult *res; /* row 0: id, version, json, ... */
+    int64_t seq;   /* the last event the transaction wrote */
+} projects_change;
+
+/* After an UPDATE of c->id that matched nothing: 412 with `changed` when
+ * `get` still finds the row, else 404 with `missing`; -1 either way. */
+int projects_change_missed(projects_change *c, lc_db *db, const lc_db_stmt *get,
+                           const char *missing, const char *changed,
+                           lc_db_error *err);
+
+/* An UPDATE's parameters: id, actor, If-Match version (NULL: any), then
+ * per field "true"/"false" (sent or not) and its value; 3 + 2n of them. */
+void projects_change_update_params(const projects_change *c, size_t n,
+                                   const char **params);
+
+/* `fields` with none required: the fields a PATCH may send. */
+void projects_patch_spec(const projects_field *fields, size_t n,
+                         projects_field *spec);
+
+/* A PATCH's body by `spec` and its If-Match (428 without one) into
+ * `version`. Returns 0, or -1 with the response set. */
+int projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
+                        projects_value *vals, char *version, size_t len);
+
+/* Runs `fn` in the caller's tenant, then announces the events it wrote and
+ * answers `status`: 204 empty, else the entity of c->res with its ETag and,
+ * when `location` is set, a Location of `location` + its id. A failed
+ * transaction gives back c->idem's key, if any. */
+void projects_change_run(lc_req *req, lc_db_tx_fn fn, projects_change *c,
+                         int status, const char *location);
+
 /* --- the resources ---------------------------------------------------------*/
 int projects_routes(lc_rpc_server *s);
 int tasks_routes(lc_rpc_server *s);

@@ -295,20 +295,10 @@ tasks_get(lc_req *req)
 /* --- changes
  * -----------------------------------------------------------------*/
 
-typedef struct {
-    projects_fail fail;
-    const projects_caller *caller;
-    const projects_idem *idem;
-    const char *id, *version;
-    projects_value *vals;
-    PGresult *res;
-    int64_t seq;
-} change_ctx;
-
 static int
 task_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
+    projects_change *c = arg;
     const char *params[9];
     PGresult *res;
     int i, found;
@@ -348,8 +338,7 @@ tasks_create(lc_req *req)
     projects_caller caller;
     projects_idem idem;
     projects_value vals[T_COUNT];
-    change_ctx c = {0};
-    char location[64];
+    projects_change c = {0};
 
     if (projects_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
@@ -365,52 +354,25 @@ tasks_create(lc_req *req)
     c.caller = &caller;
     c.idem = &idem;
     c.vals = vals;
-    if (projects_tx(req, caller.tenant_id, task_create_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        projects_idem_abort(req, &idem);
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    snprintf(location, sizeof(location), "/api/tasks/%s",
-             PQgetvalue(c.res, 0, 0));
-    lc_req_header(req, "location", location);
-    projects_respond_entity(req, 201, PQgetvalue(c.res, 0, 1),
-                            PQgetvalue(c.res, 0, 2));
-    PQclear(c.res);
+    projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
 }
 
 /* After an UPDATE that matched nothing: gone (404) or changed (412). */
 static int
-task_missed(change_ctx *c, lc_db *db, lc_db_error *err)
+task_missed(projects_change *c, lc_db *db, lc_db_error *err)
 {
-    PGresult *res = lc_db_exec(db, &task_get, &c->id, err);
-    int exists;
-
-    if (res == NULL) {
-        return -1;
-    }
-    exists = PQntuples(res) > 0;
-    PQclear(res);
-    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
-                                     "the task has changed since you read it")
-                  : projects_fail_tx(&c->fail, err, 404, "not_found",
-                                     "no such task");
+    return projects_change_missed(c, db, &task_get, "no such task",
+                                  "the task has changed since you read it",
+                                  err);
 }
 
 static int
 task_update_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
-    const char *params[17];
-    int i;
+    projects_change *c = arg;
+    const char *params[3 + 2 * T_COUNT];
 
-    params[0] = c->id;
-    params[1] = c->caller->user_id;
-    params[2] = c->version[0] ? c->version : NULL;
-    for (i = 0; i < T_COUNT; i++) {
-        params[3 + 2 * i] = c->vals[i].present ? "true" : "false";
-        params[4 + 2 * i] = c->vals[i].text;
-    }
+    projects_change_update_params(c, T_COUNT, params);
     PQclear(c->res);
     c->res = lc_db_exec(db, &task_update, params, err);
     if (c->res == NULL) {
@@ -430,52 +392,31 @@ tasks_patch(lc_req *req)
     projects_caller caller;
     projects_value vals[T_COUNT];
     projects_field spec[T_COUNT];
-    change_ctx c = {0};
+    projects_change c = {0};
     char version[16];
-    int i, m;
 
     if (projects_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such task", &c.id) != 0) {
         return;
     }
-    memcpy(spec, task_fields, sizeof(spec));
-    for (i = 0; i < T_COUNT; i++) {
-        spec[i].required = false;
-    }
-    spec[T_TITLE].nullable = false;
-    if (projects_body(req, spec, T_COUNT, vals) != 0) {
-        return;
-    }
-    m = projects_if_match(req, version, sizeof(version));
-    if (m < 0) {
-        return;
-    }
-    if (m > 0) {
-        lc_req_error(req, 428, "precondition_required",
-                     "send If-Match with the ETag you read");
-        return;
-    }
-    if (vals[T_ASSIGNEE].text != NULL &&
-        tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0) {
+    projects_patch_spec(task_fields, T_COUNT, spec);
+    spec[T_TITLE].nullable = false; /* a task keeps a title */
+    if (projects_patch_args(req, spec, T_COUNT, vals, version,
+                            sizeof(version)) != 0 ||
+        (vals[T_ASSIGNEE].text != NULL &&
+         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
         return;
     }
     c.caller = &caller;
     c.vals = vals;
     c.version = version;
-    if (projects_tx(req, caller.tenant_id, task_update_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    projects_respond_entity(req, 200, PQgetvalue(c.res, 0, 1),
-                            PQgetvalue(c.res, 0, 2));
-    PQclear(c.res);
+    projects_change_run(req, task_update_tx, &c, 200, NULL);
 }
 
 static int
 task_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    change_ctx *c = arg;
+    projects_change *c = arg;
     const char *params[3] = {c->id, c->caller->user_id,
                              c->version[0] ? c->version : NULL};
 
@@ -496,7 +437,7 @@ static void
 tasks_delete(lc_req *req)
 {
     projects_caller caller;
-    change_ctx c = {0};
+    projects_change c = {0};
     char version[16] = "";
 
     if (projects_caller_get(req, "member", &caller) != 0 ||
@@ -506,13 +447,7 @@ tasks_delete(lc_req *req)
     }
     c.caller = &caller;
     c.version = version;
-    if (projects_tx(req, caller.tenant_id, task_delete_tx, &c) != 0) {
-        PQclear(c.res); /* what a failed attempt left */
-        return;
-    }
-    projects_events_announce(lc_req_app(req), c.seq);
-    lc_req_respond(req, 204, NULL, NULL, 0);
-    PQclear(c.res);
+    projects_change_run(req, task_delete_tx, &c, 204, NULL);
 }
 
 int

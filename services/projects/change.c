@@ -1,0 +1,104 @@
+/*
+ * change.c: the steps projects.c and tasks.c share when they create, patch
+ * or delete: the PATCH body and If-Match, the UPDATE's parameters, telling
+ * a vanished row from a changed one, and running the transaction through
+ * to the events' announcement and the answer.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "projects.h"
+
+int
+projects_change_missed(projects_change *c, lc_db *db, const lc_db_stmt *get,
+                       const char *missing, const char *changed,
+                       lc_db_error *err)
+{
+    PGresult *res = lc_db_exec(db, get, &c->id, err);
+    int exists;
+
+    if (res == NULL) {
+        return -1;
+    }
+    exists = PQntuples(res) > 0;
+    PQclear(res);
+    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
+                                     changed)
+                  : projects_fail_tx(&c->fail, err, 404, "not_found", missing);
+}
+
+void
+projects_change_update_params(const projects_change *c, size_t n,
+                              const char **params)
+{
+    size_t i;
+
+    params[0] = c->id;
+    params[1] = c->caller->user_id;
+    params[2] = c->version[0] ? c->version : NULL;
+    for (i = 0; i < n; i++) {
+        params[3 + 2 * i] = c->vals[i].present ? "true" : "false";
+        params[4 + 2 * i] = c->vals[i].text;
+    }
+}
+
+void
+projects_patch_spec(const projects_field *fields, size_t n,
+                    projects_field *spec)
+{
+    size_t i;
+
+    memcpy(spec, fields, n * sizeof(*spec));
+    for (i = 0; i < n; i++) {
+        spec[i].required = false;
+    }
+}
+
+int
+projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
+                    projects_value *vals, char *version, size_t len)
+{
+    int m;
+
+    if (projects_body(req, spec, n, vals) != 0) {
+        return -1;
+    }
+    m = projects_if_match(req, version, len);
+    if (m < 0) {
+        return -1;
+    }
+    if (m > 0) {
+        lc_req_error(req, 428, "precondition_required",
+                     "send If-Match with the ETag you read");
+        return -1;
+    }
+    return 0;
+}
+
+void
+projects_change_run(lc_req *req, lc_db_tx_fn fn, projects_change *c, int status,
+                    const char *location)
+{
+    char url[96];
+
+    if (projects_tx(req, c->caller->tenant_id, fn, c) != 0) {
+        PQclear(c->res); /* what a failed attempt left */
+        if (c->idem != NULL) {
+            projects_idem_abort(req, c->idem);
+        }
+        return;
+    }
+    projects_events_announce(lc_req_app(req), c->seq);
+    if (status == 204) {
+        lc_req_respond(req, 204, NULL, NULL, 0);
+    } else {
+        if (location != NULL) {
+            snprintf(url, sizeof(url), "%s%s", location,
+                     PQgetvalue(c->res, 0, 0));
+            lc_req_header(req, "location", url);
+        }
+        projects_respond_entity(req, status, PQgetvalue(c->res, 0, 1),
+                                PQgetvalue(c->res, 0, 2));
+    }
+    PQclear(c->res);
+}
