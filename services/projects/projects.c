@@ -220,25 +220,7 @@ projects_list(lc_req *req)
 static void
 projects_get(lc_req *req)
 {
-    projects_caller caller;
-    PGresult *res;
-    const char *id;
-
-    if (projects_caller_get(req, "viewer", &caller) != 0 ||
-        projects_path_id(req, "no such project", &id) != 0) {
-        return;
-    }
-    res = projects_read(req, caller.tenant_id, &project_get, &id);
-    if (res == NULL) {
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        lc_req_error(req, 404, "not_found", "no such project");
-    } else {
-        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
-                                PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
+    projects_get_one(req, &project_get, "no such project");
 }
 
 /* --- changes

@@ -132,6 +132,10 @@ int projects_if_match(lc_req *req, char *version, size_t len);
 /* The path's id: a malformed one is a 404 (API.md); -1 with it set. */
 int projects_path_id(lc_req *req, const char *what, const char **id);
 
+/* GET of the row the path's :id names (viewer and up): `get` reads its
+ * version and JSON; answers them with an ETag, or 404 with `missing`. */
+void projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing);
+
 /* Answers `json` (a JSON text) with `status` and ETag "<version>". */
 void projects_respond_entity(lc_req *req, int status, const char *version,
                              const char *json);

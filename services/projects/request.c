@@ -380,6 +380,30 @@ projects_path_id(lc_req *req, const char *what, const char **id)
 }
 
 void
+projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing)
+{
+    projects_caller caller;
+    PGresult *res;
+    const char *id;
+
+    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+        projects_path_id(req, missing, &id) != 0) {
+        return;
+    }
+    res = projects_read(req, caller.tenant_id, get, &id);
+    if (res == NULL) {
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        lc_req_error(req, 404, "not_found", missing);
+    } else {
+        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
+                                PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+}
+
+void
 projects_respond_entity(lc_req *req, int status, const char *version,
                         const char *json)
 {

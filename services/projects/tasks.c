@@ -271,25 +271,7 @@ tasks_list(lc_req *req)
 static void
 tasks_get(lc_req *req)
 {
-    projects_caller caller;
-    PGresult *res;
-    const char *id;
-
-    if (projects_caller_get(req, "viewer", &caller) != 0 ||
-        projects_path_id(req, "no such task", &id) != 0) {
-        return;
-    }
-    res = projects_read(req, caller.tenant_id, &task_get, &id);
-    if (res == NULL) {
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        lc_req_error(req, 404, "not_found", "no such task");
-    } else {
-        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
-                                PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
+    projects_get_one(req, &task_get, "no such task");
 }
 
 /* --- changes
