@@ -17,7 +17,8 @@
 #
 #   tests/bench/run.sh <build-dir>
 #
-# Knobs (environment): BENCH_SECONDS (10), BENCH_CONNECTIONS (64),
+# Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3: every case
+# runs once a round, in turn, and reports its median round), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2, wrk), BENCH_TOKENS (12000, case d),
 # BENCH_SERVICE_WORKERS (64, NNG contexts of the test service).
 set -euo pipefail
@@ -25,6 +26,7 @@ set -euo pipefail
 build=${1:?usage: run.sh <build-dir>}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 fresh=${BENCH_TOKENS:-12000}
@@ -146,21 +148,42 @@ ms() {   # wrk prints 512.00us, 1.20ms or 1.01s
         else { sub(/s$/, "", v); printf "%.3f", v * 1000 } }'
 }
 
-echo "bench: ${seconds}s per case, $conns connections, $threads wrk threads," \
-     "$(nproc) cores, nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||')" >&2
-a=$(measure a "http://127.0.0.1:$stock_port/return")
-b=$(measure b "http://127.0.0.1:$stock_port/proxy")
-c=$(measure c -H "Host: $host" -H "Authorization: Bearer $token" "$api")
-d=$(measure d -s "$root/tests/bench/fresh_tokens.lua" "$api" -- "$run/tokens" "$host")
+# (e): nng_floor.c with the same warm-up and CPU split; "rps - - 0"
+measure_floor() {
+    local name=$1 trips took
+    "$floor" "$nng_url" "$conns" 2 > /dev/null
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
+    read -r trips took < <("$floor" "$nng_url" "$conns" "$seconds")
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
+    /usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" \
+        "$run/snap1" "$trips" > "$run/cpu.$name"
+    echo "$(awk -v n="$trips" -v t="$took" 'BEGIN { printf "%.2f", n / t }') - - 0"
+}
 
-# (e): the floor nng_floor.c measures, with the same warm-up and CPU split
-"$floor" "$nng_url" "$conns" 2 > /dev/null
-/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
-read -r trips took < <("$floor" "$nng_url" "$conns" "$seconds")
-/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
-/usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" \
-    "$run/snap1" "$trips" > "$run/cpu.e"
-e="$(awk -v n="$trips" -v t="$took" 'BEGIN { printf "%.2f", n / t }') - - 0"
+echo "bench: $rounds rounds of ${seconds}s per case, $conns connections," \
+     "$threads wrk threads, $(nproc) cores," \
+     "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||')" >&2
+# The cases take turns, round after round, so that a noisy minute of the
+# machine spreads over all of them; each case reports its median round.
+for r in $(seq 1 "$rounds"); do
+    measure "a.$r" "http://127.0.0.1:$stock_port/return" > "$run/res.a.$r"
+    measure "b.$r" "http://127.0.0.1:$stock_port/proxy" > "$run/res.b.$r"
+    measure "c.$r" -H "Host: $host" -H "Authorization: Bearer $token" "$api" \
+        > "$run/res.c.$r"
+    measure "d.$r" -s "$root/tests/bench/fresh_tokens.lua" "$api" -- \
+        "$run/tokens" "$host" > "$run/res.d.$r"
+    measure_floor "e.$r" > "$run/res.e.$r"
+done
+median() {   # case: its median round's results to res.<case>, cpu.<case>
+    local m
+    m=$(for r in $(seq 1 "$rounds"); do echo "$(awk '{print $1}' "$run/res.$1.$r") $r"; done |
+        sort -g | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
+    cp "$run/res.$1.$m" "$run/res.$1"
+    cp "$run/cpu.$1.$m" "$run/cpu.$1"
+}
+for x in a b c d e; do median "$x"; done
+a=$(cat "$run/res.a") b=$(cat "$run/res.b") c=$(cat "$run/res.c")
+d=$(cat "$run/res.d") e=$(cat "$run/res.e")
 
 if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log"; then
     echo "bench: nginx logged alerts:" >&2
@@ -181,7 +204,9 @@ line "(c) lintel, valid token, NNG service" "$c" c
 line "(d) lintel, fresh token per request" "$d" d
 line "(e) NNG alone: C client, same service" "$e" e
 ratio() { awk -v x="${1%% *}" -v y="${2%% *}" 'BEGIN { printf "%.2f", x / y }'; }
-echo "ratios: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")"
+echo "ratios of the medians: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")"
+echo "c/b round by round: $(for r in $(seq 1 "$rounds"); do
+    ratio "$(cat "$run/res.c.$r")" "$(cat "$run/res.b.$r")"; echo -n " "; done)"
 # Where (c)'s time goes: nginx's own threads, the NNG threads inside the
 # nginx workers, the NNG service; the rest is wrk and the kernel.
 split() {
@@ -199,6 +224,6 @@ awk -v a="$(awk '{print $2}' "$run/cpu.a")" -v b="$(awk '{print $2}' "$run/cpu.b
     -v e="$(awk '{print $2}' "$run/cpu.e")" 'BEGIN {
     printf "floor for (c): a + e = %.1f us of CPU per request against b %.1f us: c/b <= %.2f on this machine\n",
         a + e, b, b / (a + e) }'
-for r in "$a" "$b" "$c" "$d"; do
-    [ "$(awk '{print $4}' <<< "$r")" = 0 ] || { echo "bench: non-2xx answers" >&2; exit 1; }
+for r in "$run"/res.?.*; do
+    [ "$(awk '{print $4}' "$r")" = 0 ] || { echo "bench: non-2xx answers" >&2; exit 1; }
 done
