@@ -133,8 +133,6 @@ tenant=$(psql_super -c "SELECT tenant_id FROM projects.projects WHERE id = '$id'
     printf '%s;\n' "$stmt" | sed -e "s/\\\$1/'$id'/" -e 's/HH24:MI:SS/HH24-MI-SS/g'
     echo '\endpipeline'
 } >"$run/read.sql"
-# pgbench parses the script as the postgres user: let it read the file
-chmod 755 "$run"; chmod 644 "$run/read.sql"
 workers=${LINTEL_WORKERS:-8}
 pw=$(awk -F= '$1 == "LINTEL_PG_PROJECTS_PASSWORD" {print $2}' "$run/secrets.env")
 
@@ -157,7 +155,7 @@ for r in $(seq 1 "$rounds"); do
         -T "$seconds" -r pgbench
     bench_pgbench "read.$r" as_pg env PGPASSWORD="$pw" "$pgbin/pgbench" -n \
         -h 127.0.0.1 -p "$LINTEL_PG_PORT" -U lintel_projects -M prepared \
-        -c "$workers" -j "$threads" -T "$seconds" -f "$run/read.sql" lintel
+        -c "$workers" -j "$threads" -T "$seconds" -f - lintel <"$run/read.sql"
     bench_wrk "get.$r" "/api/projects/$id"
     bench_wrk "list.$r" "/api/projects?limit=25"
 done
