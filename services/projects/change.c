@@ -10,21 +10,31 @@
 #include "projects.h"
 
 int
-projects_change_missed(projects_change *c, lc_db *db, const lc_db_stmt *get,
-                       const char *missing, const char *changed,
-                       lc_db_error *err)
+projects_change_exec(projects_change *c, lc_db *db, const lc_db_stmt *st,
+                     const char *const *params, const projects_entity *e,
+                     lc_db_error *err)
 {
-    PGresult *res = lc_db_exec(db, get, &c->id, err);
+    PGresult *res;
     int exists;
 
+    PQclear(c->res);
+    c->res = lc_db_exec(db, st, params, err);
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->res) > 0) {
+        return 0;
+    }
+    res = lc_db_exec(db, e->get, &c->id, err);
     if (res == NULL) {
         return -1;
     }
     exists = PQntuples(res) > 0;
     PQclear(res);
-    return exists ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
-                                     changed)
-                  : projects_fail_tx(&c->fail, err, 404, "not_found", missing);
+    return exists
+               ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
+                                  e->changed)
+               : projects_fail_tx(&c->fail, err, 404, "not_found", e->missing);
 }
 
 void

@@ -287,14 +287,9 @@ projects_create(lc_req *req)
     projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
 }
 
-/* After an UPDATE that matched nothing: gone (404) or changed (412). */
-static int
-project_missed(projects_change *c, lc_db *db, lc_db_error *err)
-{
-    return projects_change_missed(c, db, &project_get, "no such project",
-                                  "the project has changed since you read it",
-                                  err);
-}
+static const projects_entity project_entity = {
+    &project_get, "no such project",
+    "the project has changed since you read it"};
 
 static int
 project_update_tx(lc_db *db, void *arg, lc_db_error *err)
@@ -303,13 +298,9 @@ project_update_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3 + 2 * F_COUNT];
 
     projects_change_update_params(c, F_COUNT, params);
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &project_update, params, err);
-    if (c->res == NULL) {
+    if (projects_change_exec(c, db, &project_update, params, &project_entity,
+                             err) != 0) {
         return -1;
-    }
-    if (PQntuples(c->res) == 0) {
-        return project_missed(c, db, err);
     }
     return projects_event_add(db, "project.updated", c->id, NULL,
                               c->caller->user_id, PQgetvalue(c->res, 0, 2),
@@ -344,18 +335,14 @@ static int
 project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     projects_change *c = arg;
-    const char *params[3] = {c->id, c->caller->user_id,
-                             c->version[0] ? c->version : NULL};
+    const char *params[3];
     PGresult *tasks;
     int i, n;
 
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &project_delete, params, err);
-    if (c->res == NULL) {
+    projects_change_update_params(c, 0, params);
+    if (projects_change_exec(c, db, &project_delete, params, &project_entity,
+                             err) != 0) {
         return -1;
-    }
-    if (PQntuples(c->res) == 0) {
-        return project_missed(c, db, err);
     }
     tasks = lc_db_exec(db, &project_delete_tasks, params, err);
     if (tasks == NULL) {

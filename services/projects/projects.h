@@ -227,14 +227,23 @@ typedef struct {
     int64_t seq;   /* the last event the transaction wrote */
 } projects_change;
 
-/* After an UPDATE of c->id that matched nothing: 412 with `changed` when
- * `get` still finds the row, else 404 with `missing`; -1 either way. */
-int projects_change_missed(projects_change *c, lc_db *db, const lc_db_stmt *get,
-                           const char *missing, const char *changed,
-                           lc_db_error *err);
+/* What a change says when its row is gone or has moved on. */
+typedef struct {
+    const lc_db_stmt *get; /* the row by id, if it is still there */
+    const char *missing;   /* 404's message */
+    const char *changed;   /* 412's message */
+} projects_entity;
+
+/* Runs the UPDATE (or soft DELETE) `st` of c->id into c->res. One that
+ * matches nothing is a 412 when `e->get` still finds the row, else a 404.
+ * Returns 0 with row 0 in c->res, or -1. */
+int projects_change_exec(projects_change *c, lc_db *db, const lc_db_stmt *st,
+                         const char *const *params, const projects_entity *e,
+                         lc_db_error *err);
 
 /* An UPDATE's parameters: id, actor, If-Match version (NULL: any), then
- * per field "true"/"false" (sent or not) and its value; 3 + 2n of them. */
+ * per field "true"/"false" (sent or not) and its value; 3 + 2n of them
+ * (n = 0: a DELETE's). */
 void projects_change_update_params(const projects_change *c, size_t n,
                                    const char **params);
 

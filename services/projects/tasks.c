@@ -339,13 +339,16 @@ tasks_create(lc_req *req)
     projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
 }
 
-/* After an UPDATE that matched nothing: gone (404) or changed (412). */
+static const projects_entity task_entity = {
+    &task_get, "no such task", "the task has changed since you read it"};
+
+/* task.updated or task.deleted, after the change of c->res's row */
 static int
-task_missed(projects_change *c, lc_db *db, lc_db_error *err)
+task_event(projects_change *c, lc_db *db, const char *type, lc_db_error *err)
 {
-    return projects_change_missed(c, db, &task_get, "no such task",
-                                  "the task has changed since you read it",
-                                  err);
+    return projects_event_add(db, type, PQgetvalue(c->res, 0, 3), c->id,
+                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
+                              &c->seq, err);
 }
 
 static int
@@ -355,17 +358,11 @@ task_update_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3 + 2 * T_COUNT];
 
     projects_change_update_params(c, T_COUNT, params);
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &task_update, params, err);
-    if (c->res == NULL) {
+    if (projects_change_exec(c, db, &task_update, params, &task_entity, err) !=
+        0) {
         return -1;
     }
-    if (PQntuples(c->res) == 0) {
-        return task_missed(c, db, err);
-    }
-    return projects_event_add(db, "task.updated", PQgetvalue(c->res, 0, 3),
-                              c->id, c->caller->user_id,
-                              PQgetvalue(c->res, 0, 2), &c->seq, err);
+    return task_event(c, db, "task.updated", err);
 }
 
 static void
@@ -399,20 +396,14 @@ static int
 task_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     projects_change *c = arg;
-    const char *params[3] = {c->id, c->caller->user_id,
-                             c->version[0] ? c->version : NULL};
+    const char *params[3];
 
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &task_delete, params, err);
-    if (c->res == NULL) {
+    projects_change_update_params(c, 0, params);
+    if (projects_change_exec(c, db, &task_delete, params, &task_entity, err) !=
+        0) {
         return -1;
     }
-    if (PQntuples(c->res) == 0) {
-        return task_missed(c, db, err);
-    }
-    return projects_event_add(db, "task.deleted", PQgetvalue(c->res, 0, 3),
-                              c->id, c->caller->user_id,
-                              PQgetvalue(c->res, 0, 2), &c->seq, err);
+    return task_event(c, db, "task.deleted", err);
 }
 
 static void
