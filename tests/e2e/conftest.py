@@ -20,12 +20,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
 STACK = ROOT / "compose" / "local" / "stack.sh"
 
-# Test ports: the defaults + 10 for the databases, + 10000 for services;
+# Test ports: below Linux's ephemeral range (32768-60999), so that no
+# client socket of the machine can be holding one when the stack binds it;
 # LINTEL_TEST_PORT_OFFSET moves them all, so that two suites can run at once.
 _OFFSET = int(os.environ.get("LINTEL_TEST_PORT_OFFSET", "0"))
 PORTS = {name: str(port + _OFFSET) for name, port in {
-    "LINTEL_PG_PORT": 55442,
-    "LINTEL_REDIS_PORT": 56389,
+    "LINTEL_PG_PORT": 15442,
+    "LINTEL_REDIS_PORT": 16389,
     "LINTEL_USERS_RPC_PORT": 17101,
     "LINTEL_USERS_OPS_PORT": 19101,
     "LINTEL_PROJECTS_RPC_PORT": 17102,
