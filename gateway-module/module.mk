@@ -19,7 +19,7 @@ GW_SO        := $(GW_BUILD)/ngx_http_lintel_module.so
 GW_TESTSVC   := $(GW_BUILD)/lintel-test-service
 GW_FLOOR     := $(GW_BUILD)/nng-floor
 GW_PURE      := $(GW_DIR)/lintel_host.c $(GW_DIR)/lintel_jwt.c \
-                $(GW_DIR)/lintel_envelope.c
+                $(GW_DIR)/lintel_envelope.c $(GW_DIR)/lintel_sp.c
 GW_GEN_C     := $(BUILD)/gen/lintel/v1/envelope.pb-c.c \
                 $(BUILD)/gen/lintel/v1/users.pb-c.c
 GW_GEN_H     := $(GW_GEN_C:.c=.h)

@@ -7,9 +7,11 @@
  * parse costs ~20 times an RS256 verify).  The last good key set is kept
  * when a fetch fails; with no key set at all requests get 503, never a pass.
  *
- * Verified tokens are kept in a bounded per-worker LRU keyed by the whole
- * token; a hit re-checks the time claims and the tenant scope, which depend
- * on the request, and skips the signature and the JSON.
+ * Verified tokens are kept in a shared memory zone (lintel_token_cache_zone)
+ * for all workers, an LRU keyed by the whole token; a hit re-checks the time
+ * claims and the tenant scope, which depend on the request, and that the
+ * key which verified it (its kid and a fingerprint of its PEM) is still in
+ * this worker's key set, and skips the signature and the JSON.
  */
 
 #include <openssl/pem.h>
@@ -23,29 +25,38 @@
 
 typedef struct {
     char                        kid[LINTEL_JWT_KID_MAX + 1];
+    uint32_t                    fingerprint;   /* of the PEM */
     EVP_PKEY                   *pkey;
 } ngx_http_lintel_key_t;
 
 
+/* in the shared zone */
 typedef struct {
-    ngx_str_node_t              sn;
+    ngx_str_node_t              sn;            /* sn.str.data → token */
     ngx_queue_t                 lru;
     lintel_jwt_claims_t         claims;
+    uint32_t                    fingerprint;
+    char                        kid[LINTEL_JWT_KID_MAX + 1];
     u_char                      token[1];
 } ngx_http_lintel_token_t;
 
 
 typedef struct {
+    ngx_rbtree_t                tree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 lru;
+} ngx_http_lintel_token_sh_t;
+
+
+typedef struct {
     ngx_http_lintel_key_t       keys[NGX_HTTP_LINTEL_MAX_KEYS];
     ngx_uint_t                  nkeys;
-    ngx_http_lintel_call_t     *call;
+    ngx_uint_t                  fetching;
     ngx_queue_t                 waiters;
     ngx_msec_t                  fetched;     /* when the last fetch began */
     ngx_event_t                 refresh;
-    ngx_rbtree_t                tokens;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 lru;
-    ngx_uint_t                  ntokens;
+    ngx_http_lintel_token_sh_t *sh;          /* NULL: no token cache */
+    ngx_slab_pool_t            *shpool;
     ngx_http_lintel_main_conf_t *lmcf;
     ngx_log_t                  *log;
 } ngx_http_lintel_auth_t;
@@ -62,14 +73,15 @@ static ngx_int_t ngx_http_lintel_auth_unauthorized(ngx_http_request_t *r,
     const char *code, const char *message);
 static ngx_int_t ngx_http_lintel_auth_wait(ngx_http_lintel_ctx_t *ctx);
 static ngx_int_t ngx_http_lintel_auth_fetch(void);
-static void ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call);
+static void ngx_http_lintel_auth_answer(void *data,
+    Lintel__V1__Response *res);
 static void ngx_http_lintel_auth_refresh(ngx_event_t *ev);
-static void ngx_http_lintel_auth_flush(void);
-static ngx_http_lintel_token_t *ngx_http_lintel_token_lookup(
-    ngx_str_t *token, uint32_t hash);
-static void ngx_http_lintel_token_insert(ngx_str_t *token, uint32_t hash,
+static ngx_http_lintel_key_t *ngx_http_lintel_auth_key(const char *kid);
+static ngx_int_t ngx_http_lintel_token_get(ngx_str_t *token, uint32_t hash,
     lintel_jwt_claims_t *claims);
-static void ngx_http_lintel_token_delete(ngx_http_lintel_token_t *t);
+static void ngx_http_lintel_token_insert(ngx_str_t *token, uint32_t hash,
+    lintel_jwt_claims_t *claims, ngx_http_lintel_key_t *key);
+static void ngx_http_lintel_token_remove(ngx_str_t *token, uint32_t hash);
 static ngx_int_t ngx_http_lintel_auth_copy(ngx_pool_t *pool, ngx_str_t *dst,
     const char *src);
 
@@ -88,8 +100,11 @@ ngx_http_lintel_auth_init(ngx_cycle_t *cycle,
     a->lmcf = lmcf;
     a->log = cycle->log;
     ngx_queue_init(&a->waiters);
-    ngx_queue_init(&a->lru);
-    ngx_rbtree_init(&a->tokens, &a->sentinel, ngx_str_rbtree_insert_value);
+
+    if (lmcf->token_zone) {
+        a->sh = lmcf->token_zone->data;
+        a->shpool = (ngx_slab_pool_t *) lmcf->token_zone->shm.addr;
+    }
 
     /* the first fetch runs from the event loop, right after start */
 
@@ -114,8 +129,6 @@ ngx_http_lintel_auth_exit(ngx_cycle_t *cycle)
     if (a->refresh.timer_set) {
         ngx_del_timer(&a->refresh);
     }
-
-    ngx_http_lintel_auth_flush();
 
     for (i = 0; i < a->nkeys; i++) {
         EVP_PKEY_free(a->keys[i].pkey);
@@ -145,7 +158,7 @@ ngx_http_lintel_auth_check(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
         if (!ctx->jwks_waited) {
             ctx->jwks_waited = 1;
 
-            if (a->call || ngx_http_lintel_auth_fetch() == NGX_OK) {
+            if (a->fetching || ngx_http_lintel_auth_fetch() == NGX_OK) {
                 return ngx_http_lintel_auth_wait(ctx);
             }
         }
@@ -224,13 +237,11 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
     ngx_str_t *token, lintel_jwt_claims_t *claims)
 {
     uint32_t                  hash;
-    ngx_uint_t                i;
-    EVP_PKEY                 *pkey;
     lintel_jwt_rc_e           rc;
     lintel_jwt_parts_t        parts;
     lintel_jwt_policy_t       policy;
+    ngx_http_lintel_key_t    *key;
     ngx_http_lintel_auth_t   *a;
-    ngx_http_lintel_token_t  *t;
     char                      kid[LINTEL_JWT_KID_MAX + 1];
 
     a = &ngx_http_lintel_auth;
@@ -240,19 +251,14 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
     }
 
     hash = ngx_murmur_hash2(token->data, token->len);
-    t = ngx_http_lintel_token_lookup(token, hash);
 
-    if (t) {
-        rc = lintel_jwt_check_times(&t->claims, (int) a->lmcf->leeway,
+    if (ngx_http_lintel_token_get(token, hash, claims) == NGX_OK) {
+        rc = lintel_jwt_check_times(claims, (int) a->lmcf->leeway,
                                     ngx_time());
         if (rc != LINTEL_JWT_OK) {
-            ngx_http_lintel_token_delete(t);
+            ngx_http_lintel_token_remove(token, hash);
             return ngx_http_lintel_auth_reject(r, rc);
         }
-
-        ngx_queue_remove(&t->lru);
-        ngx_queue_insert_head(&a->lru, &t->lru);
-        *claims = t->claims;
 
         return NGX_HTTP_LINTEL_NEXT;
     }
@@ -267,22 +273,15 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
         return ngx_http_lintel_auth_reject(r, rc);
     }
 
-    pkey = NULL;
+    key = ngx_http_lintel_auth_key(kid);
 
-    for (i = 0; i < a->nkeys; i++) {
-        if (ngx_strcmp(a->keys[i].kid, kid) == 0) {
-            pkey = a->keys[i].pkey;
-            break;
-        }
-    }
-
-    if (pkey == NULL) {
+    if (key == NULL) {
         /* maybe a key rotated in since the last fetch: refetch, rarely */
 
         if (!ctx->jwks_waited) {
             ctx->jwks_waited = 1;
 
-            if (a->call
+            if (a->fetching
                 || (ngx_current_msec - a->fetched >= a->lmcf->jwks_min_refetch
                     && ngx_http_lintel_auth_fetch() == NGX_OK))
             {
@@ -293,7 +292,7 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
         return ngx_http_lintel_auth_reject(r, LINTEL_JWT_BAD_KID);
     }
 
-    rc = lintel_jwt_verify_rs256(&parts, pkey);
+    rc = lintel_jwt_verify_rs256(&parts, key->pkey);
     if (rc != LINTEL_JWT_OK) {
         return ngx_http_lintel_auth_reject(r, rc);
     }
@@ -307,7 +306,7 @@ ngx_http_lintel_auth_verify(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
         return ngx_http_lintel_auth_reject(r, rc);
     }
 
-    ngx_http_lintel_token_insert(token, hash, claims);
+    ngx_http_lintel_token_insert(token, hash, claims, key);
 
     return NGX_HTTP_LINTEL_NEXT;
 }
@@ -357,35 +356,33 @@ ngx_http_lintel_auth_wait(ngx_http_lintel_ctx_t *ctx)
 static ngx_int_t
 ngx_http_lintel_auth_fetch(void)
 {
-    nng_msg                           *msg;
     ngx_http_lintel_auth_t            *a;
     Lintel__V1__Users__GetJwksRequest  req =
                                     LINTEL__V1__USERS__GET_JWKS_REQUEST__INIT;
 
     a = &ngx_http_lintel_auth;
 
-    if (a->call) {
+    if (a->fetching) {
         return NGX_OK;
     }
 
     a->fetched = ngx_current_msec;
 
-    msg = ngx_http_lintel_rpc_message("/rpc/users.GetJwks", &req.base,
-                                      a->lmcf->lookup_timeout);
-    if (msg == NULL) {
+    if (ngx_http_lintel_lookup("/rpc/users.GetJwks", &req.base,
+                               ngx_http_lintel_auth_answer, a)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    a->call = ngx_http_lintel_call(a->lmcf->users, msg,
-                                   a->lmcf->lookup_timeout,
-                                   ngx_http_lintel_auth_answer, a, a->log);
+    a->fetching = 1;
 
-    return a->call ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 
 static void
-ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call)
+ngx_http_lintel_auth_answer(void *data, Lintel__V1__Response *res)
 {
     BIO                                 *bio;
     size_t                               i, n;
@@ -394,22 +391,15 @@ ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call)
     ngx_http_lintel_ctx_t               *ctx;
     ngx_http_lintel_key_t                keys[NGX_HTTP_LINTEL_MAX_KEYS];
     ngx_http_lintel_auth_t              *a;
-    Lintel__V1__Response                *res;
     Lintel__V1__Users__Jwk              *k;
     Lintel__V1__Users__GetJwksResponse  *jwks;
 
-    a = &ngx_http_lintel_auth;
-    a->call = NULL;
+    a = data;
+    a->fetching = 0;
 
-    jwks = NULL;
     n = 0;
-
-    res = ngx_http_lintel_rpc_reply(call, a->log, "users.GetJwks");
-
-    if (res) {
-        jwks = lintel_envelope_unpack_jwks(res->body.data, res->body.len);
-        lintel_envelope_free_response(res);
-    }
+    jwks = res ? lintel_envelope_unpack_jwks(res->body.data, res->body.len)
+               : NULL;
 
     for (i = 0; jwks && i < jwks->n_keys && n < NGX_HTTP_LINTEL_MAX_KEYS;
          i++)
@@ -445,6 +435,8 @@ ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call)
 
         ngx_cpystrn((u_char *) keys[n].kid, (u_char *) k->kid,
                     LINTEL_JWT_KID_MAX + 1);
+        keys[n].fingerprint = ngx_murmur_hash2((u_char *) k->pem,
+                                               ngx_strlen(k->pem));
         keys[n].pkey = pkey;
         n++;
     }
@@ -458,9 +450,6 @@ ngx_http_lintel_auth_answer(ngx_http_lintel_call_t *call)
 
         ngx_memcpy(a->keys, keys, n * sizeof(ngx_http_lintel_key_t));
         a->nkeys = n;
-
-        /* a key that left the set must not keep its tokens alive */
-        ngx_http_lintel_auth_flush();
 
     } else {
         ngx_log_error(NGX_LOG_WARN, a->log, 0,
@@ -491,7 +480,7 @@ ngx_http_lintel_auth_refresh(ngx_event_t *ev)
         return;
     }
 
-    if (a->call == NULL) {
+    if (!a->fetching) {
         (void) ngx_http_lintel_auth_fetch();
     }
 
@@ -501,80 +490,191 @@ ngx_http_lintel_auth_refresh(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_lintel_auth_flush(void)
+static ngx_http_lintel_key_t *
+ngx_http_lintel_auth_key(const char *kid)
 {
-    ngx_queue_t              *q;
-    ngx_http_lintel_auth_t   *a;
+    ngx_uint_t               i;
+    ngx_http_lintel_auth_t  *a;
 
     a = &ngx_http_lintel_auth;
 
-    while (!ngx_queue_empty(&a->lru)) {
-        q = ngx_queue_head(&a->lru);
-        ngx_http_lintel_token_delete(
-            ngx_queue_data(q, ngx_http_lintel_token_t, lru));
+    for (i = 0; i < a->nkeys; i++) {
+        if (ngx_strcmp(a->keys[i].kid, kid) == 0) {
+            return &a->keys[i];
+        }
     }
+
+    return NULL;
 }
 
 
-static ngx_http_lintel_token_t *
-ngx_http_lintel_token_lookup(ngx_str_t *token, uint32_t hash)
+ngx_int_t
+ngx_http_lintel_token_zone_init(ngx_shm_zone_t *zone, void *data)
 {
-    return (ngx_http_lintel_token_t *)
-               ngx_str_rbtree_lookup(&ngx_http_lintel_auth.tokens, token,
-                                     hash);
+    ngx_slab_pool_t             *shpool;
+    ngx_http_lintel_token_sh_t  *sh;
+
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_alloc(shpool, sizeof(ngx_http_lintel_token_sh_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&sh->tree, &sh->sentinel, ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->lru);
+
+    shpool->data = sh;
+    zone->data = sh;
+
+    shpool->log_ctx = (u_char *) " in lintel token cache";
+    shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A cached token counts only while the key that verified it is still in
+ * this worker's key set, the same PEM under the same kid: a key that left
+ * the set, or a kid reused for another key, must not keep tokens alive.
+ */
+
+static ngx_int_t
+ngx_http_lintel_token_get(ngx_str_t *token, uint32_t hash,
+    lintel_jwt_claims_t *claims)
+{
+    uint32_t                  fingerprint;
+    ngx_http_lintel_key_t    *key;
+    ngx_http_lintel_auth_t   *a;
+    ngx_http_lintel_token_t  *t;
+    char                      kid[LINTEL_JWT_KID_MAX + 1];
+
+    a = &ngx_http_lintel_auth;
+
+    if (a->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&a->shpool->mutex);
+
+    t = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
+                                                          token, hash);
+    if (t == NULL) {
+        ngx_shmtx_unlock(&a->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&t->lru);
+    ngx_queue_insert_head(&a->sh->lru, &t->lru);
+
+    *claims = t->claims;
+    fingerprint = t->fingerprint;
+    ngx_memcpy(kid, t->kid, sizeof(kid));
+
+    ngx_shmtx_unlock(&a->shpool->mutex);
+
+    key = ngx_http_lintel_auth_key(kid);
+
+    if (key == NULL || key->fingerprint != fingerprint) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
 static void
 ngx_http_lintel_token_insert(ngx_str_t *token, uint32_t hash,
-    lintel_jwt_claims_t *claims)
+    lintel_jwt_claims_t *claims, ngx_http_lintel_key_t *key)
 {
+    size_t                    size;
+    ngx_uint_t                evicted;
     ngx_queue_t              *q;
+    ngx_http_lintel_auth_t   *a;
+    ngx_http_lintel_token_t  *t, *old;
+
+    a = &ngx_http_lintel_auth;
+
+    if (a->sh == NULL) {
+        return;
+    }
+
+    size = offsetof(ngx_http_lintel_token_t, token) + token->len;
+
+    ngx_shmtx_lock(&a->shpool->mutex);
+
+    /* a token verified again (its key changed): the new verdict wins */
+
+    old = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
+                                                            token, hash);
+    if (old) {
+        ngx_queue_remove(&old->lru);
+        ngx_rbtree_delete(&a->sh->tree, &old->sn.node);
+        ngx_slab_free_locked(a->shpool, old);
+    }
+
+    for (evicted = 0; /* void */ ; evicted++) {
+        t = ngx_slab_alloc_locked(a->shpool, size);
+
+        if (t || evicted == 8 || ngx_queue_empty(&a->sh->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&a->sh->lru);
+        old = ngx_queue_data(q, ngx_http_lintel_token_t, lru);
+
+        ngx_queue_remove(&old->lru);
+        ngx_rbtree_delete(&a->sh->tree, &old->sn.node);
+        ngx_slab_free_locked(a->shpool, old);
+    }
+
+    if (t) {
+        ngx_memcpy(t->token, token->data, token->len);
+        t->sn.str.data = t->token;
+        t->sn.str.len = token->len;
+        t->sn.node.key = hash;
+        t->claims = *claims;
+        t->fingerprint = key->fingerprint;
+        ngx_memcpy(t->kid, key->kid, sizeof(t->kid));
+
+        ngx_rbtree_insert(&a->sh->tree, &t->sn.node);
+        ngx_queue_insert_head(&a->sh->lru, &t->lru);
+    }
+
+    ngx_shmtx_unlock(&a->shpool->mutex);
+}
+
+
+static void
+ngx_http_lintel_token_remove(ngx_str_t *token, uint32_t hash)
+{
     ngx_http_lintel_auth_t   *a;
     ngx_http_lintel_token_t  *t;
 
     a = &ngx_http_lintel_auth;
 
-    if (a->lmcf->token_cache_size == 0) {
-        return;
+    ngx_shmtx_lock(&a->shpool->mutex);
+
+    t = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
+                                                          token, hash);
+    if (t) {
+        ngx_queue_remove(&t->lru);
+        ngx_rbtree_delete(&a->sh->tree, &t->sn.node);
+        ngx_slab_free_locked(a->shpool, t);
     }
 
-    while (a->ntokens >= a->lmcf->token_cache_size) {
-        q = ngx_queue_last(&a->lru);
-        ngx_http_lintel_token_delete(
-            ngx_queue_data(q, ngx_http_lintel_token_t, lru));
-    }
-
-    t = ngx_alloc(sizeof(ngx_http_lintel_token_t) + token->len, a->log);
-    if (t == NULL) {
-        return;
-    }
-
-    ngx_memcpy(t->token, token->data, token->len);
-    t->sn.str.data = t->token;
-    t->sn.str.len = token->len;
-    t->sn.node.key = hash;
-    t->claims = *claims;
-
-    ngx_rbtree_insert(&a->tokens, &t->sn.node);
-    ngx_queue_insert_head(&a->lru, &t->lru);
-    a->ntokens++;
-}
-
-
-static void
-ngx_http_lintel_token_delete(ngx_http_lintel_token_t *t)
-{
-    ngx_http_lintel_auth_t  *a;
-
-    a = &ngx_http_lintel_auth;
-
-    ngx_rbtree_delete(&a->tokens, &t->sn.node);
-    ngx_queue_remove(&t->lru);
-    a->ntokens--;
-
-    ngx_free(t);
+    ngx_shmtx_unlock(&a->shpool->mutex);
 }
 
 

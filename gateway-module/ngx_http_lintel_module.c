@@ -6,7 +6,8 @@
  * before limit_req (preaccess) and the access log look at $lintel_* ; it
  * may have to wait for the users service, in which case it returns
  * NGX_DONE and ngx_http_lintel_resume() runs the phases again later.  The
- * content handler (ngx_http_lintel_forward.c) reads the body and forwards.
+ * content handler (ngx_http_lintel_upstream.c) reads the body and forwards
+ * it through ngx_http_upstream.
  */
 
 #include <openssl/rand.h>
@@ -56,8 +57,13 @@ static void ngx_http_lintel_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_lintel_base_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_lintel_service(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_lintel_users_service(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_lintel_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_shm_zone_t *ngx_http_lintel_add_zone(ngx_conf_t *cf,
+    const char *name, ssize_t size, ngx_shm_zone_init_pt init);
+static ngx_int_t ngx_http_lintel_check_error_pages(ngx_conf_t *cf);
 static char *ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lintel_error(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -85,18 +91,11 @@ static ngx_command_t  ngx_http_lintel_commands[] = {
       0,
       NULL },
 
-    { ngx_string("lintel_service"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_http_lintel_service,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
     { ngx_string("lintel_users_service"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_lintel_users_service,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_lintel_main_conf_t, users_name),
+      0,
       NULL },
 
     { ngx_string("lintel_lookup_timeout"),
@@ -155,18 +154,18 @@ static ngx_command_t  ngx_http_lintel_commands[] = {
       offsetof(ngx_http_lintel_main_conf_t, tenant_negative_ttl),
       NULL },
 
-    { ngx_string("lintel_tenant_cache_size"),
+    { ngx_string("lintel_tenant_cache_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_lintel_cache_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_lintel_main_conf_t, tenant_cache_size),
-      &ngx_http_lintel_positive_post },
+      offsetof(ngx_http_lintel_main_conf_t, tenant_zone_size),
+      NULL },
 
-    { ngx_string("lintel_token_cache_size"),
+    { ngx_string("lintel_token_cache_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_lintel_cache_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_lintel_main_conf_t, token_cache_size),
+      offsetof(ngx_http_lintel_main_conf_t, token_zone_size),
       NULL },
 
     { ngx_string("lintel_max_reply_size"),
@@ -203,6 +202,27 @@ static ngx_command_t  ngx_http_lintel_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_lintel_loc_conf_t, timeout),
       &ngx_http_lintel_positive_post },
+
+    { ngx_string("lintel_buffer_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lintel_loc_conf_t, upstream.buffer_size),
+      NULL },
+
+    { ngx_string("lintel_next_upstream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lintel_loc_conf_t, upstream.next_upstream),
+      &ngx_http_lintel_next_upstream_masks },
+
+    { ngx_string("lintel_next_upstream_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lintel_loc_conf_t, upstream.next_upstream_tries),
+      NULL },
 
     { ngx_string("lintel_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -320,7 +340,7 @@ ngx_http_lintel_rewrite_handler(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lintel_module);
 
-    if (llcf->service == NULL || r != r->main) {
+    if (!llcf->pass || r != r->main) {
         return NGX_DECLINED;
     }
 
@@ -700,11 +720,6 @@ ngx_http_lintel_cleanup(void *data)
         ngx_queue_remove(&ctx->wait);
         ctx->waiting = 0;
     }
-
-    if (ctx->call) {
-        ngx_http_lintel_call_detach(ctx->call);
-        ctx->call = NULL;
-    }
 }
 
 
@@ -712,9 +727,19 @@ static ngx_int_t
 ngx_http_lintel_error_handler(ngx_http_request_t *r)
 {
     ngx_uint_t                status;
+    ngx_http_lintel_ctx_t    *ctx;
     ngx_http_lintel_error_t  *e;
 
     status = r->err_status ? r->err_status : r->headers_out.status;
+
+    /* the forward knows better than nginx's upstream why it failed */
+
+    ctx = ngx_http_lintel_get_ctx(r);
+
+    if (ctx && ctx->error_status && status >= NGX_HTTP_BAD_GATEWAY) {
+        status = ctx->error_status;
+        r->err_status = status;
+    }
 
     for (e = ngx_http_lintel_errors; e->status; e++) {
         if (e->status == status) {
@@ -835,19 +860,12 @@ ngx_http_lintel_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&lmcf->services, cf->pool, 4,
-                       sizeof(ngx_http_lintel_service_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
     lmcf->lookup_timeout = NGX_CONF_UNSET_MSEC;
     lmcf->leeway = NGX_CONF_UNSET;
     lmcf->tenant_ttl = NGX_CONF_UNSET;
     lmcf->tenant_negative_ttl = NGX_CONF_UNSET;
-    lmcf->tenant_cache_size = NGX_CONF_UNSET_UINT;
-    lmcf->token_cache_size = NGX_CONF_UNSET_UINT;
+    lmcf->tenant_zone_size = NGX_CONF_UNSET;
+    lmcf->token_zone_size = NGX_CONF_UNSET;
     lmcf->jwks_refresh = NGX_CONF_UNSET_MSEC;
     lmcf->jwks_min_refetch = NGX_CONF_UNSET_MSEC;
     lmcf->max_reply_size = NGX_CONF_UNSET_SIZE;
@@ -861,22 +879,15 @@ ngx_http_lintel_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_lintel_main_conf_t *lmcf = conf;
 
-    ngx_uint_t                  i;
-    ngx_http_lintel_service_t  *svc;
-
     ngx_conf_init_msec_value(lmcf->lookup_timeout, 1000);
     ngx_conf_init_value(lmcf->leeway, 30);
     ngx_conf_init_value(lmcf->tenant_ttl, 60);
     ngx_conf_init_value(lmcf->tenant_negative_ttl, 10);
-    ngx_conf_init_uint_value(lmcf->tenant_cache_size, 10000);
-    ngx_conf_init_uint_value(lmcf->token_cache_size, 4096);
+    ngx_conf_init_value(lmcf->tenant_zone_size, 1024 * 1024);
+    ngx_conf_init_value(lmcf->token_zone_size, 8 * 1024 * 1024);
     ngx_conf_init_msec_value(lmcf->jwks_refresh, 300000);
     ngx_conf_init_msec_value(lmcf->jwks_min_refetch, 30000);
     ngx_conf_init_size_value(lmcf->max_reply_size, 8 * 1024 * 1024);
-
-    if (lmcf->users_name.len == 0) {
-        ngx_str_set(&lmcf->users_name, "users");
-    }
 
     if (!lmcf->enabled) {
         return NGX_CONF_OK;
@@ -888,25 +899,44 @@ ngx_http_lintel_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    svc = lmcf->services.elts;
-
-    for (i = 0; i < lmcf->services.nelts; i++) {
-        if (svc[i].name.len == lmcf->users_name.len
-            && ngx_strncmp(svc[i].name.data, lmcf->users_name.data,
-                           svc[i].name.len) == 0)
-        {
-            lmcf->users = &svc[i];
-        }
-    }
-
-    if (lmcf->users == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"lintel_users_service\" names \"%V\", which no "
-                           "\"lintel_service\" declares", &lmcf->users_name);
+    lmcf->tenant_zone = ngx_http_lintel_add_zone(cf, "lintel_tenants",
+                                     lmcf->tenant_zone_size,
+                                     ngx_http_lintel_tenant_zone_init);
+    if (lmcf->tenant_zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    if (lmcf->token_zone_size) {
+        lmcf->token_zone = ngx_http_lintel_add_zone(cf, "lintel_tokens",
+                                         lmcf->token_zone_size,
+                                         ngx_http_lintel_token_zone_init);
+        if (lmcf->token_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     return NGX_CONF_OK;
+}
+
+
+static ngx_shm_zone_t *
+ngx_http_lintel_add_zone(ngx_conf_t *cf, const char *name, ssize_t size,
+    ngx_shm_zone_init_pt init)
+{
+    ngx_str_t        zname;
+    ngx_shm_zone_t  *zone;
+
+    zname.data = (u_char *) name;
+    zname.len = ngx_strlen(name);
+
+    zone = ngx_shared_memory_add(cf, &zname, size, &ngx_http_lintel_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->init = init;
+
+    return zone;
 }
 
 
@@ -923,6 +953,8 @@ ngx_http_lintel_create_loc_conf(ngx_conf_t *cf)
     llcf->auth = NGX_CONF_UNSET;
     llcf->timeout = NGX_CONF_UNSET_MSEC;
 
+    ngx_http_lintel_upstream_create_conf(llcf);
+
     return llcf;
 }
 
@@ -933,52 +965,21 @@ ngx_http_lintel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_lintel_loc_conf_t *prev = parent;
     ngx_http_lintel_loc_conf_t *conf = child;
 
-    ngx_uint_t                    i;
     ngx_http_core_loc_conf_t     *clcf;
-    ngx_http_lintel_service_t    *svc;
     ngx_http_lintel_main_conf_t  *lmcf;
 
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
 
-    if (conf->service_name.len == 0) {
+    if (ngx_http_lintel_upstream_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (!conf->pass) {
         return NGX_CONF_OK;
     }
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lintel_module);
-    svc = lmcf->services.elts;
-
-    for (i = 0; i < lmcf->services.nelts; i++) {
-        if (svc[i].name.len == conf->service_name.len
-            && ngx_strncmp(svc[i].name.data, conf->service_name.data,
-                           svc[i].name.len) == 0)
-        {
-            conf->service = &svc[i];
-            break;
-        }
-    }
-
-    if (conf->service == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"lintel_pass\" names \"%V\", which no "
-                           "\"lintel_service\" declares",
-                           &conf->service_name);
-        return NGX_CONF_ERROR;
-    }
-
-    /* core is merged before us: its sizes are final here */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->client_max_body_size
-        && (size_t) clcf->client_max_body_size > clcf->client_body_buffer_size)
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"lintel_pass\": client_body_buffer_size is "
-                           "smaller than client_max_body_size: larger bodies "
-                           "go through a temporary file, read back with "
-                           "blocking I/O");
-    }
 
     if (conf->auth && (lmcf->issuer.len == 0 || lmcf->audience.len == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -987,7 +988,70 @@ ngx_http_lintel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* core is merged before us: its error pages are final here */
+
+    if (ngx_http_lintel_check_error_pages(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && (size_t) clcf->client_max_body_size > clcf->client_body_buffer_size)
+    {
+        ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
+                           "\"lintel_pass\": bodies larger than "
+                           "client_body_buffer_size go through a temporary "
+                           "file, sent from there");
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The upstream's own failures (no server reachable, timeout, a reply that
+ * is not SP) reach the client through error_page: a lintel_pass location
+ * without one for them would answer nginx's HTML pages.
+ */
+
+static ngx_int_t
+ngx_http_lintel_check_error_pages(ngx_conf_t *cf)
+{
+    ngx_uint_t                 i, j, found;
+    ngx_http_err_page_t       *err;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    static ngx_int_t  needed[] = { NGX_HTTP_BAD_GATEWAY,
+                                   NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   NGX_HTTP_GATEWAY_TIME_OUT };
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    for (j = 0; j < sizeof(needed) / sizeof(needed[0]); j++) {
+        found = 0;
+
+        if (clcf->error_pages) {
+            err = clcf->error_pages->elts;
+
+            for (i = 0; i < clcf->error_pages->nelts; i++) {
+                if (err[i].status == needed[j]) {
+                    found = 1;
+                    break;
+                }
+            }
+        }
+
+        if (!found) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lintel_pass\" requires \"error_page 502 "
+                               "503 504\" to a location with \"lintel_error\""
+                               ", so that upstream failures are JSON");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1056,57 +1120,29 @@ invalid:
 
 
 static char *
-ngx_http_lintel_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_lintel_users_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lintel_main_conf_t *lmcf = conf;
 
-    ngx_str_t                  *value;
-    ngx_uint_t                  i;
-    ngx_http_lintel_service_t  *svc;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (lmcf->users_set) {
+        return "is duplicate";
+    }
 
     value = cf->args->elts;
-    svc = lmcf->services.elts;
 
-    if (!lintel_host_slug_valid((const char *) value[1].data, value[1].len)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid service name \"%V\" in \"%V\" directive",
-                           &value[1], &cmd->name);
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    lmcf->users = ngx_http_upstream_add(cf, &u, 0);
+    if (lmcf->users == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    for (i = 0; i < lmcf->services.nelts; i++) {
-        if (svc[i].name.len == value[1].len
-            && ngx_strncmp(svc[i].name.data, value[1].data, value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate service \"%V\" in \"%V\" directive",
-                               &value[1], &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    /* checked by hand: the master must not call nng_* (no threads in it) */
-
-    if (!((value[2].len > 6 && ngx_strncmp(value[2].data, "tcp://", 6) == 0)
-          || (value[2].len > 6
-              && ngx_strncmp(value[2].data, "ipc://", 6) == 0)))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid NNG URL \"%V\" in \"%V\" directive "
-                           "(tcp:// or ipc:// expected)",
-                           &value[2], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    svc = ngx_array_push(&lmcf->services);
-    if (svc == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    svc->name = value[1];
-    svc->url = value[2];     /* conf strings are NUL-terminated */
-    svc->index = lmcf->services.nelts - 1;
+    lmcf->users_set = 1;
 
     return NGX_CONF_OK;
 }
@@ -1118,21 +1154,87 @@ ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_lintel_loc_conf_t *llcf = conf;
 
     ngx_str_t                    *value;
+    ngx_url_t                     u;
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_lintel_main_conf_t  *lmcf;
 
-    if (llcf->service_name.len) {
+    if (llcf->upstream.upstream) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    llcf->service_name = value[1];
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    llcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
+    if (llcf->upstream.upstream == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    llcf->pass = 1;
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lintel_module);
     lmcf->enabled = 1;
 
+    /*
+     * The default users upstream, added while the http block is read:
+     * upstreams added later would miss the upstream module's own init.
+     */
+
+    if (lmcf->users == NULL) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        ngx_str_set(&u.url, "users");
+        u.no_resolve = 1;
+
+        lmcf->users = ngx_http_upstream_add(cf, &u, 0);
+        if (lmcf->users == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_lintel_forward_handler;
+    clcf->handler = ngx_http_lintel_upstream_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lintel_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ssize_t    *sp;
+    ngx_str_t  *value;
+
+    sp = (ssize_t *) (p + cmd->offset);
+
+    if (*sp != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* only the token cache may be off: tenants are always cached */
+
+    if (ngx_strcmp(value[1].data, "off") == 0
+        && cmd->offset == offsetof(ngx_http_lintel_main_conf_t,
+                                   token_zone_size))
+    {
+        *sp = 0;
+        return NGX_CONF_OK;
+    }
+
+    *sp = ngx_parse_size(&value[1]);
+
+    if (*sp == NGX_ERROR || *sp < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive "
+                           "(at least 8 pages)", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1243,7 +1345,7 @@ ngx_http_lintel_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_lintel_rpc_init(cycle, lmcf) != NGX_OK
+    if (ngx_http_lintel_peer_init(cycle, lmcf) != NGX_OK
         || ngx_http_lintel_tenant_init(cycle, lmcf) != NGX_OK
         || ngx_http_lintel_auth_init(cycle, lmcf) != NGX_OK)
     {
@@ -1271,7 +1373,5 @@ ngx_http_lintel_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    ngx_http_lintel_rpc_exit(cycle);
     ngx_http_lintel_auth_exit(cycle);
-    ngx_http_lintel_tenant_exit(cycle);
 }

@@ -4,10 +4,12 @@
  * The module is the edge of DESIGN §4.  Per request, in the rewrite phase
  * (so that limit_req and the access log see the variables): tenant from
  * Host (ngx_http_lintel_tenant.c), then the bearer token
- * (ngx_http_lintel_auth.c); in the content phase, the request body and the
- * forward over NNG (ngx_http_lintel_forward.c).  All NNG traffic of a
- * worker goes through ngx_http_lintel_rpc.c, whose completions come back
- * to the worker's event loop through an eventfd.
+ * (ngx_http_lintel_auth.c); in the content phase, the forward through
+ * ngx_http_upstream (ngx_http_lintel_upstream.c), speaking NNG's SP wire
+ * protocol as a REQ0 peer (lintel_sp.c).  The tenant and key lookups use
+ * the module's own SP connections to the users upstream
+ * (ngx_http_lintel_peer.c).  Everything runs in the worker's event loop:
+ * no threads, no libnng.
  */
 
 #ifndef _NGX_HTTP_LINTEL_MODULE_H_INCLUDED_
@@ -17,11 +19,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <nng/nng.h>
-#include <nng/supplemental/util/platform.h>
-
 #include "lintel_envelope.h"
 #include "lintel_jwt.h"
+#include "lintel_sp.h"
 
 
 /*
@@ -33,31 +33,27 @@
 #define NGX_HTTP_LINTEL_WAIT  NGX_BUSY
 
 
-typedef struct ngx_http_lintel_call_s  ngx_http_lintel_call_t;
+typedef struct ngx_http_lintel_lookup_s  ngx_http_lintel_lookup_t;
 
-typedef void (*ngx_http_lintel_call_handler_pt)(ngx_http_lintel_call_t *call);
-
-
-typedef struct {
-    ngx_str_t                       name;
-    ngx_str_t                       url;     /* NUL-terminated */
-    ngx_uint_t                      index;
-} ngx_http_lintel_service_t;
+/* "res" is NULL when the lookup failed (logged already). */
+typedef void (*ngx_http_lintel_lookup_pt)(void *data,
+    Lintel__V1__Response *res);
 
 
 typedef struct {
     ngx_str_t                       base_domain;
-    ngx_array_t                     services;   /* ngx_http_lintel_service_t */
-    ngx_str_t                       users_name;
-    ngx_http_lintel_service_t      *users;
+    ngx_http_upstream_srv_conf_t   *users;      /* ResolveTenant, GetJwks */
+    ngx_flag_t                      users_set;
     ngx_msec_t                      lookup_timeout;
     ngx_str_t                       issuer;     /* NUL-terminated */
     ngx_str_t                       audience;   /* NUL-terminated */
     time_t                          leeway;
     time_t                          tenant_ttl;
     time_t                          tenant_negative_ttl;
-    ngx_uint_t                      tenant_cache_size;
-    ngx_uint_t                      token_cache_size;
+    ngx_shm_zone_t                 *tenant_zone;
+    ngx_shm_zone_t                 *token_zone; /* NULL: no token cache */
+    ssize_t                         tenant_zone_size;
+    ssize_t                         token_zone_size;
     ngx_msec_t                      jwks_refresh;
     ngx_msec_t                      jwks_min_refetch;
     size_t                          max_reply_size;
@@ -67,10 +63,13 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_lintel_service_t      *service;
-    ngx_str_t                       service_name;
+    /* GET, HEAD, OPTIONS: may move to the next server */
+    ngx_http_upstream_conf_t        upstream;
+    /* every other method: one server, whatever happens */
+    ngx_http_upstream_conf_t        upstream_once;
     ngx_flag_t                      auth;
     ngx_msec_t                      timeout;
+    ngx_flag_t                      pass;
 } ngx_http_lintel_loc_conf_t;
 
 
@@ -95,29 +94,24 @@ typedef struct {
     ngx_str_t                       session_id;
     ngx_str_t                       token_id;
     ngx_queue_t                     wait;      /* in a tenant or jwks queue */
-    ngx_http_lintel_call_t         *call;      /* the forward in flight */
+    ngx_uint_t                      generation;   /* of the tenant entry */
+
+    /* the forward (ngx_http_lintel_upstream.c) */
+    uint32_t                        sp_id;     /* this request's SP id */
+    uint64_t                        body_rest; /* reply body still to come */
+    ngx_uint_t                      error_status; /* for lintel_error */
+
     unsigned                        waiting:1;
+    unsigned                        polling:1; /* on another worker's lookup */
+    unsigned                        tenant_waited:1;
     unsigned                        platform:1;
     unsigned                        authenticated:1;
     unsigned                        jwks_waited:1;  /* once per request */
     unsigned                        headers_added:1;
+    unsigned                        sent:1;        /* first write done */
+    unsigned                        handshake:1;   /* a new connection */
+    unsigned                        trailing:1;    /* bytes after the body */
 } ngx_http_lintel_ctx_t;
-
-
-struct ngx_http_lintel_call_s {
-    nng_ctx                         nctx;
-    nng_aio                        *aio;
-    nng_msg                        *reply;     /* set by the NNG thread */
-    int                             err;       /* set by the NNG thread */
-    ngx_uint_t                      sending;   /* NNG thread only */
-    nng_time                        deadline;
-    ngx_http_lintel_call_handler_pt handler;   /* NULL once detached */
-    void                           *data;
-    ngx_event_t                     timer;
-    ngx_queue_t                     live;
-    ngx_http_lintel_call_t         *next_done;
-    ngx_uint_t                      service;   /* index of its socket */
-};
 
 
 extern ngx_module_t  ngx_http_lintel_module;
@@ -129,35 +123,35 @@ ngx_int_t ngx_http_lintel_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 void ngx_http_lintel_resume(ngx_http_request_t *r);
 
-/* ngx_http_lintel_rpc.c */
-ngx_int_t ngx_http_lintel_rpc_init(ngx_cycle_t *cycle,
+/* ngx_http_lintel_peer.c */
+ngx_int_t ngx_http_lintel_peer_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
-void ngx_http_lintel_rpc_exit(ngx_cycle_t *cycle);
-ngx_http_lintel_call_t *ngx_http_lintel_call(ngx_http_lintel_service_t *svc,
-    nng_msg *msg, ngx_msec_t timeout, ngx_http_lintel_call_handler_pt handler,
-    void *data, ngx_log_t *log);
-void ngx_http_lintel_call_detach(ngx_http_lintel_call_t *call);
-nng_msg *ngx_http_lintel_rpc_message(const char *path,
-    const ProtobufCMessage *body, ngx_msec_t timeout);
-Lintel__V1__Response *ngx_http_lintel_rpc_reply(ngx_http_lintel_call_t *call,
-    ngx_log_t *log, const char *what);
+ngx_int_t ngx_http_lintel_lookup(const char *path,
+    const ProtobufCMessage *body, ngx_http_lintel_lookup_pt handler,
+    void *data);
 
 /* ngx_http_lintel_tenant.c */
+ngx_int_t ngx_http_lintel_tenant_zone_init(ngx_shm_zone_t *zone, void *data);
 ngx_int_t ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
-void ngx_http_lintel_tenant_exit(ngx_cycle_t *cycle);
+void ngx_http_lintel_tenant_forget(ngx_http_lintel_ctx_t *ctx);
 ngx_int_t ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     ngx_http_lintel_ctx_t *ctx, ngx_str_t *slug);
 
 /* ngx_http_lintel_auth.c */
+ngx_int_t ngx_http_lintel_token_zone_init(ngx_shm_zone_t *zone, void *data);
 ngx_int_t ngx_http_lintel_auth_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
 void ngx_http_lintel_auth_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_lintel_auth_check(ngx_http_request_t *r,
     ngx_http_lintel_ctx_t *ctx);
 
-/* ngx_http_lintel_forward.c */
-ngx_int_t ngx_http_lintel_forward_handler(ngx_http_request_t *r);
+/* ngx_http_lintel_upstream.c */
+ngx_int_t ngx_http_lintel_upstream_handler(ngx_http_request_t *r);
+char *ngx_http_lintel_upstream_merge(ngx_conf_t *cf,
+    ngx_http_lintel_loc_conf_t *prev, ngx_http_lintel_loc_conf_t *conf);
+void ngx_http_lintel_upstream_create_conf(ngx_http_lintel_loc_conf_t *conf);
+extern ngx_conf_bitmask_t  ngx_http_lintel_next_upstream_masks[];
 
 
 #endif /* _NGX_HTTP_LINTEL_MODULE_H_INCLUDED_ */

@@ -208,8 +208,8 @@ start_nginx() {
     mkdir -p "$dir/nginx.d"
     sed -e "s|@BASE_DOMAIN@|$BASE_DOMAIN|g" \
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-        -e "s|@USERS_URL@|tcp://127.0.0.1:$(rpc_port users)|g" \
-        -e "s|@PROJECTS_URL@|tcp://127.0.0.1:$(rpc_port projects)|g" \
+        -e "s|@USERS_ADDR@|127.0.0.1:$(rpc_port users)|g" \
+        -e "s|@PROJECTS_ADDR@|127.0.0.1:$(rpc_port projects)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"

@@ -98,7 +98,8 @@ class Service:
 
     def __init__(self, workdir, name, keys, extra=None):
         self.port = free_port()
-        self.url = "tcp://127.0.0.1:%d" % self.port
+        self.addr = "127.0.0.1:%d" % self.port
+        self.url = "tcp://" + self.addr
         self.config_path = os.path.join(workdir, name + ".json")
         self.config = {"tenants": [dict(slug=s, **t) for s, t in TENANTS.items()],
                        "keys": [{"kid": k.kid, "pem": k.pem} for k in keys]}
@@ -156,10 +157,12 @@ http {{
     client_max_body_size 64k;
     client_body_buffer_size 64k;
 
+    upstream users {{ server {users_addr}; keepalive 4; }}
+    upstream app {{ server {app_addr}; keepalive 16; keepalive_requests 100000; }}
+    upstream down {{ server 127.0.0.1:{down_port}; }}
+
     lintel_base_domain {base};
-    lintel_service users {users_url};
-    lintel_service app {app_url};
-    lintel_service down tcp://127.0.0.1:{down_port};
+    lintel_users_service users;
     lintel_jwt_issuer {issuer};
     lintel_jwt_audience {audience};
     lintel_jwt_leeway 30s;
@@ -176,7 +179,7 @@ http {{
 
     server {{
         listen 127.0.0.1:{port};
-        error_page 413 429 @lintel_error;
+        error_page 413 429 502 503 504 @lintel_error;
 
         location @lintel_error {{ lintel_error; }}
 
@@ -213,7 +216,8 @@ class Gateway:
         with open(self.conf, "w") as f:
             f.write(NGINX_CONF.format(
                 module=MODULE, workers=WORKERS, dir=workdir, base=BASE,
-                users_url=users.url, app_url=app.url, down_port=free_port(),
+                users_addr=users.addr, app_addr=app.addr,
+                down_port=free_port(),
                 issuer=ISSUER, audience=AUDIENCE, origin=ORIGIN,
                 port=self.port, tenant_ttl=tenant_ttl))
         check = subprocess.run(self.cmd("-t"), capture_output=True, text=True)

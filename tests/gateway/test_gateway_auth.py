@@ -231,7 +231,9 @@ def test_unknown_kid_refetches_at_most_once_per_interval(own_stack, keys):
     g, users, _ = own_stack()
     assert g.get("/echo", token=make_token(keys["main"])).status_code == 200
     time.sleep(2.1)
-    before = g.get("/stats", token=make_token(keys["main"])).json()["jwks_calls"]
+    r = g.get("/stats", token=make_token(keys["main"]))
+    assert r.status_code == 200, r.text
+    before = r.json()["jwks_calls"]
     for _ in range(20):
         assert_invalid_token(g.get("/echo", token=make_token(keys["other"])))
     after = g.get("/stats", token=make_token(keys["main"])).json()["jwks_calls"]

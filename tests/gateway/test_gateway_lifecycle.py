@@ -82,33 +82,45 @@ def thread_count(pid):
     return len(os.listdir("/proc/%d/task" % pid))
 
 
-def test_nng_runs_in_workers_never_in_the_master(gw, token):
+def test_no_threads_and_no_libnng_in_nginx(gw, token):
     assert gw.get("/echo", token=token).status_code == 200
     assert thread_count(gw.proc.pid) == 1
     children = subprocess.run(["pgrep", "-P", str(gw.proc.pid)],
                               capture_output=True, text=True).stdout.split()
     assert children
-    assert all(thread_count(int(c)) > 1 for c in children)
+    for pid in [gw.proc.pid] + [int(c) for c in children]:
+        assert thread_count(pid) == 1, pid
+        with open("/proc/%d/maps" % pid) as f:
+            maps = f.read()
+        assert "ngx_http_lintel_module.so" in maps
+        assert "libnng" not in maps, pid
 
 
 BAD_CONFIGS = [
-    ("lintel_pass nope;", "lintel_pass"),
+    ("lintel_pass nope;", "upstream \"nope\""),
     ("lintel_jwt_leeway 120s;", "lintel_jwt_leeway"),
-    ("lintel_service bad http://127.0.0.1:1;", "lintel_service"),
-    ("lintel_service app tcp://127.0.0.1:1;", "lintel_service"),
+    ("lintel_pass app; lintel_pass app;", "lintel_pass"),
+    ("lintel_next_upstream sometimes;", "\"sometimes\""),
+    ("lintel_tenant_cache_zone 1k;", "lintel_tenant_cache_zone"),
+    ("lintel_token_cache_zone lots;", "lintel_token_cache_zone"),
+    ("lintel_users_service users; lintel_users_service users;",
+     "lintel_users_service"),
     ("lintel_base_domain Bad_Domain;", "lintel_base_domain"),
     ("lintel_cors_origins https://app.example.test/path;", "lintel_cors_origins"),
     ("lintel_tenant_cache_ttl soon;", "lintel_tenant_cache_ttl"),
     ("lintel_auth maybe;", "lintel_auth"),
-    ("lintel_users_service nobody;", "lintel_users_service"),
+    ("lintel_users_service nobody;", "upstream \"nobody\""),
 ]
 
 
 @pytest.mark.parametrize("line,directive", BAD_CONFIGS)
 def test_invalid_configuration_fails_nginx_t(tmp_path, line, directive):
     base = "lintel_base_domain example.test;" if "base_domain" not in line else ""
-    loc = line if line.startswith(("lintel_pass", "lintel_auth")) else ""
+    loc = line if line.startswith(("lintel_pass", "lintel_auth",
+                                   "lintel_next_upstream")) else ""
     http = "" if loc else line
+    if not line.startswith("lintel_pass"):
+        loc = "lintel_pass app; " + loc
     conf = """
 load_module %s;
 error_log %s/error.log;
@@ -116,14 +128,16 @@ pid %s/nginx.pid;
 events {}
 http {
     %s
-    lintel_service app tcp://127.0.0.1:7102;
-    lintel_service users tcp://127.0.0.1:7101;
+    upstream app { server 127.0.0.1:7102; }
+    upstream users { server 127.0.0.1:7101; }
     lintel_jwt_issuer https://auth.example.test;
     lintel_jwt_audience lintel-api;
     %s
     server {
         listen 127.0.0.1:1;
-        location / { lintel_pass app; %s }
+        error_page 502 503 504 @e;
+        location @e { lintel_error; }
+        location / { %s }
     }
 }
 """ % (MODULE, tmp_path, tmp_path, base, http, loc)
@@ -143,8 +157,13 @@ pid %s/nginx.pid;
 events {}
 http {
     lintel_base_domain example.test;
-    lintel_service users tcp://127.0.0.1:7101;
-    server { listen 127.0.0.1:1; location / { lintel_pass users; } }
+    upstream users { server 127.0.0.1:7101; }
+    server {
+        listen 127.0.0.1:1;
+        error_page 502 503 504 @e;
+        location @e { lintel_error; }
+        location / { lintel_pass users; }
+    }
 }
 """ % (MODULE, tmp_path, tmp_path)
     path = tmp_path / "nginx.conf"
@@ -160,8 +179,8 @@ def test_example_configuration_passes_nginx_t(tmp_path):
         os.path.abspath(__file__))))
     text = open(os.path.join(root, "gateway-module", "nginx.conf.example")).read()
     for k, v in {"@BASE_DOMAIN@": "lintel.localhost", "@HTTP_PORT@": "18080",
-                 "@USERS_URL@": "tcp://127.0.0.1:7101",
-                 "@PROJECTS_URL@": "tcp://127.0.0.1:7102",
+                 "@USERS_ADDR@": "127.0.0.1:7101",
+                 "@PROJECTS_ADDR@": "127.0.0.1:7102",
                  "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE}.items():
         text = text.replace(k, v)
     path = tmp_path / "nginx.conf"
