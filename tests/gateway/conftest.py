@@ -48,14 +48,26 @@ def own_stack(tmp_path, keys):
     """A private service + gateway, for tests that stop or break them."""
     made = []
 
-    def make(users_keys=None, tenant_ttl="60s", extra=None, split=False):
+    def make(users_keys=None, tenant_ttl="60s", extra=None, split=False,
+             app_args=(), apps=1):
+        """A gateway, its users service and its app service(s): the same
+        process as users unless split or given app_args; with apps > 1,
+        the app upstream has that many servers and `app` is their list."""
         d = str(tmp_path)
-        users = Service(d, "users%d" % len(made),
+        n = len(made)
+        users = Service(d, "users%d" % n,
                         [keys["main"]] if users_keys is None else users_keys,
                         extra)
-        app = Service(d, "app%d" % len(made), [keys["main"]]) if split else users
-        g = Gateway(os.path.join(d, "gw%d" % len(made)), users, app,
-                    tenant_ttl=tenant_ttl)
+        if apps > 1:
+            app = [Service(d, "app%d-%d" % (n, i), [keys["main"]],
+                           args=app_args) for i in range(apps)]
+            g = Gateway(os.path.join(d, "gw%d" % n), users, app[0],
+                        tenant_ttl=tenant_ttl, apps=app)
+        else:
+            app = (Service(d, "app%d" % n, [keys["main"]], args=app_args)
+                   if split or app_args else users)
+            g = Gateway(os.path.join(d, "gw%d" % n), users, app,
+                        tenant_ttl=tenant_ttl)
         made.append((g, users, app))
         return g, users, app
 
@@ -63,8 +75,9 @@ def own_stack(tmp_path, keys):
     for g, users, app in made:
         g.stop()
         users.stop()
-        if app is not users:
-            app.stop()
+        for a in (app if isinstance(app, list) else [app]):
+            if a is not users:
+                a.stop()
         assert g.alerts() == [], "\n".join(g.alerts())
 
 

@@ -96,8 +96,11 @@ def make_token(key, claims=None, header=None, tenant="acme", **over):
 class Service:
     """The NNG test service (tests/gateway/lintel_test_service.c)."""
 
-    def __init__(self, workdir, name, keys, extra=None):
-        self.port = free_port()
+    def __init__(self, workdir, name, keys, extra=None, args=(), port=None):
+        self.workdir = workdir
+        self.name = name
+        self.args = list(args)
+        self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.url = "tcp://" + self.addr
         self.config_path = os.path.join(workdir, name + ".json")
@@ -105,11 +108,21 @@ class Service:
                        "keys": [{"kid": k.kid, "pem": k.pem} for k in keys]}
         self.config.update(extra or {})
         self.write_config()
-        self.log = open(os.path.join(workdir, name + ".log"), "w")
+        self.log = open(os.path.join(workdir, name + ".log"), "a")
+        self.start()
+
+    def start(self):
+        if self.log.closed:
+            self.log = open(os.path.join(self.workdir, self.name + ".log"), "a")
         self.proc = subprocess.Popen(
-            [SERVICE, "--listen", self.url, "--config", self.config_path],
-            stdout=self.log, stderr=self.log)
+            [SERVICE, "--listen", self.url, "--config", self.config_path]
+            + self.args, stdout=self.log, stderr=self.log)
         wait_port(self.port)
+
+    def kill(self):
+        """kill -9: no goodbye, connections reset."""
+        self.proc.kill()
+        self.proc.wait()
 
     def write_config(self):
         tmp = self.config_path + ".tmp"
@@ -129,7 +142,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
 
 NGINX_CONF = """
@@ -158,7 +172,11 @@ http {{
     client_body_buffer_size 64k;
 
     upstream users {{ server {users_addr}; keepalive 4; }}
-    upstream app {{ server {app_addr}; keepalive 16; keepalive_requests 100000; }}
+    upstream app {{
+        {app_servers}
+        keepalive 16;
+        keepalive_requests 100000;
+    }}
     upstream down {{ server 127.0.0.1:{down_port}; }}
 
     lintel_base_domain {base};
@@ -171,6 +189,7 @@ http {{
     lintel_jwks_min_refetch 2s;
     lintel_lookup_timeout 1s;
     lintel_cors_origins {origin};
+    lintel_max_reply_size 64m;
 
     limit_req_zone $lintel_tenant_id zone=per_tenant:1m rate=10000r/s;
     limit_req_zone $lintel_user_id zone=per_user:1m rate=10000r/s;
@@ -188,7 +207,12 @@ http {{
             limit_req zone=per_tenant burst=1000 nodelay;
             limit_req zone=per_user burst=1000 nodelay;
         }}
-        location /open/ {{ lintel_pass app; lintel_auth off; }}
+        location /open/ {{
+            lintel_pass app;
+            lintel_auth off;
+            client_max_body_size 32m;
+            client_body_buffer_size 16k;
+        }}
         location /down/ {{ lintel_pass down; lintel_timeout 1s; }}
         location /delay/ {{ lintel_pass app; lintel_timeout 1s; }}
         location /limited/ {{ lintel_pass app; limit_req zone=tight; }}
@@ -206,7 +230,7 @@ http {{
 class Gateway:
     """An nginx master (daemon off) with the module, on a free port."""
 
-    def __init__(self, workdir, users, app, tenant_ttl="60s"):
+    def __init__(self, workdir, users, app, tenant_ttl="60s", apps=None):
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.port = free_port()
@@ -216,7 +240,10 @@ class Gateway:
         with open(self.conf, "w") as f:
             f.write(NGINX_CONF.format(
                 module=MODULE, workers=WORKERS, dir=workdir, base=BASE,
-                users_addr=users.addr, app_addr=app.addr,
+                users_addr=users.addr,
+                app_servers="".join(
+                    "server %s max_fails=1 fail_timeout=1s; " % a.addr
+                    for a in (apps or [app])),
                 down_port=free_port(),
                 issuer=ISSUER, audience=AUDIENCE, origin=ORIGIN,
                 port=self.port, tenant_ttl=tenant_ttl))

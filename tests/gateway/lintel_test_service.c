@@ -3,7 +3,7 @@
  * control, standing in for the users service and a business service.
  *
  *   lintel-test-service --listen tcp://127.0.0.1:7101 --config svc.json
- *                       [--workers 32]
+ *                       [--workers 32] [--max-recv BYTES] [--call-log FILE]
  *
  * svc.json (re-read whenever its mtime changes):
  *   {"tenants": [{"slug": "acme", "id": "<uuid>", "status": "active"}],
@@ -17,13 +17,22 @@
  *   /delay/<ms>     200 after <ms> milliseconds
  *   /garbage        a reply that is not a lintel.v1.Response
  *   /status/<code>  that status, with a few headers to filter
- *   /stats          call counters (ResolveTenant per slug, GetJwks, edge)
+ *   /stats          call counters (ResolveTenant per slug, GetJwks, edge),
+ *                   connections (pipes) accepted and open, and this pid
+ *   /big/<n>        200 with a body of n bytes: bytes 0..255 over and over
+ *   /raw/<case>     a reply that is an SP message but a broken Response:
+ *                   body-not-last, bad-status, huge-head
  *   .../bench       200 {"ok":true} (any path ending in /bench)
+ * --max-recv sets NNG_OPT_RECVMAXSZ (a larger request closes the pipe);
+ * --call-log appends "<pid> <method> <request id>" for every edge call to
+ * a file as it arrives (that survives a kill -9: the tests count how often
+ * a request reached a service).
  * The same routes answer under /open/ and /limited/.  An edge request for /rpc/... is
  * refused with 404, as real services do.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +65,8 @@ static struct timespec config_mtime;
 static cJSON *config;
 static cJSON *resolve_by_slug;
 static long resolve_calls, jwks_calls, edge_calls;
+static long pipes_opened, pipes_open;
+static int call_log = -1;
 
 static void fatal(const char *what, int rv)
 {
@@ -302,6 +313,13 @@ static nng_msg *edge_echo(const Lintel__V1__Request *req)
     body[req->body.len] = '\0';
     cJSON_AddStringToObject(o, "body", body);
     cJSON_AddNumberToObject(o, "body_len", (double)req->body.len);
+    {
+        /* FNV-1a: the tests check a large body arrived whole and in order */
+        uint32_t h = 2166136261u;
+        for (i = 0; i < req->body.len; i++)
+            h = (h ^ req->body.data[i]) * 16777619u;
+        cJSON_AddNumberToObject(o, "body_fnv", (double)h);
+    }
     free(body);
     return json_response(200, o);
 }
@@ -327,11 +345,79 @@ static nng_msg *edge_status(unsigned code)
     return pack_response(code, "application/json", hp, 4, body, strlen(body));
 }
 
+static nng_msg *edge_big(size_t n)
+{
+    nng_msg *msg;
+    uint8_t *body = malloc(n ? n : 1);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        body[i] = (uint8_t)i;
+    msg = pack_response(200, "application/octet-stream", NULL, 0, body, n);
+    free(body);
+    return msg;
+}
+
+/* hand-made Responses: valid SP framing, broken protobuf layout */
+static nng_msg *edge_raw(const char *which)
+{
+    nng_msg *msg;
+    size_t i;
+
+    if (nng_msg_alloc(&msg, 0) != 0)
+        return NULL;
+    if (strcmp(which, "body-not-last") == 0) {
+        /* body (4) = "hi", then status (1) = 200 */
+        nng_msg_append(msg, "\x22\x02hi\x08\xc8\x01", 7);
+    } else if (strcmp(which, "bad-status") == 0) {
+        /* status 99 */
+        nng_msg_append(msg, "\x08\x63\x22\x02hi", 6);
+    } else if (strcmp(which, "huge-head") == 0) {
+        /* 64 KiB of headers (3) before the body */
+        nng_msg_append(msg, "\x08\xc8\x01", 3);
+        for (i = 0; i < 1024; i++) {
+            uint8_t h[64];
+            h[0] = 0x1a;
+            h[1] = 62;
+            h[2] = 0x0a;
+            h[3] = 2;
+            h[4] = 'x';
+            h[5] = 'h';
+            h[6] = 0x12;
+            h[7] = 56;
+            memset(h + 8, 'v', 56);
+            nng_msg_append(msg, h, 64 + 2);
+        }
+        nng_msg_append(msg, "\x22\x02hi", 4);
+    } else {
+        nng_msg_free(msg);
+        return error_response(404, "not_found");
+    }
+    return msg;
+}
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        pipes_opened++;
+        pipes_open++;
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        pipes_open--;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 static nng_msg *edge_stats(void)
 {
     cJSON *o = cJSON_CreateObject();
 
     pthread_mutex_lock(&lock);
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    cJSON_AddNumberToObject(o, "pipes_opened", pipes_opened);
+    cJSON_AddNumberToObject(o, "pipes_open", pipes_open);
     cJSON_AddNumberToObject(o, "resolve_calls", resolve_calls);
     cJSON_AddItemToObject(o, "resolve_by_slug",
                           cJSON_Duplicate(resolve_by_slug, 1));
@@ -365,6 +451,13 @@ static nng_msg *handle(nng_msg *in, int *delay)
     reload_config();
     if (req->origin != LINTEL__V1__ORIGIN__ORIGIN_INTERNAL)
         edge_calls++;
+    if (call_log >= 0 && req->origin == LINTEL__V1__ORIGIN__ORIGIN_EDGE) {
+        char line[160];
+        int n = snprintf(line, sizeof(line), "%ld %.16s %.64s\n",
+                         (long)getpid(), req->method, req->request_id);
+        if (write(call_log, line, (size_t)n) != n)
+            fprintf(stderr, "lintel-test-service: call log write failed\n");
+    }
     pthread_mutex_unlock(&lock);
 
     /* the gateway tests mount the same routes under /open/ (lintel_auth off) */
@@ -394,6 +487,10 @@ static nng_msg *handle(nng_msg *in, int *delay)
         out = edge_status((unsigned)atoi(p + 8));
     } else if (strcmp(p, "/stats") == 0) {
         out = edge_stats();
+    } else if (strncmp(p, "/big/", 5) == 0) {
+        out = edge_big(strtoul(p + 5, NULL, 10));
+    } else if (strncmp(p, "/raw/", 5) == 0) {
+        out = edge_raw(p + 5);
     } else {
         out = error_response(404, "not_found");
     }
@@ -450,6 +547,7 @@ int main(int argc, char **argv)
 {
     const char *url = NULL;
     int workers = 32, i, rv, sig;
+    size_t max_recv = MAX_MSG;
     nng_socket sock;
     worker *ws;
     sigset_t set;
@@ -461,9 +559,18 @@ int main(int argc, char **argv)
             config_path = argv[++i];
         else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
             workers = atoi(argv[++i]);
-        else {
+        else if (strcmp(argv[i], "--max-recv") == 0 && i + 1 < argc)
+            max_recv = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--call-log") == 0 && i + 1 < argc) {
+            call_log = open(argv[++i], O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (call_log < 0) {
+                perror("lintel-test-service: --call-log");
+                return 2;
+            }
+        } else {
             fprintf(stderr,
-                    "usage: %s --listen URL --config FILE [--workers N]\n",
+                    "usage: %s --listen URL --config FILE [--workers N] "
+                    "[--max-recv BYTES] [--call-log FILE]\n",
                     argv[0]);
             return 2;
         }
@@ -488,7 +595,9 @@ int main(int argc, char **argv)
 
     if ((rv = nng_rep0_open(&sock)) != 0)
         fatal("nng_rep0_open", rv);
-    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, MAX_MSG);
+    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, max_recv);
+    nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, pipe_event, NULL);
+    nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event, NULL);
     ws = calloc(workers, sizeof(worker));
     for (i = 0; i < workers; i++) {
         if ((rv = nng_aio_alloc(&ws[i].aio, worker_cb, &ws[i])) != 0)
