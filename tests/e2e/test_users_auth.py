@@ -101,6 +101,25 @@ def test_wrong_password_and_unknown_email_look_the_same(api, tenant):
     assert times["unknown"] > times["wrong"] / 3
 
 
+def test_service_401s_carry_a_bearer_challenge(api, tenant):
+    r = api.call("POST", "/api/auth/login", tenant["slug"],
+                 json_body={"email": tenant["email"],
+                            "password": "wrong password!"})
+    assert r.status == 401 and r.code == "invalid_credentials"
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = api.call("POST", "/api/auth/refresh", tenant["slug"],
+                 json_body={"refresh_token": "x" * 43})
+    assert r.status == 401 and r.code == "invalid_token"
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    # A token the edge accepts whose session has ended: the service's 401.
+    token = tenant["tokens"]["access_token"]
+    assert api.call("POST", "/api/auth/logout", tenant["slug"],
+                    token).status == 204
+    r = api.call("GET", "/api/users/me", tenant["slug"], token)
+    assert r.status == 401 and r.code == "invalid_token"
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
 def test_refresh_rotates_and_spends_the_old_token(api, tenant):
     old = tenant["tokens"]
     r = api.call("POST", "/api/auth/refresh", tenant["slug"],
