@@ -242,6 +242,34 @@ def test_sessions_list_and_revoke_one(api, tenant):
     assert r.status == 404
 
 
+def test_sessions_are_paged_newest_first(api, tenant):
+    token = tenant["tokens"]["access_token"]
+    sids = [claims(token)["sid"]]
+    for _ in range(2):
+        sids.append(claims(api.login(tenant["slug"], tenant["email"])
+                           ["access_token"])["sid"])
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                     query=q)
+        assert r.status == 200, r
+        assert len(r.body["data"]) <= 2
+        seen += [s["id"] for s in r.body["data"]]
+        pages += 1
+        cursor = r.body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 2
+    assert seen == list(reversed(sids))
+    r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                 query="limit=101")
+    assert r.status == 400 and r.code == "validation_failed"
+    r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                 query="cursor=not-a-cursor")
+    assert r.status == 400 and r.code == "validation_failed"
+
+
 def test_repeated_failures_are_throttled_with_retry_after(api, tenant):
     body = {"email": tenant["email"], "password": "not the password"}
     statuses = [api.call("POST", "/api/auth/login", tenant["slug"],
