@@ -342,9 +342,6 @@ projects_if_match(lc_req *req, char *version, size_t len)
     while (*h == ' ') {
         h++;
     }
-    if (strncmp(h, "W/", 2) == 0) {
-        h += 2;
-    }
     n = strlen(h);
     while (n > 0 && h[n - 1] == ' ') {
         n--;
@@ -362,7 +359,8 @@ projects_if_match(lc_req *req, char *version, size_t len)
             return 0;
         }
     }
-    /* Not an ETag this service issued: it cannot match the current one. */
+    /* Not an ETag this service issued, or a weak one (W/"2"): If-Match uses
+     * the strong comparison (RFC 9110 §13.1.1), so it cannot match. */
     lc_req_error(req, 412, "precondition_failed",
                  "the resource has changed since you read it");
     return -1;
