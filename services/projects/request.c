@@ -44,13 +44,10 @@ projects_caller_get(lc_req *req, const char *min_role, projects_caller *out)
     }
     if (p == NULL || p->user_id[0] == '\0') {
         lc_req_error(req, 401, "missing_token", "sign in first");
-        lc_req_header(req, "www-authenticate", "Bearer");
         return -1;
     }
     if (!lc_db_is_uuid(p->user_id) || projects_role_rank(p->role) == 0) {
         lc_req_error(req, 401, "invalid_token", "the token is not valid");
-        lc_req_header(req, "www-authenticate",
-                      "Bearer error=\"invalid_token\"");
         return -1;
     }
     out->user_id = p->user_id;
