@@ -2,7 +2,9 @@
 #
 #   make          build everything into build/
 #   make run      start the local stack, follow its logs, stop it on Ctrl-C
-#   make test     unit tests, then the end-to-end suite on a throw-away stack
+#   make test     unit tests, the spec's checks, then the end-to-end suite on a
+#                 throw-away stack (every response checked against the spec)
+#   make contract redocly lint of proto/openapi.yaml and its typed client
 #   make asan     unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make up | down | status     the local stack, detached
 #   make deps     install the Debian packages (run by the other targets)
@@ -39,11 +41,17 @@ UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
 DEPS_OK   := $(BUILD)/.deps-ok
 STACK     := compose/local/stack.sh
+# The checks of proto/openapi.yaml that run on node (tests/contract/): its
+# tools come from the committed package-lock.json, installed by npm ci.
+CONTRACT  := tests/contract
+NPM_OK    := $(CONTRACT)/node_modules/.npm-ci-ok
+NPX       := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+             npx --no-install
 
 # The gateway module's own rules; they define GATEWAY_ALL and `make fuzz`.
 -include gateway-module/module.mk
 
-.PHONY: all deps unit asan test e2e run up down status logs fmt clean
+.PHONY: all deps unit asan contract test e2e run up down status logs fmt clean
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -102,6 +110,17 @@ asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
+# redocly lint (no errors; the warnings kept are listed in redocly.yaml),
+# then the typed client a frontend would generate (README), type-checked.
+$(NPM_OK): $(CONTRACT)/package.json $(CONTRACT)/package-lock.json | $(DEPS_OK)
+	cd $(CONTRACT) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+contract: $(NPM_OK)
+	cd $(CONTRACT) && $(NPX) redocly lint --config redocly.yaml ../../proto/openapi.yaml
+	cd $(CONTRACT) && $(NPX) openapi-typescript ../../proto/openapi.yaml -o generated/lintel.d.ts
+	cd $(CONTRACT) && $(NPX) tsc -p tsconfig.json
+
 e2e: all
 	/usr/bin/python3 -m pytest -q tests/e2e
 
@@ -109,6 +128,7 @@ test: all
 	$(MAKE) unit
 	$(MAKE) asan
 	$(MAKE) gateway-test
+	$(MAKE) contract
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 up: all

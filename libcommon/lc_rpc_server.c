@@ -60,6 +60,7 @@ struct lc_req {
     Lintel__V1__Header *header_ptrs[LC_REQ_MAX_HEADERS];
     char *header_storage[LC_REQ_MAX_HEADERS];
     size_t nheaders;
+    const char *challenge; /* WWW-Authenticate of a 401 error, else NULL */
 
     cJSON *json;
     ProtobufCMessage *pb;
@@ -182,6 +183,12 @@ lc_req_error_fields(lc_req *req, int status, const char *code,
 {
     char *text = lc_json_error_body(code, message, req->request_id, fields);
 
+    /* Every 401 carries a challenge (RFC 9110 §11.6.1, API.md), whichever
+     * handler refused: only a token that was presented can be invalid. */
+    req->challenge = status != 401 ? NULL
+                     : strcmp(code, "invalid_token") == 0
+                         ? "Bearer error=\"invalid_token\""
+                         : "Bearer";
     free(req->body);
     req->status = status;
     req->content_type = "application/json";
@@ -429,6 +436,9 @@ lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
         snprintf(req.request_id, sizeof(req.request_id), "%s",
                  req.env->request_id[0] ? req.env->request_id : "-");
         route = lc_rpc_dispatch(s, &req, start);
+    }
+    if (req.status == 401 && req.challenge != NULL) {
+        lc_req_header(&req, "www-authenticate", req.challenge);
     }
 
     out = lc_rpc_pack(&req);

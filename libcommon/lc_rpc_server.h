@@ -105,6 +105,8 @@ void lc_req_respond(lc_req *req, int status, const char *content_type,
 /* Serialises and takes ownership of `body`. */
 void lc_req_respond_json(lc_req *req, int status, cJSON *body);
 void lc_req_respond_pb(lc_req *req, const ProtobufCMessage *msg);
+/* A 401 also gets its `WWW-Authenticate: Bearer` challenge (with
+ * error="invalid_token" for that code) when it is the final answer. */
 void lc_req_error(lc_req *req, int status, const char *code,
                   const char *message);
 void lc_req_error_fields(lc_req *req, int status, const char *code,

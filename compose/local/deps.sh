@@ -10,6 +10,9 @@ for p in "${wanted[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
     [[ $status == ii* ]] || missing+=("$p")
 done
+# npm is inside NodeSource's nodejs package and a package of its own in
+# Debian: asked for only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || missing+=("npm")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2

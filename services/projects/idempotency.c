@@ -29,7 +29,7 @@ static const lc_db_stmt idem_lock = {
     "SELECT request_hash, state, response_status, response_body,"
     " response_etag, created_at < now() - interval '24 hours'"
     "  OR (state = 'running' AND created_at < now() - interval " IDEM_ABANDONED
-    ")"
+    "), response_location"
     " FROM projects.idempotency_keys"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4"
     " FOR UPDATE",
@@ -38,15 +38,16 @@ static const lc_db_stmt idem_lock = {
 static const lc_db_stmt idem_reclaim = {
     "UPDATE projects.idempotency_keys SET request_hash = $5,"
     " state = 'running', response_status = NULL, response_body = NULL,"
-    " response_etag = NULL, created_at = now()"
+    " response_etag = NULL, response_location = NULL, created_at = now()"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
     5};
 
 static const lc_db_stmt idem_done = {
     "UPDATE projects.idempotency_keys SET state = 'done',"
-    " response_status = $5, response_body = $6, response_etag = $7"
+    " response_status = $5, response_body = $6, response_etag = $7,"
+    " response_location = $8"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
-    7};
+    8};
 
 static const lc_db_stmt idem_delete = {
     "DELETE FROM projects.idempotency_keys"
@@ -191,6 +192,9 @@ projects_idem_begin(lc_req *req, const projects_caller *caller,
             snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(c.res, 0, 4));
             lc_req_header(req, "etag", etag);
         }
+        if (!PQgetisnull(c.res, 0, 6)) {
+            lc_req_header(req, "location", PQgetvalue(c.res, 0, 6));
+        }
         lc_req_header(req, "idempotent-replayed", "true");
         lc_req_respond(req, atoi(PQgetvalue(c.res, 0, 2)), "application/json",
                        PQgetvalue(c.res, 0, 3),
@@ -210,12 +214,13 @@ projects_idem_begin(lc_req *req, const projects_caller *caller,
 
 int
 projects_idem_store(lc_db *db, const projects_idem *idem, int status,
-                    const char *version, const char *body, lc_db_error *err)
+                    const char *location, const char *version, const char *body,
+                    lc_db_error *err)
 {
     char st[8];
-    const char *params[7] = {
+    const char *params[8] = {
         idem->tenant_id, idem->user_id, idem->route, idem->key, st, body,
-        version};
+        version,         location};
     PGresult *res;
 
     if (!idem->active) {

@@ -231,6 +231,7 @@ project_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     projects_change *c = arg;
     const char *params[10];
+    char location[96];
     int i;
 
     for (i = 0; i < F_COUNT; i++) {
@@ -247,7 +248,10 @@ project_create_tx(lc_db *db, void *arg, lc_db_error *err)
                            &c->seq, err) != 0) {
         return -1;
     }
-    return projects_idem_store(db, c->idem, 201, PQgetvalue(c->res, 0, 1),
+    snprintf(location, sizeof(location), "/api/projects/%s",
+             PQgetvalue(c->res, 0, 0));
+    return projects_idem_store(db, c->idem, 201, location,
+                               PQgetvalue(c->res, 0, 1),
                                PQgetvalue(c->res, 0, 2), err);
 }
 

@@ -190,10 +190,11 @@ typedef struct {
 int projects_idem_begin(lc_req *req, const projects_caller *caller,
                         projects_idem *idem);
 
-/* Inside the request's transaction: records its response with the key. */
+/* Inside the request's transaction: records its response (status, Location
+ * or NULL, ETag version, body) with the key, for a replay to repeat. */
 int projects_idem_store(lc_db *db, const projects_idem *idem, int status,
-                        const char *version, const char *body,
-                        lc_db_error *err);
+                        const char *location, const char *version,
+                        const char *body, lc_db_error *err);
 
 /* After a failed request: frees the key so that a retry runs again. */
 void projects_idem_abort(lc_req *req, const projects_idem *idem);

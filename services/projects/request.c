@@ -44,13 +44,10 @@ projects_caller_get(lc_req *req, const char *min_role, projects_caller *out)
     }
     if (p == NULL || p->user_id[0] == '\0') {
         lc_req_error(req, 401, "missing_token", "sign in first");
-        lc_req_header(req, "www-authenticate", "Bearer");
         return -1;
     }
     if (!lc_db_is_uuid(p->user_id) || projects_role_rank(p->role) == 0) {
         lc_req_error(req, 401, "invalid_token", "the token is not valid");
-        lc_req_header(req, "www-authenticate",
-                      "Bearer error=\"invalid_token\"");
         return -1;
     }
     out->user_id = p->user_id;
@@ -342,9 +339,6 @@ projects_if_match(lc_req *req, char *version, size_t len)
     while (*h == ' ') {
         h++;
     }
-    if (strncmp(h, "W/", 2) == 0) {
-        h += 2;
-    }
     n = strlen(h);
     while (n > 0 && h[n - 1] == ' ') {
         n--;
@@ -362,7 +356,8 @@ projects_if_match(lc_req *req, char *version, size_t len)
             return 0;
         }
     }
-    /* Not an ETag this service issued: it cannot match the current one. */
+    /* Not an ETag this service issued, or a weak one (W/"2"): If-Match uses
+     * the strong comparison (RFC 9110 §13.1.1), so it cannot match. */
     lc_req_error(req, 412, "precondition_failed",
                  "the resource has changed since you read it");
     return -1;

@@ -282,6 +282,7 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     projects_change *c = arg;
     const char *params[9];
+    char location[96];
     PGresult *res;
     int i, found;
 
@@ -310,7 +311,10 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
                            &c->seq, err) != 0) {
         return -1;
     }
-    return projects_idem_store(db, c->idem, 201, PQgetvalue(c->res, 0, 1),
+    snprintf(location, sizeof(location), "/api/tasks/%s",
+             PQgetvalue(c->res, 0, 0));
+    return projects_idem_store(db, c->idem, 201, location,
+                               PQgetvalue(c->res, 0, 1),
                                PQgetvalue(c->res, 0, 2), err);
 }
 

@@ -91,15 +91,18 @@ static const lc_db_stmt auth_user_sessions_revoke = {
     "   AND ($2::uuid IS NULL OR id <> $2::uuid)",
     3};
 
+/* Newest first, keyset-paged on (created_at, id) (lc_page's cursor). */
 static const lc_db_stmt auth_sessions_list = {
     "SELECT id, " USERS_RFC3339("created_at") ", " USERS_RFC3339(
-        "last_used_at") ", coalesce(user_agent, ''), coalesce(client_ip, '')"
-                        " FROM users.sessions"
+        "last_used_at") ", coalesce(user_agent, ''), coalesce(client_ip, ''),"
+                        " created_at FROM users.sessions"
                         " WHERE user_id = $1 AND revoked_at IS NULL"
                         "   AND last_used_at > now() - make_interval(secs => "
                         "$2)"
-                        " ORDER BY created_at DESC, id LIMIT 100",
-    2};
+                        "   AND ($3::timestamptz IS NULL"
+                        "        OR (created_at, id) < ($3, $4::uuid))"
+                        " ORDER BY created_at DESC, id DESC LIMIT $5",
+    5};
 
 /* --- sessions and grants ------------------------------------------------ */
 
@@ -582,6 +585,7 @@ typedef struct {
     const users_caller *caller;
     const char *session_id; /* one session, or NULL for all */
     const char *reason;
+    const lc_page *page; /* the list's page */
     PGresult *res;
 } auth_sessions_ctx;
 
@@ -683,10 +687,14 @@ static int
 auth_sessions_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     auth_sessions_ctx *c = arg;
-    char ttl[16];
-    const char *params[2] = {c->caller->user_id, ttl};
+    char ttl[16], limit[16];
+    const char *params[5] = {c->caller->user_id, ttl,
+                             c->page->has_cursor ? c->page->after_key : NULL,
+                             c->page->has_cursor ? c->page->after_id : NULL,
+                             limit};
 
     snprintf(ttl, sizeof(ttl), "%d", USERS_REFRESH_TTL_S);
+    snprintf(limit, sizeof(limit), "%d", c->page->limit + 1);
     PQclear(c->res);
     c->res = lc_db_exec(db, &auth_sessions_list, params, err);
     return c->res ? 0 : -1;
@@ -695,20 +703,25 @@ auth_sessions_tx(lc_db *db, void *arg, lc_db_error *err)
 static void
 auth_sessions(lc_req *req)
 {
+    static const char *const allowed[] = {"limit", "cursor", NULL};
     users_caller caller;
     auth_sessions_ctx c = {0};
-    cJSON *data, *o, *out;
-    int i;
+    lc_page page;
+    cJSON *data, *o;
+    int i, n;
 
-    if (users_caller_get(req, "viewer", &caller) != 0) {
+    if (users_caller_get(req, "viewer", &caller) != 0 ||
+        lc_page_parse(req, allowed, NULL, &page) != 0) {
         return;
     }
     c.caller = &caller;
+    c.page = &page;
     if (users_tx(req, caller.tenant_id, auth_sessions_tx, &c) != 0) {
         return;
     }
+    n = PQntuples(c.res);
     data = cJSON_CreateArray();
-    for (i = 0; i < PQntuples(c.res); i++) {
+    for (i = 0; i < n && i < page.limit; i++) {
         o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", PQgetvalue(c.res, i, 0));
         cJSON_AddStringToObject(o, "created_at", PQgetvalue(c.res, i, 1));
@@ -720,11 +733,12 @@ auth_sessions(lc_req *req)
             strcmp(PQgetvalue(c.res, i, 0), caller.session_id) == 0);
         cJSON_AddItemToArray(data, o);
     }
+    lc_req_respond_json(req, 200,
+                        lc_page_json(&page, data,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 5) : NULL,
+                                     i > 0 ? PQgetvalue(c.res, i - 1, 0) : NULL,
+                                     n > page.limit));
     PQclear(c.res);
-    out = cJSON_CreateObject();
-    cJSON_AddItemToObject(out, "data", data);
-    cJSON_AddNullToObject(out, "next_cursor");
-    lc_req_respond_json(req, 200, out);
 }
 
 int

@@ -51,16 +51,6 @@ caller_check_tx(lc_db *db, void *arg, lc_db_error *err)
     return c->found < 0 ? -1 : 0;
 }
 
-static void
-users_unauthorized(lc_req *req, const char *code, const char *message)
-{
-    lc_req_error(req, 401, code, message);
-    lc_req_header(req, "www-authenticate",
-                  strcmp(code, "missing_token") == 0
-                      ? "Bearer"
-                      : "Bearer error=\"invalid_token\"");
-}
-
 int
 users_caller_get(lc_req *req, const char *min_role, users_caller *out)
 {
@@ -76,11 +66,11 @@ users_caller_get(lc_req *req, const char *min_role, users_caller *out)
     }
     out->tenant_slug = env->tenant->slug;
     if (p == NULL || p->user_id[0] == '\0') {
-        users_unauthorized(req, "missing_token", "sign in first");
+        lc_req_error(req, 401, "missing_token", "sign in first");
         return -1;
     }
     if (!lc_db_is_uuid(p->user_id) || !lc_db_is_uuid(p->session_id)) {
-        users_unauthorized(req, "invalid_token", "the token is not valid");
+        lc_req_error(req, 401, "invalid_token", "the token is not valid");
         return -1;
     }
     out->user_id = p->user_id;
@@ -90,7 +80,7 @@ users_caller_get(lc_req *req, const char *min_role, users_caller *out)
         return -1;
     }
     if (check.found == 0) {
-        users_unauthorized(req, "invalid_token", "the session has ended");
+        lc_req_error(req, 401, "invalid_token", "the session has ended");
         return -1;
     }
     snprintf(out->role, sizeof(out->role), "%s", check.role);
@@ -111,7 +101,7 @@ users_platform_admin(lc_req *req)
         return -1;
     }
     if (p == NULL || p->user_id[0] == '\0') {
-        users_unauthorized(req, "missing_token", "sign in first");
+        lc_req_error(req, 401, "missing_token", "sign in first");
         return -1;
     }
     if (strcmp(p->role, "platform_admin") != 0) {

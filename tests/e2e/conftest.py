@@ -10,7 +10,9 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import threading
 import time
+import urllib.parse
 
 import psycopg2
 import pytest
@@ -190,6 +192,50 @@ def paused_redis(stack):
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+# --- the contract: every response of the edge against proto/openapi.yaml --
+
+_contract_breaches = []  # found in threads other than the test's own
+
+
+@pytest.fixture(scope="session", autouse=True)
+def contract_checked():
+    """Checks every response the suite receives from the edge (whichever
+    helper sent it) against the spec (tests/e2e/contract.py). A breach
+    fails the test that caused it: raised at once in the test's thread, and
+    from other threads reported when that test ends (contract_clean)."""
+    from contract import CONTRACT
+
+    edge = f"127.0.0.1:{PORTS['LINTEL_HTTP_PORT']}"
+    send = requests.Session.send
+
+    def checked_send(self, request, **kw):
+        r = send(self, request, **kw)
+        url = urllib.parse.urlsplit(request.url)
+        if url.netloc != edge:
+            return r
+        problems = CONTRACT.problems(request.method, url.path,
+                                     r.status_code, r.headers, r.content)
+        if problems:
+            msg = "response breaks proto/openapi.yaml:\n  " + \
+                "\n  ".join(problems)
+            if threading.current_thread() is threading.main_thread():
+                raise AssertionError(msg)
+            _contract_breaches.append(msg)
+        return r
+
+    requests.Session.send = checked_send
+    yield
+    requests.Session.send = send
+
+
+@pytest.fixture(autouse=True)
+def contract_clean():
+    yield
+    breaches = list(_contract_breaches)
+    _contract_breaches.clear()
+    assert not breaches, "\n".join(breaches)
 
 
 def get(url, **kw):

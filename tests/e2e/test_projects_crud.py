@@ -127,6 +127,19 @@ def test_patch_requires_if_match_and_refuses_stale(papi, tenant):
     assert p.call("DELETE", path, headers={"If-Match": '"2"'}).status == 204
 
 
+def test_a_weak_etag_never_matches_if_match(papi, tenant):
+    p = P(papi, tenant)
+    proj = p.create_project()
+    task = p.create_task(proj["id"])
+    for path in (f"/api/projects/{proj['id']}", f"/api/tasks/{task['id']}"):
+        body = {"name": "B"} if "projects" in path else {"title": "B"}
+        r = p.call("PATCH", path, body, headers={"If-Match": 'W/"1"'})
+        assert r.status == 412 and r.code == "precondition_failed", r
+        r = p.call("DELETE", path, headers={"If-Match": 'W/"1"'})
+        assert r.status == 412 and r.code == "precondition_failed", r
+        assert p.call("GET", path).headers["etag"] == '"1"'
+
+
 def test_patch_cannot_clear_required_fields(papi, tenant):
     p = P(papi, tenant)
     proj = p.create_project()

@@ -21,12 +21,27 @@ def test_a_repeat_replays_the_first_response(papi, tenant):
     again = p.call("POST", "/api/projects", body, headers=key)
     assert again.status == 201 and again.body == first.body
     assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["location"] == first.headers["location"] == \
+        f"/api/projects/{first.body['id']}"
     assert count_projects(p) == 1
     # The same key with another body is a misuse.
     r = p.call("POST", "/api/projects", {"name": "Twice", "code": "ONCE-2"},
                headers=key)
     assert r.status == 422 and r.code == "idempotency_key_reused"
     assert count_projects(p) == 1
+
+
+def test_a_replayed_task_create_keeps_its_location(papi, tenant):
+    p = P(papi, tenant)
+    proj = p.create_project()
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    path = f"/api/projects/{proj['id']}/tasks"
+    first = p.call("POST", path, {"title": "Once"}, headers=key)
+    assert first.status == 201, first
+    again = p.call("POST", path, {"title": "Once"}, headers=key)
+    assert again.status == 201 and again.body == first.body
+    assert again.headers["location"] == first.headers["location"] == \
+        f"/api/tasks/{first.body['id']}"
 
 
 def test_keys_are_scoped_per_user_and_route(papi, tenant):

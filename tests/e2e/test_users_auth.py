@@ -101,6 +101,25 @@ def test_wrong_password_and_unknown_email_look_the_same(api, tenant):
     assert times["unknown"] > times["wrong"] / 3
 
 
+def test_service_401s_carry_a_bearer_challenge(api, tenant):
+    r = api.call("POST", "/api/auth/login", tenant["slug"],
+                 json_body={"email": tenant["email"],
+                            "password": "wrong password!"})
+    assert r.status == 401 and r.code == "invalid_credentials"
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = api.call("POST", "/api/auth/refresh", tenant["slug"],
+                 json_body={"refresh_token": "x" * 43})
+    assert r.status == 401 and r.code == "invalid_token"
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    # A token the edge accepts whose session has ended: the service's 401.
+    token = tenant["tokens"]["access_token"]
+    assert api.call("POST", "/api/auth/logout", tenant["slug"],
+                    token).status == 204
+    r = api.call("GET", "/api/users/me", tenant["slug"], token)
+    assert r.status == 401 and r.code == "invalid_token"
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
 def test_refresh_rotates_and_spends_the_old_token(api, tenant):
     old = tenant["tokens"]
     r = api.call("POST", "/api/auth/refresh", tenant["slug"],
@@ -221,6 +240,34 @@ def test_sessions_list_and_revoke_one(api, tenant):
     r = api.call("DELETE", "/api/auth/sessions/not-a-uuid", tenant["slug"],
                  token)
     assert r.status == 404
+
+
+def test_sessions_are_paged_newest_first(api, tenant):
+    token = tenant["tokens"]["access_token"]
+    sids = [claims(token)["sid"]]
+    for _ in range(2):
+        sids.append(claims(api.login(tenant["slug"], tenant["email"])
+                           ["access_token"])["sid"])
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                     query=q)
+        assert r.status == 200, r
+        assert len(r.body["data"]) <= 2
+        seen += [s["id"] for s in r.body["data"]]
+        pages += 1
+        cursor = r.body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 2
+    assert seen == list(reversed(sids))
+    r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                 query="limit=101")
+    assert r.status == 400 and r.code == "validation_failed"
+    r = api.call("GET", "/api/auth/sessions", tenant["slug"], token,
+                 query="cursor=not-a-cursor")
+    assert r.status == 400 and r.code == "validation_failed"
 
 
 def test_repeated_failures_are_throttled_with_retry_after(api, tenant):

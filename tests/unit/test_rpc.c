@@ -73,6 +73,19 @@ json_body(lc_req *req)
 }
 
 static void
+unauthorized(lc_req *req)
+{
+    lc_req_error(req, 401, lc_req_param(req, "code"), "no");
+}
+
+static void
+unauthorized_then_forbidden(lc_req *req)
+{
+    lc_req_error(req, 401, "missing_token", "no");
+    lc_req_error(req, 403, "forbidden", "no");
+}
+
+static void
 rpc_echo_slug(lc_req *req)
 {
     const Lintel__V1__Users__ResolveTenantRequest *in;
@@ -122,6 +135,13 @@ setup(void **state)
     assert_int_equal(
         lc_rpc_server_route(server, "RPC", "/rpc/users.Echo", rpc_echo_slug),
         0);
+    assert_int_equal(lc_rpc_server_route(server, "GET",
+                                         "/api/unauthorized/:code",
+                                         unauthorized),
+                     0);
+    assert_int_equal(lc_rpc_server_route(server, "GET", "/api/overridden",
+                                         unauthorized_then_forbidden),
+                     0);
     assert_int_equal(lc_rpc_server_start(server, err, sizeof(err)), 0);
     client = lc_rpc_client_open(url, MAX_MESSAGE * 4, err, sizeof(err));
     assert_non_null(client);
@@ -328,6 +348,35 @@ test_oversized_message_is_dropped_and_server_survives(void **state)
 }
 
 static void
+assert_challenge(const char *path, const char *challenge)
+{
+    lc_response *res = call("GET", path, 1, 0, NULL);
+
+    assert_int_equal(res->status, 401);
+    assert_int_equal(res->n_headers, 1);
+    assert_string_equal(res->headers[0]->name, "www-authenticate");
+    assert_string_equal(res->headers[0]->value, challenge);
+    lc_envelope_free_response(res);
+}
+
+static void
+test_every_401_carries_a_bearer_challenge(void **state)
+{
+    lc_response *res;
+
+    (void)state;
+    assert_challenge("/api/unauthorized/missing_token", "Bearer");
+    assert_challenge("/api/unauthorized/invalid_credentials", "Bearer");
+    assert_challenge("/api/unauthorized/invalid_token",
+                     "Bearer error=\"invalid_token\"");
+    /* Only the final answer counts: a 401 replaced by a 403 has none. */
+    res = call("GET", "/api/overridden", 1, 0, NULL);
+    assert_int_equal(res->status, 403);
+    assert_int_equal(res->n_headers, 0);
+    lc_envelope_free_response(res);
+}
+
+static void
 test_handler_without_response_is_500(void **state)
 {
     lc_response *res = call("GET", "/api/silent", 1, 0, NULL);
@@ -491,6 +540,7 @@ main(void)
         cmocka_unit_test(test_malformed_envelope_is_400),
         cmocka_unit_test(test_oversized_message_is_dropped_and_server_survives),
         cmocka_unit_test(test_handler_without_response_is_500),
+        cmocka_unit_test(test_every_401_carries_a_bearer_challenge),
         cmocka_unit_test(test_invalid_json_body_is_400_and_wrong_type_415),
         cmocka_unit_test(test_slow_peer_is_timeout),
         cmocka_unit_test(test_expired_budget_is_504_without_running_handler),
