@@ -37,13 +37,20 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache
 UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
+# `lintel-<svc> version`: the git description (given on the command line
+# where there is no git, as in an image build) and the sha256 of the
+# contracts, proto/lintel/v1/*.proto concatenated in name order.
+LINTEL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+PROTO_SHA256   := $(shell cat $(sort $(PROTOS)) | sha256sum | cut -c1-64)
+VERSION_H      := $(BUILD)/gen/lc_version.h
+
 DEPS_OK   := $(BUILD)/.deps-ok
 STACK     := compose/local/stack.sh
 
 # The gateway module's own rules; they define GATEWAY_ALL and `make fuzz`.
 -include gateway-module/module.mk
 
-.PHONY: all deps unit asan test e2e run up down status logs fmt clean
+.PHONY: all deps unit asan test e2e run up down status logs fmt clean FORCE
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -59,6 +66,17 @@ deps $(DEPS_OK): compose/local/packages.txt compose/local/deps.sh
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+# Rewritten only when the version or the contracts change, so that an
+# unchanged tree rebuilds nothing.
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(printf '%s' '$(LINTEL_VERSION)' | tr -cd 'A-Za-z0-9._+-'); \
+	printf '#define LC_VERSION "%s"\n#define LC_PROTO_SHA256 "%s"\n' \
+	    "$${v:-unknown}" '$(PROTO_SHA256)' > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(BUILD)/obj/libcommon/lc_service.o: $(VERSION_H)
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
