@@ -6,6 +6,8 @@
 #   make asan     unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make up | down | status     the local stack, detached
 #   make deps     install the Debian packages (run by the other targets)
+#   make image SERVICE=projects   one container image (compose/<name>/Dockerfile)
+#   make deploy-check             offline checks of compose/, k8s/ and proto/
 
 BUILD     ?= build
 CC        ?= cc
@@ -50,7 +52,8 @@ STACK     := compose/local/stack.sh
 # The gateway module's own rules; they define GATEWAY_ALL and `make fuzz`.
 -include gateway-module/module.mk
 
-.PHONY: all deps unit asan test e2e run up down status logs fmt clean FORCE
+.PHONY: all deps unit asan test e2e run up down status logs fmt clean FORCE \
+        image deploy-check
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -139,6 +142,23 @@ logs:
 	@bash $(STACK) logs
 run: all
 	@bash $(STACK) run
+
+# One image per deployable, tagged per service, so that one service ships
+# without rebuilding the others: make image SERVICE=projects [IMAGE_TAG=…]
+IMAGES       := $(SERVICES) edge ops
+IMAGE_PREFIX ?= lintel
+IMAGE_TAG    ?= $(LINTEL_VERSION)
+image:
+	@case " $(IMAGES) " in *" $(SERVICE) "*) ;; *) \
+	    echo "make image: SERVICE must be one of: $(IMAGES)" >&2; exit 2;; esac
+	@command -v docker >/dev/null 2>&1 || { \
+	    echo "make image: no docker command; install a container engine" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { \
+	    echo "make image: no container engine answers (docker info failed);" \
+	         "start one, or build on a machine that has one" >&2; exit 1; }
+	docker build -f compose/$(SERVICE)/Dockerfile \
+	    --build-arg LINTEL_VERSION=$(LINTEL_VERSION) \
+	    -t $(IMAGE_PREFIX)/$(SERVICE):$(IMAGE_TAG) .
 
 fmt:
 	clang-format -i libcommon/*.[ch] services/*/*.[ch] tools/*/*.[ch] tests/unit/*.c
