@@ -226,3 +226,30 @@ def test_dashboard_uses_metrics_the_services_export():
             used |= set(re.findall(r"\b(lintel_\w+)", t["expr"]))
     base = {re.sub(r"_(bucket|sum|count)$", "", m) if m not in exported else m for m in used}
     assert base and base <= exported, base - exported
+
+
+def stock_nginx_t(conf, tmp_path):
+    """`nginx -t` on the edge's nginx.conf with the module's directives
+    taken out (lintel_pass becomes proxy_pass, $lintel_* variables headers),
+    so that stock nginx checks everything else: blocks, upstreams, paths."""
+    conf = re.sub(r"^load_module .*\n", "", conf, flags=re.M)
+    conf = re.sub(r"^\s*include /etc/lintel/site.conf;\n", "", conf, flags=re.M)
+    conf = re.sub(r"lintel_pass (\w+);", r"proxy_pass http://\1;", conf)
+    conf = re.sub(r"^(\s*)lintel_error;", r"\1return 500;", conf, flags=re.M)
+    conf = re.sub(r"^\s*lintel_\w+[^;]*;.*\n", "", conf, flags=re.M)
+    conf = re.sub(r"\$lintel_(\w+)", r"$http_x_lintel_\1", conf)
+    # No cluster DNS here: the upstreams' hosts are the loopback.
+    conf = re.sub(r"server [\w.-]+:(\d+);", r"server 127.0.0.1:\1;", conf)
+    conf = conf.replace("/tmp/", str(tmp_path) + "/")
+    f = tmp_path / "nginx.conf"
+    f.write_text(conf)
+    return run(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(f)])
+
+
+def test_edge_nginx_conf_parses_with_stock_nginx(rendered, tmp_path):
+    conf = nginx_conf(rendered[OVERLAYS[0]])
+    assert conf == open(os.path.join(ROOT, "k8s", "base", "edge", "nginx.conf")).read()
+    r = stock_nginx_t(conf, tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = stock_nginx_t(conf.replace("stub_status;", "stub_statuz;"), tmp_path)
+    assert r.returncode != 0 and 'unknown directive "stub_statuz"' in r.stderr, r.stderr
