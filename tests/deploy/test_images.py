@@ -11,6 +11,10 @@ import pytest
 from conftest import BUILD, ROOT, SERVICES, url_port
 
 PACKAGES_TXT = os.path.join(ROOT, "compose", "local", "packages.txt")
+# What a runtime stage may hold beside the libraries its artefact needs.
+TOOLS = {"users": {"ca-certificates", "curl"}, "projects": {"ca-certificates", "curl"},
+         "edge": {"nginx", "curl"},
+         "ops": {"postgresql-client", "python3", "python3-aiosmtpd"}}
 # Deployable → the artefact its runtime stage carries.
 ARTEFACTS = dict({s: os.path.join(BUILD, "bin", "lintel-" + s) for s in SERVICES},
                  edge=os.path.join(BUILD, "gateway", "ngx_http_lintel_module.so"),
@@ -52,8 +56,11 @@ def test_runtime_stage_has_what_the_binary_needs(name):
     assert build.startswith("debian:12 AS build")
     assert runtime.startswith("debian:12-slim")
     pkgs = apt_packages(runtime)
-    missing = needed_packages(ARTEFACTS[name]) - pkgs
+    needed = needed_packages(ARTEFACTS[name])
+    missing = needed - pkgs
     assert not missing, f"{name}: runtime stage lacks {sorted(missing)}"
+    extra = pkgs - needed - TOOLS[name]
+    assert not extra, f"{name}: runtime stage installs {sorted(extra)}, which nothing needs"
     assert not [p for p in pkgs if p.endswith("-dev")], pkgs
     assert re.search(r"^USER 10001:10001$", runtime, re.M)
     assert "useradd --system --uid 10001" in runtime
