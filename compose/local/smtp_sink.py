@@ -39,18 +39,20 @@ class Store:
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (0.0.0.0 in a container)")
     ap.add_argument("--port", type=int, default=2525)
     ap.add_argument("--dir", required=True)
     args = ap.parse_args()
     folder = pathlib.Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Store(folder), hostname="127.0.0.1",
+    controller = Controller(Store(folder), hostname=args.host,
                             port=args.port, ready_timeout=10)
     controller.start()
     stop = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.append(1))
-    print(f"smtp sink: 127.0.0.1:{args.port} -> {folder}", flush=True)
+    print(f"smtp sink: {args.host}:{args.port} -> {folder}", flush=True)
     while not stop:
         time.sleep(0.2)
     controller.stop()
