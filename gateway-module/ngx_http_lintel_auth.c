@@ -336,7 +336,15 @@ ngx_http_lintel_auth_unauthorized(ngx_http_request_t *r, const char *code,
 
     h->hash = 1;
     ngx_str_set(&h->key, "WWW-Authenticate");
-    ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+
+    /* RFC 6750 §3.1: no error code for a request that had no token */
+
+    if (ngx_strcmp(code, "missing_token") == 0) {
+        ngx_str_set(&h->value, "Bearer");
+
+    } else {
+        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+    }
     r->headers_out.www_authenticate = h;
 
     return ngx_http_lintel_send_error(r, NGX_HTTP_UNAUTHORIZED, code, message);

@@ -316,12 +316,13 @@ static ngx_http_lintel_error_t  ngx_http_lintel_errors[] = {
 static ngx_str_t  ngx_http_lintel_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_lintel_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_lintel_allow_methods =
-    ngx_string("GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    ngx_string("GET, POST, PATCH, DELETE, OPTIONS");
 static ngx_str_t  ngx_http_lintel_allow_headers =
     ngx_string("Authorization, Content-Type, If-Match, If-None-Match, "
                "Idempotency-Key, Traceparent");
 static ngx_str_t  ngx_http_lintel_expose_headers =
-    ngx_string("X-Request-Id, ETag, Retry-After, Location");
+    ngx_string("X-Request-Id, ETag, Retry-After, Location, "
+               "Idempotent-Replayed, WWW-Authenticate, Allow");
 static ngx_str_t  ngx_http_lintel_max_age = ngx_string("600");
 static ngx_str_t  ngx_http_lintel_vary_origin = ngx_string("Origin");
 

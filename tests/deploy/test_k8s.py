@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import (HERE, OVERLAYS, ROOT, Rendered, directive, kustomize_commands,
+from conftest import (BUILD, HERE, OVERLAYS, ROOT, Rendered, directive, kustomize_commands,
                       nginx_conf, render, run, site_conf, upstreams, url_host, url_port)
 
 VALIDATE = ["node", os.path.join(HERE, "validate-k8s.mjs")]
@@ -253,3 +253,21 @@ def test_edge_nginx_conf_parses_with_stock_nginx(rendered, tmp_path):
     assert r.returncode == 0, r.stderr
     r = stock_nginx_t(conf.replace("stub_status;", "stub_statuz;"), tmp_path)
     assert r.returncode != 0 and 'unknown directive "stub_statuz"' in r.stderr, r.stderr
+
+
+def test_edge_nginx_conf_passes_nginx_t_with_the_module(rendered, tmp_path):
+    """The same file, as it is, against the module this tree builds."""
+    module = os.path.join(BUILD, "gateway", "ngx_http_lintel_module.so")
+    assert os.path.exists(module), "build the module first: make"
+    conf = nginx_conf(rendered[OVERLAYS[0]])
+    site = os.path.join(ROOT, "k8s", "base", "edge", "site.conf")
+    conf = re.sub(r"^load_module .*;", "load_module %s;" % module, conf,
+                  flags=re.M)
+    conf = conf.replace("include /etc/lintel/site.conf;", "include %s;" % site)
+    conf = re.sub(r"server [\w.-]+:(\d+);", r"server 127.0.0.1:\1;", conf)
+    conf = conf.replace("/tmp/", str(tmp_path) + "/")
+    f = tmp_path / "nginx.conf"
+    f.write_text(conf)
+    r = run(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path),
+             "-c", str(f)])
+    assert r.returncode == 0, r.stderr
