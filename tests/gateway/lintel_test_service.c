@@ -19,7 +19,7 @@
  *   /status/<code>  that status, with a few headers to filter
  *   /stats          call counters (ResolveTenant per slug, GetJwks, edge),
  *                   connections (pipes) accepted and open, and this pid
- *   /big/<n>        200 with a body of n bytes: bytes 0..255 over and over
+ *   .../big/<n>     200 with a body of n bytes: bytes 0..255 over and over
  *   /raw/<case>     a reply that is an SP message but a broken Response:
  *                   body-not-last, bad-status, huge-head
  *   .../bench       200 {"ok":true} (any path ending in /bench)
@@ -487,8 +487,9 @@ static nng_msg *handle(nng_msg *in, int *delay)
         out = edge_status((unsigned)atoi(p + 8));
     } else if (strcmp(p, "/stats") == 0) {
         out = edge_stats();
-    } else if (strncmp(p, "/big/", 5) == 0) {
-        out = edge_big(strtoul(p + 5, NULL, 10));
+    } else if (strstr(p, "/big/") != NULL) {
+        /* also under the bench's /api/projects/ */
+        out = edge_big(strtoul(strstr(p, "/big/") + 5, NULL, 10));
     } else if (strncmp(p, "/raw/", 5) == 0) {
         out = edge_raw(p + 5);
     } else {
