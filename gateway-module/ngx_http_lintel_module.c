@@ -966,7 +966,6 @@ ngx_http_lintel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_lintel_loc_conf_t *prev = parent;
     ngx_http_lintel_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_lintel_main_conf_t  *lmcf;
 
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
@@ -993,17 +992,6 @@ ngx_http_lintel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_lintel_check_error_pages(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->client_max_body_size
-        && (size_t) clcf->client_max_body_size > clcf->client_body_buffer_size)
-    {
-        ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
-                           "\"lintel_pass\": bodies larger than "
-                           "client_body_buffer_size go through a temporary "
-                           "file, sent from there");
     }
 
     return NGX_CONF_OK;

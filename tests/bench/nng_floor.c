@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lintel/v1/envelope.pb-c.h"
 
@@ -166,21 +167,14 @@ main(int argc, char **argv)
     elapsed = now_s() - start;
     printf("%ld %.3f\n", atomic_load(&done), elapsed);
     fflush(stdout);
-
-    for (i = 0; i < n; i++) {
-        nng_aio_stop(calls[i].aio);
-    }
-    for (i = 0; i < n; i++) {
-        nng_ctx_close(calls[i].ctx);
-        nng_aio_free(calls[i].aio);
-    }
-    nng_close(sock);
-    free(calls);
-    free(buf);
     if (atomic_load(&failed) != 0) {
         fprintf(stderr, "nng_floor: %ld failed round trips\n",
                 atomic_load(&failed));
-        return 1;
     }
-    return 0;
+    /*
+     * No teardown: nng_aio_stop() on NNG 1.5.2 can wait forever for a
+     * callback that re-arms its aio at the same moment, and a benchmark
+     * that hangs measures nothing.  The kernel closes the socket.
+     */
+    _exit(atomic_load(&failed) != 0 ? 1 : 0);
 }

@@ -47,6 +47,11 @@ cleanup() {
         sleep 0.5
     fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # a service that does not stop within 5 s is stopped hard
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
+    done
     rm -rf "$run"
 }
 trap cleanup EXIT
@@ -62,7 +67,7 @@ nng_url=tcp://127.0.0.1:$nng_port
 echo "bench: signing $fresh tokens..." >&2
 /usr/bin/python3 "$root/tests/bench/tokens.py" "$run" "$base" "$fresh"
 
-"$service" --listen "$nng_url" --config "$run/service.json" \
+${BENCH_SERVICE_PREFIX:-} "$service" --listen "$nng_url" --config "$run/service.json" \
     --workers "${BENCH_SERVICE_WORKERS:-64}" \
     2> "$run/service.log" &
 pids+=($!)
@@ -236,8 +241,11 @@ awk -v c="${c%% *}" -v b="${b%% *}" -v cp99="$(awk '{print $3}' <<< "$c")" \
     -v grow="$(for r in $(seq 1 "$rounds"); do
         echo $(( $(cat "$run/rss.s.$r.after") - $(cat "$run/rss.s.$r.before") )); done |
         sort -n | tail -1)" 'BEGIN {
-    printf "goals: c/b %.2f (>= 0.8: %s)  (c) switches/req %.1f (<= 6: %s)  ", c / b, c / b >= 0.8 ? "met" : "NOT met", csw, csw <= 6 ? "met" : "NOT met"
-    printf "p99 c/b %.1f (<= 2: %s)  (s) RSS growth %.1f MiB (<= 16: %s)\n", cp99 / bp99, cp99 / bp99 <= 2 ? "met" : "NOT met", grow / 1024, grow / 1024 <= 16 ? "met" : "NOT met" }'
+    ok = "met"; no = "NOT met"
+    printf "goals: c/b %.2f (>= 0.8: %s)", c / b, ((c / b >= 0.8) ? ok : no)
+    printf "  (c) switches/req %.1f (<= 6: %s)", csw, ((csw <= 6) ? ok : no)
+    printf "  p99 c/b %.1f (<= 2: %s)", cp99 / bp99, ((cp99 / bp99 <= 2) ? ok : no)
+    printf "  (s) RSS growth %.1f MiB (<= 16: %s)\n", grow / 1024, ((grow / 1024 <= 16) ? ok : no) }'
 # Where (c)'s time goes: the nginx workers, the NNG service; the rest is
 # wrk and the kernel.
 split() {
