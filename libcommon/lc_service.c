@@ -5,6 +5,7 @@
 #include "lc_service.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ typedef struct {
     const char *rpc_url, *ops_url, *db_url, *migrate_db_url, *redis_host;
     const char *log_level, *migrations_dir;
     long redis_port, workers, max_message, timeout_ms, max_timeout_ms;
-    long json_max_bytes, grace_ms, redis_timeout_ms;
+    long json_max_bytes, grace_ms, redis_timeout_ms, cpu;
     bool db_prepared;
 } lc_service_config;
 
@@ -71,6 +72,9 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
       "Redis connect and command timeout", &c->redis_timeout_ms);
     V("LINTEL_WORKERS", "8", LC_CFG_INT, 1, 256,
       "worker threads, each with its own database connection", &c->workers);
+    V("LINTEL_CPU", "-1", LC_CFG_INT, -1, 1023,
+      "pin every thread of the service, NNG's too, to this CPU; -1: no "
+      "pinning", &c->cpu);
     V("LINTEL_RPC_MAX_MESSAGE", "4194304", LC_CFG_INT, 1024, 67108864,
       "largest NNG message accepted, in bytes", &c->max_message);
     V("LINTEL_RPC_TIMEOUT_MS", "5000", LC_CFG_INT, 1, 600000,
@@ -130,6 +134,23 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     int sig;
 
     snprintf(app, sizeof(app), "lintel-%s", def->name);
+    /*
+     * NNG hands every message between its threads; across CPUs each
+     * hand-off is an inter-processor wake-up, on one CPU a cheap switch
+     * (gateway-module/README.md, "Benchmark"). Threads started from here
+     * on, NNG's included, inherit the affinity.
+     */
+    if (c->cpu >= 0) {
+        cpu_set_t cpus;
+
+        CPU_ZERO(&cpus);
+        CPU_SET((int)c->cpu, &cpus);
+        if (sched_setaffinity(0, sizeof(cpus), &cpus) != 0) {
+            fprintf(stderr, "%s: LINTEL_CPU=%ld: no such CPU here\n", app,
+                    c->cpu);
+            return 2;
+        }
+    }
     /* Every thread inherits this mask; only sigwait() below sees them. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);

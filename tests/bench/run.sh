@@ -24,7 +24,9 @@
 # Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3: every case
 # runs once a round, in turn, and reports its median round), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2, wrk), BENCH_TOKENS (12000, case d),
-# BENCH_SERVICE_WORKERS (64, NNG contexts of the test service).
+# BENCH_SERVICE_WORKERS (64, NNG contexts of the test service),
+# BENCH_SERVICE_CPU (1: the CPU the service is pinned to, as LINTEL_CPU
+# does for the real services; none: not pinned).
 set -euo pipefail
 
 build=${1:?usage: run.sh <build-dir>}
@@ -67,8 +69,9 @@ nng_url=tcp://127.0.0.1:$nng_port
 echo "bench: signing $fresh tokens..." >&2
 /usr/bin/python3 "$root/tests/bench/tokens.py" "$run" "$base" "$fresh"
 
-${BENCH_SERVICE_PREFIX:-} "$service" --listen "$nng_url" --config "$run/service.json" \
+"$service" --listen "$nng_url" --config "$run/service.json" \
     --workers "${BENCH_SERVICE_WORKERS:-64}" \
+    $( [ "${BENCH_SERVICE_CPU:-1}" = none ] || echo --cpu "${BENCH_SERVICE_CPU:-1}" ) \
     2> "$run/service.log" &
 pids+=($!)
 

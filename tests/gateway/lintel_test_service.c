@@ -4,6 +4,7 @@
  *
  *   lintel-test-service --listen tcp://127.0.0.1:7101 --config svc.json
  *                       [--workers 32] [--max-recv BYTES] [--call-log FILE]
+ *                       [--cpu N]
  *
  * svc.json (re-read whenever its mtime changes):
  *   {"tenants": [{"slug": "acme", "id": "<uuid>", "status": "active"}],
@@ -24,6 +25,8 @@
  *                   body-not-last, bad-status, huge-head
  *   .../bench       200 {"ok":true} (any path ending in /bench)
  * --max-recv sets NNG_OPT_RECVMAXSZ (a larger request closes the pipe);
+ * --cpu pins every thread (NNG's too) to CPU N, as LINTEL_CPU does for the
+ * services;
  * --call-log appends "<pid> <method> <request id>" for every edge call to
  * a file as it arrives (that survives a kill -9: the tests count how often
  * a request reached a service).
@@ -33,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -562,6 +566,16 @@ int main(int argc, char **argv)
             workers = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-recv") == 0 && i + 1 < argc)
             max_recv = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(atoi(argv[++i]), &set);
+            /* before NNG starts its threads: they inherit it */
+            if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+                perror("lintel-test-service: --cpu");
+                return 2;
+            }
+        }
         else if (strcmp(argv[i], "--call-log") == 0 && i + 1 < argc) {
             call_log = open(argv[++i], O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (call_log < 0) {
@@ -571,7 +585,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s --listen URL --config FILE [--workers N] "
-                    "[--max-recv BYTES] [--call-log FILE]\n",
+                    "[--max-recv BYTES] [--call-log FILE] [--cpu N]\n",
                     argv[0]);
             return 2;
         }
