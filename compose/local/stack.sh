@@ -490,7 +490,7 @@ rollout_abort() {
 cmd_rollout() {
     local s=${1:-} cur base slot peers="" p
     [ -n "$s" ] || die "rollout: which service? ($0 rollout <service>; one of: $(services | tr '\n' ' '))"
-    services | grep -qx -- "$s" || die "rollout: '$s' is not a built service (one of: $(services | tr '\n' ' '))"
+    services | grep -x -- "$s" >/dev/null || die "rollout: '$s' is not a built service (one of: $(services | tr '\n' ' '))"
     alive "$PID_DIR/$s.pid" || die "rollout: $s is not running (make up)"
     edge_enabled && alive "$RUN_DIR/nginx/nginx.pid" || die "rollout: the edge (nginx) is not running (make up)"
     mkdir -p "$LOG_DIR"
