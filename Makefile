@@ -7,6 +7,9 @@
 #   make contract redocly lint of proto/openapi.yaml and its typed client
 #   make asan     unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make up | down | status     the local stack, detached
+#   make rollout SERVICE=projects the new build of one service on the running
+#                 stack: started beside the old one, the edge switched over
+#                 (nginx reload), the old one drained and stopped
 #   make deps     install the Debian packages (run by the other targets)
 #   make image SERVICE=projects   one container image (compose/<name>/Dockerfile)
 #   make deploy-check             offline checks of compose/, k8s/ and proto/
@@ -61,7 +64,7 @@ NPX       := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 -include gateway-module/module.mk
 
 .PHONY: all deps unit asan contract test e2e run up down status logs fmt \
-        clean FORCE image deploy-check proto-baseline
+        clean FORCE image deploy-check proto-baseline rollout
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -163,6 +166,14 @@ logs:
 	@bash $(STACK) logs
 run: all
 	@bash $(STACK) run
+
+# The new build of one service on the running stack (stack.sh rollout):
+# only that service's binary is rebuilt, nothing else restarts.
+rollout:
+	@case " $(SERVICES) " in *" $(SERVICE) "*) ;; *) \
+	    echo "make rollout: SERVICE=<name> is required, one of: $(SERVICES)" >&2; exit 2;; esac
+	@$(MAKE) --no-print-directory $(BUILD)/bin/lintel-$(SERVICE)
+	@bash $(STACK) rollout $(SERVICE)
 
 # One image per deployable, tagged per service, so that one service ships
 # without rebuilding the others: make image SERVICE=projects [IMAGE_TAG=…]

@@ -8,6 +8,10 @@
 #   stack.sh status   one line per component
 #   stack.sh logs     follow every log
 #   stack.sh run      up, follow the logs until Ctrl-C, then down
+#   stack.sh rollout <service>
+#                     the new build of one service on its other ports, the
+#                     edge's upstream switched over to it (nginx reload), the
+#                     old instance drained and stopped; nothing else restarts
 #
 # Every port and the run folder come from the environment (see README), so
 # a second stack (the tests') can run beside a developer's.
@@ -47,6 +51,24 @@ services() {
 upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
 rpc_port() { local v="LINTEL_$(upper "$1")_RPC_PORT"; echo "${!v:-${RPC_DEFAULT[$1]}}"; }
 ops_port() { local v="LINTEL_$(upper "$1")_OPS_PORT"; echo "${!v:-${OPS_DEFAULT[$1]}}"; }
+
+# The ports a running service listens on: those of its $RUN_DIR/<svc>.env,
+# which a rollout moves (rpc_port/ops_port are the configured ones).
+env_get() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
+url_port() { sed -E 's|^.*:([0-9]+)/?$|\1|' <<<"$1"; }
+cur_port() {
+    local s=$1 var=$2 url
+    url=$(env_get "$RUN_DIR/$s.env" "$var")
+    if [ -n "$url" ] && alive "$PID_DIR/$s.pid"; then
+        url_port "$url"
+    elif [ "$var" = LINTEL_RPC_URL ]; then
+        rpc_port "$s"
+    else
+        ops_port "$s"
+    fi
+}
+cur_rpc_port() { cur_port "$1" LINTEL_RPC_URL; }
+cur_ops_port() { cur_port "$1" LINTEL_OPS_URL; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -184,7 +206,7 @@ start_service() {
 
 wait_ready() {
     local s=$1 url i
-    url=http://127.0.0.1:$(ops_port "$s")/readyz
+    url=http://127.0.0.1:$(cur_ops_port "$s")/readyz
     for i in $(seq 1 $((READY_TIMEOUT * 10))); do
         if ! alive "$PID_DIR/$s.pid"; then
             tail_log "$LOG_DIR/$s.log"
@@ -208,8 +230,8 @@ start_nginx() {
     mkdir -p "$dir/nginx.d"
     sed -e "s|@BASE_DOMAIN@|$BASE_DOMAIN|g" \
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
-        -e "s|@USERS_ADDR@|127.0.0.1:$(rpc_port users)|g" \
-        -e "s|@PROJECTS_ADDR@|127.0.0.1:$(rpc_port projects)|g" \
+        -e "s|@USERS_ADDR@|127.0.0.1:$(cur_rpc_port users)|g" \
+        -e "s|@PROJECTS_ADDR@|127.0.0.1:$(cur_rpc_port projects)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
@@ -300,7 +322,7 @@ json_string() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 seed_demo() {
     local url t slug name out
     [ -x "$BIN_DIR/lintel-users" ] || return 0
-    url=tcp://127.0.0.1:$(rpc_port users)
+    url=tcp://127.0.0.1:$(cur_rpc_port users)
     for t in acme:Acme globex:Globex; do
         slug=${t%%:*} name=${t#*:}
         out=$("$BIN_DIR/lintel-call" "$url" POST /api/signup --json \
@@ -313,6 +335,189 @@ seed_demo() {
         >>"$LOG_DIR/seed.log" 2>&1 || { tail_log "$LOG_DIR/seed.log"; die "seed: platform admin failed"; }
     say "stack: demo owners owner@acme.test, owner@globex.test (password $DEMO_PASSWORD)"
     say "stack: platform admin admin@lintel.localhost (password $ADMIN_PASSWORD)"
+}
+
+# --- rollout: the new build of one service, the others untouched ---------
+# Two port sets per service, the configured one (slot 0) and the same ports
+# + ROLLOUT_SHIFT (slot 1); each rollout starts the new build on the set the
+# running instance does not use, so ports never collide and never depend on
+# what happens to be free.
+ROLLOUT_SHIFT=10
+# Every URL a service listens on (lc_service: RPC and ops; projects: events).
+LISTEN_VARS=(LINTEL_RPC_URL LINTEL_OPS_URL LINTEL_EVENTS_URL)
+
+nginx_cmd() { /usr/sbin/nginx -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" "$@"; }
+
+# nginx -s reload, returning once every worker of the previous
+# configuration has exited: they finish their in-flight requests first
+# (worker_shutdown_timeout), and their keepalive connections close with them.
+nginx_reload() {
+    local master old p i left
+    master=$(cat "$RUN_DIR/nginx/nginx.pid")
+    nginx_cmd -t -q >"$LOG_DIR/nginx-test.log" 2>&1 ||
+        { tail_log "$LOG_DIR/nginx-test.log"; return 1; }
+    old=$(pgrep -P "$master" || true)
+    nginx_cmd -s reload >>"$LOG_DIR/nginx-start.log" 2>&1 ||
+        { tail_log "$LOG_DIR/nginx-start.log"; return 1; }
+    for i in $(seq 1 400); do
+        left=0
+        for p in $old; do
+            if [ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$master" ]; then left=1; fi
+        done
+        # done: no old worker left, and the new ones are up
+        [ "$left" = 0 ] && [ -n "$(pgrep -P "$master" || true)" ] && return 0
+        sleep 0.1
+    done
+    tail_log "$RUN_DIR/nginx/nginx-error.log"
+    say "stack: nginx workers of the previous configuration still running after 40 s"
+    return 1
+}
+
+# The upstream block of service $1 in the edge's nginx.conf: add a server
+# line for $3 (a copy of the one for $2, same parameters), or drop $2's.
+upstream_edit() {
+    local s=$1 op=$2 from=$3 to=${4:-} conf=$RUN_DIR/nginx/nginx.conf
+    awk -v ups="$s" -v op="$op" -v from="$from" -v to="$to" '
+        $1 == "upstream" && $2 == ups && $3 == "{" { inb = 1 }
+        inb && $1 == "}" { inb = 0 }
+        inb && $1 == "server" && ($2 == from || $2 == from ";") {
+            if (op == "add") { print; line = $0; sub(from, to, line); print line; next }
+            if (op == "drop") next
+        }
+        { print }' "$conf" >"$conf.tmp"
+    mv -f "$conf.tmp" "$conf"
+}
+
+upstream_has() {
+    awk -v ups="$1" -v addr="$2" '
+        $1 == "upstream" && $2 == ups && $3 == "{" { inb = 1 }
+        inb && $1 == "}" { inb = 0 }
+        inb && $1 == "server" && ($2 == addr || $2 == addr ";") { found = 1 }
+        END { exit !found }' "$RUN_DIR/nginx/nginx.conf"
+}
+
+port_free() { [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
+
+# One rollout step: the new build of $1 on port slot $2, then the edge
+# switched over to it, then the old instance drained and stopped.
+rollout_to_slot() {
+    local s=$1 slot=$2 shift_by var base port url cur_env=$RUN_DIR/$1.env
+    local next_env=$RUN_DIR/$1.env.next next_pid=$PID_DIR/$1.next.pid
+    local log=$LOG_DIR/$1.log old_rpc new_rpc old_pid new_pid i conf=$RUN_DIR/nginx/nginx.conf
+    shift_by=$((slot * ROLLOUT_SHIFT))
+    old_pid=$(cat "$PID_DIR/$s.pid")
+    old_rpc=127.0.0.1:$(cur_rpc_port "$s")
+
+    # 1. The running instance's environment, its listening URLs moved.
+    cp "$cur_env" "$next_env"
+    chmod 600 "$next_env"
+    service_env "$s" >"$RUN_DIR/$s.env.base"
+    for var in "${LISTEN_VARS[@]}"; do
+        base=$(env_get "$RUN_DIR/$s.env.base" "$var")
+        [ -n "$base" ] || continue
+        port=$(( $(url_port "$base") + shift_by ))
+        url=${base%:*}:$port
+        port_free "$port" || { rm -f "$next_env" "$RUN_DIR/$s.env.base"; die "rollout: port $port ($var) is in use"; }
+        sed -i "s|^$var=.*|$var=$url|" "$next_env"
+    done
+    rm -f "$RUN_DIR/$s.env.base"
+    new_rpc=127.0.0.1:$(url_port "$(env_get "$next_env" LINTEL_RPC_URL)")
+    upstream_has "$s" "$old_rpc" || die "rollout: upstream $s in $conf has no server $old_rpc"
+
+    # Until the switch-over is complete, a failure puts everything back.
+    cp "$conf" "$conf.before-rollout"
+    ROLLOUT_STATE=starting
+    trap 'rollout_abort "$s"' EXIT
+
+    # 2. The new build: its migrations, then the service, until ready.
+    say "stack: rollout $s: starting the new build on $new_rpc (ops $(env_get "$next_env" LINTEL_OPS_URL))"
+    # (9>&-: the rollout lock stays with this script, not with the service)
+    (set -a; . "$next_env"; exec "$BIN_DIR/lintel-$s" migrate) >>"$log" 2>&1 9>&- ||
+        { tail_log "$log"; die "rollout $s: migrate failed"; }
+    (set -a; . "$next_env"; exec setsid "$BIN_DIR/lintel-$s" serve) >>"$log" 2>&1 </dev/null 9>&- &
+    new_pid=$!
+    echo "$new_pid" >"$next_pid"
+    url=$(env_get "$next_env" LINTEL_OPS_URL)/readyz
+    i=0
+    until curl -fsS -m 2 "$url" >/dev/null 2>&1; do
+        alive "$next_pid" || { tail_log "$log"; die "rollout $s: the new instance exited during start-up"; }
+        i=$((i + 1))
+        [ "$i" -le $((READY_TIMEOUT * 10)) ] || { tail_log "$log"; die "rollout $s: not ready after ${READY_TIMEOUT}s ($url)"; }
+        sleep 0.1
+    done
+
+    # 3. The edge sends to both, then to the new one only.
+    say "stack: rollout $s: pid $new_pid ready; adding $new_rpc to upstream $s"
+    upstream_edit "$s" add "$old_rpc" "$new_rpc"
+    nginx_reload || die "rollout $s: nginx reload failed"
+    say "stack: rollout $s: removing $old_rpc from upstream $s"
+    upstream_edit "$s" drop "$old_rpc"
+    nginx_reload || die "rollout $s: nginx reload failed"
+
+    # 4. The switch-over is done: the new instance is the service.
+    ROLLOUT_STATE=done
+    trap - EXIT
+    rm -f "$conf.before-rollout"
+    mv -f "$PID_DIR/$s.pid" "$PID_DIR/$s.old.pid"
+    mv -f "$next_pid" "$PID_DIR/$s.pid"
+    mv -f "$next_env" "$cur_env"
+
+    # 5. No nginx worker that knew the old instance is left, so nginx sends
+    # it nothing more; SIGTERM makes it finish what it still runs (its
+    # drain, LINTEL_SHUTDOWN_GRACE_MS) and exit.
+    say "stack: rollout $s: draining and stopping the old instance, pid $old_pid"
+    stop_pid "$s (old instance)" "$PID_DIR/$s.old.pid"
+    say "stack: rollout $s: done, pid $new_pid on $new_rpc"
+}
+
+# A rollout that failed before its switch-over: the edge's configuration as
+# it was, the new instance stopped; the old one never stopped serving.
+rollout_abort() {
+    local s=$1 conf=$RUN_DIR/nginx/nginx.conf
+    [ "${ROLLOUT_STATE:-}" = starting ] || return 0
+    say "stack: rollout $s failed: putting the previous instance back"
+    if [ -f "$conf.before-rollout" ]; then
+        if ! cmp -s "$conf" "$conf.before-rollout"; then
+            mv -f "$conf.before-rollout" "$conf"
+            nginx_reload || say "stack: nginx reload failed; check $conf"
+        fi
+        rm -f "$conf.before-rollout"
+    fi
+    stop_pid "$s (new instance)" "$PID_DIR/$s.next.pid"
+    rm -f "$RUN_DIR/$s.env.next"
+}
+
+cmd_rollout() {
+    local s=${1:-} cur base slot peers="" p
+    [ -n "$s" ] || die "rollout: which service? ($0 rollout <service>; one of: $(services | tr '\n' ' '))"
+    services | grep -x -- "$s" >/dev/null || die "rollout: '$s' is not a built service (one of: $(services | tr '\n' ' '))"
+    alive "$PID_DIR/$s.pid" || die "rollout: $s is not running (make up)"
+    edge_enabled && alive "$RUN_DIR/nginx/nginx.pid" || die "rollout: the edge (nginx) is not running (make up)"
+    mkdir -p "$LOG_DIR"
+    # One rollout at a time per stack.
+    exec 9>"$RUN_DIR/rollout.lock"
+    flock -n 9 || die "rollout: another rollout is running on this stack"
+    ensure_secrets
+    cur=$(cur_rpc_port "$s")
+    base=$(rpc_port "$s")
+    case "$cur" in
+    "$base") slot=1 ;;
+    "$((base + ROLLOUT_SHIFT))") slot=0 ;;
+    *) die "rollout: $s listens on port $cur, neither its configured port $base nor $((base + ROLLOUT_SHIFT)) (same LINTEL_*_PORT settings as make up?)" ;;
+    esac
+    # Services that call this one directly dial its configured port (their
+    # LINTEL_<SVC>_RPC_URL); they must find it there again, so such a
+    # service moves to the other ports and straight back.
+    for p in $(services); do
+        [ "$p" = "$s" ] && continue
+        alive "$PID_DIR/$p.pid" || continue
+        grep -q "=tcp://127.0.0.1:$base\$" "$RUN_DIR/$p.env" 2>/dev/null && peers="$peers $p"
+    done
+    rollout_to_slot "$s" "$slot"
+    if [ -n "$peers" ] && [ "$slot" = 1 ]; then
+        say "stack: rollout $s:$peers call it on port $base: moving the new build back there"
+        rollout_to_slot "$s" 0
+    fi
 }
 
 # --- stop ----------------------------------------------------------------
@@ -339,6 +544,9 @@ cmd_down() {
     stop_nginx
     for s in $(printf '%s\n' "${SERVICE_ORDER[@]}" | tac); do
         stop_pid "$s" "$PID_DIR/$s.pid"
+        # what an interrupted rollout may have left
+        stop_pid "$s" "$PID_DIR/$s.next.pid"
+        stop_pid "$s" "$PID_DIR/$s.old.pid"
     done
     stop_pid smtp-sink "$PID_DIR/smtp-sink.pid"
     stop_pid redis "$PID_DIR/redis.pid"
@@ -390,7 +598,7 @@ cmd_up() {
     say "  postgres  127.0.0.1:$PG_PORT   (database lintel)"
     say "  redis     127.0.0.1:$REDIS_PORT"
     for s in $(services); do
-        say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(rpc_port "$s")   ops http://127.0.0.1:$(ops_port "$s")/readyz"
+        say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(cur_rpc_port "$s")   ops http://127.0.0.1:$(cur_ops_port "$s")/readyz"
     done
     if edge_enabled; then
         say "  edge      http://$BASE_DOMAIN:$HTTP_PORT (platform)   http://acme.$BASE_DOMAIN:$HTTP_PORT (tenant acme)"
@@ -419,8 +627,8 @@ cmd_status() {
     fi
     for s in $(services); do
         if alive "$PID_DIR/$s.pid"; then
-            code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$(ops_port "$s")/readyz" || true)
-            echo "$s$(printf '%*s' $((11 - ${#s})) '')up      pid $(cat "$PID_DIR/$s.pid"), readyz $code"
+            code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$(cur_ops_port "$s")/readyz" || true)
+            echo "$s$(printf '%*s' $((11 - ${#s})) '')up      pid $(cat "$PID_DIR/$s.pid"), rpc :$(cur_rpc_port "$s"), readyz $code"
         else
             echo "$s$(printf '%*s' $((11 - ${#s})) '')down"
         fi
@@ -449,5 +657,6 @@ down) cmd_down ;;
 status) cmd_status ;;
 logs) cmd_logs ;;
 run) cmd_run ;;
-*) say "usage: $0 up | down | status | logs | run"; exit 2 ;;
+rollout) cmd_rollout "${2:-}" ;;
+*) say "usage: $0 up | down | status | logs | run | rollout <service>"; exit 2 ;;
 esac
