@@ -9,6 +9,8 @@
 #   (d) as (c) with a fresh token per request (no token-cache hits),
 #   (e) NNG alone: tests/bench/nng_floor.c keeps as many requests in flight
 #       on nng_ctx/nng_aio against the same service, no HTTP, no nginx,
+#   (k) as (c), to a second instance of the service pinned to one CPU
+#       (--cpu, as LINTEL_CPU does for the real services),
 #   (s) as (c), each reply 1 MiB, with each worker's RSS before and after,
 # and prints requests/s, p50, p99, CPU time and context switches per request
 # (tests/bench/cpustat.py), the ratios c/a, c/b, d/a, and the issue's goals:
@@ -25,8 +27,7 @@
 # runs once a round, in turn, and reports its median round), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (2, wrk), BENCH_TOKENS (12000, case d),
 # BENCH_SERVICE_WORKERS (64, NNG contexts of the test service),
-# BENCH_SERVICE_CPU (1: the CPU the service is pinned to, as LINTEL_CPU
-# does for the real services; none: not pinned).
+# BENCH_SERVICE_CPU (1: the CPU the service of case (k) is pinned to).
 set -euo pipefail
 
 build=${1:?usage: run.sh <build-dir>}
@@ -63,16 +64,18 @@ free_port() {
 }
 
 http_port=$(free_port); stock_port=$(free_port); up_port=$(free_port)
-nng_port=$(free_port)
+nng_port=$(free_port); pinned_port=$(free_port); pinned_http=$(free_port)
 nng_url=tcp://127.0.0.1:$nng_port
 
 echo "bench: signing $fresh tokens..." >&2
 /usr/bin/python3 "$root/tests/bench/tokens.py" "$run" "$base" "$fresh"
 
 "$service" --listen "$nng_url" --config "$run/service.json" \
-    --workers "${BENCH_SERVICE_WORKERS:-64}" \
-    $( [ "${BENCH_SERVICE_CPU:-1}" = none ] || echo --cpu "${BENCH_SERVICE_CPU:-1}" ) \
-    2> "$run/service.log" &
+    --workers "${BENCH_SERVICE_WORKERS:-64}" 2> "$run/service.log" &
+pids+=($!)
+"$service" --listen "tcp://127.0.0.1:$pinned_port" --config "$run/service.json" \
+    --workers "${BENCH_SERVICE_WORKERS:-64}" --cpu "${BENCH_SERVICE_CPU:-1}" \
+    2> "$run/service-pinned.log" &
 pids+=($!)
 
 mkdir -p "$run/nginx.d"
@@ -97,6 +100,21 @@ server {
         proxy_pass http://bench_backend/return;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+    }
+}
+upstream pinned {
+    server 127.0.0.1:$pinned_port;
+    keepalive 256;
+    keepalive_requests 100000;
+}
+server {
+    listen 127.0.0.1:$pinned_http;
+    error_page 502 503 504 @lintel_error;
+    location @lintel_error {
+        lintel_error;
+    }
+    location /api/projects {
+        lintel_pass pinned;
     }
 }
 server {
@@ -124,6 +142,8 @@ check() {
 check "http://127.0.0.1:$stock_port/return"
 check "http://127.0.0.1:$stock_port/proxy"
 check -H "Host: $host" -H "Authorization: Bearer $token" "$api"
+pinned_api=http://127.0.0.1:$pinned_http/api/projects/bench
+check -H "Host: $host" -H "Authorization: Bearer $token" "$pinned_api"
 
 # The processes whose CPU time cpustat.py splits out: the nginx workers
 # (one thread each) and the NNG service.
@@ -132,7 +152,7 @@ groups() {
     for w in $(pgrep -P "$(cat "$run/nginx.pid")"); do
         workers+="$w,"
     done
-    echo "nginx=$workers" "service=${pids[0]}"
+    echo "nginx=$workers" "service=${pids[0]}" "pinned-service=${pids[1]}"
 }
 
 # kB of resident memory of each nginx worker, summed, and the largest
@@ -196,6 +216,8 @@ for r in $(seq 1 "$rounds"); do
     measure "d.$r" -s "$root/tests/bench/fresh_tokens.lua" "$api" -- \
         "$run/tokens" "$host" > "$run/res.d.$r"
     measure_floor "e.$r" > "$run/res.e.$r"
+    measure "k.$r" -H "Host: $host" -H "Authorization: Bearer $token" \
+        "$pinned_api" > "$run/res.k.$r"
     rss > "$run/rss.s.$r.before"
     measure "s.$r" -H "Host: $host" -H "Authorization: Bearer $token" \
         "http://127.0.0.1:$http_port/api/projects/big/1048576" > "$run/res.s.$r"
@@ -208,9 +230,10 @@ median() {   # case: its median round's results to res.<case>, cpu.<case>
     cp "$run/res.$1.$m" "$run/res.$1"
     cp "$run/cpu.$1.$m" "$run/cpu.$1"
 }
-for x in a b c d e s; do median "$x"; done
+for x in a b c d e k s; do median "$x"; done
 a=$(cat "$run/res.a") b=$(cat "$run/res.b") c=$(cat "$run/res.c")
 d=$(cat "$run/res.d") e=$(cat "$run/res.e") s=$(cat "$run/res.s")
+k=$(cat "$run/res.k")
 
 if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log"; then
     echo "bench: nginx logged alerts:" >&2
@@ -230,25 +253,33 @@ line "(b) stock proxy_pass, keepalive upstream" "$b" b
 line "(c) lintel, valid token, NNG service" "$c" c
 line "(d) lintel, fresh token per request" "$d" d
 line "(e) NNG alone: C client, same service" "$e" e
+line "(k) as (c), the service pinned to one CPU" "$k" k
 line "(s) as (c), 1 MiB replies" "$s" s
 ratio() { awk -v x="${1%% *}" -v y="${2%% *}" 'BEGIN { printf "%.2f", x / y }'; }
-echo "ratios of the medians: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")"
+echo "ratios of the medians: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")  k/b $(ratio "$k" "$b")"
 echo "c/b round by round: $(for r in $(seq 1 "$rounds"); do
     ratio "$(cat "$run/res.c.$r")" "$(cat "$run/res.b.$r")"; echo -n " "; done)"
+echo "k/b round by round: $(for r in $(seq 1 "$rounds"); do
+    ratio "$(cat "$run/res.k.$r")" "$(cat "$run/res.b.$r")"; echo -n " "; done)"
 echo "(s) largest worker RSS, kB, before -> after, round by round: $(for r in $(seq 1 "$rounds"); do
     echo -n "$(cat "$run/rss.s.$r.before") -> $(cat "$run/rss.s.$r.after")  "; done)"
-# The issue's goals, from the medians (p99: (c)'s against (b)'s)
-awk -v c="${c%% *}" -v b="${b%% *}" -v cp99="$(awk '{print $3}' <<< "$c")" \
-    -v bp99="$(awk '{print $3}' <<< "$b")" \
-    -v csw="$(awk '{print $3}' "$run/cpu.c")" \
-    -v grow="$(for r in $(seq 1 "$rounds"); do
-        echo $(( $(cat "$run/rss.s.$r.after") - $(cat "$run/rss.s.$r.before") )); done |
-        sort -n | tail -1)" 'BEGIN {
-    ok = "met"; no = "NOT met"
-    printf "goals: c/b %.2f (>= 0.8: %s)", c / b, ((c / b >= 0.8) ? ok : no)
-    printf "  (c) switches/req %.1f (<= 6: %s)", csw, ((csw <= 6) ? ok : no)
-    printf "  p99 c/b %.1f (<= 2: %s)", cp99 / bp99, ((cp99 / bp99 <= 2) ? ok : no)
-    printf "  (s) RSS growth %.1f MiB (<= 16: %s)\n", grow / 1024, ((grow / 1024 <= 16) ? ok : no) }'
+# The issue's goals, from the medians (p99: against (b)'s), for (c) and (k)
+grow=$(for r in $(seq 1 "$rounds"); do
+    echo $(( $(cat "$run/rss.s.$r.after") - $(cat "$run/rss.s.$r.before") )); done |
+    sort -n | tail -1)
+goals() {   # name result cpu-file
+    awk -v n="$1" -v c="${2%% *}" -v b="${b%% *}" \
+        -v cp99="$(awk '{print $3}' <<< "$2")" -v bp99="$(awk '{print $3}' <<< "$b")" \
+        -v csw="$(awk '{print $3}' "$run/cpu.$3")" 'BEGIN {
+        ok = "met"; no = "NOT met"
+        printf "goals (%s): %s/b %.2f (>= 0.8: %s)", n, n, c / b, ((c / b >= 0.8) ? ok : no)
+        printf "  switches/req %.1f (<= 6: %s)", csw, ((csw <= 6) ? ok : no)
+        printf "  p99 %s/b %.1f (<= 2: %s)\n", n, cp99 / bp99, ((cp99 / bp99 <= 2) ? ok : no) }'
+}
+goals c "$c" c
+goals k "$k" k
+awk -v grow="$grow" 'BEGIN { printf "goal (s): worker RSS growth %.1f MiB (<= 16: %s)\n",
+    grow / 1024, ((grow / 1024 <= 16) ? "met" : "NOT met") }'
 # Where (c)'s time goes: the nginx workers, the NNG service; the rest is
 # wrk and the kernel.
 split() {
@@ -258,6 +289,7 @@ split() {
         print "" }' "$run/cpu.$1"
 }
 split c
+split k
 split e
 # A floor for (c) on this machine: wrk and nginx's HTTP work (all of (a))
 # plus NNG's round trip at its best (all of (e), client and service); the
