@@ -32,20 +32,12 @@ typedef struct {
 
 /* in the shared zone */
 typedef struct {
-    ngx_str_node_t              sn;            /* sn.str.data → token */
-    ngx_queue_t                 lru;
+    ngx_http_lintel_cache_node_t cn;           /* keyed by the token below */
     lintel_jwt_claims_t         claims;
     uint32_t                    fingerprint;
     char                        kid[LINTEL_JWT_KID_MAX + 1];
     u_char                      token[1];
 } ngx_http_lintel_token_t;
-
-
-typedef struct {
-    ngx_rbtree_t                tree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 lru;
-} ngx_http_lintel_token_sh_t;
 
 
 typedef struct {
@@ -55,8 +47,7 @@ typedef struct {
     ngx_queue_t                 waiters;
     ngx_msec_t                  fetched;     /* when the last fetch began */
     ngx_event_t                 refresh;
-    ngx_http_lintel_token_sh_t *sh;          /* NULL: no token cache */
-    ngx_slab_pool_t            *shpool;
+    ngx_http_lintel_cache_t     tokens;      /* .sh NULL: no token cache */
     ngx_http_lintel_main_conf_t *lmcf;
     ngx_log_t                  *log;
 } ngx_http_lintel_auth_t;
@@ -102,8 +93,7 @@ ngx_http_lintel_auth_init(ngx_cycle_t *cycle,
     ngx_queue_init(&a->waiters);
 
     if (lmcf->token_zone) {
-        a->sh = lmcf->token_zone->data;
-        a->shpool = (ngx_slab_pool_t *) lmcf->token_zone->shm.addr;
+        ngx_http_lintel_cache_attach(&a->tokens, lmcf->token_zone);
     }
 
     /* the first fetch runs from the event loop, right after start */
@@ -516,42 +506,6 @@ ngx_http_lintel_auth_key(const char *kid)
 }
 
 
-ngx_int_t
-ngx_http_lintel_token_zone_init(ngx_shm_zone_t *zone, void *data)
-{
-    ngx_slab_pool_t             *shpool;
-    ngx_http_lintel_token_sh_t  *sh;
-
-    if (data) {
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_alloc(shpool, sizeof(ngx_http_lintel_token_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&sh->tree, &sh->sentinel, ngx_str_rbtree_insert_value);
-    ngx_queue_init(&sh->lru);
-
-    shpool->data = sh;
-    zone->data = sh;
-
-    shpool->log_ctx = (u_char *) " in lintel token cache";
-    shpool->log_nomem = 0;
-
-    return NGX_OK;
-}
-
-
 /*
  * A cached token counts only while the key that verified it is still in
  * this worker's key set, the same PEM under the same kid: a key that left
@@ -570,27 +524,23 @@ ngx_http_lintel_token_get(ngx_str_t *token, uint32_t hash,
 
     a = &ngx_http_lintel_auth;
 
-    if (a->sh == NULL) {
+    if (a->tokens.sh == NULL) {
         return NGX_DECLINED;
     }
 
-    ngx_shmtx_lock(&a->shpool->mutex);
+    ngx_shmtx_lock(&a->tokens.shpool->mutex);
 
-    t = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
-                                                          token, hash);
+    t = ngx_http_lintel_cache_find(&a->tokens, token, hash);
     if (t == NULL) {
-        ngx_shmtx_unlock(&a->shpool->mutex);
+        ngx_shmtx_unlock(&a->tokens.shpool->mutex);
         return NGX_DECLINED;
     }
-
-    ngx_queue_remove(&t->lru);
-    ngx_queue_insert_head(&a->sh->lru, &t->lru);
 
     *claims = t->claims;
     fingerprint = t->fingerprint;
     ngx_memcpy(kid, t->kid, sizeof(kid));
 
-    ngx_shmtx_unlock(&a->shpool->mutex);
+    ngx_shmtx_unlock(&a->tokens.shpool->mutex);
 
     key = ngx_http_lintel_auth_key(kid);
 
@@ -606,61 +556,36 @@ static void
 ngx_http_lintel_token_insert(ngx_str_t *token, uint32_t hash,
     lintel_jwt_claims_t *claims, ngx_http_lintel_key_t *key)
 {
-    size_t                    size;
-    ngx_uint_t                evicted;
-    ngx_queue_t              *q;
     ngx_http_lintel_auth_t   *a;
-    ngx_http_lintel_token_t  *t, *old;
+    ngx_http_lintel_token_t  *t;
 
     a = &ngx_http_lintel_auth;
 
-    if (a->sh == NULL) {
+    if (a->tokens.sh == NULL) {
         return;
     }
 
-    size = offsetof(ngx_http_lintel_token_t, token) + token->len;
-
-    ngx_shmtx_lock(&a->shpool->mutex);
+    ngx_shmtx_lock(&a->tokens.shpool->mutex);
 
     /* a token verified again (its key changed): the new verdict wins */
 
-    old = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
-                                                            token, hash);
-    if (old) {
-        ngx_queue_remove(&old->lru);
-        ngx_rbtree_delete(&a->sh->tree, &old->sn.node);
-        ngx_slab_free_locked(a->shpool, old);
-    }
-
-    for (evicted = 0; /* void */ ; evicted++) {
-        t = ngx_slab_alloc_locked(a->shpool, size);
-
-        if (t || evicted == 8 || ngx_queue_empty(&a->sh->lru)) {
-            break;
-        }
-
-        q = ngx_queue_last(&a->sh->lru);
-        old = ngx_queue_data(q, ngx_http_lintel_token_t, lru);
-
-        ngx_queue_remove(&old->lru);
-        ngx_rbtree_delete(&a->sh->tree, &old->sn.node);
-        ngx_slab_free_locked(a->shpool, old);
-    }
-
+    t = ngx_http_lintel_cache_find(&a->tokens, token, hash);
     if (t) {
-        ngx_memcpy(t->token, token->data, token->len);
-        t->sn.str.data = t->token;
-        t->sn.str.len = token->len;
-        t->sn.node.key = hash;
+        ngx_http_lintel_cache_delete(&a->tokens, t);
+    }
+
+    t = ngx_http_lintel_cache_add(&a->tokens,
+                                  offsetof(ngx_http_lintel_token_t, token)
+                                  + token->len,
+                                  offsetof(ngx_http_lintel_token_t, token),
+                                  token, hash);
+    if (t) {
         t->claims = *claims;
         t->fingerprint = key->fingerprint;
         ngx_memcpy(t->kid, key->kid, sizeof(t->kid));
-
-        ngx_rbtree_insert(&a->sh->tree, &t->sn.node);
-        ngx_queue_insert_head(&a->sh->lru, &t->lru);
     }
 
-    ngx_shmtx_unlock(&a->shpool->mutex);
+    ngx_shmtx_unlock(&a->tokens.shpool->mutex);
 }
 
 
@@ -672,17 +597,14 @@ ngx_http_lintel_token_remove(ngx_str_t *token, uint32_t hash)
 
     a = &ngx_http_lintel_auth;
 
-    ngx_shmtx_lock(&a->shpool->mutex);
+    ngx_shmtx_lock(&a->tokens.shpool->mutex);
 
-    t = (ngx_http_lintel_token_t *) ngx_str_rbtree_lookup(&a->sh->tree,
-                                                          token, hash);
+    t = ngx_http_lintel_cache_find(&a->tokens, token, hash);
     if (t) {
-        ngx_queue_remove(&t->lru);
-        ngx_rbtree_delete(&a->sh->tree, &t->sn.node);
-        ngx_slab_free_locked(a->shpool, t);
+        ngx_http_lintel_cache_delete(&a->tokens, t);
     }
 
-    ngx_shmtx_unlock(&a->shpool->mutex);
+    ngx_shmtx_unlock(&a->tokens.shpool->mutex);
 }
 
 

@@ -62,7 +62,7 @@ static char *ngx_http_lintel_users_service(ngx_conf_t *cf,
 static char *ngx_http_lintel_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_shm_zone_t *ngx_http_lintel_add_zone(ngx_conf_t *cf,
-    const char *name, ssize_t size, ngx_shm_zone_init_pt init);
+    const char *name, ssize_t size);
 static ngx_int_t ngx_http_lintel_check_error_pages(ngx_conf_t *cf);
 static char *ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -901,16 +901,14 @@ ngx_http_lintel_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     lmcf->tenant_zone = ngx_http_lintel_add_zone(cf, "lintel_tenants",
-                                     lmcf->tenant_zone_size,
-                                     ngx_http_lintel_tenant_zone_init);
+                                                 lmcf->tenant_zone_size);
     if (lmcf->tenant_zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
     if (lmcf->token_zone_size) {
         lmcf->token_zone = ngx_http_lintel_add_zone(cf, "lintel_tokens",
-                                         lmcf->token_zone_size,
-                                         ngx_http_lintel_token_zone_init);
+                                                    lmcf->token_zone_size);
         if (lmcf->token_zone == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -921,8 +919,7 @@ ngx_http_lintel_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static ngx_shm_zone_t *
-ngx_http_lintel_add_zone(ngx_conf_t *cf, const char *name, ssize_t size,
-    ngx_shm_zone_init_pt init)
+ngx_http_lintel_add_zone(ngx_conf_t *cf, const char *name, ssize_t size)
 {
     ngx_str_t        zname;
     ngx_shm_zone_t  *zone;
@@ -935,7 +932,7 @@ ngx_http_lintel_add_zone(ngx_conf_t *cf, const char *name, ssize_t size,
         return NULL;
     }
 
-    zone->init = init;
+    zone->init = ngx_http_lintel_cache_zone_init;
 
     return zone;
 }

@@ -35,6 +35,27 @@
 
 typedef struct ngx_http_lintel_lookup_s  ngx_http_lintel_lookup_t;
 
+
+/* the start of every entry of a cache zone (ngx_http_lintel_cache.c) */
+typedef struct {
+    ngx_str_node_t                  sn;        /* sn.str → the entry's key */
+    ngx_queue_t                     lru;
+} ngx_http_lintel_cache_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    tree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     lru;
+} ngx_http_lintel_cache_sh_t;
+
+
+/* a worker's handle on a cache zone */
+typedef struct {
+    ngx_http_lintel_cache_sh_t     *sh;
+    ngx_slab_pool_t                *shpool;
+} ngx_http_lintel_cache_t;
+
 /* "res" is NULL when the lookup failed (logged already). */
 typedef void (*ngx_http_lintel_lookup_pt)(void *data,
     Lintel__V1__Response *res);
@@ -123,6 +144,17 @@ ngx_int_t ngx_http_lintel_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 void ngx_http_lintel_resume(ngx_http_request_t *r);
 
+/* ngx_http_lintel_cache.c: the zone's mutex held, but for zone_init */
+ngx_int_t ngx_http_lintel_cache_zone_init(ngx_shm_zone_t *zone, void *data);
+void ngx_http_lintel_cache_attach(ngx_http_lintel_cache_t *cache,
+    ngx_shm_zone_t *zone);
+void *ngx_http_lintel_cache_find(ngx_http_lintel_cache_t *cache,
+    ngx_str_t *key, uint32_t hash);
+void *ngx_http_lintel_cache_add(ngx_http_lintel_cache_t *cache, size_t size,
+    size_t key_offset, ngx_str_t *key, uint32_t hash);
+void ngx_http_lintel_cache_delete(ngx_http_lintel_cache_t *cache,
+    void *entry);
+
 /* ngx_http_lintel_peer.c */
 ngx_int_t ngx_http_lintel_peer_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
@@ -131,7 +163,6 @@ ngx_int_t ngx_http_lintel_lookup(const char *path,
     void *data);
 
 /* ngx_http_lintel_tenant.c */
-ngx_int_t ngx_http_lintel_tenant_zone_init(ngx_shm_zone_t *zone, void *data);
 ngx_int_t ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
 void ngx_http_lintel_tenant_forget(ngx_http_lintel_ctx_t *ctx);
@@ -139,7 +170,6 @@ ngx_int_t ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     ngx_http_lintel_ctx_t *ctx, ngx_str_t *slug);
 
 /* ngx_http_lintel_auth.c */
-ngx_int_t ngx_http_lintel_token_zone_init(ngx_shm_zone_t *zone, void *data);
 ngx_int_t ngx_http_lintel_auth_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
 void ngx_http_lintel_auth_exit(ngx_cycle_t *cycle);

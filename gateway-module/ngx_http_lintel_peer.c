@@ -54,6 +54,7 @@ static void ngx_http_lintel_lookup_read(ngx_event_t *rev);
 static void ngx_http_lintel_lookup_retry(ngx_http_lintel_lookup_t *lk);
 static void ngx_http_lintel_lookup_done(ngx_http_lintel_lookup_t *lk,
     Lintel__V1__Response *res);
+static void ngx_http_lintel_lookup_close(ngx_http_lintel_lookup_t *lk);
 static ngx_int_t ngx_http_lintel_lookup_get_peer(ngx_peer_connection_t *pc,
     void *data);
 
@@ -247,10 +248,7 @@ ngx_http_lintel_lookup_connect(ngx_http_lintel_lookup_t *lk)
         rc = ngx_event_connect_peer(&lk->peer);
 
         if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-            if (lk->peer.connection) {
-                ngx_close_connection(lk->peer.connection);
-                lk->peer.connection = NULL;
-            }
+            ngx_http_lintel_lookup_close(lk);
 
             ngx_log_error(NGX_LOG_WARN, p->log, 0,
                           "lintel: %s: cannot connect to %V",
@@ -459,11 +457,7 @@ ngx_http_lintel_lookup_retry(ngx_http_lintel_lookup_t *lk)
 
     p = &ngx_http_lintel_peers;
 
-    if (lk->peer.connection) {
-        lk->peer.connection->pool = NULL;
-        ngx_close_connection(lk->peer.connection);
-        lk->peer.connection = NULL;
-    }
+    ngx_http_lintel_lookup_close(lk);
 
     /* the request is sent again whole, handshake included */
 
@@ -488,11 +482,7 @@ ngx_http_lintel_lookup_done(ngx_http_lintel_lookup_t *lk,
 
     p = &ngx_http_lintel_peers;
 
-    if (lk->peer.connection) {
-        lk->peer.connection->pool = NULL;
-        ngx_close_connection(lk->peer.connection);
-        lk->peer.connection = NULL;
-    }
+    ngx_http_lintel_lookup_close(lk);
 
     if (res == NULL) {
         ngx_log_error(NGX_LOG_WARN, p->log, 0, "lintel: %s failed", lk->path);
@@ -501,6 +491,19 @@ ngx_http_lintel_lookup_done(ngx_http_lintel_lookup_t *lk,
     lk->handler(lk->data, res);
 
     ngx_destroy_pool(lk->pool);
+}
+
+
+/* the pool is the lookup's, destroyed by ngx_http_lintel_lookup_done() */
+
+static void
+ngx_http_lintel_lookup_close(ngx_http_lintel_lookup_t *lk)
+{
+    if (lk->peer.connection) {
+        lk->peer.connection->pool = NULL;
+        ngx_close_connection(lk->peer.connection);
+        lk->peer.connection = NULL;
+    }
 }
 
 

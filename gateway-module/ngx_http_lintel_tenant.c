@@ -29,8 +29,7 @@
 
 
 typedef struct {
-    ngx_str_node_t              sn;        /* sn.str.data → slug below */
-    ngx_queue_t                 lru;
+    ngx_http_lintel_cache_node_t cn;       /* keyed by the slug below */
     ngx_msec_t                  lookup_until;   /* 0: none in flight */
     time_t                      refresh_at;
     time_t                      expires;
@@ -44,13 +43,6 @@ typedef struct {
 } ngx_http_lintel_tenant_t;
 
 
-typedef struct {
-    ngx_rbtree_t                tree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 lru;
-} ngx_http_lintel_tenant_sh_t;
-
-
 /* a lookup this worker runs */
 typedef struct {
     ngx_queue_t                 queue;
@@ -60,8 +52,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_lintel_tenant_sh_t *sh;
-    ngx_slab_pool_t             *shpool;
+    ngx_http_lintel_cache_t      cache;
     ngx_queue_t                  waiters;   /* ngx_http_lintel_ctx_t */
     ngx_queue_t                  lookups;   /* this worker's, in flight */
     ngx_event_t                  poll;
@@ -79,10 +70,6 @@ typedef struct {
 } ngx_http_lintel_tenant_answer_t;
 
 
-static ngx_http_lintel_tenant_t *ngx_http_lintel_tenant_find(ngx_str_t *slug,
-    uint32_t hash);
-static ngx_http_lintel_tenant_t *ngx_http_lintel_tenant_create(
-    ngx_str_t *slug, uint32_t hash);
 static ngx_int_t ngx_http_lintel_tenant_lookup(ngx_str_t *slug);
 static ngx_uint_t ngx_http_lintel_tenant_mine(ngx_str_t *slug);
 static void ngx_http_lintel_tenant_answer(void *data,
@@ -99,43 +86,6 @@ static ngx_http_lintel_tenants_t  ngx_http_lintel_tenants;
 
 
 ngx_int_t
-ngx_http_lintel_tenant_zone_init(ngx_shm_zone_t *zone, void *data)
-{
-    ngx_slab_pool_t              *shpool;
-    ngx_http_lintel_tenant_sh_t  *sh;
-
-    if (data) {
-        /* a reload with the same zone: keep what the old workers knew */
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_alloc(shpool, sizeof(ngx_http_lintel_tenant_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_rbtree_init(&sh->tree, &sh->sentinel, ngx_str_rbtree_insert_value);
-    ngx_queue_init(&sh->lru);
-
-    shpool->data = sh;
-    zone->data = sh;
-
-    shpool->log_ctx = (u_char *) " in lintel tenant cache";
-    shpool->log_nomem = 0;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf)
 {
@@ -143,8 +93,7 @@ ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
 
     ts = &ngx_http_lintel_tenants;
 
-    ts->sh = lmcf->tenant_zone->data;
-    ts->shpool = (ngx_slab_pool_t *) lmcf->tenant_zone->shm.addr;
+    ngx_http_lintel_cache_attach(&ts->cache, lmcf->tenant_zone);
     ts->lmcf = lmcf;
     ts->log = cycle->log;
     ngx_queue_init(&ts->waiters);
@@ -187,24 +136,24 @@ ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
 
     hash = ngx_crc32_short(slug->data, slug->len);
 
-    ngx_shmtx_lock(&ts->shpool->mutex);
+    ngx_shmtx_lock(&ts->cache.shpool->mutex);
 
-    t = ngx_http_lintel_tenant_find(slug, hash);
+    t = ngx_http_lintel_cache_find(&ts->cache, slug, hash);
 
     if (t == NULL) {
-        t = ngx_http_lintel_tenant_create(slug, hash);
-
+        t = ngx_http_lintel_cache_add(&ts->cache,
+                                      offsetof(ngx_http_lintel_tenant_t, slug)
+                                      + slug->len,
+                                      offsetof(ngx_http_lintel_tenant_t, slug),
+                                      slug, hash);
         if (t == NULL) {
-            ngx_shmtx_unlock(&ts->shpool->mutex);
+            ngx_shmtx_unlock(&ts->cache.shpool->mutex);
 
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           "lintel: the tenant cache zone is full");
             goto unavailable;
         }
     }
-
-    ngx_queue_remove(&t->lru);
-    ngx_queue_insert_head(&ts->sh->lru, &t->lru);
 
     in_flight = (t->lookup_until != 0
                  && (ngx_msec_int_t) (t->lookup_until - msec) > 0);
@@ -228,7 +177,7 @@ ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     a.id_len = t->id_len;
     ngx_memcpy(a.id, t->id, t->id_len);
 
-    ngx_shmtx_unlock(&ts->shpool->mutex);
+    ngx_shmtx_unlock(&ts->cache.shpool->mutex);
 
     if (start && ngx_http_lintel_tenant_lookup(slug) != NGX_OK) {
         ngx_http_lintel_tenant_store(slug, NULL);
@@ -294,63 +243,6 @@ ngx_http_lintel_tenant_reply(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
     ctx->tenant_id.len = a->id_len;
 
     return NGX_HTTP_LINTEL_NEXT;
-}
-
-
-/* the zone's mutex is held */
-
-static ngx_http_lintel_tenant_t *
-ngx_http_lintel_tenant_find(ngx_str_t *slug, uint32_t hash)
-{
-    return (ngx_http_lintel_tenant_t *)
-               ngx_str_rbtree_lookup(&ngx_http_lintel_tenants.sh->tree, slug,
-                                     hash);
-}
-
-
-/* the zone's mutex is held; evicts least recently used entries if full */
-
-static ngx_http_lintel_tenant_t *
-ngx_http_lintel_tenant_create(ngx_str_t *slug, uint32_t hash)
-{
-    size_t                      size;
-    ngx_uint_t                  evicted;
-    ngx_queue_t                *q;
-    ngx_http_lintel_tenant_t   *t;
-    ngx_http_lintel_tenants_t  *ts;
-
-    ts = &ngx_http_lintel_tenants;
-    size = offsetof(ngx_http_lintel_tenant_t, slug) + slug->len;
-
-    for (evicted = 0; /* void */ ; evicted++) {
-        t = ngx_slab_alloc_locked(ts->shpool, size);
-
-        if (t || evicted == 8 || ngx_queue_empty(&ts->sh->lru)) {
-            break;
-        }
-
-        q = ngx_queue_last(&ts->sh->lru);
-        t = ngx_queue_data(q, ngx_http_lintel_tenant_t, lru);
-
-        ngx_queue_remove(&t->lru);
-        ngx_rbtree_delete(&ts->sh->tree, &t->sn.node);
-        ngx_slab_free_locked(ts->shpool, t);
-    }
-
-    if (t == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(t, size);
-    ngx_memcpy(t->slug, slug->data, slug->len);
-    t->sn.str.data = t->slug;
-    t->sn.str.len = slug->len;
-    t->sn.node.key = hash;
-
-    ngx_rbtree_insert(&ts->sh->tree, &t->sn.node);
-    ngx_queue_insert_head(&ts->sh->lru, &t->lru);
-
-    return t;
 }
 
 
@@ -472,16 +364,20 @@ ngx_http_lintel_tenant_store(ngx_str_t *slug,
     now = ngx_time();
     hash = ngx_crc32_short(slug->data, slug->len);
 
-    ngx_shmtx_lock(&ts->shpool->mutex);
+    ngx_shmtx_lock(&ts->cache.shpool->mutex);
 
-    t = ngx_http_lintel_tenant_find(slug, hash);
+    t = ngx_http_lintel_cache_find(&ts->cache, slug, hash);
 
     if (t == NULL && ans) {
-        t = ngx_http_lintel_tenant_create(slug, hash);
+        t = ngx_http_lintel_cache_add(&ts->cache,
+                                      offsetof(ngx_http_lintel_tenant_t, slug)
+                                      + slug->len,
+                                      offsetof(ngx_http_lintel_tenant_t, slug),
+                                      slug, hash);
     }
 
     if (t == NULL) {
-        ngx_shmtx_unlock(&ts->shpool->mutex);
+        ngx_shmtx_unlock(&ts->cache.shpool->mutex);
         return;
     }
 
@@ -494,7 +390,7 @@ ngx_http_lintel_tenant_store(ngx_str_t *slug,
             t->refresh_at = t->expires;
         }
 
-        ngx_shmtx_unlock(&ts->shpool->mutex);
+        ngx_shmtx_unlock(&ts->cache.shpool->mutex);
         return;
     }
 
@@ -508,7 +404,7 @@ ngx_http_lintel_tenant_store(ngx_str_t *slug,
     t->expires = now + ttl;
     t->refresh_at = now + ttl - ttl / 4;
 
-    ngx_shmtx_unlock(&ts->shpool->mutex);
+    ngx_shmtx_unlock(&ts->cache.shpool->mutex);
 }
 
 
