@@ -39,6 +39,16 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
 }.items()}
 
 
+def wait_until(cond, timeout=30.0, what="condition"):
+    """Polls `cond` until it is true; fails the test after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
 class Stack:
     def __init__(self, env, run_dir):
         self.env = env

@@ -10,31 +10,21 @@ upstream, beside the suite's stack (same PostgreSQL, Redis and users).
 """
 import collections
 import os
-import pathlib
 import signal
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import BIN, ROOT
+from conftest import BIN, ROOT, wait_until
 from projects_api import new_tenant
 from users_api import BASE, EdgeApi
 
 NGINX = "/usr/sbin/nginx"
 MODULE = ROOT / "build" / "gateway" / "ngx_http_lintel_module.so"
 
-
-def wait_until(cond, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Instance:

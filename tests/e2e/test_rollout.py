@@ -27,27 +27,18 @@ import os
 import re
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 import requests
 
-from conftest import ROOT, STACK
+from conftest import ROOT, STACK, wait_until
 from projects_api import new_tenant
 from users_api import BASE, EdgeApi
 
 WRK = "/usr/bin/wrk"
 LOAD = ROOT / "tests" / "e2e" / "rollout_load.lua"
 
-
-def wait_until(cond, timeout=30.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def alive(pid):
