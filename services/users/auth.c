@@ -23,15 +23,18 @@
 #include "lc_token.h"
 #include "users.h"
 
+/* The tenant's status is read, not filtered on: a suspended tenant is
+ * told so, but only to whoever proves the password (login) or holds a
+ * valid refresh token (refresh). */
 static const lc_db_stmt auth_user_by_email = {
-    "SELECT u.id, u.role, u.password_hash FROM users.users u"
-    " JOIN users.tenants t ON t.id = u.tenant_id AND t.status = 'active'"
+    "SELECT u.id, u.role, u.password_hash, t.status = 'active'"
+    " FROM users.users u JOIN users.tenants t ON t.id = u.tenant_id"
     " WHERE lower(u.email) = lower($1) AND u.status = 'active'",
     1};
 
 static const lc_db_stmt auth_admin_by_email = {
-    "SELECT id, 'platform_admin', password_hash FROM users.platform_admins"
-    " WHERE lower(email) = lower($1)",
+    "SELECT id, 'platform_admin', password_hash, true"
+    " FROM users.platform_admins WHERE lower(email) = lower($1)",
     1};
 
 static const lc_db_stmt auth_user_rehash = {
@@ -61,11 +64,12 @@ static const lc_db_stmt auth_refresh_lookup = {
     "SELECT rt.id, rt.session_id, rt.used_at IS NOT NULL,"
     " coalesce(extract(epoch FROM now() - rt.used_at), 0)::float8,"
     " rt.expires_at <= now(), s.revoked_at IS NOT NULL, s.user_id, u.role,"
-    " u.status = 'active'"
+    " u.status = 'active', t.status = 'active'"
     " FROM users.refresh_tokens rt"
     " JOIN users.sessions s ON s.tenant_id = rt.tenant_id"
     "  AND s.id = rt.session_id"
     " JOIN users.users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id"
+    " JOIN users.tenants t ON t.id = s.tenant_id"
     " WHERE rt.token_hash = $1 FOR UPDATE OF rt",
     1};
 
@@ -267,6 +271,7 @@ typedef struct {
     char id[37], role[16];
     char hash[LC_PASSWORD_HASH_MAX];
     int found;
+    bool tenant_active; /* false: suspended (never for platform admins) */
 } auth_lookup_ctx;
 
 static int
@@ -286,6 +291,7 @@ auth_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
         snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, 0, 0));
         snprintf(c->role, sizeof(c->role), "%s", PQgetvalue(res, 0, 1));
         snprintf(c->hash, sizeof(c->hash), "%s", PQgetvalue(res, 0, 2));
+        c->tenant_active = PQgetvalue(res, 0, 3)[0] == 't';
     }
     PQclear(res);
     return 0;
@@ -416,6 +422,12 @@ auth_login(lc_req *req)
         return;
     }
     lc_cache_del(lc_req_cache(req), acct.count);
+    /* Defence in depth: the edge refuses a suspended tenant, but a request
+     * that got past a stale cache must not get a session either. */
+    if (!look.tenant_active) {
+        lc_req_error(req, 403, "tenant_suspended", "the tenant is suspended");
+        return;
+    }
 
     login.platform = look.platform;
     login.user_id = look.id;
@@ -459,7 +471,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     char hash[LC_TOKEN_HASH_LEN + 1], id[37], salt[LC_TOKEN_LEN + 1];
     const char *params[3];
     PGresult *res, *child;
-    bool used, expired, revoked, active;
+    bool used, expired, revoked, active, tenant_active;
     double age;
 
     c->reused = false;
@@ -485,10 +497,16 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
              PQgetvalue(res, 0, 6));
     snprintf(c->grant.role, sizeof(c->grant.role), "%s", PQgetvalue(res, 0, 7));
     active = PQgetvalue(res, 0, 8)[0] == 't';
+    tenant_active = PQgetvalue(res, 0, 9)[0] == 't';
     PQclear(res);
     if (revoked || expired || !active) {
         return users_fail_tx(&c->fail, err, 401, "invalid_token",
                              "the refresh token is not valid");
+    }
+    /* Nothing is spent: the token works again once the tenant is back. */
+    if (!tenant_active) {
+        return users_fail_tx(&c->fail, err, 403, "tenant_suspended",
+                             "the tenant is suspended");
     }
     if (used) {
         params[0] = id;

@@ -1,6 +1,7 @@
 """The tenant registry as the platform admin sees it, suspension at the
 edge, and the signing keys: rotation without logging anyone out, and no
 start without a usable key."""
+import json
 import os
 import pathlib
 import subprocess
@@ -156,3 +157,43 @@ def test_login_rehashes_when_the_parameters_change(stack, api, tenant):
         api.login(tenant["slug"], tenant["email"])  # the new hash verifies
     finally:
         restart_users(stack)
+
+
+def test_users_refuses_login_and_refresh_for_a_suspended_tenant(stack, api,
+                                                                 tenant):
+    """Defence in depth: a request that gets past the edge (a stale cache,
+    a caller on the service port) is refused by the users service itself,
+    and only once the caller proved the password or holds a live refresh
+    token, so the answer reveals nothing about accounts."""
+    admin = api.admin_token()
+    refresh = tenant["tokens"]["refresh_token"]
+    r = api.call("PATCH", f"/api/admin/tenants/{tenant['id']}", token=admin,
+                 json_body={"status": "suspended"})
+    assert r.status == 200, r
+    scope = ["--tenant", f"{tenant['id']}:{tenant['slug']}"]
+
+    def direct(path, body):
+        code, reply, err = stack.call("users", "POST", path, *scope,
+                                      "--json", json.dumps(body))
+        assert code == 0, err
+        return reply
+
+    reply = direct("/api/auth/login", {"email": tenant["email"],
+                                       "password": tenant["password"]})
+    assert reply["status"] == 403, reply
+    assert reply["body"]["error"]["code"] == "tenant_suspended"
+    reply = direct("/api/auth/login", {"email": tenant["email"],
+                                       "password": "not-the-password-1"})
+    assert reply["status"] == 401, reply
+    assert reply["body"]["error"]["code"] == "invalid_credentials"
+    reply = direct("/api/auth/refresh", {"refresh_token": refresh})
+    assert reply["status"] == 403, reply
+    assert reply["body"]["error"]["code"] == "tenant_suspended"
+
+    # Back to active: the refresh token was not spent by the refusal.
+    r = api.call("PATCH", f"/api/admin/tenants/{tenant['id']}", token=admin,
+                 json_body={"status": "active"})
+    assert r.status == 200, r
+    reply = direct("/api/auth/refresh", {"refresh_token": refresh})
+    assert reply["status"] == 200, reply
+    assert reply["body"]["refresh_token"] != refresh
