@@ -64,3 +64,34 @@ SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE lintel_migrator IN SCHEMA %1$I'
               svc, 'lintel_' || svc)
   FROM unnest(ARRAY['users', 'projects', 'reporting', 'billing']) AS svc
 \gexec
+
+-- One way to put a tenant table under row-level security (DESIGN §6), for
+-- every migration from now on: `SELECT lintel.enable_tenant_rls(
+-- 'billing.invoices');` after the CREATE TABLE. It enables and forces RLS
+-- (the owner is subject to it too) and adds the policy every tenant table
+-- has: the row's tenant_id must be app.tenant_id, which each transaction
+-- sets with set_config(..., true); unset, the uuid cast fails closed.
+-- Migrations applied before it exists spell the same three statements out
+-- (an applied migration cannot change: its checksum is recorded), and
+-- tests/e2e/test_rls.py checks every table of every schema either way.
+CREATE SCHEMA IF NOT EXISTS lintel AUTHORIZATION lintel_migrator;
+REVOKE ALL ON SCHEMA lintel FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION lintel.enable_tenant_rls(t regclass)
+RETURNS void LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog
+AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    IF NOT EXISTS (SELECT FROM pg_policy
+                    WHERE polrelid = t AND polname = 'tenant_isolation') THEN
+        EXECUTE format(
+            'CREATE POLICY tenant_isolation ON %s'
+            ' USING (tenant_id = (SELECT current_setting(''app.tenant_id'')::uuid))'
+            ' WITH CHECK (tenant_id = (SELECT current_setting(''app.tenant_id'')::uuid))',
+            t);
+    END IF;
+END
+$$;
+ALTER FUNCTION lintel.enable_tenant_rls(regclass) OWNER TO lintel_migrator;
+REVOKE ALL ON FUNCTION lintel.enable_tenant_rls(regclass) FROM PUBLIC;

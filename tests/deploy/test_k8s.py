@@ -261,11 +261,12 @@ def test_edge_nginx_conf_passes_nginx_t_with_the_module(rendered, tmp_path):
     assert os.path.exists(module), "build the module first: make"
     conf = nginx_conf(rendered[OVERLAYS[0]])
     site = os.path.join(ROOT, "k8s", "base", "edge", "site.conf")
+    # the image's /tmp paths first: the tree itself may live under /tmp
+    conf = conf.replace("/tmp/", str(tmp_path) + "/")
     conf = re.sub(r"^load_module .*;", "load_module %s;" % module, conf,
                   flags=re.M)
     conf = conf.replace("include /etc/lintel/site.conf;", "include %s;" % site)
     conf = re.sub(r"server [\w.-]+:(\d+);", r"server 127.0.0.1:\1;", conf)
-    conf = conf.replace("/tmp/", str(tmp_path) + "/")
     f = tmp_path / "nginx.conf"
     f.write_text(conf)
     r = run(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path),
