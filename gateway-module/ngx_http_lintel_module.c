@@ -18,6 +18,10 @@
 
 #define NGX_HTTP_LINTEL_ERROR_MAX  512
 
+/* RFC 6585; nginx says 494 inside and 400 outside, and sends 431 without
+ * a reason phrase (it has none for it), which HTTP allows */
+#define NGX_HTTP_LINTEL_HEADER_FIELDS_TOO_LARGE  431
+
 
 typedef struct {
     ngx_uint_t                  status;
@@ -303,8 +307,8 @@ static ngx_http_lintel_error_t  ngx_http_lintel_errors[] = {
       "the request body is too large" },
     { NGX_HTTP_REQUEST_URI_TOO_LARGE, "uri_too_long", "the URI is too long" },
     { NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited", "too many requests" },
-    { NGX_HTTP_REQUEST_HEADER_TOO_LARGE, "bad_request",
-      "request header too large" },
+    { NGX_HTTP_LINTEL_HEADER_FIELDS_TOO_LARGE, "request_header_too_large",
+      "a request header is too large" },
     { NGX_HTTP_BAD_GATEWAY, "bad_gateway", "bad gateway" },
     { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
       "service unavailable" },
@@ -728,6 +732,7 @@ static ngx_int_t
 ngx_http_lintel_error_handler(ngx_http_request_t *r)
 {
     ngx_uint_t                status;
+    const char               *code, *message;
     ngx_http_lintel_ctx_t    *ctx;
     ngx_http_lintel_error_t  *e;
 
@@ -739,22 +744,41 @@ ngx_http_lintel_error_handler(ngx_http_request_t *r)
 
     if (ctx && ctx->error_status && status >= NGX_HTTP_BAD_GATEWAY) {
         status = ctx->error_status;
-        r->err_status = status;
     }
+
+    /* error_page turns nginx's 494 into 400 unless told "=431" */
+
+    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE
+        || status == NGX_HTTP_LINTEL_HEADER_FIELDS_TOO_LARGE)
+    {
+        status = NGX_HTTP_LINTEL_HEADER_FIELDS_TOO_LARGE;
+    }
+
+    code = NULL;
+    message = NULL;
 
     for (e = ngx_http_lintel_errors; e->status; e++) {
         if (e->status == status) {
-            return ngx_http_lintel_send_error(r, status, e->code, e->message);
+            code = e->code;
+            message = e->message;
+            break;
         }
     }
 
-    if (status >= 400 && status < 500) {
-        return ngx_http_lintel_send_error(r, status, "bad_request",
-                                          "the request is not valid");
+    if (code == NULL && status >= 400 && status < 500) {
+        code = "bad_request";
+        message = "the request is not valid";
+
+    } else if (code == NULL) {
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        code = "internal";
+        message = "internal error";
     }
 
-    return ngx_http_lintel_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                      "internal", "internal error");
+    /* ngx_http_send_header() sends err_status when it is set */
+    r->err_status = status;
+
+    return ngx_http_lintel_send_error(r, status, code, message);
 }
 
 

@@ -199,6 +199,9 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         error_page 413 429 502 503 504 @lintel_error;
+        error_page 400 414 /.lintel/error;
+        error_page 494 =431 /.lintel/error;
+        location = /.lintel/error {{ internal; lintel_error; }}
 
         location @lintel_error {{ lintel_error; }}
 

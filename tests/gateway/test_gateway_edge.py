@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import socket
 import time
 
 from gateway_stack import ORIGIN, assert_error, make_token
@@ -96,3 +97,56 @@ def test_stock_locations_are_untouched(gw):
     r = gw.get("/stock", host="anything.else")
     assert r.status_code == 200
     assert "X-Request-Id" not in r.headers
+
+
+def raw_request(gw, data):
+    """Sends bytes as they are and returns (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in
+               (l.split(":", 1) for l in lines[1:] if ":" in l)}
+    return status, headers, body
+
+
+HOST = b"Host: acme.example.test\r\n"
+CLOSE = b"Connection: close\r\n\r\n"
+
+NGINX_OWN_ERRORS = [
+    ("NUL in the path", b"GET /open/echo/%00 HTTP/1.1\r\n" + HOST + CLOSE,
+     400, "bad_request"),
+    ("URI over the buffer", b"GET /open/" + b"a" * 9000 + b" HTTP/1.1\r\n"
+     + HOST + CLOSE, 414, "uri_too_long"),
+    ("spaces in the request line", b"GET /open/a b c HTTP/1.1\r\n" + HOST
+     + CLOSE, 400, "bad_request"),
+    ("a bad method", b"G@T /open/echo HTTP/1.1\r\n" + HOST + CLOSE, 400,
+     "bad_request"),
+    ("a header too large", b"GET /open/echo HTTP/1.1\r\n" + HOST
+     + b"X-Big: " + b"x" * 20000 + b"\r\n" + CLOSE, 431,
+     "request_header_too_large"),
+    ("a header line without a colon", b"GET /open/echo HTTP/1.1\r\n" + HOST
+     + b"Bad Header\r\n" + CLOSE, 400, "bad_request"),
+]
+
+
+def test_nginx_s_own_errors_are_json_with_a_request_id(gw):
+    for what, data, want, code in NGINX_OWN_ERRORS:
+        status, headers, body = raw_request(gw, data)
+        assert status == want, (what, status, body)
+        assert headers["content-type"] == "application/json", what
+        err = json.loads(body)["error"]
+        assert err["code"] == code, (what, err)
+        assert err["request_id"] == headers["x-request-id"], what
+
+
+def test_the_error_location_is_not_reachable_from_outside(gw):
+    r = gw.get("/.lintel/error", host="acme.example.test")
+    assert r.status_code == 404
