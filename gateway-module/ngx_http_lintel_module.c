@@ -63,6 +63,8 @@ static char *ngx_http_lintel_base_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lintel_users_service(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_http_upstream_srv_conf_t *ngx_http_lintel_upstream(
+    ngx_conf_t *cf, ngx_str_t *name);
 static char *ngx_http_lintel_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_shm_zone_t *ngx_http_lintel_add_zone(ngx_conf_t *cf,
@@ -1135,7 +1137,6 @@ ngx_http_lintel_users_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_lintel_main_conf_t *lmcf = conf;
 
     ngx_str_t  *value;
-    ngx_url_t   u;
 
     if (lmcf->users_set) {
         return "is duplicate";
@@ -1143,11 +1144,7 @@ ngx_http_lintel_users_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.no_resolve = 1;
-
-    lmcf->users = ngx_http_upstream_add(cf, &u, 0);
+    lmcf->users = ngx_http_lintel_upstream(cf, &value[1]);
     if (lmcf->users == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -1163,8 +1160,8 @@ ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lintel_loc_conf_t *llcf = conf;
 
+    ngx_str_t                     users = ngx_string("users");
     ngx_str_t                    *value;
-    ngx_url_t                     u;
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_lintel_main_conf_t  *lmcf;
 
@@ -1174,11 +1171,7 @@ ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.no_resolve = 1;
-
-    llcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
+    llcf->upstream.upstream = ngx_http_lintel_upstream(cf, &value[1]);
     if (llcf->upstream.upstream == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -1194,11 +1187,7 @@ ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      */
 
     if (lmcf->users == NULL) {
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        ngx_str_set(&u.url, "users");
-        u.no_resolve = 1;
-
-        lmcf->users = ngx_http_upstream_add(cf, &u, 0);
+        lmcf->users = ngx_http_lintel_upstream(cf, &users);
         if (lmcf->users == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -1208,6 +1197,21 @@ ngx_http_lintel_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_lintel_upstream_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* an upstream {} block by name, or an implicit one for host:port */
+
+static ngx_http_upstream_srv_conf_t *
+ngx_http_lintel_upstream(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = *name;
+    u.no_resolve = 1;
+
+    return ngx_http_upstream_add(cf, &u, 0);
 }
 
 

@@ -33,9 +33,6 @@
 #define NGX_HTTP_LINTEL_WAIT  NGX_BUSY
 
 
-typedef struct ngx_http_lintel_lookup_s  ngx_http_lintel_lookup_t;
-
-
 /* the start of every entry of a cache zone (ngx_http_lintel_cache.c) */
 typedef struct {
     ngx_str_node_t                  sn;        /* sn.str → the entry's key */
@@ -130,7 +127,6 @@ typedef struct {
     unsigned                        jwks_waited:1;  /* once per request */
     unsigned                        headers_added:1;
     unsigned                        sent:1;        /* first write done */
-    unsigned                        handshake:1;   /* a new connection */
     unsigned                        trailing:1;    /* bytes after the body */
 } ngx_http_lintel_ctx_t;
 
@@ -165,7 +161,6 @@ ngx_int_t ngx_http_lintel_lookup(const char *path,
 /* ngx_http_lintel_tenant.c */
 ngx_int_t ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
     ngx_http_lintel_main_conf_t *lmcf);
-void ngx_http_lintel_tenant_forget(ngx_http_lintel_ctx_t *ctx);
 ngx_int_t ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     ngx_http_lintel_ctx_t *ctx, ngx_str_t *slug);
 

@@ -22,7 +22,7 @@
 #define NGX_HTTP_LINTEL_LOOKUP_MAX  (256 * 1024)
 
 
-struct ngx_http_lintel_lookup_s {
+typedef struct {
     ngx_peer_connection_t           peer;
     ngx_pool_t                     *pool;
     ngx_buf_t                      *out;
@@ -34,7 +34,7 @@ struct ngx_http_lintel_lookup_s {
     ngx_http_lintel_lookup_pt       handler;
     void                           *data;
     const char                     *path;
-};
+} ngx_http_lintel_lookup_t;
 
 
 typedef struct {

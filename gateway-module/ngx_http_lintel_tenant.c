@@ -23,7 +23,7 @@
 
 #define NGX_HTTP_LINTEL_TENANT_ID_MAX   64
 #define NGX_HTTP_LINTEL_STALE_RETRY     1       /* s: after a failed refresh */
-#define NGX_HTTP_LINTEL_POLL            5       /* ms: another worker's lookup */
+#define NGX_HTTP_LINTEL_POLL            5       /* ms: a lookup elsewhere */
 #define NGX_HTTP_LINTEL_SUSPENDED                                             \
     LINTEL__V1__USERS__TENANT_STATUS__TENANT_STATUS_SUSPENDED
 
@@ -70,6 +70,8 @@ typedef struct {
 } ngx_http_lintel_tenant_answer_t;
 
 
+static ngx_http_lintel_tenant_t *ngx_http_lintel_tenant_add(ngx_str_t *slug,
+    uint32_t hash);
 static ngx_int_t ngx_http_lintel_tenant_lookup(ngx_str_t *slug);
 static ngx_uint_t ngx_http_lintel_tenant_mine(ngx_str_t *slug);
 static void ngx_http_lintel_tenant_answer(void *data,
@@ -107,16 +109,6 @@ ngx_http_lintel_tenant_init(ngx_cycle_t *cycle,
 }
 
 
-void
-ngx_http_lintel_tenant_forget(ngx_http_lintel_ctx_t *ctx)
-{
-    if (ctx->waiting) {
-        ngx_queue_remove(&ctx->wait);
-        ctx->waiting = 0;
-    }
-}
-
-
 ngx_int_t
 ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     ngx_http_lintel_ctx_t *ctx, ngx_str_t *slug)
@@ -141,11 +133,7 @@ ngx_http_lintel_tenant_resolve(ngx_http_request_t *r,
     t = ngx_http_lintel_cache_find(&ts->cache, slug, hash);
 
     if (t == NULL) {
-        t = ngx_http_lintel_cache_add(&ts->cache,
-                                      offsetof(ngx_http_lintel_tenant_t, slug)
-                                      + slug->len,
-                                      offsetof(ngx_http_lintel_tenant_t, slug),
-                                      slug, hash);
+        t = ngx_http_lintel_tenant_add(slug, hash);
         if (t == NULL) {
             ngx_shmtx_unlock(&ts->cache.shpool->mutex);
 
@@ -243,6 +231,19 @@ ngx_http_lintel_tenant_reply(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
     ctx->tenant_id.len = a->id_len;
 
     return NGX_HTTP_LINTEL_NEXT;
+}
+
+
+/* the zone's mutex is held */
+
+static ngx_http_lintel_tenant_t *
+ngx_http_lintel_tenant_add(ngx_str_t *slug, uint32_t hash)
+{
+    return ngx_http_lintel_cache_add(&ngx_http_lintel_tenants.cache,
+                                     offsetof(ngx_http_lintel_tenant_t, slug)
+                                     + slug->len,
+                                     offsetof(ngx_http_lintel_tenant_t, slug),
+                                     slug, hash);
 }
 
 
@@ -369,11 +370,7 @@ ngx_http_lintel_tenant_store(ngx_str_t *slug,
     t = ngx_http_lintel_cache_find(&ts->cache, slug, hash);
 
     if (t == NULL && ans) {
-        t = ngx_http_lintel_cache_add(&ts->cache,
-                                      offsetof(ngx_http_lintel_tenant_t, slug)
-                                      + slug->len,
-                                      offsetof(ngx_http_lintel_tenant_t, slug),
-                                      slug, hash);
+        t = ngx_http_lintel_tenant_add(slug, hash);
     }
 
     if (t == NULL) {

@@ -42,6 +42,7 @@ static ngx_int_t ngx_http_lintel_filter(void *data, ssize_t bytes);
 static void ngx_http_lintel_abort_request(ngx_http_request_t *r);
 static void ngx_http_lintel_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
+static ngx_uint_t ngx_http_lintel_new_connection(ngx_http_upstream_t *u);
 static char *ngx_http_lintel_cstr(ngx_pool_t *pool, ngx_str_t *s);
 
 
@@ -363,7 +364,6 @@ ngx_http_lintel_reinit_request(ngx_http_request_t *r)
     }
 
     ctx->sent = 0;
-    ctx->handshake = 0;
     ctx->trailing = 0;
     ctx->body_rest = 0;
 
@@ -372,10 +372,17 @@ ngx_http_lintel_reinit_request(ngx_http_request_t *r)
 
 
 /*
- * The first write on a connection decides whether it is new: a cached
- * keepalive connection has served requests before and has done its
- * handshake, a new one must start with it (and the reply will, too).
+ * A cached keepalive connection has served requests before and has done
+ * its handshake both ways; a new one starts with it, and so does its
+ * reply.  The upstream counts requests per connection (c->requests).
  */
+
+static ngx_uint_t
+ngx_http_lintel_new_connection(ngx_http_upstream_t *u)
+{
+    return u->peer.connection->requests == 1;
+}
+
 
 static ngx_int_t
 ngx_http_lintel_output(void *data, ngx_chain_t *in)
@@ -392,9 +399,8 @@ ngx_http_lintel_output(void *data, ngx_chain_t *in)
 
     if (!ctx->sent) {
         ctx->sent = 1;
-        ctx->handshake = (u->peer.connection->requests == 1);
 
-        if (ctx->handshake) {
+        if (ngx_http_lintel_new_connection(u)) {
             b = ngx_create_temp_buf(r->pool, LINTEL_SP_HANDSHAKE_LEN);
             cl = ngx_alloc_chain_link(r->pool);
             if (b == NULL || cl == NULL) {
@@ -431,18 +437,12 @@ ngx_http_lintel_process_header(ngx_http_request_t *r)
     ctx = ngx_http_lintel_get_ctx(r);
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lintel_module);
 
-    /*
-     * A REP peer sends its handshake as soon as it accepts: on a new
-     * connection the read event may come before the first write.
-     */
-
-    if (!ctx->sent) {
-        ctx->handshake = (u->peer.connection->requests == 1);
-    }
+    /* (a REP peer sends its handshake as soon as it accepts: on a new
+     * connection this may run before the first write) */
 
     sprc = lintel_sp_parse_reply(b->pos, b->last - b->pos, b->last == b->end,
-                                 ctx->handshake, ctx->sp_id,
-                                 lmcf->max_reply_size, &reply);
+                                 ngx_http_lintel_new_connection(u),
+                                 ctx->sp_id, lmcf->max_reply_size, &reply);
 
     if (sprc == LINTEL_SP_AGAIN) {
         return NGX_AGAIN;

@@ -49,7 +49,7 @@ def own_stack(tmp_path, keys):
     made = []
 
     def make(users_keys=None, tenant_ttl="60s", extra=None, split=False,
-             app_args=(), apps=1):
+             app_args=(), apps=1, lookup_timeout="1s"):
         """A gateway, its users service and its app service(s): the same
         process as users unless split or given app_args; with apps > 1,
         the app upstream has that many servers and `app` is their list."""
@@ -62,12 +62,13 @@ def own_stack(tmp_path, keys):
             app = [Service(d, "app%d-%d" % (n, i), [keys["main"]],
                            args=app_args) for i in range(apps)]
             g = Gateway(os.path.join(d, "gw%d" % n), users, app[0],
-                        tenant_ttl=tenant_ttl, apps=app)
+                        tenant_ttl=tenant_ttl, apps=app,
+                        lookup_timeout=lookup_timeout)
         else:
             app = (Service(d, "app%d" % n, [keys["main"]], args=app_args)
                    if split or app_args else users)
             g = Gateway(os.path.join(d, "gw%d" % n), users, app,
-                        tenant_ttl=tenant_ttl)
+                        tenant_ttl=tenant_ttl, lookup_timeout=lookup_timeout)
         made.append((g, users, app))
         return g, users, app
 

@@ -187,7 +187,7 @@ http {{
     lintel_tenant_cache_ttl {tenant_ttl};
     lintel_tenant_cache_negative_ttl 10s;
     lintel_jwks_min_refetch 2s;
-    lintel_lookup_timeout 1s;
+    lintel_lookup_timeout {lookup_timeout};
     lintel_cors_origins {origin};
     lintel_max_reply_size 64m;
 
@@ -233,7 +233,8 @@ http {{
 class Gateway:
     """An nginx master (daemon off) with the module, on a free port."""
 
-    def __init__(self, workdir, users, app, tenant_ttl="60s", apps=None):
+    def __init__(self, workdir, users, app, tenant_ttl="60s", apps=None,
+                 lookup_timeout="1s"):
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.port = free_port()
@@ -249,7 +250,8 @@ class Gateway:
                     for a in (apps or [app])),
                 down_port=free_port(),
                 issuer=ISSUER, audience=AUDIENCE, origin=ORIGIN,
-                port=self.port, tenant_ttl=tenant_ttl))
+                port=self.port, tenant_ttl=tenant_ttl,
+                lookup_timeout=lookup_timeout))
         check = subprocess.run(self.cmd("-t"), capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         self.proc = subprocess.Popen(self.cmd("-g", "daemon off;"),

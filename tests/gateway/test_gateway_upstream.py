@@ -153,42 +153,77 @@ def test_keepalive_connections_are_reused(own_stack, keys):
     assert stats["edge_calls"] >= 10000
 
 
+class Load:
+    """Threads that send one request after another on their own keepalive
+    connection until stopped; every answer's status and X-Request-Id is
+    kept, in order, under a lock."""
+
+    def __init__(self, g, token):
+        self.g, self.token = g, token
+        self.stop = threading.Event()
+        self.answers = []          # (method, status, request id)
+        self.lock = threading.Lock()
+        self.threads = []
+
+    def start(self, method, n):
+        def run():
+            s = requests.Session()
+            while not self.stop.is_set():
+                r = s.request(method, self.g.base_url + "/echo",
+                              data="{}" if method != "GET" else None,
+                              headers={"Host": "acme." + BASE,
+                                       "Authorization": "Bearer " + self.token,
+                                       "Content-Type": "application/json"},
+                              timeout=10)
+                with self.lock:
+                    self.answers.append((method, r.status_code,
+                                         r.headers["X-Request-Id"]))
+        for _ in range(n):
+            t = threading.Thread(target=run)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def count(self, method, status=None):
+        with self.lock:
+            return sum(1 for m, st, _ in self.answers
+                       if m == method and status in (None, st))
+
+    def statuses(self, method):
+        with self.lock:
+            return collections.Counter(st for m, st, _ in self.answers
+                                       if m == method)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
 def test_a_service_restart_under_load_heals_without_a_reload(own_stack,
                                                              keys):
     g, _, app = own_stack(split=True)
     token = make_token(keys["main"])
-    stop = threading.Event()
-    codes = collections.Counter()
-
-    def load():
-        s = requests.Session()
-        while not stop.is_set():
-            r = s.get(g.base_url + "/echo",
-                      headers={"Host": "acme." + BASE,
-                               "Authorization": "Bearer " + token},
-                      timeout=10)
-            codes[r.status_code] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(4)]
-    for t in threads:
-        t.start()
+    load = Load(g, token).start("GET", 4)
     try:
-        wait_until(lambda: codes[200] > 200, what="load")
+        wait_until(lambda: load.count("GET", 200) > 200, what="load")
         app.stop()
         app.start()
         # after the restart every request succeeds again, through the
         # same nginx master and workers (no reload)
         wait_until(lambda: g.get("/echo", token=token).status_code == 200,
                    what="the service to answer again")
-        mark = codes[200]
-        wait_until(lambda: codes[200] > mark + 200, what="more load")
-        before_bad = sum(v for k, v in codes.items() if k != 200)
-        time.sleep(0.5)
-        after_bad = sum(v for k, v in codes.items() if k != 200)
+        mark = load.count("GET", 200)
+        wait_until(lambda: load.count("GET", 200) > mark + 200,
+                   what="more load")
+        before_bad = load.count("GET") - load.count("GET", 200)
+        mark = load.count("GET", 200)
+        wait_until(lambda: load.count("GET", 200) > mark + 200,
+                   what="load after the heal")
+        after_bad = load.count("GET") - load.count("GET", 200)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        load.finish()
+    codes = load.statuses("GET")
     assert after_bad == before_bad, codes
     assert set(codes) <= {200, 502, 503}, codes
     assert "signal 1 (SIGHUP)" not in g.error_log()
@@ -206,63 +241,32 @@ def test_failover_between_two_instances(own_stack, keys, tmp_path):
     log = str(tmp_path / "calls.log")
     g, _, apps = own_stack(apps=2, app_args=["--call-log", log])
     token = make_token(keys["main"])
-    stop = threading.Event()
-    gets = collections.Counter()
-    posts = []          # (status, request id)
-    lock = threading.Lock()
-
-    def get_load():
-        s = requests.Session()
-        while not stop.is_set():
-            r = s.get(g.base_url + "/echo",
-                      headers={"Host": "acme." + BASE,
-                               "Authorization": "Bearer " + token},
-                      timeout=10)
-            with lock:
-                gets[r.status_code] += 1
-
-    def post_load():
-        s = requests.Session()
-        while not stop.is_set():
-            r = s.post(g.base_url + "/echo", data="{}",
-                       headers={"Host": "acme." + BASE,
-                                "Authorization": "Bearer " + token,
-                                "Content-Type": "application/json"},
-                       timeout=10)
-            with lock:
-                posts.append((r.status_code, r.headers["X-Request-Id"]))
-
-    threads = [threading.Thread(target=get_load) for _ in range(4)]
-    threads += [threading.Thread(target=post_load) for _ in range(2)]
-    for t in threads:
-        t.start()
+    load = Load(g, token).start("GET", 4).start("POST", 2)
     try:
-        wait_until(lambda: gets[200] > 300 and len(posts) > 100, what="load")
+        wait_until(lambda: load.count("GET", 200) > 300
+                   and load.count("POST") > 100, what="load")
         apps[0].kill()
-        mark = gets[200]
-        wait_until(lambda: gets[200] > mark + 500, what="load after kill")
+        mark = load.count("GET", 200)
+        wait_until(lambda: load.count("GET", 200) > mark + 500,
+                   what="load after kill")
         # the killed instance comes back on its port: picked up, no reload
         apps[0].start()
-        wait_until(lambda: apps[0].proc.poll() is None
-                   and requests.get(
-                       g.base_url + "/stats",
-                       headers={"Host": "acme." + BASE,
-                                "Authorization": "Bearer " + token},
-                       timeout=10).json().get("pid") == apps[0].proc.pid,
+        wait_until(lambda: g.get("/stats", token=token).json().get("pid")
+                   == apps[0].proc.pid,
                    timeout=20, what="the returned instance to get traffic")
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        load.finish()
 
     # GETs move to the other instance: not one failed
-    assert set(gets) == {200}, gets
+    assert set(load.statuses("GET")) == {200}, load.statuses("GET")
     # a POST is never sent to a second server: each request id reached a
     # service at most once, and every POST answered 200 exactly once
     applied = collections.Counter(rid for _, m, rid in calls(log)
                                   if m == "POST")
     assert max(applied.values()) == 1
-    for status, rid in posts:
+    for method, status, rid in load.answers:
+        if method != "POST":
+            continue
         assert status in (200, 502, 503), status
         if status == 200:
             assert applied[rid] == 1, rid
