@@ -126,6 +126,7 @@ $(BUILD)/obj/tests/unit/test_pbjson.o: $(BUILD)/gen/test/pbjson_test.pb-c.h
 $(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
 # lc_password calls libargon2, which only the programs that hash link.
 $(BUILD)/tests/test_password: LDLIBS += -largon2
+$(BUILD)/tests/test_jwt: LDLIBS += -ljwt
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_PURE); do echo "== $$t"; $$t; done

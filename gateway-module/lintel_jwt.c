@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/rsa.h>
 
+#include "lc_b64url.h"
 #include "lintel_jwt.h"
 
 
@@ -36,71 +37,9 @@ static int lintel_jwt_id_valid(const char *s);
 static int lintel_jwt_role_known(const char *role);
 
 
-static const signed char  lintel_jwt_b64url[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-    -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
-    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
-};
-
-
 static const char  *lintel_jwt_roles[] = {
     "owner", "admin", "manager", "member", "viewer", "platform_admin", NULL
 };
-
-
-long
-lintel_jwt_b64url_decode(const char *in, size_t len, unsigned char *out,
-    size_t out_size)
-{
-    size_t    i, o;
-    uint32_t  acc;
-    int       bits, v;
-
-    if (len % 4 == 1 || len / 4 * 3 + (len % 4) > out_size) {
-        return -1;
-    }
-
-    acc = 0;
-    bits = 0;
-    o = 0;
-
-    for (i = 0; i < len; i++) {
-        v = lintel_jwt_b64url[(unsigned char) in[i]];
-
-        if (v < 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    /* the leftover bits must be zero: one token, one encoding */
-
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-        return -1;
-    }
-
-    return (long) o;
-}
 
 
 lintel_jwt_rc_e
@@ -127,7 +66,7 @@ lintel_jwt_split(const char *token, size_t len, lintel_jwt_parts_t *parts)
 
     for (p = token; p < end; p++) {
         if (p != dot1 && p != dot2
-            && lintel_jwt_b64url[(unsigned char) *p] < 0)
+            && !lc_b64url_is_char((unsigned char) *p))
         {
             return LINTEL_JWT_MALFORMED;
         }
@@ -164,7 +103,7 @@ lintel_jwt_parse_object(const char *b64, size_t len, size_t max)
         return NULL;
     }
 
-    n = lintel_jwt_b64url_decode(b64, len, buf, max);
+    n = lc_b64url_decode(b64, len, buf, max);
 
     if (n <= 0) {
         return NULL;
@@ -400,7 +339,7 @@ lintel_jwt_verify_rs256(const lintel_jwt_parts_t *parts, EVP_PKEY *key)
         return LINTEL_JWT_BAD_SIGNATURE;
     }
 
-    n = lintel_jwt_b64url_decode(parts->signature, parts->signature_len,
+    n = lc_b64url_decode(parts->signature, parts->signature_len,
                                  sig, sizeof(sig));
 
     if (n != EVP_PKEY_get_size(key)) {

@@ -113,10 +113,6 @@ lintel_jwt_rc_e lintel_jwt_check_times(const lintel_jwt_claims_t *claims,
 lintel_jwt_rc_e lintel_jwt_check_scope(const lintel_jwt_claims_t *claims,
     const char *tenant_id, size_t tenant_id_len);
 
-/* Strict base64url without padding; returns the decoded length or -1. */
-long lintel_jwt_b64url_decode(const char *in, size_t len, unsigned char *out,
-    size_t out_size);
-
 const char *lintel_jwt_strerror(lintel_jwt_rc_e rc);
 
 

@@ -18,19 +18,22 @@ GW_NGX_OBJ   := $(GW_BUILD)/nginx-objs
 GW_SO        := $(GW_BUILD)/ngx_http_lintel_module.so
 GW_TESTSVC   := $(GW_BUILD)/lintel-test-service
 GW_FLOOR     := $(GW_BUILD)/nng-floor
+# libcommon's pure units that the module compiles too (no libcommon deps).
+GW_COMMON    := libcommon/lc_b64url.c
 GW_PURE      := $(GW_DIR)/lintel_host.c $(GW_DIR)/lintel_jwt.c \
-                $(GW_DIR)/lintel_envelope.c $(GW_DIR)/lintel_sp.c
+                $(GW_DIR)/lintel_envelope.c $(GW_DIR)/lintel_sp.c $(GW_COMMON)
 GW_GEN_C     := $(BUILD)/gen/lintel/v1/envelope.pb-c.c \
                 $(BUILD)/gen/lintel/v1/users.pb-c.c
 GW_GEN_H     := $(GW_GEN_C:.c=.h)
-GW_SRCS      := $(wildcard $(GW_DIR)/*.c $(GW_DIR)/*.h)
+GW_SRCS      := $(wildcard $(GW_DIR)/*.c $(GW_DIR)/*.h) $(GW_COMMON) \
+                $(GW_COMMON:.c=.h)
 GW_UNIT      := $(patsubst tests/gateway/%.c,$(GW_BUILD)/tests/%,\
                   $(wildcard tests/gateway/test_*.c))
 GW_FUZZ      := $(patsubst tests/fuzz/%.c,$(GW_BUILD)/fuzz/%,\
                   $(wildcard tests/fuzz/fuzz_*.c))
 GW_CFLAGS    := -std=c11 -O2 -g -Wall -Wextra -Werror \
                 -Wno-missing-field-initializers -D_GNU_SOURCE \
-                -I$(GW_DIR) -I$(BUILD)/gen
+                -I$(GW_DIR) -Ilibcommon -I$(BUILD)/gen
 GW_LIBS      := -lnng -lprotobuf-c -lcjson -lcrypto -lpthread
 FUZZ_SECONDS ?= 10
 FUZZ_CC      ?= clang
@@ -78,19 +81,17 @@ $(GW_FLOOR): tests/bench/nng_floor.c $(GW_GEN_C) $(GW_GEN_H) | $(DEPS_OK)
 
 $(GW_BUILD)/tests/test_%: tests/gateway/test_%.c $(GW_PURE) $(GW_GEN_C) \
                           $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \
-                          tests/gateway/b64url.h \
-                          | $(DEPS_OK)
+                          $(GW_COMMON:.c=.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_PURE) $(GW_GEN_C) $(GW_LIBS) -lcmocka
 
 $(GW_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(GW_PURE) $(GW_GEN_C) \
                          $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \
-                         tests/gateway/b64url.h \
-                         | $(DEPS_OK)
+                         $(GW_COMMON:.c=.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -D_GNU_SOURCE -I$(GW_DIR) -I$(BUILD)/gen \
-	    -o $@ $< $(GW_PURE) $(GW_GEN_C) $(GW_LIBS)
+	    -fno-sanitize-recover=all -D_GNU_SOURCE -I$(GW_DIR) -Ilibcommon \
+	    -I$(BUILD)/gen -o $@ $< $(GW_PURE) $(GW_GEN_C) $(GW_LIBS)
 
 gateway-unit: $(GW_UNIT)
 	@set -e; for t in $(GW_UNIT); do echo "== $$t"; $$t; done

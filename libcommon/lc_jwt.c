@@ -1,109 +1,117 @@
 /*
- * lc_jwt.c: RS256 signing and the public parts of a signing key.
+ * lc_jwt.c: signing keys, RS256 signing through libjwt, and the public
+ * parts of a key.
  */
 #include "lc_jwt.h"
 
-#include <cjson/cJSON.h>
+#include <jwt.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lc_token.h"
+#include "lc_b64url.h"
 
-EVP_PKEY *
-lc_jwt_load_private_pem(const char *path, char *err, size_t errlen)
+/* The whole file, for libjwt, which signs from the PEM text. */
+static int
+lc_jwt_read_file(const char *path, unsigned char **out, size_t *len,
+                 char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    EVP_PKEY *key;
+    unsigned char *buf = NULL;
+    long size = -1;
 
     if (f == NULL) {
         snprintf(err, errlen, "%s: cannot open: %m", path);
-        return NULL;
+        return -1;
     }
-    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    if (fseek(f, 0, SEEK_END) == 0) {
+        size = ftell(f);
+    }
+    if (size <= 0 || size > 65536 || fseek(f, 0, SEEK_SET) != 0 ||
+        (buf = malloc((size_t)size + 1)) == NULL ||
+        fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        snprintf(err, errlen, "%s: cannot read a key of up to 64 KiB", path);
+        free(buf);
+        fclose(f);
+        return -1;
+    }
     fclose(f);
-    if (key == NULL) {
+    buf[size] = '\0';
+    *out = buf;
+    *len = (size_t)size;
+    return 0;
+}
+
+int
+lc_jwt_key_load(lc_jwt_key *key, const char *path, char *err, size_t errlen)
+{
+    BIO *bio;
+
+    memset(key, 0, sizeof(*key));
+    if (lc_jwt_read_file(path, &key->pem, &key->pem_len, err, errlen) != 0) {
+        return -1;
+    }
+    bio = BIO_new_mem_buf(key->pem, (int)key->pem_len);
+    key->pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (key->pkey == NULL) {
         snprintf(err, errlen, "%s: not a PEM private key", path);
-        return NULL;
-    }
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    } else if (EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA) {
         snprintf(err, errlen, "%s: not an RSA key", path);
-        EVP_PKEY_free(key);
-        return NULL;
-    }
-    if (EVP_PKEY_get_bits(key) < 2048) {
+    } else if (EVP_PKEY_get_bits(key->pkey) < 2048) {
         snprintf(err, errlen, "%s: RSA key shorter than 2048 bits", path);
-        EVP_PKEY_free(key);
-        return NULL;
+    } else {
+        return 0;
     }
-    return key;
+    lc_jwt_key_free(key);
+    return -1;
+}
+
+void
+lc_jwt_key_free(lc_jwt_key *key)
+{
+    EVP_PKEY_free(key->pkey);
+    if (key->pem != NULL) {
+        OPENSSL_cleanse(key->pem, key->pem_len);
+        free(key->pem);
+    }
+    memset(key, 0, sizeof(*key));
+}
+
+char *
+lc_jwt_sign_rs256(const lc_jwt_key *key, const char *kid,
+                  const char *claims_json)
+{
+    jwt_t *jwt = NULL;
+    char *token = NULL;
+
+    if (jwt_new(&jwt) == 0 &&
+        jwt_set_alg(jwt, JWT_ALG_RS256, key->pem, (int)key->pem_len) == 0 &&
+        jwt_add_header(jwt, "kid", kid) == 0 &&
+        jwt_add_grants_json(jwt, claims_json) == 0) {
+        token = jwt_encode_str(jwt);
+    }
+    jwt_free(jwt);
+    return token;
 }
 
 /* base64url of `len` bytes into a new string. */
 static char *
 lc_jwt_b64(const void *data, size_t len)
 {
-    size_t cap = len / 3 * 4 + 5;
+    size_t cap = lc_b64url_encoded_len(len) + 1;
     char *out = malloc(cap);
 
-    if (out != NULL && lc_base64url_encode(data, len, out, cap) < 0) {
+    if (out != NULL && lc_b64url_encode(data, len, out, cap) < 0) {
         free(out);
         out = NULL;
     }
     return out;
-}
-
-char *
-lc_jwt_sign_rs256(EVP_PKEY *key, const char *kid, const char *claims_json)
-{
-    cJSON *hdr = cJSON_CreateObject();
-    char *hdr_json = NULL, *h64 = NULL, *c64 = NULL, *input = NULL;
-    char *s64 = NULL, *token = NULL;
-    unsigned char *sig = NULL;
-    size_t siglen = 0, inlen;
-    EVP_MD_CTX *md = NULL;
-
-    if (hdr == NULL || !cJSON_AddStringToObject(hdr, "alg", "RS256") ||
-        !cJSON_AddStringToObject(hdr, "typ", "JWT") ||
-        !cJSON_AddStringToObject(hdr, "kid", kid) ||
-        (hdr_json = cJSON_PrintUnformatted(hdr)) == NULL ||
-        (h64 = lc_jwt_b64(hdr_json, strlen(hdr_json))) == NULL ||
-        (c64 = lc_jwt_b64(claims_json, strlen(claims_json))) == NULL) {
-        goto done;
-    }
-    inlen = strlen(h64) + 1 + strlen(c64);
-    input = malloc(inlen + 1);
-    if (input == NULL) {
-        goto done;
-    }
-    snprintf(input, inlen + 1, "%s.%s", h64, c64);
-    md = EVP_MD_CTX_new();
-    if (md == NULL ||
-        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(md, NULL, &siglen, (unsigned char *)input, inlen) != 1 ||
-        (sig = malloc(siglen)) == NULL ||
-        EVP_DigestSign(md, sig, &siglen, (unsigned char *)input, inlen) != 1 ||
-        (s64 = lc_jwt_b64(sig, siglen)) == NULL) {
-        goto done;
-    }
-    token = malloc(inlen + 1 + strlen(s64) + 1);
-    if (token != NULL) {
-        sprintf(token, "%s.%s", input, s64);
-    }
-done:
-    EVP_MD_CTX_free(md);
-    cJSON_Delete(hdr);
-    free(hdr_json);
-    free(h64);
-    free(c64);
-    free(input);
-    free(sig);
-    free(s64);
-    return token;
 }
 
 /* A big number as unsigned big-endian bytes, base64url. */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lc_b64url.h"
 #include "lc_query.h"
-#include "lc_token.h"
 
 /* A cursor's text: the sort name, the key and the id, with separators. */
 #define LC_PAGE_RAW_MAX (64 + LC_PAGE_KEY_MAX + 40)
@@ -30,9 +30,9 @@ lc_page_parse_cursor(const char *text, lc_page *p, lc_json_field_errors *errs)
 {
     char raw[LC_PAGE_RAW_MAX];
     char *first, *last;
-    int n;
+    long n;
 
-    n = lc_base64url_decode(text, strlen(text), raw, sizeof(raw) - 1);
+    n = lc_b64url_decode(text, strlen(text), raw, sizeof(raw) - 1);
     if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL) {
         lc_json_field_error_add(errs, "cursor", "invalid");
         return;
@@ -146,7 +146,7 @@ lc_page_cursor(const lc_page *p, const char *key, const char *id, char *out,
     if (n < 0 || (size_t)n >= sizeof(raw)) {
         return -1;
     }
-    return lc_base64url_encode(raw, (size_t)n, out, outlen) < 0 ? -1 : 0;
+    return lc_b64url_encode(raw, (size_t)n, out, outlen) < 0 ? -1 : 0;
 }
 
 cJSON *

@@ -16,13 +16,6 @@
 #define LC_TOKEN_LEN 43      /* base64url of 32 bytes, no padding */
 #define LC_TOKEN_HASH_LEN 64 /* hex SHA-256 */
 
-/* base64url without padding; returns the length written (NUL-terminated)
- * or -1 when `outlen` is too small. */
-int lc_base64url_encode(const void *in, size_t len, char *out, size_t outlen);
-
-/* Decodes base64url (padding optional); returns the length or -1. */
-int lc_base64url_decode(const char *in, size_t len, void *out, size_t outlen);
-
 /* A fresh token into out[LC_TOKEN_LEN + 1]; 0 or -1 (no entropy). */
 int lc_token_new(char *out);
 

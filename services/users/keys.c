@@ -24,7 +24,7 @@
 
 typedef struct {
     char kid[KEYS_KID_MAX + 1];
-    EVP_PKEY *pkey;
+    lc_jwt_key key;
     char *n, *e, *pem;
     struct timespec mtime;
 } keys_entry;
@@ -149,10 +149,15 @@ keys_load(users_app *app)
         }
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         keys_entry *k = &ks->k[ks->count];
-        k->pkey = lc_jwt_load_private_pem(path, err, sizeof(err));
-        if (k->pkey == NULL || stat(path, &st) != 0) {
-            fprintf(stderr, "lintel-users: LINTEL_JWT_KEYS_DIR: %s\n",
-                    k->pkey ? strerror(errno) : err);
+        if (lc_jwt_key_load(&k->key, path, err, sizeof(err)) != 0) {
+            fprintf(stderr, "lintel-users: LINTEL_JWT_KEYS_DIR: %s\n", err);
+            closedir(d);
+            return -1;
+        }
+        if (stat(path, &st) != 0) {
+            fprintf(stderr, "lintel-users: LINTEL_JWT_KEYS_DIR: %s: %s\n",
+                    path, strerror(errno));
+            lc_jwt_key_free(&k->key);
             closedir(d);
             return -1;
         }
@@ -160,7 +165,7 @@ keys_load(users_app *app)
         k->kid[len - 4] = '\0';
         k->mtime = st.st_mtim;
         ks->count++;
-        if (lc_jwt_public_parts(k->pkey, &k->n, &k->e, &k->pem) != 0) {
+        if (lc_jwt_public_parts(k->key.pkey, &k->n, &k->e, &k->pem) != 0) {
             fprintf(stderr, "lintel-users: %s: cannot export the public key\n",
                     path);
             closedir(d);
@@ -198,7 +203,7 @@ keys_free(users_app *app)
         return;
     }
     for (i = 0; i < ks->count; i++) {
-        EVP_PKEY_free(ks->k[i].pkey);
+        lc_jwt_key_free(&ks->k[i].key);
         free(ks->k[i].n);
         free(ks->k[i].e);
         free(ks->k[i].pem);
@@ -239,7 +244,7 @@ keys_sign_access(const users_app *app, const char *tenant_id,
     if (claims == NULL) {
         return NULL;
     }
-    token = lc_jwt_sign_rs256(k->pkey, k->kid, claims);
+    token = lc_jwt_sign_rs256(&k->key, k->kid, claims);
     free(claims);
     return token;
 }

@@ -14,7 +14,7 @@
 #include <openssl/rsa.h>
 
 #include "lintel_jwt.h"
-#include "../gateway/b64url.h"
+#include "lc_b64url.h"
 
 static EVP_PKEY *key;
 
@@ -46,7 +46,7 @@ static void check(const char *tok, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *buf;
-    size_t n;
+    size_t n, cap;
 
     if (key == NULL)
         key = EVP_RSA_gen(2048);
@@ -54,10 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
 
     if (data[0] & 1) {
-        buf = malloc(2 * (size * 4 / 3 + 4) + 8);
-        n = b64url(data + 1, size - 1, buf);
+        cap = 2 * (size * 4 / 3 + 4) + 8;
+        buf = malloc(cap);
+        n = (size_t)lc_b64url_encode(data + 1, size - 1, buf, cap);
         buf[n++] = '.';
-        n += b64url(data + 1, size - 1, buf + n);
+        n += (size_t)lc_b64url_encode(data + 1, size - 1, buf + n, cap - n);
         memcpy(buf + n, ".AAAA", 5);
         check(buf, n + 5);
     } else {

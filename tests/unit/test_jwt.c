@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -15,10 +16,10 @@
 #include <openssl/rsa.h>
 
 #include "lc_jwt.h"
-#include "lc_token.h"
+#include "lc_b64url.h"
 
 static char key_path[64];
-static EVP_PKEY *key;
+static lc_jwt_key key;
 
 static int
 write_key(const char *path, EVP_PKEY *k)
@@ -47,15 +48,14 @@ setup(void **state)
         return -1;
     }
     EVP_PKEY_free(gen);
-    key = lc_jwt_load_private_pem(key_path, err, sizeof(err));
-    return key ? 0 : -1;
+    return lc_jwt_key_load(&key, key_path, err, sizeof(err));
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
-    EVP_PKEY_free(key);
+    lc_jwt_key_free(&key);
     unlink(key_path);
     return 0;
 }
@@ -63,17 +63,31 @@ teardown(void **state)
 static size_t
 b64d(const char *s, size_t n, unsigned char *out, size_t cap)
 {
-    int len = lc_base64url_decode(s, n, out, cap);
+    long len = lc_b64url_decode(s, n, out, cap);
 
     assert_true(len >= 0);
     return (size_t)len;
+}
+
+/* `json` (n bytes) is an object with exactly the members of `want`. */
+static void
+assert_json_members(const unsigned char *json, size_t n, const char *want)
+{
+    cJSON *got = cJSON_ParseWithLength((const char *)json, n);
+    cJSON *exp = cJSON_Parse(want);
+
+    assert_non_null(got);
+    assert_non_null(exp);
+    assert_true(cJSON_Compare(got, exp, 1));
+    cJSON_Delete(got);
+    cJSON_Delete(exp);
 }
 
 static void
 test_sign_produces_a_verifiable_rs256_token(void **state)
 {
     const char *claims = "{\"sub\":\"u\",\"typ\":\"access\"}";
-    char *token = lc_jwt_sign_rs256(key, "k1", claims);
+    char *token = lc_jwt_sign_rs256(&key, "k1", claims);
     char *dot1, *dot2;
     unsigned char part[1024];
     size_t n;
@@ -85,21 +99,19 @@ test_sign_produces_a_verifiable_rs256_token(void **state)
     dot2 = strrchr(token, '.');
     assert_true(dot1 != NULL && dot2 != dot1);
     n = b64d(token, (size_t)(dot1 - token), part, sizeof(part));
-    assert_memory_equal(
-        part, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}", n);
+    assert_json_members(part, n, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}");
     n = b64d(dot1 + 1, (size_t)(dot2 - dot1 - 1), part, sizeof(part));
-    assert_int_equal(n, strlen(claims));
-    assert_memory_equal(part, claims, n);
+    assert_json_members(part, n, claims);
     n = b64d(dot2 + 1, strlen(dot2 + 1), part, sizeof(part));
     assert_int_equal(n, 256);
-    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key),
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key.pkey),
                      1);
     assert_int_equal(EVP_DigestVerify(md, part, n, (unsigned char *)token,
                                       (size_t)(dot2 - token)),
                      1);
     /* A changed claim no longer verifies. */
     token[(dot1 - token) + 3] ^= 1;
-    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key),
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key.pkey),
                      1);
     assert_int_not_equal(EVP_DigestVerify(md, part, n, (unsigned char *)token,
                                           (size_t)(dot2 - token)),
@@ -111,8 +123,8 @@ test_sign_produces_a_verifiable_rs256_token(void **state)
 static void
 test_signing_is_deterministic(void **state)
 {
-    char *a = lc_jwt_sign_rs256(key, "k1", "{\"a\":1}");
-    char *b = lc_jwt_sign_rs256(key, "k1", "{\"a\":1}");
+    char *a = lc_jwt_sign_rs256(&key, "k1", "{\"a\":1}");
+    char *b = lc_jwt_sign_rs256(&key, "k1", "{\"a\":1}");
 
     (void)state;
     /* PKCS#1 v1.5: the same claims, the same token (the refresh race
@@ -131,12 +143,12 @@ test_public_parts_match_the_key(void **state)
     size_t len;
 
     (void)state;
-    assert_int_equal(lc_jwt_public_parts(key, &n, &e, &pem), 0);
+    assert_int_equal(lc_jwt_public_parts(key.pkey, &n, &e, &pem), 0);
     assert_string_equal(e, "AQAB");
     assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
     len = b64d(n, strlen(n), raw, sizeof(raw));
     assert_int_equal(len, 256);
-    assert_int_equal(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &bn), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(key.pkey, OSSL_PKEY_PARAM_RSA_N, &bn), 1);
     assert_int_equal(BN_num_bytes(bn), 256);
     {
         unsigned char want[256];
@@ -154,13 +166,14 @@ static void
 test_loading_refuses_what_cannot_sign(void **state)
 {
     char err[256], path[64];
+    lc_jwt_key bad;
     EVP_PKEY *k;
     FILE *f;
     int fd;
 
     (void)state;
-    assert_null(
-        lc_jwt_load_private_pem("/nonexistent/k.pem", err, sizeof(err)));
+    assert_int_equal(
+        lc_jwt_key_load(&bad, "/nonexistent/k.pem", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "cannot open"));
 
     snprintf(path, sizeof(path), "/tmp/lc_jwt_bad_XXXXXX");
@@ -169,19 +182,22 @@ test_loading_refuses_what_cannot_sign(void **state)
     f = fopen(path, "w");
     fputs("not a key\n", f);
     fclose(f);
-    assert_null(lc_jwt_load_private_pem(path, err, sizeof(err)));
+    assert_int_equal(lc_jwt_key_load(&bad, path, err, sizeof(err)), -1);
+    assert_null(bad.pkey);
     assert_non_null(strstr(err, "not a PEM private key"));
 
     k = EVP_EC_gen("P-256");
     write_key(path, k);
     EVP_PKEY_free(k);
-    assert_null(lc_jwt_load_private_pem(path, err, sizeof(err)));
+    assert_int_equal(lc_jwt_key_load(&bad, path, err, sizeof(err)), -1);
+    assert_null(bad.pkey);
     assert_non_null(strstr(err, "not an RSA key"));
 
     k = EVP_RSA_gen(1024);
     write_key(path, k);
     EVP_PKEY_free(k);
-    assert_null(lc_jwt_load_private_pem(path, err, sizeof(err)));
+    assert_int_equal(lc_jwt_key_load(&bad, path, err, sizeof(err)), -1);
+    assert_null(bad.pkey);
     assert_non_null(strstr(err, "shorter than 2048"));
     unlink(path);
 }

@@ -1,4 +1,4 @@
-/* lc_token: random tokens, their stored hashes, derivation and base64url. */
+/* lc_token: random tokens, their stored hashes and derivation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,32 +8,6 @@
 #include <cmocka.h>
 
 #include "lc_token.h"
-
-static void
-test_base64url_known_vectors(void **state)
-{
-    char out[16];
-    unsigned char back[8];
-
-    (void)state;
-    /* RFC 4648 §10, without padding, in the URL alphabet. */
-    assert_int_equal(lc_base64url_encode("", 0, out, sizeof(out)), 0);
-    assert_int_equal(lc_base64url_encode("f", 1, out, sizeof(out)), 2);
-    assert_string_equal(out, "Zg");
-    lc_base64url_encode("fo", 2, out, sizeof(out));
-    assert_string_equal(out, "Zm8");
-    lc_base64url_encode("foobar", 6, out, sizeof(out));
-    assert_string_equal(out, "Zm9vYmFy");
-    lc_base64url_encode("\xfb\xff", 2, out, sizeof(out));
-    assert_string_equal(out, "-_8");
-    assert_int_equal(lc_base64url_encode("foobar", 6, out, 8), -1);
-    assert_int_equal(lc_base64url_decode("-_8", 3, back, sizeof(back)), 2);
-    assert_memory_equal(back, "\xfb\xff", 2);
-    assert_int_equal(lc_base64url_decode("Zm9vYg==", 8, back, sizeof(back)), 4);
-    assert_int_equal(lc_base64url_decode("Z", 1, back, sizeof(back)), -1);
-    assert_int_equal(lc_base64url_decode("Zm+v", 4, back, sizeof(back)), -1);
-    assert_int_equal(lc_base64url_decode("Zm9vYmFy", 8, back, 5), -1);
-}
 
 static void
 test_tokens_are_fresh_and_well_formed(void **state)
@@ -84,7 +58,6 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64url_known_vectors),
         cmocka_unit_test(test_tokens_are_fresh_and_well_formed),
         cmocka_unit_test(test_hash_is_hex_sha256),
         cmocka_unit_test(test_derive_is_deterministic_and_salted),
