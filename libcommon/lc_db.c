@@ -49,46 +49,56 @@ lc_db_error_count(void)
 }
 
 void
-lc_db_error_set(lc_db_error *err, int http_status, const char *code,
-                const char *message)
+lc_db_error_set(lc_db_error *err, lc_db_fault fault, const char *message)
 {
     memset(err, 0, sizeof(*err));
-    err->http_status = http_status;
-    err->code = code;
+    err->fault = fault;
     snprintf(err->message, sizeof(err->message), "%s", message);
 }
 
-int
-lc_db_sqlstate_http(const char *s, const char **code)
+lc_db_fault
+lc_db_sqlstate_fault(const char *s)
 {
     if (strcmp(s, "23505") == 0 || strcmp(s, "40001") == 0 ||
         strcmp(s, "40P01") == 0) {
-        *code = "conflict";
-        return 409;
+        return LC_DB_CONFLICT;
     }
     /* FK, check and not-null violations: the request names something that
      * cannot be stored, which validation should normally have caught. */
     if (strcmp(s, "23503") == 0 || strcmp(s, "23514") == 0 ||
         strcmp(s, "23502") == 0) {
-        *code = "validation_failed";
-        return 422;
+        return LC_DB_REFUSED;
     }
     if (strncmp(s, "22", 2) == 0) {
-        *code = "validation_failed";
-        return 400;
+        return LC_DB_BAD_VALUE;
     }
     if (strcmp(s, "57014") == 0) { /* statement_timeout: the deadline */
-        *code = "gateway_timeout";
-        return 504;
+        return LC_DB_TIMEOUT;
     }
     if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
         strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 ||
         strncmp(s, "53", 2) == 0) {
-        *code = "service_unavailable";
-        return 503;
+        return LC_DB_UNAVAILABLE;
     }
-    *code = "internal";
-    return 500;
+    return LC_DB_BUG;
+}
+
+int
+lc_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
+            char *out, size_t outlen, lc_db_error *err)
+{
+    PGresult *res = lc_db_exec(db, st, params, err);
+    int found;
+
+    if (res == NULL) {
+        return -1;
+    }
+    found = PQntuples(res) > 0;
+    if (found && out != NULL) {
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return found;
 }
 
 bool
@@ -163,15 +173,14 @@ lc_db_hash(const char *s)
 }
 
 static void
-lc_db_fail(lc_db_error *err, int status, const char *code, const char *what,
+lc_db_fail(lc_db_error *err, lc_db_fault fault, const char *what,
            PGconn *conn)
 {
     const char *msg = conn ? PQerrorMessage(conn) : "";
 
     atomic_fetch_add(&lc_db_errors, 1);
     memset(err, 0, sizeof(*err));
-    err->http_status = status;
-    err->code = code;
+    err->fault = fault;
     snprintf(err->message, sizeof(err->message), "%s: %s", what, msg);
     err->message[strcspn(err->message, "\n")] = '\0';
 }
@@ -200,7 +209,7 @@ lc_db_connect(lc_db *db, lc_db_error *err)
     /* expand_dbname = 1: "dbname" may be a whole URI or conninfo string. */
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-        lc_db_fail(err, 503, "service_unavailable", "connect", db->conn);
+        lc_db_fail(err, LC_DB_UNAVAILABLE, "connect", db->conn);
         if (db->conn != NULL) {
             PQfinish(db->conn);
             db->conn = NULL;
@@ -224,15 +233,14 @@ lc_db_result_error(lc_db *db, const PGresult *res, lc_db_error *err)
     memset(err, 0, sizeof(*err));
     if (state == NULL) {
         /* No SQLSTATE: the connection itself failed. */
-        err->http_status = 503;
-        err->code = "service_unavailable";
+        err->fault = LC_DB_UNAVAILABLE;
         snprintf(err->message, sizeof(err->message), "%s",
                  PQerrorMessage(db->conn));
         err->message[strcspn(err->message, "\n")] = '\0';
         return;
     }
     snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
-    err->http_status = lc_db_sqlstate_http(state, &err->code);
+    err->fault = lc_db_sqlstate_fault(state);
     snprintf(err->message, sizeof(err->message), "%s",
              primary ? primary : "database error");
     if (constraint != NULL) {
@@ -341,7 +349,7 @@ lc_db_commit(lc_db *db, lc_db_error *err)
     }
     if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
         PQclear(res);
-        lc_db_error_set(err, 500, "internal",
+        lc_db_error_set(err, LC_DB_BUG,
                         "transaction was aborted before COMMIT");
         return -1;
     }
@@ -384,39 +392,83 @@ lc_db_ping(lc_db *db, lc_db_error *err)
     return 0;
 }
 
-/* BEGIN and the transaction-local settings. A connection found dead at
- * BEGIN is replaced once: nothing has run yet, so that is safe. */
+static int lc_db_send(lc_db *db, const lc_db_stmt *st,
+                      const char *const *params, lc_db_error *err);
+static PGresult *lc_db_pipeline_result(lc_db *db, lc_db_error *err,
+                                       int *failed);
+
+/* BEGIN and the transaction-local settings, pipelined: one round trip. A
+ * Sync inside an explicit transaction does not end it. */
+static int
+lc_db_begin_once(lc_db *db, const char *const *set, lc_db_error *err)
+{
+    PGresult *begin, *settings, *sync;
+    int failed = 0;
+
+    lc_db_prepare(db, &lc_db_set_tx, err, &failed);
+    if (failed) {
+        return -1;
+    }
+    if (!PQenterPipelineMode(db->conn) ||
+        !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        lc_db_send(db, &lc_db_set_tx, set, err) != 0 ||
+        !PQpipelineSync(db->conn)) {
+        if (err->fault == LC_DB_OK) {
+            lc_db_result_error(db, NULL, err);
+        }
+        PQfinish(db->conn); /* a half-built pipeline goes with it */
+        db->conn = NULL;
+        return -1;
+    }
+    begin = lc_db_pipeline_result(db, err, &failed);
+    settings = lc_db_pipeline_result(db, err, &failed);
+    sync = PQgetResult(db->conn);
+    PQclear(begin);
+    PQclear(settings);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        if (!failed) {
+            lc_db_result_error(db, sync, err);
+        }
+        PQclear(sync);
+        PQfinish(db->conn);
+        db->conn = NULL;
+        return -1;
+    }
+    PQclear(sync);
+    PQexitPipelineMode(db->conn);
+    if (failed) {
+        lc_db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+/* A connection found dead at BEGIN is replaced once: nothing has run yet,
+ * so that is safe. */
 static int
 lc_db_begin(lc_db *db, const char *tenant_id, int64_t remaining_ms,
             lc_db_error *err)
 {
     char timeout[24];
-    const char *params[2];
-    PGresult *res;
+    const char *set[2];
     int attempt;
 
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)remaining_ms);
+    /* An empty app.tenant_id fails the policies' uuid cast: fail closed. */
+    set[0] = tenant_id ? tenant_id : "";
+    set[1] = timeout;
     for (attempt = 0;; attempt++) {
         if (lc_db_connect(db, err) != 0) {
             return -1;
         }
-        if (lc_db_simple(db, "BEGIN", err) == 0) {
-            break;
+        if (lc_db_begin_once(db, set, err) == 0) {
+            return 0;
         }
-        if (attempt > 0 || PQstatus(db->conn) == CONNECTION_OK) {
+        if (attempt > 0 ||
+            (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)) {
             return -1;
         }
     }
-    snprintf(timeout, sizeof(timeout), "%lld", (long long)remaining_ms);
-    /* An empty app.tenant_id fails the policies' uuid cast: fail closed. */
-    params[0] = tenant_id ? tenant_id : "";
-    params[1] = timeout;
-    res = lc_db_exec(db, &lc_db_set_tx, params, err);
-    if (res == NULL) {
-        lc_db_rollback(db);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
 }
 
 static bool
@@ -469,7 +521,7 @@ lc_db_pipeline_result(lc_db *db, lc_db_error *err, int *failed)
     }
     if (!*failed) {
         if (status == PGRES_PIPELINE_ABORTED || res == NULL) {
-            lc_db_error_set(err, 500, "internal", "pipeline aborted");
+            lc_db_error_set(err, LC_DB_BUG, "pipeline aborted");
         } else {
             lc_db_result_error(db, res, err);
         }
@@ -491,13 +543,13 @@ lc_db_tenant_read(lc_db *db, const char *tenant_id, int64_t deadline_ms,
     int attempt, failed;
 
     if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
-        lc_db_error_set(err, 500, "internal", "tenant id is not a uuid");
+        lc_db_error_set(err, LC_DB_BUG, "tenant id is not a uuid");
         return NULL;
     }
     for (attempt = 0;; attempt++) {
         remaining = deadline_ms - lc_clock_mono_ms();
         if (remaining <= 0) {
-            lc_db_error_set(err, 504, "gateway_timeout",
+            lc_db_error_set(err, LC_DB_TIMEOUT,
                             "deadline passed before the transaction");
             return NULL;
         }
@@ -524,7 +576,7 @@ lc_db_tenant_read(lc_db *db, const char *tenant_id, int64_t deadline_ms,
         if (!PQenterPipelineMode(db->conn) ||
             lc_db_send(db, &lc_db_set_tx, set, err) != 0 ||
             lc_db_send(db, st, params, err) != 0 || !PQpipelineSync(db->conn)) {
-            if (err->http_status == 0) {
+            if (err->fault == LC_DB_OK) {
                 lc_db_result_error(db, NULL, err);
             }
             /* No Sync reached the server, so nothing can commit: drop
@@ -569,13 +621,13 @@ lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
     int attempt;
 
     if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
-        lc_db_error_set(err, 500, "internal", "tenant id is not a uuid");
+        lc_db_error_set(err, LC_DB_BUG, "tenant id is not a uuid");
         return -1;
     }
     for (attempt = 1;; attempt++) {
         remaining = deadline_ms - lc_clock_mono_ms();
         if (remaining <= 0) {
-            lc_db_error_set(err, 504, "gateway_timeout",
+            lc_db_error_set(err, LC_DB_TIMEOUT,
                             "deadline passed before the transaction");
             return -1;
         }
@@ -586,8 +638,8 @@ lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
         if (fn(db, arg, err) == 0 && lc_db_commit(db, err) == 0) {
             return 0;
         }
-        if (err->http_status == 0) {
-            lc_db_error_set(err, 500, "internal",
+        if (err->fault == LC_DB_OK) {
+            lc_db_error_set(err, LC_DB_BUG,
                             "transaction failed without an error");
         }
         lc_db_rollback(db);

@@ -33,10 +33,23 @@ typedef struct {
     int nparams;
 } lc_db_stmt;
 
-/* What went wrong, already mapped to the HTTP status and API error code. */
+/* What kind of failure: the request layer (lc_req_db_error) decides what
+ * a client is told; lc_db knows nothing of HTTP. */
+typedef enum {
+    LC_DB_OK = 0,
+    LC_DB_UNAVAILABLE, /* no connection, or the server is shutting down or
+                          out of resources: worth a retry later */
+    LC_DB_TIMEOUT,     /* the deadline passed (statement_timeout included) */
+    LC_DB_CONFLICT,    /* a unique key taken; serialization failure or
+                          deadlock still there after the retries */
+    LC_DB_REFUSED,     /* a foreign key, check or not-null constraint */
+    LC_DB_BAD_VALUE,   /* a data exception (SQLSTATE 22…) */
+    LC_DB_ABORTED,     /* the transaction's own body chose to roll back */
+    LC_DB_BUG,         /* anything else: bad SQL, privileges, misuse */
+} lc_db_fault;
+
 typedef struct {
-    int http_status;     /* 0 when no error */
-    const char *code;    /* API.md code: "conflict", "internal", ... */
+    lc_db_fault fault;   /* LC_DB_OK when no error */
     char sqlstate[6];    /* "" when the error did not come from the server */
     char message[256];   /* for logs only: may name tables and constraints */
     char constraint[64]; /* the violated constraint, when there is one */
@@ -61,8 +74,9 @@ typedef int (*lc_db_tx_fn)(lc_db *db, void *arg, lc_db_error *err);
  * BEGIN; set_config('app.tenant_id', tenant_id, true); statement_timeout
  * from `deadline_ms` (lc_clock_mono_ms() scale); fn; COMMIT — or ROLLBACK
  * when fn fails. tenant_id must be a UUID, or NULL for platform-scope work
- * (tenant tables then fail closed). A deadline already past fails with 504
- * without touching the database. Returns 0 or -1 with `err` set.
+ * (tenant tables then fail closed). A deadline already past fails
+ * (LC_DB_TIMEOUT) without touching the database. BEGIN and the settings go
+ * in one round trip. Returns 0 or -1 with `err` set.
  */
 int lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                     lc_db_tx_fn fn, void *arg, lc_db_error *err);
@@ -89,11 +103,15 @@ PGresult *lc_db_exec(lc_db *db, const lc_db_stmt *st, const char *const *params,
                      lc_db_error *err);
 
 /* Sets `err` for a failure found by the caller (not from the server). */
-void lc_db_error_set(lc_db_error *err, int http_status, const char *code,
-                     const char *message);
+void lc_db_error_set(lc_db_error *err, lc_db_fault fault, const char *message);
 
-/* SQLSTATE → HTTP status and API code (23505 → 409 "conflict", ...). */
-int lc_db_sqlstate_http(const char *sqlstate, const char **code);
+/* The kind of failure a SQLSTATE reports (23505 → LC_DB_CONFLICT, ...). */
+lc_db_fault lc_db_sqlstate_fault(const char *sqlstate);
+
+/* The first column of the first row of a statement, copied into `out`
+ * (may be NULL); 1 when there was a row, 0 when none, -1 on error. */
+int lc_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
+                char *out, size_t outlen, lc_db_error *err);
 
 /* true when `s` is a canonical textual UUID. */
 bool lc_db_is_uuid(const char *s);

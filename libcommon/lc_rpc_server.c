@@ -68,6 +68,12 @@ struct lc_req {
 
 /* --- handler API -------------------------------------------------------- */
 
+const char *
+lc_req_service(const lc_req *req)
+{
+    return req->worker->server->opts.service;
+}
+
 const lc_request *
 lc_req_envelope(const lc_req *req)
 {
@@ -202,34 +208,67 @@ lc_req_error(lc_req *req, int status, const char *code, const char *message)
     lc_req_error_fields(req, status, code, message, NULL);
 }
 
+/* The answer to each kind of database failure (lc_db_fault's order). */
+static const struct {
+    int status;
+    const char *code, *message;
+} lc_req_db_answers[] = {
+    [LC_DB_UNAVAILABLE] = {503, "service_unavailable",
+                           "a dependency is unavailable, try again later"},
+    [LC_DB_TIMEOUT] = {504, "gateway_timeout", "the request took too long"},
+    [LC_DB_CONFLICT] = {409, "conflict",
+                        "the request conflicts with the current state"},
+    [LC_DB_REFUSED] = {422, "validation_failed",
+                       "the request refers to something that does not exist "
+                       "or is not allowed"},
+    [LC_DB_BAD_VALUE] = {400, "validation_failed",
+                         "a value is out of range or malformed"},
+};
+
+/* The service's own answer to a violated constraint; 0 when it has none. */
+static int
+lc_req_constraint_error(lc_req *req, const lc_db_error *err)
+{
+    const lc_rpc_server_options *o = &req->worker->server->opts;
+    lc_json_field_errors errs = {0};
+    const lc_req_constraint *c;
+    size_t i;
+
+    for (i = 0; err->constraint[0] != '\0' && i < o->nconstraints; i++) {
+        c = &o->constraints[i];
+        if (strcmp(err->constraint, c->constraint) == 0) {
+            if (c->field != NULL) {
+                lc_json_field_error_add(&errs, c->field, c->field_code);
+            }
+            lc_req_error_fields(req, c->status, c->code, c->message, &errs);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void
 lc_req_db_error(lc_req *req, const lc_db_error *err)
 {
-    static const struct {
-        int status;
-        const char *message;
-    } messages[] = {
-        {409, "the request conflicts with the current state"},
-        {422, "the request refers to something that does not exist or is "
-              "not allowed"},
-        {400, "a value is out of range or malformed"},
-        {503, "a dependency is unavailable, try again later"},
-        {504, "the request took too long"},
-    };
-    const char *message = "internal error";
-    size_t i;
+    size_t n = sizeof(lc_req_db_answers) / sizeof(lc_req_db_answers[0]);
+    bool known = err->fault < n && lc_req_db_answers[err->fault].status != 0;
 
-    lc_log(err->http_status >= 500 ? LC_LOG_ERROR : LC_LOG_INFO,
+    lc_log(known && lc_req_db_answers[err->fault].status < 500
+               ? LC_LOG_INFO
+               : LC_LOG_ERROR,
            req->request_id, lc_req_tenant_id(req), "database: %s [%s]",
            err->message, err->sqlstate);
-    for (i = 0; i < sizeof(messages) / sizeof(messages[0]); i++) {
-        if (messages[i].status == err->http_status) {
-            message = messages[i].message;
-        }
+    if (lc_req_constraint_error(req, err)) {
+        return;
     }
-    lc_req_error(req, err->http_status ? err->http_status : 500,
-                 err->code ? err->code : "internal", message);
-    if (err->http_status == 503) {
+    if (!known) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    lc_req_error(req, lc_req_db_answers[err->fault].status,
+                 lc_req_db_answers[err->fault].code,
+                 lc_req_db_answers[err->fault].message);
+    if (err->fault == LC_DB_UNAVAILABLE) {
         lc_req_header(req, "retry-after", "1");
     }
 }

@@ -31,6 +31,18 @@ typedef struct lc_rpc_server lc_rpc_server;
 typedef struct lc_req lc_req;
 typedef void (*lc_rpc_handler)(lc_req *req);
 
+/* A named constraint whose violation is the client's mistake, not a bug:
+ * lc_req_db_error answers it with this error, naming `field` (a body
+ * member) with `field_code` when `field` is set. */
+typedef struct {
+    const char *constraint; /* "projects_tenant_code_key" */
+    int status;             /* 409, 400, … */
+    const char *code;       /* "conflict", "validation_failed" */
+    const char *field;      /* NULL: no fields[] entry */
+    const char *field_code; /* "taken", "before_start" */
+    const char *message;
+} lc_req_constraint;
+
 typedef struct {
     const char *service;    /* "users": logs and metrics */
     const char *url;        /* "tcp://127.0.0.1:7101" */
@@ -42,6 +54,8 @@ typedef struct {
     lc_db_options db;
     lc_cache_options cache;
     void *app; /* the service's state, for handlers */
+    const lc_req_constraint *constraints; /* for lc_req_db_error */
+    size_t nconstraints;
 } lc_rpc_server_options;
 
 lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);
@@ -79,6 +93,8 @@ const char *lc_req_param(const lc_req *req, const char *name);
 /* The tenant id (uuid) from the envelope, or NULL on the platform host. */
 const char *lc_req_tenant_id(const lc_req *req);
 const char *lc_req_id(const lc_req *req);
+/* The service's name ("projects"), which is also its schema's. */
+const char *lc_req_service(const lc_req *req);
 int64_t lc_req_deadline_ms(const lc_req *req); /* lc_clock_mono_ms() scale */
 lc_db *lc_req_db(lc_req *req);
 lc_cache *lc_req_cache(lc_req *req);
@@ -112,7 +128,10 @@ void lc_req_error(lc_req *req, int status, const char *code,
 void lc_req_error_fields(lc_req *req, int status, const char *code,
                          const char *message,
                          const lc_json_field_errors *fields);
-/* An lc_db failure, logged with its detail; the client sees only the code. */
+/* An lc_db failure, logged with its detail; the client sees the error of
+ * the service's constraint it violated, or only the kind of failure:
+ * unavailable 503 (with Retry-After), timeout 504, conflict 409, refused
+ * 422, bad value 400, anything else 500. */
 void lc_req_db_error(lc_req *req, const lc_db_error *err);
 /* Adds a response header (at most 16). */
 void lc_req_header(lc_req *req, const char *name, const char *value);

@@ -170,6 +170,8 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
                                   (int)c->redis_timeout_ms,
                                   (int)c->redis_timeout_ms, 1000};
     ro.app = def->app;
+    ro.constraints = def->constraints;
+    ro.nconstraints = def->nconstraints;
     oo.service = def->name;
     oo.url = c->ops_url;
     oo.db = ro.db;

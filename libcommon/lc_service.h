@@ -29,6 +29,9 @@ typedef struct {
     size_t nvars;
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
     void *app;                       /* passed to handlers (lc_req_app) */
+    /* constraints whose violation is the client's mistake (lc_req_db_error) */
+    const lc_req_constraint *constraints;
+    size_t nconstraints;
     /* serve only, after the configuration is loaded and before listening:
      * loads what the service cannot run without and starts its background
      * work (own connections from `db` and `cache`); -1 exits with status 2.

@@ -32,9 +32,9 @@ projects_change_exec(projects_change *c, lc_db *db, const lc_db_stmt *st,
     exists = PQntuples(res) > 0;
     PQclear(res);
     return exists
-               ? projects_fail_tx(&c->fail, err, 412, "precondition_failed",
+               ? lc_req_fail_tx(&c->fail, err, 412, "precondition_failed",
                                   e->changed)
-               : projects_fail_tx(&c->fail, err, 404, "not_found", e->missing);
+               : lc_req_fail_tx(&c->fail, err, 404, "not_found", e->missing);
 }
 
 void
@@ -68,21 +68,10 @@ int
 projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
                     projects_value *vals, char *version, size_t len)
 {
-    int m;
-
     if (projects_body(req, spec, n, vals) != 0) {
         return -1;
     }
-    m = projects_if_match(req, version, len);
-    if (m < 0) {
-        return -1;
-    }
-    if (m > 0) {
-        lc_req_error(req, 428, "precondition_required",
-                     "send If-Match with the ETag you read");
-        return -1;
-    }
-    return 0;
+    return lc_etag_require(req, version, len);
 }
 
 void
@@ -91,10 +80,10 @@ projects_change_run(lc_req *req, lc_db_tx_fn fn, projects_change *c, int status,
 {
     char url[96];
 
-    if (projects_tx(req, c->caller->tenant_id, fn, c) != 0) {
+    if (lc_req_tx(req, c->caller->tenant_id, fn, c) != 0) {
         PQclear(c->res); /* what a failed attempt left */
         if (c->idem != NULL) {
-            projects_idem_abort(req, c->idem);
+            lc_idem_abort(req, c->idem);
         }
         return;
     }
@@ -107,7 +96,7 @@ projects_change_run(lc_req *req, lc_db_tx_fn fn, projects_change *c, int status,
                      PQgetvalue(c->res, 0, 0));
             lc_req_header(req, "location", url);
         }
-        projects_respond_entity(req, status, PQgetvalue(c->res, 0, 1),
+        lc_etag_respond(req, status, PQgetvalue(c->res, 0, 1),
                                 PQgetvalue(c->res, 0, 2));
     }
     PQclear(c->res);

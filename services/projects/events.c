@@ -121,7 +121,7 @@ projects_events_stop(projects_app *app)
 /* --- projects.EventsSince ------------------------------------------------- */
 
 typedef struct {
-    projects_fail fail;
+    lc_req_fail fail;
     const char *params[2];
     PGresult *res, *last;
 } events_ctx;
@@ -169,7 +169,7 @@ events_since_rpc(lc_req *req)
     c.params[0] = after;
     c.params[1] = limit;
     /* Platform scope (no tenant): the outbox has no RLS, by design. */
-    if (projects_tx(req, NULL, events_since_tx, &c) != 0) {
+    if (lc_req_tx(req, NULL, events_since_tx, &c) != 0) {
         PQclear(c.res);
         PQclear(c.last);
         return;

@@ -26,6 +26,20 @@ static const lc_config_var projects_vars[] = {
      &users_max_message},
 };
 
+/* Constraints whose violation is the client's mistake, not a bug. */
+static const lc_req_constraint projects_constraints[] = {
+    {.constraint = "projects_tenant_code_key", .status = 409,
+     .code = "conflict", .field = "code", .field_code = "taken",
+     .message = "another project already has this code"},
+    {.constraint = "projects_dates_ordered", .status = 400,
+     .code = "validation_failed", .field = "end_date",
+     .field_code = "before_start", .message = "end_date is before start_date"},
+    {.constraint = "projects_budget_currency", .status = 400,
+     .code = "validation_failed", .field = "currency",
+     .field_code = "required_with_budget",
+     .message = "budget_cents and currency go together"},
+};
+
 static int
 projects_all_routes(lc_rpc_server *s)
 {
@@ -79,6 +93,9 @@ main(int argc, char **argv)
         .nvars = sizeof(projects_vars) / sizeof(projects_vars[0]),
         .routes = projects_all_routes,
         .app = &app,
+        .constraints = projects_constraints,
+        .nconstraints =
+            sizeof(projects_constraints) / sizeof(projects_constraints[0]),
         .start = projects_start,
         .stop = projects_stop,
     };

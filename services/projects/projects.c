@@ -154,7 +154,7 @@ static const projects_sort list_sorts[] = {
 /* --- one statement, one result ---------------------------------------------*/
 
 typedef struct {
-    projects_fail fail;
+    lc_req_fail fail;
     const lc_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
@@ -210,7 +210,7 @@ projects_list(lc_req *req)
     params[3] = page.base.after_key;
     params[4] = page.base.after_id;
     res =
-        projects_read(req, caller.tenant_id, projects_page_stmt(&page), params);
+        lc_req_read(req, caller.tenant_id, projects_page_stmt(&page), params);
     if (res != NULL) {
         projects_page_respond(req, &page, res, 2);
         PQclear(res);
@@ -250,7 +250,7 @@ project_create_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     snprintf(location, sizeof(location), "/api/projects/%s",
              PQgetvalue(c->res, 0, 0));
-    return projects_idem_store(db, c->idem, 201, location,
+    return lc_idem_store(db, c->idem, 201, location,
                                PQgetvalue(c->res, 0, 1),
                                PQgetvalue(c->res, 0, 2), err);
 }
@@ -259,30 +259,30 @@ static void
 projects_create(lc_req *req)
 {
     projects_caller caller;
-    projects_idem idem;
+    lc_idem idem;
     projects_value vals[F_COUNT];
     projects_change c = {0};
 
     if (projects_caller_get(req, "manager", &caller) != 0 ||
-        projects_idem_begin(req, &caller, &idem) != 0) {
+        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
     if (projects_body(req, project_fields, F_COUNT, vals) != 0) {
-        projects_idem_abort(req, &idem);
+        lc_idem_abort(req, &idem);
         return;
     }
     if (vals[F_START].text != NULL && vals[F_END].text != NULL &&
         strcmp(vals[F_END].text, vals[F_START].text) < 0) {
         projects_field_error(req, "end_date", "before_start",
                              "end_date is before start_date");
-        projects_idem_abort(req, &idem);
+        lc_idem_abort(req, &idem);
         return;
     }
     if ((vals[F_BUDGET].text == NULL) != (vals[F_CURRENCY].text == NULL)) {
         projects_field_error(
             req, vals[F_CURRENCY].text ? "budget_cents" : "currency",
             "required_with", "budget_cents and currency go together");
-        projects_idem_abort(req, &idem);
+        lc_idem_abort(req, &idem);
         return;
     }
     c.caller = &caller;
@@ -376,7 +376,7 @@ projects_delete(lc_req *req)
 
     if (projects_caller_get(req, "manager", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
-        projects_if_match(req, version, sizeof(version)) < 0) {
+        lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;
     }
     c.caller = &caller;
@@ -405,7 +405,7 @@ projects_count_rpc(lc_req *req)
         return;
     }
     c.stmt = &project_count;
-    if (projects_tx(req, in->tenant_id, query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, query_tx, &c) != 0) {
         return;
     }
     out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);

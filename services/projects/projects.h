@@ -11,8 +11,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_etag.h"
+#include "lc_idem.h"
 #include "lc_page.h"
 #include "lc_rpc_client.h"
+#include "lc_req_tx.h"
 #include "lc_rpc_server.h"
 
 /* created_at and updated_at as RFC 3339 UTC, in SQL. */
@@ -104,41 +107,12 @@ bool projects_date_valid(const char *s);
 void projects_field_error(lc_req *req, const char *field, const char *code,
                           const char *message);
 
-/* The first member of every transaction context: an API error decided in
- * the transaction (status 0: none). */
-typedef struct {
-    int status;
-    const char *code;
-    const char *message;
-} projects_fail;
-
-int projects_fail_tx(projects_fail *f, lc_db_error *err, int status,
-                     const char *code, const char *message);
-
-/* lc_db_tenant_tx in the caller's tenant with the request's deadline; on
- * failure answers with the projects_fail of `ctx` (its first member), or
- * maps a named constraint to a field error, or the database error; -1. */
-int projects_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx);
-
-/* One read-only statement in the tenant's transaction, in one round trip
- * (lc_db_tenant_read); NULL with the error response set. */
-PGresult *projects_read(lc_req *req, const char *tenant_id,
-                        const lc_db_stmt *st, const char *const *params);
-
-/* If-Match: 0 with *version set ("" for `*`: any current version), 1 when
- * absent, -1 (412 set) when it is not a version this service issued. */
-int projects_if_match(lc_req *req, char *version, size_t len);
-
 /* The path's id: a malformed one is a 404 (API.md); -1 with it set. */
 int projects_path_id(lc_req *req, const char *what, const char **id);
 
 /* GET of the row the path's :id names (viewer and up): `get` reads its
  * version and JSON; answers them with an ETag, or 404 with `missing`. */
 void projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing);
-
-/* Answers `json` (a JSON text) with `status` and ETag "<version>". */
-void projects_respond_entity(lc_req *req, int status, const char *version,
-                             const char *json);
 
 /* --- paging.c: lists ------------------------------------------------------ */
 
@@ -171,34 +145,6 @@ const lc_db_stmt *projects_page_stmt(const projects_page *p);
 void projects_page_respond(lc_req *req, const projects_page *p,
                            const PGresult *res, int json_col);
 
-/* --- idempotency.c ---------------------------------------------------------*/
-
-typedef struct {
-    bool active; /* an Idempotency-Key was sent and claimed */
-    char key[256];
-    char route[320];
-    char hash[65];
-    const char *tenant_id, *user_id;
-} projects_idem;
-
-/*
- * For a POST: with no Idempotency-Key returns 0 and leaves `idem` inactive.
- * Otherwise claims the key; returns 1 when the response is already set (a
- * replay, 409 while the first runs, 422 for another body, 400 for a bad
- * key) and 0 when the request should run.
- */
-int projects_idem_begin(lc_req *req, const projects_caller *caller,
-                        projects_idem *idem);
-
-/* Inside the request's transaction: records its response (status, Location
- * or NULL, ETag version, body) with the key, for a replay to repeat. */
-int projects_idem_store(lc_db *db, const projects_idem *idem, int status,
-                        const char *location, const char *version,
-                        const char *body, lc_db_error *err);
-
-/* After a failed request: frees the key so that a retry runs again. */
-void projects_idem_abort(lc_req *req, const projects_idem *idem);
-
 /* --- events.c --------------------------------------------------------------*/
 
 /* Inside the writing transaction, as its last statements: appends an event
@@ -218,9 +164,9 @@ int events_routes(lc_rpc_server *s);
 
 /* The context of a changing transaction, for projects_tx. */
 typedef struct {
-    projects_fail fail; /* first: projects_tx answers with it */
+    lc_req_fail fail; /* first: lc_req_tx answers with it */
     const projects_caller *caller;
-    const projects_idem *idem; /* POST only */
+    const lc_idem *idem; /* POST only */
     const char *id;            /* PATCH, DELETE: the path's id */
     const char *version;       /* PATCH, DELETE: If-Match; "" for any */
     projects_value *vals;

@@ -253,115 +253,7 @@ projects_field_error(lc_req *req, const char *field, const char *code,
     lc_req_error_fields(req, 400, "validation_failed", message, &errs);
 }
 
-/* --- transactions ----------------------------------------------------------*/
-
-int
-projects_fail_tx(projects_fail *f, lc_db_error *err, int status,
-                 const char *code, const char *message)
-{
-    f->status = status;
-    f->code = code;
-    f->message = message;
-    lc_db_error_set(err, status, code, message);
-    return -1;
-}
-
-/* Constraints whose violation is the client's mistake, not a bug. */
-static const struct {
-    const char *constraint;
-    int status;
-    const char *code, *field, *field_code, *message;
-} tx_constraints[] = {
-    {"projects_tenant_code_key", 409, "conflict", "code", "taken",
-     "another project already has this code"},
-    {"projects_dates_ordered", 400, "validation_failed", "end_date",
-     "before_start", "end_date is before start_date"},
-    {"projects_budget_currency", 400, "validation_failed", "currency",
-     "required_with_budget", "budget_cents and currency go together"},
-};
-
-int
-projects_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx)
-{
-    projects_fail *f = ctx;
-    lc_json_field_errors errs = {0};
-    lc_db_error err;
-    size_t i;
-
-    f->status = 0;
-    if (lc_db_tenant_tx(lc_req_db(req), tenant_id, lc_req_deadline_ms(req), fn,
-                        ctx, &err) == 0) {
-        return 0;
-    }
-    if (f->status != 0) {
-        lc_req_error(req, f->status, f->code, f->message);
-        return -1;
-    }
-    for (i = 0; i < sizeof(tx_constraints) / sizeof(tx_constraints[0]); i++) {
-        if (strcmp(err.constraint, tx_constraints[i].constraint) == 0) {
-            lc_json_field_error_add(&errs, tx_constraints[i].field,
-                                    tx_constraints[i].field_code);
-            lc_req_error_fields(req, tx_constraints[i].status,
-                                tx_constraints[i].code,
-                                tx_constraints[i].message, &errs);
-            return -1;
-        }
-    }
-    lc_req_db_error(req, &err);
-    return -1;
-}
-
-PGresult *
-projects_read(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
-              const char *const *params)
-{
-    lc_db_error err;
-    PGresult *res = lc_db_tenant_read(
-        lc_req_db(req), tenant_id, lc_req_deadline_ms(req), st, params, &err);
-
-    if (res == NULL) {
-        lc_req_db_error(req, &err);
-    }
-    return res;
-}
-
 /* --- concurrency and ids ---------------------------------------------------*/
-
-int
-projects_if_match(lc_req *req, char *version, size_t len)
-{
-    const char *h = lc_envelope_header(lc_req_envelope(req), "if-match");
-    size_t n, i;
-
-    if (h == NULL) {
-        return 1;
-    }
-    while (*h == ' ') {
-        h++;
-    }
-    n = strlen(h);
-    while (n > 0 && h[n - 1] == ' ') {
-        n--;
-    }
-    if (n == 1 && h[0] == '*') { /* any current version */
-        version[0] = '\0';
-        return 0;
-    }
-    if (n >= 3 && n - 2 < len && n - 2 <= 9 && h[0] == '"' && h[n - 1] == '"') {
-        for (i = 1; i < n - 1 && isdigit((unsigned char)h[i]); i++) {
-        }
-        if (i == n - 1) {
-            memcpy(version, h + 1, n - 2);
-            version[n - 2] = '\0';
-            return 0;
-        }
-    }
-    /* Not an ETag this service issued, or a weak one (W/"2"): If-Match uses
-     * the strong comparison (RFC 9110 §13.1.1), so it cannot match. */
-    lc_req_error(req, 412, "precondition_failed",
-                 "the resource has changed since you read it");
-    return -1;
-}
 
 int
 projects_path_id(lc_req *req, const char *what, const char **id)
@@ -385,26 +277,15 @@ projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing)
         projects_path_id(req, missing, &id) != 0) {
         return;
     }
-    res = projects_read(req, caller.tenant_id, get, &id);
+    res = lc_req_read(req, caller.tenant_id, get, &id);
     if (res == NULL) {
         return;
     }
     if (PQntuples(res) == 0) {
         lc_req_error(req, 404, "not_found", missing);
     } else {
-        projects_respond_entity(req, 200, PQgetvalue(res, 0, 0),
+        lc_etag_respond(req, 200, PQgetvalue(res, 0, 0),
                                 PQgetvalue(res, 0, 1));
     }
     PQclear(res);
-}
-
-void
-projects_respond_entity(lc_req *req, int status, const char *version,
-                        const char *json)
-{
-    char etag[32];
-
-    snprintf(etag, sizeof(etag), "\"%s\"", version);
-    lc_req_header(req, "etag", etag);
-    lc_req_respond(req, status, "application/json", json, strlen(json));
 }

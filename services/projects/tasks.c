@@ -171,7 +171,7 @@ tasks_check_assignee(lc_req *req, const projects_caller *caller,
 /* --- one statement, one result ---------------------------------------------*/
 
 typedef struct {
-    projects_fail fail;
+    lc_req_fail fail;
     const lc_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
@@ -201,7 +201,7 @@ list_tx(lc_db *db, void *arg, lc_db_error *err)
     found = PQntuples(res);
     PQclear(res);
     if (!found) {
-        return projects_fail_tx(&c->fail, err, 404, "not_found",
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
                                 "no such project");
     }
     return query_tx(db, arg, err);
@@ -261,7 +261,7 @@ tasks_list(lc_req *req)
     params[6] = page.base.after_id;
     c.stmt = projects_page_stmt(&page);
     c.params = params;
-    if (projects_tx(req, caller.tenant_id, list_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, list_tx, &c) != 0) {
         return;
     }
     projects_page_respond(req, &page, c.res, 2);
@@ -293,7 +293,7 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
     found = PQntuples(res);
     PQclear(res);
     if (!found) {
-        return projects_fail_tx(&c->fail, err, 404, "not_found",
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
                                 "no such project");
     }
     params[0] = c->id;
@@ -313,7 +313,7 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     snprintf(location, sizeof(location), "/api/tasks/%s",
              PQgetvalue(c->res, 0, 0));
-    return projects_idem_store(db, c->idem, 201, location,
+    return lc_idem_store(db, c->idem, 201, location,
                                PQgetvalue(c->res, 0, 1),
                                PQgetvalue(c->res, 0, 2), err);
 }
@@ -322,19 +322,19 @@ static void
 tasks_create(lc_req *req)
 {
     projects_caller caller;
-    projects_idem idem;
+    lc_idem idem;
     projects_value vals[T_COUNT];
     projects_change c = {0};
 
     if (projects_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
-        projects_idem_begin(req, &caller, &idem) != 0) {
+        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
     if (projects_body(req, task_fields, T_COUNT, vals) != 0 ||
         (vals[T_ASSIGNEE].text != NULL &&
          tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
-        projects_idem_abort(req, &idem);
+        lc_idem_abort(req, &idem);
         return;
     }
     c.caller = &caller;
@@ -419,7 +419,7 @@ tasks_delete(lc_req *req)
 
     if (projects_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such task", &c.id) != 0 ||
-        projects_if_match(req, version, sizeof(version)) < 0) {
+        lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;
     }
     c.caller = &caller;

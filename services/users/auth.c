@@ -146,7 +146,7 @@ auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
     snprintf(g->session_id, sizeof(g->session_id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     if (lc_token_new(g->refresh) != 0) {
-        lc_db_error_set(err, 500, "internal", "no entropy");
+        lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
     return auth_refresh_row(db, g->session_id, g->refresh, NULL, NULL, g, err);
@@ -265,7 +265,7 @@ auth_throttle_fail(lc_cache *cache, const auth_throttle *t, long cap)
 /* --- login -------------------------------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     bool platform;
     const char *email;
     char id[37], role[16];
@@ -298,7 +298,7 @@ auth_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
 }
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     bool platform;
     const char *user_id, *new_hash, *user_agent, *client_ip;
     auth_grant *grant;
@@ -403,7 +403,7 @@ auth_login(lc_req *req)
         auth_too_many(req, wait_acct > wait_ip ? wait_acct : wait_ip);
         return;
     }
-    if (users_tx(req, tenant_id, auth_lookup_tx, &look) != 0) {
+    if (lc_req_tx(req, tenant_id, auth_lookup_tx, &look) != 0) {
         return;
     }
     /* The password is checked outside any transaction: argon2 takes tens
@@ -439,7 +439,7 @@ auth_login(lc_req *req)
                          sizeof(new_hash)) == 0) {
         login.new_hash = new_hash;
     }
-    if (users_tx(req, tenant_id, auth_login_tx, &login) != 0) {
+    if (lc_req_tx(req, tenant_id, auth_login_tx, &login) != 0) {
         return;
     }
     snprintf(grant.role, sizeof(grant.role), "%s", look.role);
@@ -457,7 +457,7 @@ auth_login(lc_req *req)
 /* --- refresh ------------------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *token;
     long grace_s;
     bool reused;
@@ -483,7 +483,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return users_fail_tx(&c->fail, err, 401, "invalid_token",
+        return lc_req_fail_tx(&c->fail, err, 401, "invalid_token",
                              "the refresh token is not valid");
     }
     snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
@@ -500,12 +500,12 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     tenant_active = PQgetvalue(res, 0, 9)[0] == 't';
     PQclear(res);
     if (revoked || expired || !active) {
-        return users_fail_tx(&c->fail, err, 401, "invalid_token",
+        return lc_req_fail_tx(&c->fail, err, 401, "invalid_token",
                              "the refresh token is not valid");
     }
     /* Nothing is spent: the token works again once the tenant is back. */
     if (!tenant_active) {
-        return users_fail_tx(&c->fail, err, 403, "tenant_suspended",
+        return lc_req_fail_tx(&c->fail, err, 403, "tenant_suspended",
                              "the tenant is suspended");
     }
     if (used) {
@@ -547,7 +547,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     PQclear(res);
     if (lc_token_new(salt) != 0) {
-        lc_db_error_set(err, 500, "internal", "no entropy");
+        lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
     lc_token_derive(c->token, salt, c->grant.refresh);
@@ -582,7 +582,7 @@ auth_refresh(lc_req *req)
         return;
     }
     c.grace_s = app->refresh_grace_s;
-    if (users_tx(req, lc_req_tenant_id(req), auth_refresh_tx, &c) != 0) {
+    if (lc_req_tx(req, lc_req_tenant_id(req), auth_refresh_tx, &c) != 0) {
         return;
     }
     if (c.reused) {
@@ -599,7 +599,7 @@ auth_refresh(lc_req *req)
 /* --- logout and sessions ------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_caller *caller;
     const char *session_id; /* one session, or NULL for all */
     const char *reason;
@@ -624,7 +624,7 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return users_fail_tx(&c->fail, err, 404, "not_found",
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
                              "no such session");
     }
     PQclear(res);
@@ -664,7 +664,7 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
         }
         break;
     }
-    if (users_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
+    if (lc_req_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }
@@ -734,7 +734,7 @@ auth_sessions(lc_req *req)
     }
     c.caller = &caller;
     c.page = &page;
-    if (users_tx(req, caller.tenant_id, auth_sessions_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, auth_sessions_tx, &c) != 0) {
         return;
     }
     n = PQntuples(c.res);

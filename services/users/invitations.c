@@ -46,7 +46,7 @@ static const lc_db_stmt invitations_accepted = {
 /* --- invite ------------------------------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_app *app;
     const users_caller *caller;
     const char *email, *role;
@@ -66,16 +66,16 @@ invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
     PQclear(c->res);
     c->res = NULL;
     exists =
-        users_db_value(db, &invitations_member_exists, params, NULL, 0, err);
+        lc_db_value(db, &invitations_member_exists, params, NULL, 0, err);
     if (exists < 0) {
         return -1;
     }
     if (exists) {
-        return users_fail_tx(&c->fail, err, 409, "conflict",
+        return lc_req_fail_tx(&c->fail, err, 409, "conflict",
                              "this email already belongs to a member");
     }
     if (lc_token_new(c->token) != 0) {
-        lc_db_error_set(err, 500, "internal", "no entropy");
+        lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
     lc_token_hash(c->token, hash);
@@ -86,7 +86,7 @@ invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (mail_link(c->app, c->caller->tenant_slug, "/accept-invitation",
                   c->token, link, sizeof(link)) != 0) {
-        lc_db_error_set(err, 500, "internal", "link too long");
+        lc_db_error_set(err, LC_DB_BUG, "link too long");
         return -1;
     }
     snprintf(subject, sizeof(subject), "You are invited to %s on Lintel",
@@ -134,7 +134,7 @@ invitations_create(lc_req *req)
     }
     c.app = app;
     c.caller = &caller;
-    if (users_tx(req, caller.tenant_id, invitations_create_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, invitations_create_tx, &c) != 0) {
         return;
     }
     mail_wake(app);
@@ -145,7 +145,7 @@ invitations_create(lc_req *req)
 /* --- accept ------------------------------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *token, *name, *hash, *user_agent, *client_ip;
     auth_grant grant;
     PGresult *user;
@@ -169,7 +169,7 @@ invitations_accept_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (PQntuples(inv) != 1) {
         PQclear(inv);
-        return users_fail_tx(&c->fail, err, 400, "validation_failed",
+        return lc_req_fail_tx(&c->fail, err, 400, "validation_failed",
                              "token: the invitation is not valid");
     }
     snprintf(id, sizeof(id), "%s", PQgetvalue(inv, 0, 0));
@@ -184,7 +184,7 @@ invitations_accept_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     if (PQntuples(c->user) != 1) {
-        return users_fail_tx(&c->fail, err, 409, "conflict",
+        return lc_req_fail_tx(&c->fail, err, 409, "conflict",
                              "this email already belongs to a member");
     }
     params[0] = id;
@@ -223,7 +223,7 @@ invitations_accept(lc_req *req)
     c.hash = hash;
     c.user_agent = lc_envelope_header(env, "user-agent");
     c.client_ip = env->client_ip;
-    if (users_tx(req, lc_req_tenant_id(req), invitations_accept_tx, &c) != 0) {
+    if (lc_req_tx(req, lc_req_tenant_id(req), invitations_accept_tx, &c) != 0) {
         return;
     }
     out = auth_grant_json(app, lc_req_tenant_id(req), &c.grant);

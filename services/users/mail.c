@@ -236,7 +236,7 @@ mail_deliver(const users_app *app, const char *to, const char *subject,
 /* --- the sender thread -------------------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const lc_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
@@ -272,7 +272,7 @@ mail_run(users_mail *m, const char *tenant_id, const lc_db_stmt *st,
 }
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *tenant_id, *outbox_id;
     bool sent;
     const char *why;

@@ -48,7 +48,7 @@ static const lc_db_stmt reset_spend = {
 /* --- request ------------------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_app *app;
     const char *email, *slug;
     bool queued;
@@ -76,7 +76,7 @@ reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     if (lc_token_new(token) != 0) {
-        lc_db_error_set(err, 500, "internal", "no entropy");
+        lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
     lc_token_hash(token, hash);
@@ -91,7 +91,7 @@ reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
     PQclear(res);
     if (mail_link(c->app, c->slug, "/reset-password", token, link,
                   sizeof(link)) != 0) {
-        lc_db_error_set(err, 500, "internal", "link too long");
+        lc_db_error_set(err, LC_DB_BUG, "link too long");
         return -1;
     }
     snprintf(body, sizeof(body),
@@ -132,7 +132,7 @@ reset_request(lc_req *req)
         sent <= RESET_MAILS_PER_HOUR) {
         c.app = app;
         c.slug = lc_req_envelope(req)->tenant->slug;
-        if (users_tx(req, lc_req_tenant_id(req), reset_request_tx, &c) != 0) {
+        if (lc_req_tx(req, lc_req_tenant_id(req), reset_request_tx, &c) != 0) {
             return;
         }
         if (c.queued) {
@@ -149,7 +149,7 @@ reset_request(lc_req *req)
 /* --- confirm ------------------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *token, *hash;
 } reset_confirm_ctx;
 
@@ -168,7 +168,7 @@ reset_confirm_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return users_fail_tx(&c->fail, err, 400, "validation_failed",
+        return lc_req_fail_tx(&c->fail, err, 400, "validation_failed",
                              "token: the reset link is not valid");
     }
     snprintf(user_id, sizeof(user_id), "%s", PQgetvalue(res, 0, 1));
@@ -208,7 +208,7 @@ reset_confirm(lc_req *req)
         return;
     }
     c.hash = hash;
-    if (users_tx(req, lc_req_tenant_id(req), reset_confirm_tx, &c) == 0) {
+    if (lc_req_tx(req, lc_req_tenant_id(req), reset_confirm_tx, &c) == 0) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }

@@ -20,7 +20,7 @@ static const lc_db_stmt platform_admin_insert = {
     3};
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *email, *name, *hash;
     int created;
 } platform_admin_ctx;
@@ -32,7 +32,7 @@ platform_admin_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3] = {c->email, c->name, c->hash};
 
     c->created =
-        users_db_value(db, &platform_admin_insert, params, NULL, 0, err);
+        lc_db_value(db, &platform_admin_insert, params, NULL, 0, err);
     return c->created < 0 ? -1 : 0;
 }
 

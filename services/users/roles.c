@@ -34,7 +34,7 @@ static const lc_db_stmt caller_session = {
     2};
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_caller *caller;
     char role[16];
     int found;
@@ -46,7 +46,7 @@ caller_check_tx(lc_db *db, void *arg, lc_db_error *err)
     caller_check *c = arg;
     const char *params[2] = {c->caller->session_id, c->caller->user_id};
 
-    c->found = users_db_value(db, &caller_session, params, c->role,
+    c->found = lc_db_value(db, &caller_session, params, c->role,
                               sizeof(c->role), err);
     return c->found < 0 ? -1 : 0;
 }
@@ -76,7 +76,7 @@ users_caller_get(lc_req *req, const char *min_role, users_caller *out)
     out->user_id = p->user_id;
     out->session_id = p->session_id;
     check.caller = out;
-    if (users_tx(req, out->tenant_id, caller_check_tx, &check) != 0) {
+    if (lc_req_tx(req, out->tenant_id, caller_check_tx, &check) != 0) {
         return -1;
     }
     if (check.found == 0) {

@@ -60,7 +60,7 @@ static const lc_db_stmt tenants_update = {
 /* --- ResolveTenant ------------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *slug;
     PGresult *row;
 } tenants_lookup;
@@ -125,7 +125,7 @@ tenants_resolve(lc_req *req)
     }
 
     lookup.slug = in->slug;
-    if (users_tx(req, NULL, tenants_lookup_tx, &lookup) != 0) {
+    if (lc_req_tx(req, NULL, tenants_lookup_tx, &lookup) != 0) {
         return;
     }
     if (PQntuples(lookup.row) == 1) {
@@ -198,7 +198,7 @@ tenants_check_new_slug(lc_req *req, const char *field, const char *slug)
 /* --- sign-up ------------------------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *slug, *tenant_name, *name, *email;
     char hash[LC_PASSWORD_HASH_MAX];
     PGresult *tenant, *owner;
@@ -220,7 +220,7 @@ tenants_signup_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     if (PQntuples(c->tenant) == 0) {
-        return users_fail_tx(&c->fail, err, 409, "conflict",
+        return lc_req_fail_tx(&c->fail, err, 409, "conflict",
                              "this tenant slug is taken");
     }
     p3[0] = PQgetvalue(c->tenant, 0, 0);
@@ -261,7 +261,7 @@ tenants_signup(lc_req *req)
         lc_req_error(req, 500, "internal", "internal error");
         return;
     }
-    if (users_tx(req, NULL, tenants_signup_tx, &c) == 0) {
+    if (lc_req_tx(req, NULL, tenants_signup_tx, &c) == 0) {
         out = cJSON_CreateObject();
         cJSON_AddItemToObject(out, "tenant", tenants_json(c.tenant, 0));
         cJSON_AddItemToObject(out, "user", users_user_json(c.owner, 0, 0));
@@ -274,7 +274,7 @@ tenants_signup(lc_req *req)
 /* --- platform admin: the registry --------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const char *const *params;
     const lc_db_stmt *stmt;
     PGresult *res;
@@ -320,7 +320,7 @@ tenants_list(lc_req *req)
     params[3] = limit;
     c.stmt = &tenants_page;
     c.params = params;
-    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+    if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
         return;
     }
     n = PQntuples(c.res);
@@ -354,7 +354,7 @@ tenants_create(lc_req *req)
     params[1] = name;
     c.stmt = &tenants_insert;
     c.params = params;
-    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+    if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
         return;
     }
     if (PQntuples(c.res) == 0) {
@@ -400,7 +400,7 @@ tenants_patch(lc_req *req)
     params[2] = name;
     c.stmt = &tenants_update;
     c.params = params;
-    if (users_tx(req, NULL, tenants_query_tx, &c) != 0) {
+    if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
         return;
     }
     if (PQntuples(c.res) == 0) {

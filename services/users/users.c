@@ -61,7 +61,7 @@ static const lc_db_stmt users_count_seats = {
 /* --- one statement, one result ------------------------------------------ */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const lc_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
@@ -92,7 +92,7 @@ users_me(lc_req *req)
     params[0] = caller.user_id;
     c.stmt = &users_by_id;
     c.params = params;
-    if (users_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
         return;
     }
     lc_req_respond_json(req, 200, users_user_json(c.res, 0, 0));
@@ -117,7 +117,7 @@ users_me_patch(lc_req *req)
     params[1] = name;
     c.stmt = &users_rename;
     c.params = params;
-    if (users_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
         return;
     }
     lc_req_respond_json(req, 200, users_user_json(c.res, 0, 0));
@@ -125,7 +125,7 @@ users_me_patch(lc_req *req)
 }
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_caller *caller;
     const char *hash;
 } users_password_ctx;
@@ -170,7 +170,7 @@ users_me_password(lc_req *req)
     params[0] = caller.user_id;
     q.stmt = &users_by_id;
     q.params = params;
-    if (users_tx(req, caller.tenant_id, users_query_tx, &q) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &q) != 0) {
         return;
     }
     ok = PQntuples(q.res) == 1 &&
@@ -188,7 +188,7 @@ users_me_password(lc_req *req)
     }
     c.caller = &caller;
     c.hash = hash;
-    if (users_tx(req, caller.tenant_id, users_password_tx, &c) == 0) {
+    if (lc_req_tx(req, caller.tenant_id, users_password_tx, &c) == 0) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }
@@ -240,7 +240,7 @@ users_list(lc_req *req)
     params[5] = limit;
     c.stmt = &users_page_stmt;
     c.params = params;
-    if (users_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
         return;
     }
     n = PQntuples(c.res);
@@ -259,7 +259,7 @@ users_list(lc_req *req)
 /* --- role and status changes -------------------------------------------- */
 
 typedef struct {
-    users_fail fail;
+    lc_req_fail fail;
     const users_caller *caller;
     const char *id, *role, *status;
     PGresult *res;
@@ -282,18 +282,18 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return users_fail_tx(&c->fail, err, 404, "not_found", "no such user");
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found", "no such user");
     }
     target = users_role_rank(PQgetvalue(res, 0, 0));
     owner_active = strcmp(PQgetvalue(res, 0, 0), "owner") == 0 &&
                    strcmp(PQgetvalue(res, 0, 1), "active") == 0;
     PQclear(res);
     if (target > actor) {
-        return users_fail_tx(&c->fail, err, 403, "forbidden",
+        return lc_req_fail_tx(&c->fail, err, 403, "forbidden",
                              "you may not edit a user above your own role");
     }
     if (c->role != NULL && users_role_rank(c->role) > actor) {
-        return users_fail_tx(&c->fail, err, 403, "forbidden",
+        return lc_req_fail_tx(&c->fail, err, 403, "forbidden",
                              "you may not grant a role above your own");
     }
     stays_owner = (c->role == NULL || strcmp(c->role, "owner") == 0) &&
@@ -305,7 +305,7 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
         }
         if (PQntuples(res) <= 1) {
             PQclear(res);
-            return users_fail_tx(&c->fail, err, 409, "conflict",
+            return lc_req_fail_tx(&c->fail, err, 409, "conflict",
                                  "the last owner cannot be demoted or "
                                  "deactivated; make another owner first");
         }
@@ -335,7 +335,7 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
     c.caller = caller;
     c.role = role;
     c.status = status;
-    if (users_tx(req, caller->tenant_id, users_change_tx, &c) != 0) {
+    if (lc_req_tx(req, caller->tenant_id, users_change_tx, &c) != 0) {
         return;
     }
     if (ok_status == 204) {
@@ -406,7 +406,7 @@ users_get_user(lc_req *req)
     params[0] = in->user_id;
     c.stmt = &users_by_id;
     c.params = params;
-    if (users_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
         return;
     }
     if (PQntuples(c.res) == 1) {
@@ -440,7 +440,7 @@ users_count_seats_rpc(lc_req *req)
         return;
     }
     c.stmt = &users_count_seats;
-    if (users_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
         return;
     }
     out.active = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);

@@ -1,8 +1,8 @@
 /*
  * The users service: the tenant registry, users and roles, sessions and
  * signing keys (DESIGN §2, §9). This header wires main.c to the resource
- * files and holds the few helpers they share: the caller and its role,
- * request bodies, and transactions that fail with an API error.
+ * files and holds the few helpers they share: the caller and its role
+ * and request bodies.
  */
 #ifndef USERS_H
 #define USERS_H
@@ -12,6 +12,7 @@
 
 #include "lc_page.h"
 #include "lc_password.h"
+#include "lc_req_tx.h"
 #include "lc_rpc_server.h"
 
 /* DESIGN §9: access tokens live 15 minutes, refresh tokens 7 days. */
@@ -116,30 +117,6 @@ bool users_email_valid(const char *s);
 /* A user row (id, email, name, role, status, created_at, updated_at) as
  * JSON, from `row` of `res` starting at column `col`. */
 cJSON *users_user_json(const PGresult *res, int row, int col);
-
-/* --- tx.c: transactions that can fail with an API error --------------- */
-
-/* The first member of every transaction context: an API error decided by
- * the handler inside the transaction (status 0: none). */
-typedef struct {
-    int status;
-    const char *code;
-    const char *message;
-} users_fail;
-
-/* Records an API error and fails the transaction (rolls it back). */
-int users_fail_tx(users_fail *f, lc_db_error *err, int status, const char *code,
-                  const char *message);
-
-/* lc_db_tenant_tx with the request's deadline; on failure answers with the
- * users_fail the context (whose first member it must be) carries, or with
- * the database error, and returns -1. */
-int users_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx);
-
-/* The first column of the first row of a statement, copied into `out`;
- * 1 when there was a row, 0 when none, -1 on error. */
-int users_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
-                   char *out, size_t outlen, lc_db_error *err);
 
 /* --- tenant_slug.c ----------------------------------------------------- */
 

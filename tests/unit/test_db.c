@@ -132,7 +132,7 @@ insert_then_fail(lc_db *d, void *arg, lc_db_error *err)
                 err) != 0) {
         return -1;
     }
-    lc_db_error_set(err, 422, "validation_failed", "the handler said no");
+    lc_db_error_set(err, LC_DB_ABORTED, "the handler said no");
     return -1;
 }
 
@@ -146,7 +146,7 @@ test_failed_transaction_is_rolled_back(void **state)
     assert_int_equal(
         lc_db_tenant_tx(db, TENANT_A, soon(), insert_then_fail, NULL, &err),
         -1);
-    assert_int_equal(err.http_status, 422);
+    assert_int_equal(err.fault, LC_DB_ABORTED);
     assert_int_equal(
         lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
     assert_string_equal(v.out, "0");
@@ -193,7 +193,7 @@ test_tenant_id_must_be_a_uuid(void **state)
     (void)state;
     assert_int_equal(
         lc_db_tenant_tx(db, "' OR 1=1 --", soon(), select_value, &v, &err), -1);
-    assert_int_equal(err.http_status, 500);
+    assert_int_equal(err.fault, LC_DB_BUG);
 }
 
 static void
@@ -212,8 +212,7 @@ test_unique_violation_is_409_with_constraint(void **state)
                                      "', 'twice', 1)",
                                      &err),
                      -1);
-    assert_int_equal(err.http_status, 409);
-    assert_string_equal(err.code, "conflict");
+    assert_int_equal(err.fault, LC_DB_CONFLICT);
     assert_string_equal(err.sqlstate, "23505");
     assert_string_equal(err.constraint, "things_name_key");
 }
@@ -229,8 +228,7 @@ test_check_violation_is_422(void **state)
                                      "', 'negative', -1)",
                                      &err),
                      -1);
-    assert_int_equal(err.http_status, 422);
-    assert_string_equal(err.code, "validation_failed");
+    assert_int_equal(err.fault, LC_DB_REFUSED);
 }
 
 static void
@@ -242,7 +240,7 @@ test_past_deadline_never_reaches_the_database(void **state)
     assert_int_equal(lc_db_tenant_tx(db, TENANT_A, lc_clock_mono_ms() - 1,
                                      run_sql, "SELECT 1", &err),
                      -1);
-    assert_int_equal(err.http_status, 504);
+    assert_int_equal(err.fault, LC_DB_TIMEOUT);
     assert_string_equal(err.sqlstate, "");
 }
 
@@ -256,7 +254,7 @@ test_query_past_the_deadline_is_cancelled(void **state)
     assert_int_equal(lc_db_tenant_tx(db, TENANT_A, start + 200, run_sql,
                                      "SELECT pg_sleep(3)", &err),
                      -1);
-    assert_int_equal(err.http_status, 504);
+    assert_int_equal(err.fault, LC_DB_TIMEOUT);
     assert_string_equal(err.sqlstate, "57014");
     assert_true(lc_clock_mono_ms() - start < 1500);
 }
@@ -275,7 +273,7 @@ test_lost_connection_is_replaced(void **state)
                                      "pg_backend_pid())",
                                      &err),
                      -1);
-    assert_int_equal(err.http_status, 503);
+    assert_int_equal(err.fault, LC_DB_UNAVAILABLE);
     assert_int_equal(
         lc_db_tenant_tx(db, TENANT_A, soon(), select_value, &v, &err), 0);
     assert_string_equal(v.out, "alive");
@@ -308,8 +306,7 @@ test_unreachable_server_is_503(void **state)
     (void)state;
     assert_int_equal(
         lc_db_tenant_tx(dead, TENANT_A, soon(), run_sql, "SELECT 1", &err), -1);
-    assert_int_equal(err.http_status, 503);
-    assert_string_equal(err.code, "service_unavailable");
+    assert_int_equal(err.fault, LC_DB_UNAVAILABLE);
     assert_int_equal(lc_db_ping(dead, &err), -1);
     lc_db_close(dead);
 }
@@ -372,17 +369,15 @@ test_deadlock_is_retried(void **state)
 static void
 test_sqlstate_mapping(void **state)
 {
-    const char *code;
-
     (void)state;
-    assert_int_equal(lc_db_sqlstate_http("23505", &code), 409);
-    assert_int_equal(lc_db_sqlstate_http("23503", &code), 422);
-    assert_int_equal(lc_db_sqlstate_http("23514", &code), 422);
-    assert_int_equal(lc_db_sqlstate_http("40001", &code), 409);
-    assert_int_equal(lc_db_sqlstate_http("57014", &code), 504);
-    assert_int_equal(lc_db_sqlstate_http("08006", &code), 503);
-    assert_int_equal(lc_db_sqlstate_http("42501", &code), 500);
-    assert_string_equal(code, "internal");
+    assert_int_equal(lc_db_sqlstate_fault("23505"), LC_DB_CONFLICT);
+    assert_int_equal(lc_db_sqlstate_fault("23503"), LC_DB_REFUSED);
+    assert_int_equal(lc_db_sqlstate_fault("23514"), LC_DB_REFUSED);
+    assert_int_equal(lc_db_sqlstate_fault("40001"), LC_DB_CONFLICT);
+    assert_int_equal(lc_db_sqlstate_fault("57014"), LC_DB_TIMEOUT);
+    assert_int_equal(lc_db_sqlstate_fault("08006"), LC_DB_UNAVAILABLE);
+    assert_int_equal(lc_db_sqlstate_fault("42501"), LC_DB_BUG);
+    assert_int_equal(lc_db_sqlstate_fault("22003"), LC_DB_BAD_VALUE);
 }
 
 static void
@@ -478,7 +473,7 @@ test_read_without_tenant_fails_closed(void **state)
     assert_null(read_value(db, NULL, "SELECT count(*) FROM things", &err));
     assert_string_equal(err.sqlstate, "22P02");
     assert_null(read_value(db, "x' OR true --", "SELECT 1", &err));
-    assert_int_equal(err.http_status, 500);
+    assert_int_equal(err.fault, LC_DB_BUG);
 }
 
 static void
@@ -489,7 +484,7 @@ test_read_error_leaves_the_connection_usable(void **state)
     (void)state;
     assert_null(read_value(db, TENANT_A, "SELECT 1 / 0", &err));
     assert_string_equal(err.sqlstate, "22012");
-    assert_int_equal(err.http_status, 400);
+    assert_int_equal(err.fault, LC_DB_BAD_VALUE);
     assert_string_equal(read_value(db, TENANT_A, "SELECT 'still here'", &err),
                         "still here");
 }
@@ -521,7 +516,7 @@ test_read_past_deadline_never_reaches_the_database(void **state)
     (void)state;
     assert_null(lc_db_tenant_read(db, TENANT_A, lc_clock_mono_ms() - 1, &st,
                                   NULL, &err));
-    assert_int_equal(err.http_status, 504);
+    assert_int_equal(err.fault, LC_DB_TIMEOUT);
 }
 
 int

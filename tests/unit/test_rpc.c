@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "lc_clock.h"
+#include "lc_etag.h"
 #include "lc_log.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
@@ -85,6 +86,46 @@ unauthorized_then_forbidden(lc_req *req)
     lc_req_error(req, 403, "forbidden", "no");
 }
 
+/* PATCH-like: If-Match required, the entity answered with its ETag. */
+static void
+etag_route(lc_req *req)
+{
+    char version[LC_ETAG_VERSION_MAX + 1];
+
+    if (lc_etag_require(req, version, sizeof(version)) == 0) {
+        lc_etag_respond(req, 200, version[0] ? version : "7", "{}");
+    }
+}
+
+/* A database failure of the kind the path names, as lc_db reports it. */
+static void
+db_error_route(lc_req *req)
+{
+    static const char *const faults[] = {
+        "ok",    "unavailable", "timeout", "conflict",
+        "refused", "bad_value", "aborted", "bug"};
+    const char *which = lc_req_param(req, "fault");
+    lc_db_error err;
+    size_t i;
+
+    for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        if (strcmp(which, faults[i]) == 0) {
+            lc_db_error_set(&err, (lc_db_fault)i, "detail for the log");
+        }
+    }
+    if (strcmp(which, "constraint") == 0) {
+        lc_db_error_set(&err, LC_DB_CONFLICT, "duplicate key");
+        snprintf(err.constraint, sizeof(err.constraint), "things_code_key");
+    }
+    lc_req_db_error(req, &err);
+}
+
+static const lc_req_constraint test_constraints[] = {
+    {.constraint = "things_code_key", .status = 409, .code = "conflict",
+     .field = "code", .field_code = "taken",
+     .message = "another thing has this code"},
+};
+
 static void
 rpc_echo_slug(lc_req *req)
 {
@@ -120,6 +161,8 @@ setup(void **state)
     o.max_json_bytes = 1024;
     o.db = (lc_db_options){"postgresql://127.0.0.1:1/none", "test", true, 1};
     o.cache = (lc_cache_options){"127.0.0.1", 1, 50, 50, 1000};
+    o.constraints = test_constraints;
+    o.nconstraints = 1;
     server = lc_rpc_server_new(&o);
     assert_non_null(server);
     assert_int_equal(
@@ -141,6 +184,12 @@ setup(void **state)
                      0);
     assert_int_equal(lc_rpc_server_route(server, "GET", "/api/overridden",
                                          unauthorized_then_forbidden),
+                     0);
+    assert_int_equal(lc_rpc_server_route(server, "PATCH", "/api/etag",
+                                         etag_route),
+                     0);
+    assert_int_equal(lc_rpc_server_route(server, "GET", "/api/db/:fault",
+                                         db_error_route),
                      0);
     assert_int_equal(lc_rpc_server_start(server, err, sizeof(err)), 0);
     client = lc_rpc_client_open(url, MAX_MESSAGE * 4, err, sizeof(err));
@@ -527,6 +576,118 @@ test_no_listener_is_no_peer(void **state)
     lc_rpc_client_close(c);
 }
 
+/* PATCH /api/etag with If-Match `if_match` (NULL: none). */
+static lc_response *
+call_if_match(const char *if_match)
+{
+    Lintel__V1__Header h = LINTEL__V1__HEADER__INIT;
+    Lintel__V1__Header *hdrs[1] = {&h};
+    lc_request req = LINTEL__V1__REQUEST__INIT;
+    lc_response *res = NULL;
+
+    h.name = "if-match";
+    h.value = (char *)if_match;
+    req.method = "PATCH";
+    req.path = "/api/etag";
+    req.origin = LINTEL__V1__ORIGIN__ORIGIN_EDGE;
+    req.n_headers = if_match != NULL;
+    req.headers = hdrs;
+    assert_int_equal(lc_rpc_call(client, &req, lc_clock_mono_ms() + 2000, &res),
+                     LC_RPC_OK);
+    return res;
+}
+
+static void
+test_if_match_is_strong_and_required(void **state)
+{
+    static const struct {
+        const char *if_match;
+        int status;
+        const char *etag; /* the answer's, or its error code */
+    } cases[] = {
+        {NULL, 428, "precondition_required"},
+        {"\"12\"", 200, "\"12\""},
+        {" \"12\" ", 200, "\"12\""},
+        {"*", 200, "\"7\""},
+        {"W/\"12\"", 412, "precondition_failed"},
+        {"12", 412, "precondition_failed"},
+        {"\"1a\"", 412, "precondition_failed"},
+        {"\"\"", 412, "precondition_failed"},
+        {"\"1234567890\"", 412, "precondition_failed"}, /* over an int */
+        {"\"123456789\"", 200, "\"123456789\""},
+    };
+    lc_response *res;
+    cJSON *json;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        res = call_if_match(cases[i].if_match);
+        assert_int_equal(res->status, cases[i].status);
+        if (cases[i].status == 200) {
+            assert_int_equal(res->n_headers, 1);
+            assert_string_equal(res->headers[0]->name, "etag");
+            assert_string_equal(res->headers[0]->value, cases[i].etag);
+        } else {
+            json = body_json(res);
+            assert_string_equal(error_code(json), cases[i].etag);
+            cJSON_Delete(json);
+        }
+        lc_envelope_free_response(res);
+    }
+}
+
+/* lc_db reports kinds of failure; the request layer alone decides HTTP. */
+static void
+test_db_failures_map_to_api_errors(void **state)
+{
+    static const struct {
+        const char *fault;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"unavailable", 503, "service_unavailable"},
+        {"timeout", 504, "gateway_timeout"},
+        {"conflict", 409, "conflict"},
+        {"refused", 422, "validation_failed"},
+        {"bad_value", 400, "validation_failed"},
+        {"aborted", 500, "internal"},
+        {"bug", 500, "internal"},
+        {"constraint", 409, "conflict"},
+    };
+    char path[64];
+    lc_response *res;
+    cJSON *json, *fields;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "/api/db/%s", cases[i].fault);
+        res = call("GET", path, LINTEL__V1__ORIGIN__ORIGIN_EDGE, 0, NULL);
+        assert_non_null(res);
+        assert_int_equal(res->status, cases[i].status);
+        json = body_json(res);
+        assert_string_equal(error_code(json), cases[i].code);
+        /* the detail is for the log only */
+        assert_null(strstr((const char *)res->body.data, "detail"));
+        fields = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(json, "error"), "fields");
+        if (strcmp(cases[i].fault, "constraint") == 0) {
+            assert_int_equal(cJSON_GetArraySize(fields), 1);
+            assert_string_equal(
+                cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetArrayItem(fields, 0), "code")->valuestring,
+                "taken");
+        } else {
+            assert_null(fields);
+        }
+        assert_int_equal(res->n_headers,
+                         strcmp(cases[i].fault, "unavailable") == 0);
+        cJSON_Delete(json);
+        lc_envelope_free_response(res);
+    }
+}
+
 int
 main(void)
 {
@@ -545,6 +706,8 @@ main(void)
         cmocka_unit_test(test_slow_peer_is_timeout),
         cmocka_unit_test(test_expired_budget_is_504_without_running_handler),
         cmocka_unit_test(test_no_listener_is_no_peer),
+        cmocka_unit_test(test_if_match_is_strong_and_required),
+        cmocka_unit_test(test_db_failures_map_to_api_errors),
     };
 
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);

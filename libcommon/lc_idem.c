@@ -1,73 +1,100 @@
 /*
- * idempotency.c: POST requests with an Idempotency-Key (API.md). A client
- * that lost a response retries with the same key and gets the first
- * response again instead of a second project. The key is claimed in its
- * own short transaction (so that a concurrent repeat sees "running" and
- * gets a 409 instead of waiting), and the response is stored in the same
- * transaction as the change it reports, so a stored response always means
- * the change committed. A failed request frees its key again.
+ * lc_idem.c: claiming, replaying and releasing Idempotency-Keys.
  */
+#include "lc_idem.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "projects.h"
+#include "lc_req_tx.h"
 
 /* A key claimed by a request that died (the service crashed) would block
  * its retries for 24 h; a claim this old is taken over instead. It is far
  * longer than the longest deadline a request may have. */
 #define IDEM_ABANDONED "'60 seconds'"
 
-static const lc_db_stmt idem_insert = {
-    "INSERT INTO projects.idempotency_keys"
+/* The statements, with @T for the table: the schema is the service's. */
+enum {
+    IDEM_INSERT,
+    IDEM_LOCK,
+    IDEM_RECLAIM,
+    IDEM_DONE,
+    IDEM_DELETE,
+    IDEM_PURGE,
+    IDEM_STATEMENTS
+};
+
+static const struct {
+    const char *sql;
+    int nparams;
+} idem_templates[IDEM_STATEMENTS] = {
+    [IDEM_INSERT] = {"INSERT INTO @T"
     " (tenant_id, user_id, route, key, request_hash)"
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-    5};
-
-static const lc_db_stmt idem_lock = {
-    "SELECT request_hash, state, response_status, response_body,"
+        5},
+    [IDEM_LOCK] = {"SELECT request_hash, state, response_status, response_body,"
     " response_etag, created_at < now() - interval '24 hours'"
     "  OR (state = 'running' AND created_at < now() - interval " IDEM_ABANDONED
     "), response_location"
-    " FROM projects.idempotency_keys"
+    " FROM @T"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4"
     " FOR UPDATE",
-    4};
-
-static const lc_db_stmt idem_reclaim = {
-    "UPDATE projects.idempotency_keys SET request_hash = $5,"
+        4},
+    [IDEM_RECLAIM] = {"UPDATE @T SET request_hash = $5,"
     " state = 'running', response_status = NULL, response_body = NULL,"
     " response_etag = NULL, response_location = NULL, created_at = now()"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
-    5};
-
-static const lc_db_stmt idem_done = {
-    "UPDATE projects.idempotency_keys SET state = 'done',"
+        5},
+    [IDEM_DONE] = {"UPDATE @T SET state = 'done',"
     " response_status = $5, response_body = $6, response_etag = $7,"
     " response_location = $8"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4",
-    8};
-
-static const lc_db_stmt idem_delete = {
-    "DELETE FROM projects.idempotency_keys"
+        8},
+    [IDEM_DELETE] = {"DELETE FROM @T"
     " WHERE tenant_id = $1 AND user_id = $2 AND route = $3 AND key = $4"
     "   AND state = 'running'",
-    4};
-
-/* Keys live 24 h (API.md). A claim purges up to 100 of its tenant's expired
- * keys: bounded work per request, and a tenant that keeps posting keeps its
- * table small; SKIP LOCKED never waits for a key being reclaimed. */
-static const lc_db_stmt idem_purge = {
-    "DELETE FROM projects.idempotency_keys WHERE ctid = ANY (ARRAY("
-    " SELECT ctid FROM projects.idempotency_keys"
+        4},
+    /* Keys live 24 h (API.md). A claim purges up to 100 of its tenant's
+     * expired keys: bounded work per request, and a tenant that keeps
+     * posting keeps its table small; SKIP LOCKED never waits for a key
+     * being reclaimed. */
+    [IDEM_PURGE] = {"DELETE FROM @T WHERE ctid = ANY (ARRAY("
+    " SELECT ctid FROM @T"
     " WHERE tenant_id = $1 AND created_at < now() - interval '24 hours'"
     " LIMIT 100 FOR UPDATE SKIP LOCKED))",
-    1};
+        1},
+};
+
+/* A statement of this service's table into `sql` (the schema is the
+ * service's name). Built per call, which costs next to nothing beside the
+ * round trips, and needs no process-wide state: lc_db prepares by text. */
+typedef struct {
+    lc_db_stmt st;
+    char sql[512];
+} idem_sql;
+
+static const lc_db_stmt *
+idem_stmt(const char *schema, int which, idem_sql *out)
+{
+    const char *t, *at;
+    size_t o = 0;
+
+    for (t = idem_templates[which].sql; (at = strstr(t, "@T")) != NULL;
+         t = at + 2) {
+        o += (size_t)snprintf(out->sql + o, sizeof(out->sql) - o,
+                              "%.*s%s.idempotency_keys", (int)(at - t), t,
+                              schema);
+    }
+    snprintf(out->sql + o, sizeof(out->sql) - o, "%s", t);
+    out->st = (lc_db_stmt){out->sql, idem_templates[which].nparams};
+    return &out->st;
+}
 
 typedef struct {
-    projects_fail fail;
-    const projects_idem *idem;
+    lc_req_fail fail;
+    const lc_idem *idem;
     int outcome; /* 0 claimed, 1 replay, 2 running, 3 other body */
     PGresult *res;
 } idem_claim_ctx;
@@ -76,22 +103,24 @@ static int
 idem_claim_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     idem_claim_ctx *c = arg;
-    const projects_idem *i = c->idem;
+    const lc_idem *i = c->idem;
     const char *params[5] = {i->tenant_id, i->user_id, i->route, i->key,
                              i->hash};
+    idem_sql sql;
     PGresult *res;
     int inserted;
 
     PQclear(c->res);
     c->res = NULL;
-    res = lc_db_exec(db, &idem_insert, params, err);
+    res = lc_db_exec(db, idem_stmt(i->schema, IDEM_INSERT, &sql), params, err);
     if (res == NULL) {
         return -1;
     }
     inserted = PQntuples(res);
     PQclear(res);
     if (inserted == 1) {
-        res = lc_db_exec(db, &idem_purge, params, err);
+        res = lc_db_exec(db, idem_stmt(i->schema, IDEM_PURGE, &sql), params,
+                         err);
         if (res == NULL) {
             return -1;
         }
@@ -99,18 +128,17 @@ idem_claim_tx(lc_db *db, void *arg, lc_db_error *err)
         c->outcome = 0;
         return 0;
     }
-    res = lc_db_exec(db, &idem_lock, params, err);
+    res = lc_db_exec(db, idem_stmt(i->schema, IDEM_LOCK, &sql), params, err);
     if (res == NULL) {
         return -1;
     }
     if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
         /* Expired or abandoned (or deleted by a failed first request
          * between our INSERT and SELECT): this request starts afresh. */
-        const lc_db_stmt *st =
-            PQntuples(res) == 0 ? &idem_insert : &idem_reclaim;
+        int which = PQntuples(res) == 0 ? IDEM_INSERT : IDEM_RECLAIM;
 
         PQclear(res);
-        res = lc_db_exec(db, st, params, err);
+        res = lc_db_exec(db, idem_stmt(i->schema, which, &sql), params, err);
         if (res == NULL) {
             return -1;
         }
@@ -151,8 +179,8 @@ idem_hash(const lc_request *env, char *out)
 }
 
 int
-projects_idem_begin(lc_req *req, const projects_caller *caller,
-                    projects_idem *idem)
+lc_idem_begin(lc_req *req, const char *tenant_id, const char *user_id,
+              lc_idem *idem)
 {
     const lc_request *env = lc_req_envelope(req);
     const char *key = lc_envelope_header(env, "idempotency-key");
@@ -167,18 +195,23 @@ projects_idem_begin(lc_req *req, const projects_caller *caller,
     for (i = 0; i < n && key[i] > 0x20 && key[i] < 0x7f; i++) {
     }
     if (n == 0 || n > 255 || i != n) {
-        projects_field_error(req, "Idempotency-Key", "invalid",
-                             "Idempotency-Key: 1 to 255 visible ASCII "
-                             "characters");
+        lc_json_field_errors errs = {0};
+
+        lc_json_field_error_add(&errs, "Idempotency-Key", "invalid_format");
+        lc_req_error_fields(req, 400, "validation_failed",
+                            "Idempotency-Key: 1 to 255 visible ASCII "
+                            "characters",
+                            &errs);
         return 1;
     }
     memcpy(idem->key, key, n + 1);
     snprintf(idem->route, sizeof(idem->route), "%s %s", env->method, env->path);
     idem_hash(env, idem->hash);
-    idem->tenant_id = caller->tenant_id;
-    idem->user_id = caller->user_id;
+    idem->schema = lc_req_service(req);
+    idem->tenant_id = tenant_id;
+    idem->user_id = user_id;
     c.idem = idem;
-    if (projects_tx(req, caller->tenant_id, idem_claim_tx, &c) != 0) {
+    if (lc_req_tx(req, tenant_id, idem_claim_tx, &c) != 0) {
         return 1;
     }
     switch (c.outcome) {
@@ -213,10 +246,11 @@ projects_idem_begin(lc_req *req, const projects_caller *caller,
 }
 
 int
-projects_idem_store(lc_db *db, const projects_idem *idem, int status,
-                    const char *location, const char *version, const char *body,
-                    lc_db_error *err)
+lc_idem_store(lc_db *db, const lc_idem *idem, int status,
+              const char *location, const char *version, const char *body,
+              lc_db_error *err)
 {
+    idem_sql sql;
     char st[8];
     const char *params[8] = {
         idem->tenant_id, idem->user_id, idem->route, idem->key, st, body,
@@ -227,7 +261,8 @@ projects_idem_store(lc_db *db, const projects_idem *idem, int status,
         return 0;
     }
     snprintf(st, sizeof(st), "%d", status);
-    res = lc_db_exec(db, &idem_done, params, err);
+    res = lc_db_exec(db, idem_stmt(idem->schema, IDEM_DONE, &sql), params,
+                     err);
     if (res == NULL) {
         return -1;
     }
@@ -236,23 +271,25 @@ projects_idem_store(lc_db *db, const projects_idem *idem, int status,
 }
 
 typedef struct {
-    projects_fail fail;
-    const projects_idem *idem;
+    lc_req_fail fail;
+    const lc_idem *idem;
 } idem_abort_ctx;
 
 static int
 idem_abort_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    const projects_idem *i = ((idem_abort_ctx *)arg)->idem;
+    const lc_idem *i = ((idem_abort_ctx *)arg)->idem;
     const char *params[4] = {i->tenant_id, i->user_id, i->route, i->key};
-    PGresult *res = lc_db_exec(db, &idem_delete, params, err);
+    idem_sql sql;
+    PGresult *res =
+        lc_db_exec(db, idem_stmt(i->schema, IDEM_DELETE, &sql), params, err);
 
     PQclear(res);
     return res ? 0 : -1;
 }
 
 void
-projects_idem_abort(lc_req *req, const projects_idem *idem)
+lc_idem_abort(lc_req *req, const lc_idem *idem)
 {
     idem_abort_ctx c = {{0}, idem};
     lc_db_error err;

@@ -1,0 +1,47 @@
+/*
+ * lc_req_tx: a request's database work, in its tenant and within its
+ * deadline, answered as an API error when it fails.
+ *
+ *   lc_req_read  one read-only statement: the tenant, the statement timeout
+ *                and the statement go in one round trip (lc_db_tenant_read)
+ *   lc_req_tx    a transaction (lc_db_tenant_tx: BEGIN and the settings in
+ *                one round trip, serialization failures and deadlocks
+ *                retried) whose body may decide an API error itself
+ *
+ * The body of an lc_req_tx decides an error (a 404 of a row that is gone,
+ * a 409 of a state that forbids the change) with lc_req_fail_tx: the
+ * transaction rolls back and that error is the answer. Every other failure
+ * is answered by lc_req_db_error: the service's constraint table, or the
+ * kind of failure.
+ */
+#ifndef LC_REQ_TX_H
+#define LC_REQ_TX_H
+
+#include "lc_rpc_server.h"
+
+/* The first member of the context of every lc_req_tx: the API error the
+ * body decided (status 0: none). */
+typedef struct {
+    int status;
+    const char *code;
+    const char *message;
+} lc_req_fail;
+
+/* In a transaction's body: records an API error and fails the
+ * transaction (it rolls back). Returns -1, for `return lc_req_fail_tx(…)`. */
+int lc_req_fail_tx(lc_req_fail *f, lc_db_error *err, int status,
+                   const char *code, const char *message);
+
+/*
+ * Runs `fn` in a transaction of `tenant_id` (NULL: platform scope) with the
+ * request's deadline. `ctx` must start with an lc_req_fail. Returns 0, or
+ * -1 with the error response set.
+ */
+int lc_req_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx);
+
+/* One read-only statement in the tenant's transaction, in one round trip;
+ * the result (PQclear it), or NULL with the error response set. */
+PGresult *lc_req_read(lc_req *req, const char *tenant_id,
+                      const lc_db_stmt *st, const char *const *params);
+
+#endif
