@@ -103,20 +103,23 @@ lc_ops_check(lc_ops *ops, nng_aio *aio)
 {
     lc_db_error dberr;
     bool db_ok = lc_db_ping(ops->db, &dberr) == 0;
-    bool redis_ok = lc_cache_ping(ops->cache) == LC_CACHE_OK;
+    bool redis_ok = !ops->opts.use_cache ||
+                    lc_cache_ping(ops->cache) == LC_CACHE_OK;
     char body[160];
     int n;
 
+    /* Only the database decides readiness: without Redis the service is
+     * slower, not unavailable (DESIGN §7). */
     n = snprintf(body, sizeof(body),
-                 "{\"status\":\"%s\",\"checks\":{\"db\":\"%s\","
-                 "\"redis\":\"%s\"}}",
-                 db_ok && redis_ok ? "ready" : "unavailable",
-                 db_ok ? "ok" : "down", redis_ok ? "ok" : "down");
+                 "{\"status\":\"%s\",\"checks\":{\"db\":\"%s\"%s%s}}",
+                 !db_ok ? "unavailable" : redis_ok ? "ready" : "degraded",
+                 db_ok ? "ok" : "down",
+                 ops->opts.use_cache ? ",\"redis\":" : "",
+                 !ops->opts.use_cache ? "" : redis_ok ? "\"ok\"" : "\"down\"");
     if (!db_ok) {
         lc_log(LC_LOG_WARN, NULL, NULL, "readyz: database: %s", dberr.message);
     }
-    lc_ops_reply(aio, db_ok && redis_ok ? 200 : 503, "application/json", body,
-                 (size_t)n);
+    lc_ops_reply(aio, db_ok ? 200 : 503, "application/json", body, (size_t)n);
 }
 
 static void *
@@ -172,8 +175,8 @@ lc_ops_start(const lc_ops_options *opts, char *err, size_t errlen)
     pthread_mutex_init(&ops->lock, NULL);
     pthread_cond_init(&ops->wake, NULL);
     ops->db = lc_db_open(&opts->db);
-    ops->cache = lc_cache_open(&opts->cache);
-    if (ops->db == NULL || ops->cache == NULL) {
+    ops->cache = opts->use_cache ? lc_cache_open(&opts->cache) : NULL;
+    if (ops->db == NULL || (opts->use_cache && ops->cache == NULL)) {
         snprintf(err, errlen, "out of memory");
         lc_ops_stop(ops);
         return NULL;

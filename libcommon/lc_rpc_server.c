@@ -616,8 +616,8 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
 
         w->server = s;
         w->db = lc_db_open(&s->opts.db);
-        w->cache = lc_cache_open(&s->opts.cache);
-        if (w->db == NULL || w->cache == NULL ||
+        w->cache = s->opts.use_cache ? lc_cache_open(&s->opts.cache) : NULL;
+        if (w->db == NULL || (s->opts.use_cache && w->cache == NULL) ||
             nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
             nng_ctx_open(&w->ctx, s->sock) != 0) {
             snprintf(err, errlen, "worker %d: out of resources", i);

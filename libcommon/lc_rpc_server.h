@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ typedef struct {
     int max_timeout_ms;     /* a larger budget is cut to this */
     size_t max_json_bytes;  /* request body limit for lc_req_json() */
     lc_db_options db;
+    bool use_cache; /* false: no Redis, lc_req_cache() is NULL */
     lc_cache_options cache;
     void *app; /* the service's state, for handlers */
     const lc_req_constraint *constraints; /* for lc_req_db_error */
@@ -97,6 +99,8 @@ const char *lc_req_id(const lc_req *req);
 const char *lc_req_service(const lc_req *req);
 int64_t lc_req_deadline_ms(const lc_req *req); /* lc_clock_mono_ms() scale */
 lc_db *lc_req_db(lc_req *req);
+/* The worker's Redis connection; NULL for a service without Redis (the
+ * lc_cache calls treat NULL as Redis being down). */
 lc_cache *lc_req_cache(lc_req *req);
 void *lc_req_app(lc_req *req);
 

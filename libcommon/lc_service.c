@@ -4,6 +4,7 @@
  */
 #include "lc_service.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,18 +23,66 @@
 
 #define LC_SERVICE_MAX_VARS 64
 
+/* The settings lc_service makes for one peer. */
+typedef struct {
+    char url_name[64], timeout_name[64], max_name[64];
+    char url_default[64], url_help[160];
+    const char *url;
+    long max_message;
+} lc_service_peer_config;
+
 typedef struct {
     const char *rpc_url, *ops_url, *db_url, *migrate_db_url, *redis_host;
     const char *log_level, *migrations_dir;
     long redis_port, workers, max_message, timeout_ms, max_timeout_ms;
     long json_max_bytes, grace_ms, redis_timeout_ms, cpu;
     bool db_prepared;
+    lc_service_peer_config peers[LC_SERVICE_MAX_PEERS];
 } lc_service_config;
 
 /* Defaults that depend on the service's name and ports. */
 typedef struct {
     char rpc_url[64], ops_url[64], db_url[128], migrations_dir[128];
 } lc_service_defaults;
+
+/* The three settings of each peer (lc_service_peer). */
+static size_t
+lc_service_peer_vars(const lc_service_def *def, lc_service_config *c,
+                     lc_config_var *vars, size_t n)
+{
+    char upper[32];
+    size_t i, j;
+
+    for (i = 0; i < def->npeers && i < LC_SERVICE_MAX_PEERS; i++) {
+        const lc_service_peer *p = &def->peers[i];
+        lc_service_peer_config *pc = &c->peers[i];
+
+        for (j = 0; p->name[j] != '\0' && j < sizeof(upper) - 1; j++) {
+            upper[j] = (char)toupper((unsigned char)p->name[j]);
+        }
+        upper[j] = '\0';
+        snprintf(pc->url_name, sizeof(pc->url_name), "LINTEL_%s_RPC_URL",
+                 upper);
+        snprintf(pc->timeout_name, sizeof(pc->timeout_name),
+                 "LINTEL_%s_TIMEOUT_MS", upper);
+        snprintf(pc->max_name, sizeof(pc->max_name),
+                 "LINTEL_%s_RPC_MAX_MESSAGE", upper);
+        snprintf(pc->url_default, sizeof(pc->url_default),
+                 "tcp://127.0.0.1:%d", p->port);
+        snprintf(pc->url_help, sizeof(pc->url_help),
+                 "NNG URL of the %s service (%s)", p->name, p->what);
+        vars[n++] = (lc_config_var){pc->url_name, pc->url_default, LC_CFG_URL,
+                                    0, 0, pc->url_help, &pc->url};
+        vars[n++] = (lc_config_var){
+            pc->timeout_name, "1000", LC_CFG_INT, 1, 60000,
+            "deadline of a call to that service", p->timeout_ms};
+        vars[n++] = (lc_config_var){
+            pc->max_name, "1048576", LC_CFG_INT, 1024, 67108864,
+            "largest reply accepted from that service, in bytes",
+            &pc->max_message};
+    }
+    return n;
+}
 
 static size_t
 lc_service_vars(const lc_service_def *def, lc_service_config *c,
@@ -64,12 +113,14 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
     V("LINTEL_DB_PREPARED", "true", LC_CFG_BOOL, 0, 0,
       "use server-side prepared statements (false behind PgBouncer < 1.21)",
       &c->db_prepared);
-    V("LINTEL_REDIS_HOST", "127.0.0.1", LC_CFG_STRING, 0, 0, "Redis host",
-      &c->redis_host);
-    V("LINTEL_REDIS_PORT", "56379", LC_CFG_INT, 1, 65535, "Redis port",
-      &c->redis_port);
-    V("LINTEL_REDIS_TIMEOUT_MS", "200", LC_CFG_INT, 1, 10000,
-      "Redis connect and command timeout", &c->redis_timeout_ms);
+    if (def->uses_redis) {
+        V("LINTEL_REDIS_HOST", "127.0.0.1", LC_CFG_STRING, 0, 0, "Redis host",
+          &c->redis_host);
+        V("LINTEL_REDIS_PORT", "56379", LC_CFG_INT, 1, 65535, "Redis port",
+          &c->redis_port);
+        V("LINTEL_REDIS_TIMEOUT_MS", "200", LC_CFG_INT, 1, 10000,
+          "Redis connect and command timeout", &c->redis_timeout_ms);
+    }
     V("LINTEL_WORKERS", "8", LC_CFG_INT, 1, 256,
       "worker threads, each with its own database connection", &c->workers);
     V("LINTEL_CPU", "-1", LC_CFG_INT, -1, 1023,
@@ -90,6 +141,7 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
     V("LINTEL_MIGRATIONS_DIR", d->migrations_dir, LC_CFG_STRING, 0, 0,
       "folder of the service's NNNN_name.sql files (migrate)",
       &c->migrations_dir);
+    n = lc_service_peer_vars(def, c, vars, n);
 #undef V
     for (i = 0; i < def->nvars && n < LC_SERVICE_MAX_VARS; i++) {
         vars[n++] = def->vars[i];
@@ -115,11 +167,43 @@ lc_service_migrate(const lc_service_def *def, const lc_service_config *c)
 }
 
 static void
+lc_service_close_peers(const lc_service_def *def)
+{
+    size_t i;
+
+    for (i = 0; i < def->npeers && i < LC_SERVICE_MAX_PEERS; i++) {
+        lc_rpc_client_close(*def->peers[i].client);
+        *def->peers[i].client = NULL;
+    }
+}
+
+static int
+lc_service_open_peers(const lc_service_def *def, const lc_service_config *c)
+{
+    char err[256];
+    size_t i;
+
+    for (i = 0; i < def->npeers && i < LC_SERVICE_MAX_PEERS; i++) {
+        *def->peers[i].client =
+            lc_rpc_client_open(c->peers[i].url, (size_t)c->peers[i].max_message,
+                               err, sizeof(err));
+        if (*def->peers[i].client == NULL) {
+            fprintf(stderr, "lintel-%s: %s: %s\n", def->name,
+                    c->peers[i].url_name, err);
+            lc_service_close_peers(def);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
 lc_service_stop_app(const lc_service_def *def)
 {
     if (def->stop != NULL) {
         def->stop(def->app);
     }
+    lc_service_close_peers(def);
 }
 
 static int
@@ -169,6 +253,7 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     ro.cache = (lc_cache_options){c->redis_host, (int)c->redis_port,
                                   (int)c->redis_timeout_ms,
                                   (int)c->redis_timeout_ms, 1000};
+    ro.use_cache = def->uses_redis;
     ro.app = def->app;
     ro.constraints = def->constraints;
     ro.nconstraints = def->nconstraints;
@@ -176,13 +261,19 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     oo.url = c->ops_url;
     oo.db = ro.db;
     oo.cache = ro.cache;
+    oo.use_cache = def->uses_redis;
 
     server = lc_rpc_server_new(&ro);
     if (server == NULL || def->routes(server) != 0) {
         fprintf(stderr, "%s: cannot register routes\n", app);
         return 1;
     }
+    if (lc_service_open_peers(def, c) != 0) {
+        lc_rpc_server_free(server);
+        return 2;
+    }
     if (def->start != NULL && def->start(&ro.db, &ro.cache, def->app) != 0) {
+        lc_service_close_peers(def);
         lc_rpc_server_free(server);
         return 2;
     }

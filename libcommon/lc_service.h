@@ -12,14 +12,41 @@
  *
  * Configuration comes from the environment: the common variables below plus
  * the service's own; a bad value exits 2 naming the variable.
+ *
+ * A service is declared, not wired: its lc_service_def names its routes,
+ * its own settings, whether it uses Redis, the peers it calls and the
+ * database constraints that are its clients' mistakes. lc_service builds
+ * the settings, opens and closes the connections and clients, runs the
+ * migrations and the ops port (/healthz, /readyz, /metrics).
  */
 #ifndef LC_SERVICE_H
 #define LC_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lc_config.h"
+#include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
+
+/*
+ * Another service this one calls over NNG. lc_service gives it three
+ * settings, LINTEL_<NAME>_RPC_URL (default tcp://127.0.0.1:<port>),
+ * LINTEL_<NAME>_TIMEOUT_MS and LINTEL_<NAME>_RPC_MAX_MESSAGE (NAME the
+ * upper-case name), opens its client before `start` and closes it after
+ * `stop`. A peer is never a readiness check: a service whose peer is down
+ * answers what it can without it (one failing service must not take its
+ * callers out of their load balancers).
+ */
+typedef struct {
+    const char *name;       /* "users" */
+    const char *what;       /* what it is called for, for `config` */
+    int port;               /* its default NNG port on 127.0.0.1 */
+    lc_rpc_client **client; /* where the opened client goes */
+    long *timeout_ms;       /* where LINTEL_<NAME>_TIMEOUT_MS goes */
+} lc_service_peer;
+
+#define LC_SERVICE_MAX_PEERS 4
 
 typedef struct {
     const char *name;          /* "users": schema, role, log service */
@@ -27,6 +54,12 @@ typedef struct {
     int ops_port;              /* default ops HTTP port, 9101… */
     const lc_config_var *vars; /* the service's own variables */
     size_t nvars;
+    /* Redis: a service that does not use it neither opens it nor lists its
+     * settings; for one that does, losing it costs speed, not availability
+     * (DESIGN §7): /readyz says "degraded" and stays 200. */
+    bool uses_redis;
+    const lc_service_peer *peers; /* the services it calls */
+    size_t npeers;
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
     void *app;                       /* passed to handlers (lc_req_app) */
     /* constraints whose violation is the client's mistake (lc_req_db_error) */

@@ -40,10 +40,8 @@
 typedef struct projects_events projects_events; /* events.c */
 
 typedef struct {
-    const char *users_rpc_url; /* users.GetUser, for assignees */
     const char *events_url;    /* NNG pub socket: "new events" hints */
     long users_timeout_ms;
-    size_t max_message;
     lc_rpc_client *users;
     projects_events *events;
 } projects_app;

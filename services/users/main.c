@@ -103,6 +103,7 @@ main(int argc, char **argv)
         .ops_port = 9101,
         .vars = users_vars,
         .nvars = sizeof(users_vars) / sizeof(users_vars[0]),
+        .uses_redis = true,
         .routes = users_all_routes,
         .app = &app,
         .start = users_start,

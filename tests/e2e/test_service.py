@@ -112,18 +112,22 @@ def test_redis_outage_degrades_to_the_database(stack, tenants, paused_redis):
     assert reply["status"] == 200, err
     assert reply["body"]["tenant_id"] == tid
     assert time.monotonic() - start < 2
+    # Without Redis the service is slower, not unavailable (DESIGN §7): it
+    # stays in its load balancer and says why it is degraded.
     r = get(stack.ops_url("users", "/readyz"))
-    assert r.status_code == 503
-    assert r.json()["checks"] == {"db": "ok", "redis": "down"}
+    assert r.status_code == 200
+    assert r.json() == {"status": "degraded",
+                        "checks": {"db": "ok", "redis": "down"}}
 
 
 def test_ready_again_after_redis_returns(stack):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if get(stack.ops_url("users", "/readyz")).status_code == 200:
+        if get(stack.ops_url("users", "/readyz")).json()["status"] == "ready":
             break
         time.sleep(0.2)
-    assert get(stack.ops_url("users", "/readyz")).status_code == 200
+    assert get(stack.ops_url("users", "/readyz")).json() == {
+        "status": "ready", "checks": {"db": "ok", "redis": "ok"}}
 
 
 def test_deadline_becomes_the_statement_timeout(stack, tenants):

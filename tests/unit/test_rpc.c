@@ -34,6 +34,8 @@ echo_param(lc_req *req)
 {
     cJSON *body = cJSON_CreateObject();
 
+    /* A service that does not use Redis (use_cache false) has none. */
+    assert_null(lc_req_cache(req));
     cJSON_AddStringToObject(body, "id", lc_req_param(req, "id"));
     lc_req_respond_json(req, 200, body);
 }
