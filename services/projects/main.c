@@ -50,6 +50,9 @@ projects_start(const lc_db_options *db, const lc_cache_options *cache,
         fprintf(stderr, "lintel-projects: LINTEL_USERS_RPC_URL: %s\n", err);
         return -1;
     }
+    a->caller.client = a->users;
+    a->caller.timeout_ms = (int)a->users_timeout_ms;
+    lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
     if (projects_events_start(a) != 0) {
         lc_rpc_client_close(a->users);
         a->users = NULL;
