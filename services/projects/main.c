@@ -1,8 +1,8 @@
 /*
  * lintel-projects: construction projects and tasks, per tenant, with an
  * outbox of domain events. main.c wires configuration to the shared service
- * skeleton (lc_service): at start the client of the users service (for
- * assignees) and the events pub socket are opened; then each resource file
+ * skeleton (lc_service): at start the client of the users service (for the
+ * caller policy and assignees) and the events pub socket are opened; then each resource file
  * registers its routes.
  */
 #include <stdio.h>
@@ -15,7 +15,8 @@ static long users_max_message;
 
 static const lc_config_var projects_vars[] = {
     {"LINTEL_USERS_RPC_URL", "tcp://127.0.0.1:7101", LC_CFG_URL, 0, 0,
-     "NNG URL of the users service (users.GetUser checks assignees)",
+     "NNG URL of the users service (users.GetUser checks assignees; "
+     "users.GetCaller when a caller snapshot is missing)",
      &app.users_rpc_url},
     {"LINTEL_USERS_TIMEOUT_MS", "1000", LC_CFG_INT, 1, 60000,
      "deadline of a call to the users service", &app.users_timeout_ms},
