@@ -2,8 +2,8 @@
  * lintel-projects: construction projects and tasks, per tenant, with an
  * outbox of domain events. main.c wires configuration to the shared service
  * skeleton (lc_service): at start the client of the users service (for the
- * caller policy and assignees) and the events pub socket are opened; then each resource file
- * registers its routes.
+ * caller policy and assignees) and the events pub socket are opened; then
+ * each resource file registers its routes.
  */
 #include <stdio.h>
 
