@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -170,29 +171,77 @@ lc_cache_ready(lc_cache *c)
  * raised by it is consumed before unblocking, so lc_cache is safe whatever
  * the process's signal disposition.
  */
+typedef struct {
+    sigset_t sigpipe, old;
+    bool was_pending;
+} lc_cache_sigpipe;
+
+static void
+lc_cache_sigpipe_block(lc_cache_sigpipe *s)
+{
+    sigset_t pending;
+
+    sigemptyset(&s->sigpipe);
+    sigaddset(&s->sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s->sigpipe, &s->old);
+    sigpending(&pending);
+    s->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void
+lc_cache_sigpipe_restore(lc_cache_sigpipe *s, const redisReply *reply)
+{
+    static const struct timespec no_wait = {0, 0};
+    sigset_t pending;
+
+    if (reply == NULL && !s->was_pending) {
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE))
+            sigtimedwait(&s->sigpipe, NULL, &no_wait);
+    }
+    pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+}
+
 static redisReply *
 lc_cache_run(redisContext *ctx, const char *fmt, va_list ap)
 {
-    static const struct timespec no_wait = {0, 0};
-    sigset_t sigpipe, old, pending;
-    bool was_pending;
+    lc_cache_sigpipe s;
     redisReply *reply;
 
-    sigemptyset(&sigpipe);
-    sigaddset(&sigpipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE);
-
+    lc_cache_sigpipe_block(&s);
     reply = redisvCommand(ctx, fmt, ap);
-
-    if (reply == NULL && !was_pending) {
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE))
-            sigtimedwait(&sigpipe, NULL, &no_wait);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    lc_cache_sigpipe_restore(&s, reply);
     return reply;
+}
+
+/* lc_cache_command's checks, for a reply already received (NULL: failed). */
+static redisReply *
+lc_cache_checked(lc_cache *c, redisReply *reply)
+{
+    if (reply == NULL) {
+        lc_cache_fail(c);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(reply);
+        lc_cache_count_error();
+        return NULL;
+    }
+    return reply;
+}
+
+/* A command given as words (any bytes), checked like lc_cache_command. */
+static redisReply *
+lc_cache_command_argv(lc_cache *c, int argc, const char **argv,
+                      const size_t *argvlen)
+{
+    lc_cache_sigpipe s;
+    redisReply *reply;
+
+    lc_cache_sigpipe_block(&s);
+    reply = redisCommandArgv(c->ctx, argc, argv, argvlen);
+    lc_cache_sigpipe_restore(&s, reply);
+    return lc_cache_checked(c, reply);
 }
 
 /*
@@ -209,16 +258,7 @@ lc_cache_command(lc_cache *c, const char *fmt, ...)
     va_start(ap, fmt);
     reply = lc_cache_run(c->ctx, fmt, ap);
     va_end(ap);
-    if (reply == NULL) {
-        lc_cache_fail(c);
-        return NULL;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(reply);
-        lc_cache_count_error();
-        return NULL;
-    }
-    return reply;
+    return lc_cache_checked(c, reply);
 }
 
 /* A reply of a type the command never returns: counted as an error. */
@@ -308,6 +348,86 @@ lc_cache_incr(lc_cache *c, const char *key, int ttl_s, int64_t *out)
         return LC_CACHE_DOWN;
     reply = lc_cache_command(c, "EVAL %s 1 %b %d", lc_cache_incr_script, key,
                              strlen(key), ttl_s > 0 ? ttl_s : 0);
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_INTEGER)
+        return lc_cache_unexpected(reply);
+    *out = (int64_t)reply->integer;
+    freeReplyObject(reply);
+    return LC_CACHE_OK;
+}
+
+/* The most words lc_cache_mget and lc_cache_eval send. */
+#define LC_CACHE_MAX_ARGS 16
+
+lc_cache_status
+lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
+{
+    const char *argv[LC_CACHE_MAX_ARGS];
+    size_t argvlen[LC_CACHE_MAX_ARGS], i;
+    redisReply *reply;
+
+    for (i = 0; i < n; i++)
+        vals[i] = NULL;
+    if (n == 0 || n + 1 > LC_CACHE_MAX_ARGS)
+        return LC_CACHE_DOWN;
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    for (i = 0; i < n; i++) {
+        argv[i + 1] = keys[i];
+        argvlen[i + 1] = strlen(keys[i]);
+    }
+    reply = lc_cache_command_argv(c, (int)n + 1, argv, argvlen);
+    if (reply == NULL)
+        return LC_CACHE_DOWN;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
+        return lc_cache_unexpected(reply);
+    for (i = 0; i < n; i++) {
+        redisReply *e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING)
+            continue; /* nil: a missing key */
+        vals[i] = malloc(e->len + 1);
+        if (vals[i] == NULL)
+            break;
+        memcpy(vals[i], e->str, e->len);
+        vals[i][e->len] = '\0';
+    }
+    freeReplyObject(reply);
+    if (i < n) {
+        while (i-- > 0) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+        return LC_CACHE_DOWN;
+    }
+    return LC_CACHE_OK;
+}
+
+lc_cache_status
+lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
+              const char *const *args, size_t nargs, int64_t *out)
+{
+    const char *argv[LC_CACHE_MAX_ARGS];
+    size_t argvlen[LC_CACHE_MAX_ARGS], i;
+    char numkeys[24];
+    redisReply *reply;
+
+    if (nkeys > nargs || nargs + 3 > LC_CACHE_MAX_ARGS)
+        return LC_CACHE_DOWN;
+    if (lc_cache_ready(c) != 0)
+        return LC_CACHE_DOWN;
+    snprintf(numkeys, sizeof(numkeys), "%zu", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = numkeys;
+    for (i = 0; i < nargs; i++)
+        argv[i + 3] = args[i];
+    for (i = 0; i < nargs + 3; i++)
+        argvlen[i] = strlen(argv[i]);
+    reply = lc_cache_command_argv(c, (int)nargs + 3, argv, argvlen);
     if (reply == NULL)
         return LC_CACHE_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER)

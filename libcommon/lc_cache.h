@@ -44,6 +44,14 @@ lc_cache_status lc_cache_del(lc_cache *c, const char *key);
 /* INCR key, and EXPIRE key ttl_s when the counter was just created. */
 lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
                               int64_t *out);
+/* MGET: vals[i] is malloc'd (NUL-terminated) or NULL for a missing key. */
+lc_cache_status lc_cache_mget(lc_cache *c, const char *const *keys, size_t n,
+                              char **vals);
+/* EVAL script nkeys args…: `args` are the keys then the arguments; an
+ * integer reply goes to *out. */
+lc_cache_status lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
+                              const char *const *args, size_t nargs,
+                              int64_t *out);
 /* PING, bypassing the back-off: for readiness checks. */
 lc_cache_status lc_cache_ping(lc_cache *c);
 

@@ -1,8 +1,9 @@
 /*
  * lintel-projects: construction projects and tasks, per tenant, with an
  * outbox of domain events. main.c declares the service to lc_service: its
- * settings, its peer (users, for assignees), its constraints and its
- * routes; at start the events pub socket is opened.
+ * settings, its peer (users: the caller policy's fallback and assignees),
+ * its Redis (caller snapshots), its constraints and its routes; at start
+ * the caller policy is pointed at users and the events pub socket opened.
  */
 #include <stdio.h>
 
@@ -18,7 +19,8 @@ static const lc_config_var projects_vars[] = {
 
 static const lc_service_peer projects_peers[] = {
     {.name = "users",
-     .what = "users.GetUser checks assignees",
+     .what = "users.GetCaller when a caller snapshot is missing; "
+             "users.GetUser checks assignees",
      .port = 7101,
      .client = &app.users,
      .timeout_ms = &app.users_timeout_ms},
@@ -51,9 +53,14 @@ static int
 projects_start(const lc_db_options *db, const lc_cache_options *cache,
                void *arg)
 {
+    projects_app *a = arg;
+
     (void)db;
     (void)cache;
-    return projects_events_start(arg);
+    a->caller.client = a->users;
+    a->caller.timeout_ms = (int)a->users_timeout_ms;
+    lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
+    return projects_events_start(a);
 }
 
 static void
@@ -71,6 +78,7 @@ main(int argc, char **argv)
         .ops_port = 9102,
         .vars = projects_vars,
         .nvars = sizeof(projects_vars) / sizeof(projects_vars[0]),
+        .uses_redis = true,
         .peers = projects_peers,
         .npeers = sizeof(projects_peers) / sizeof(projects_peers[0]),
         .routes = projects_all_routes,

@@ -185,7 +185,7 @@ projects_list(lc_req *req)
     const char *status, *q, *params[5];
     size_t i;
 
-    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         projects_page_args(req, allowed, list_sorts,
                            sizeof(list_sorts) / sizeof(list_sorts[0]),
                            &page) != 0 ||
@@ -263,7 +263,7 @@ projects_create(lc_req *req)
     projects_value vals[F_COUNT];
     projects_change c = {0};
 
-    if (projects_caller_get(req, "manager", &caller) != 0 ||
+    if (lc_caller_get(req, "manager", &caller) != 0 ||
         lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
@@ -320,7 +320,7 @@ projects_patch(lc_req *req)
     projects_change c = {0};
     char version[16];
 
-    if (projects_caller_get(req, "manager", &caller) != 0 ||
+    if (lc_caller_get(req, "manager", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0) {
         return;
     }
@@ -374,7 +374,7 @@ projects_delete(lc_req *req)
     projects_change c = {0};
     char version[16] = "";
 
-    if (projects_caller_get(req, "manager", &caller) != 0 ||
+    if (lc_caller_get(req, "manager", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
         lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_caller.h"
 #include "lc_etag.h"
 #include "lc_idem.h"
 #include "lc_page.h"
@@ -43,24 +44,14 @@ typedef struct {
     const char *events_url;    /* NNG pub socket: "new events" hints */
     long users_timeout_ms;
     lc_rpc_client *users;
+    lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
     projects_events *events;
 } projects_app;
 
 /* --- request.c: the caller, bodies, transactions ------------------------ */
 
-/* owner 5, admin 4, manager 3, member 2, viewer 1; anything else 0. */
-int projects_role_rank(const char *role);
-
-typedef struct {
-    const char *tenant_id;
-    const char *user_id;
-    const char *role;
-} projects_caller;
-
-/* A tenant-host route called by a principal whose role (from the edge's
- * verified token) is at least `min_role`; -1 with 401/403/404 set. */
-int projects_caller_get(lc_req *req, const char *min_role,
-                        projects_caller *out);
+/* The caller of a tenant route: lc_caller_get (the kit's policy). */
+typedef lc_caller projects_caller;
 
 typedef enum {
     PF_TEXT,     /* up to max bytes; not blank unless nullable */

@@ -1,6 +1,6 @@
 /*
  * request.c: what every route of the service does before and after its
- * own work — who is calling and with which role, the typed request body,
+ * own work (who is calling is lc_caller's) — the typed request body,
  * transactions whose body may decide an API error, If-Match, path ids and
  * entity responses with their ETag.
  */
@@ -11,53 +11,6 @@
 #include <string.h>
 
 #include "projects.h"
-
-static const char *const roles_by_rank[] = {"viewer", "member", "manager",
-                                            "admin", "owner"};
-
-int
-projects_role_rank(const char *role)
-{
-    size_t i;
-
-    for (i = 0; role != NULL && i < 5; i++) {
-        if (strcmp(role, roles_by_rank[i]) == 0) {
-            return (int)i + 1;
-        }
-    }
-    return 0;
-}
-
-/* The edge verified the token (signature, expiry, tenant) and put its
- * subject and role in the envelope; this service is the authority on what
- * that role may do (DESIGN §9). */
-int
-projects_caller_get(lc_req *req, const char *min_role, projects_caller *out)
-{
-    const Lintel__V1__Principal *p = lc_req_envelope(req)->principal;
-
-    memset(out, 0, sizeof(*out));
-    out->tenant_id = lc_req_tenant_id(req);
-    if (out->tenant_id == NULL) {
-        lc_req_error(req, 404, "not_found", "no such route");
-        return -1;
-    }
-    if (p == NULL || p->user_id[0] == '\0') {
-        lc_req_error(req, 401, "missing_token", "sign in first");
-        return -1;
-    }
-    if (!lc_db_is_uuid(p->user_id) || projects_role_rank(p->role) == 0) {
-        lc_req_error(req, 401, "invalid_token", "the token is not valid");
-        return -1;
-    }
-    out->user_id = p->user_id;
-    out->role = p->role;
-    if (projects_role_rank(out->role) < projects_role_rank(min_role)) {
-        lc_req_error(req, 403, "forbidden", "your role may not do this");
-        return -1;
-    }
-    return 0;
-}
 
 /* --- bodies ----------------------------------------------------------------*/
 
@@ -273,7 +226,7 @@ projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing)
     PGresult *res;
     const char *id;
 
-    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         projects_path_id(req, missing, &id) != 0) {
         return;
     }

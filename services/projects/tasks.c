@@ -219,7 +219,7 @@ tasks_list(lc_req *req)
     const char *project_id, *status, *assignee, *due, *params[7];
     size_t i;
 
-    if (projects_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         projects_path_id(req, "no such project", &project_id) != 0 ||
         projects_page_args(req, allowed, list_sorts,
                            sizeof(list_sorts) / sizeof(list_sorts[0]),
@@ -326,7 +326,7 @@ tasks_create(lc_req *req)
     projects_value vals[T_COUNT];
     projects_change c = {0};
 
-    if (projects_caller_get(req, "member", &caller) != 0 ||
+    if (lc_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
         lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
@@ -378,7 +378,7 @@ tasks_patch(lc_req *req)
     projects_change c = {0};
     char version[16];
 
-    if (projects_caller_get(req, "member", &caller) != 0 ||
+    if (lc_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such task", &c.id) != 0) {
         return;
     }
@@ -417,7 +417,7 @@ tasks_delete(lc_req *req)
     projects_change c = {0};
     char version[16] = "";
 
-    if (projects_caller_get(req, "member", &caller) != 0 ||
+    if (lc_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such task", &c.id) != 0 ||
         lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;

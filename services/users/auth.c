@@ -586,6 +586,7 @@ auth_refresh(lc_req *req)
         return;
     }
     if (c.reused) {
+        users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
         lc_log(LC_LOG_WARN, lc_req_id(req), lc_req_tenant_id(req),
                "refresh token reused: session %s revoked", c.grant.session_id);
         lc_req_error(req, 401, "invalid_token",
@@ -644,7 +645,7 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
     users_caller caller;
     auth_sessions_ctx c = {0};
 
-    if (users_caller_get(req, "viewer", &caller) != 0) {
+    if (lc_caller_get(req, "viewer", &caller) != 0) {
         return;
     }
     c.caller = &caller;
@@ -664,9 +665,11 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
         }
         break;
     }
+    users_caller_fence(req, caller.tenant_id, caller.user_id);
     if (lc_req_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
+    users_caller_stamp(req, caller.tenant_id, caller.user_id);
 }
 
 static int
@@ -728,7 +731,7 @@ auth_sessions(lc_req *req)
     cJSON *data, *o;
     int i, n;
 
-    if (users_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         lc_page_parse(req, allowed, NULL, &page) != 0) {
         return;
     }

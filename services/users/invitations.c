@@ -123,7 +123,7 @@ invitations_create(lc_req *req)
         {"role", USERS_FIELD_ROLE, true, 0, &c.role},
     };
 
-    if (users_caller_get(req, "admin", &caller) != 0 ||
+    if (lc_caller_get(req, "admin", &caller) != 0 ||
         users_body(req, fields, 2) != 0) {
         return;
     }

@@ -61,7 +61,8 @@ users_all_routes(lc_rpc_server *s)
 {
     return tenants_routes(s) != 0 || keys_routes(s) != 0 ||
                    auth_routes(s) != 0 || users_routes(s) != 0 ||
-                   invitations_routes(s) != 0 || password_reset_routes(s) != 0
+                   invitations_routes(s) != 0 ||
+                   password_reset_routes(s) != 0 || roles_routes(s) != 0
                ? -1
                : 0;
 }
@@ -75,6 +76,7 @@ users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
     a->password.m_cost_kib = (uint32_t)argon2_memory_kib;
     a->password.t_cost = (uint32_t)argon2_iterations;
     a->password.parallelism = (uint32_t)argon2_parallelism;
+    users_caller_start();
     if (keys_load(a) != 0) {
         keys_free(a);
         return -1;

@@ -151,13 +151,14 @@ reset_request(lc_req *req)
 typedef struct {
     lc_req_fail fail;
     const char *token, *hash;
+    char user_id[37]; /* whose sessions end: their snapshot is stamped */
 } reset_confirm_ctx;
 
 static int
 reset_confirm_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     reset_confirm_ctx *c = arg;
-    char token_hash[LC_TOKEN_HASH_LEN + 1], user_id[37];
+    char token_hash[LC_TOKEN_HASH_LEN + 1], *user_id = c->user_id;
     const char *params[2] = {token_hash, NULL};
     PGresult *res;
 
@@ -171,7 +172,7 @@ reset_confirm_tx(lc_db *db, void *arg, lc_db_error *err)
         return lc_req_fail_tx(&c->fail, err, 400, "validation_failed",
                              "token: the reset link is not valid");
     }
-    snprintf(user_id, sizeof(user_id), "%s", PQgetvalue(res, 0, 1));
+    snprintf(user_id, sizeof(c->user_id), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     params[0] = user_id;
     params[1] = c->hash;
@@ -209,6 +210,7 @@ reset_confirm(lc_req *req)
     }
     c.hash = hash;
     if (lc_req_tx(req, lc_req_tenant_id(req), reset_confirm_tx, &c) == 0) {
+        users_caller_stamp(req, lc_req_tenant_id(req), c.user_id);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }

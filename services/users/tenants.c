@@ -301,7 +301,7 @@ tenants_list(lc_req *req)
     cJSON *data;
     int i, n;
 
-    if (users_platform_admin(req) != 0 ||
+    if (lc_caller_platform_admin(req) != 0 ||
         lc_page_parse(req, allowed, NULL, &page) != 0 ||
         lc_page_filter(req, "status", status_buf, sizeof(status_buf),
                        &status) != 0) {
@@ -346,7 +346,7 @@ tenants_create(lc_req *req)
         {"name", USERS_FIELD_NAME, true, 0, &name},
     };
 
-    if (users_platform_admin(req) != 0 || users_body(req, fields, 2) != 0 ||
+    if (lc_caller_platform_admin(req) != 0 || users_body(req, fields, 2) != 0 ||
         tenants_check_new_slug(req, "slug", slug) != 0) {
         return;
     }
@@ -378,7 +378,7 @@ tenants_patch(lc_req *req)
     };
     lc_json_field_errors errs = {0};
 
-    if (users_platform_admin(req) != 0) {
+    if (lc_caller_platform_admin(req) != 0) {
         return;
     }
     if (!lc_db_is_uuid(id)) {
@@ -400,9 +400,12 @@ tenants_patch(lc_req *req)
     params[2] = name;
     c.stmt = &tenants_update;
     c.params = params;
+    users_caller_fence(req, id, NULL);
     if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
+        users_caller_stamp(req, id, NULL);
         return;
     }
+    users_caller_stamp(req, id, NULL);
     if (PQntuples(c.res) == 0) {
         lc_req_error(req, 404, "not_found", "no such tenant");
     } else {

@@ -86,7 +86,7 @@ users_me(lc_req *req)
     users_query_ctx c = {0};
     const char *params[1];
 
-    if (users_caller_get(req, "viewer", &caller) != 0) {
+    if (lc_caller_get(req, "viewer", &caller) != 0) {
         return;
     }
     params[0] = caller.user_id;
@@ -109,7 +109,7 @@ users_me_patch(lc_req *req)
      * "email" or "tenant_id" in this body are unknown fields, a 400. */
     users_field fields[] = {{"name", USERS_FIELD_NAME, false, 0, &name}};
 
-    if (users_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         users_body(req, fields, 1) != 0) {
         return;
     }
@@ -163,7 +163,7 @@ users_me_password(lc_req *req)
     };
     int ok;
 
-    if (users_caller_get(req, "viewer", &caller) != 0 ||
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
         users_body(req, fields, 2) != 0) {
         return;
     }
@@ -189,6 +189,7 @@ users_me_password(lc_req *req)
     c.caller = &caller;
     c.hash = hash;
     if (lc_req_tx(req, caller.tenant_id, users_password_tx, &c) == 0) {
+        users_caller_stamp(req, caller.tenant_id, caller.user_id);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }
@@ -210,7 +211,7 @@ users_list(lc_req *req)
     cJSON *data;
     int i, n;
 
-    if (users_caller_get(req, "admin", &caller) != 0 ||
+    if (lc_caller_get(req, "admin", &caller) != 0 ||
         lc_page_parse(req, allowed, NULL, &page) != 0 ||
         lc_page_filter(req, "role", role_buf, sizeof(role_buf), &role) != 0 ||
         lc_page_filter(req, "status", status_buf, sizeof(status_buf),
@@ -335,9 +336,12 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
     c.caller = caller;
     c.role = role;
     c.status = status;
+    users_caller_fence(req, caller->tenant_id, c.id);
     if (lc_req_tx(req, caller->tenant_id, users_change_tx, &c) != 0) {
+        users_caller_stamp(req, caller->tenant_id, c.id);
         return;
     }
+    users_caller_stamp(req, caller->tenant_id, c.id);
     if (ok_status == 204) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     } else {
@@ -358,7 +362,7 @@ users_patch(lc_req *req)
     users_caller caller;
 
     /* The role check comes first: a member learns nothing from a 400. */
-    if (users_caller_get(req, "admin", &caller) != 0 ||
+    if (lc_caller_get(req, "admin", &caller) != 0 ||
         users_body(req, fields, 2) != 0) {
         return;
     }
@@ -377,7 +381,7 @@ users_delete(lc_req *req)
 {
     users_caller caller;
 
-    if (users_caller_get(req, "admin", &caller) == 0) {
+    if (lc_caller_get(req, "admin", &caller) == 0) {
         users_change(req, &caller, NULL, "deactivated", 204);
     }
 }

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
+#include "lc_caller.h"
 #include "lc_page.h"
 #include "lc_password.h"
 #include "lc_req_tx.h"
@@ -53,32 +54,30 @@ typedef struct {
     users_mail *mail;
 } users_app;
 
-/* --- roles.c: who is calling ------------------------------------------ */
+/* --- roles.c: the caller policy's source of truth (lc_caller.h) ------- */
 
-/* owner 5, admin 4, manager 3, member 2, viewer 1; anything else 0. */
-int users_role_rank(const char *role);
+/* The ranking and the caller are the kit's (lc_caller). */
+typedef lc_caller users_caller;
 
-/* The verified caller of a tenant route, with its role as stored now. */
-typedef struct {
-    const char *tenant_id;
-    const char *tenant_slug;
-    const char *user_id;
-    const char *session_id;
-    char role[16];
-} users_caller;
+static inline int
+users_role_rank(const char *role)
+{
+    return lc_caller_role_rank(role);
+}
 
-/*
- * For a tenant-host route: requires a tenant, a principal whose session is
- * live and whose account is active, and a stored role of at least
- * `min_role`. On failure the response (401 / 403 / 404) is set and -1 is
- * returned. The role comes from the database, never from a body: a
- * demotion takes effect at once here.
- */
-int users_caller_get(lc_req *req, const char *min_role, users_caller *out);
+/* Sends lc_caller_get's misses to this service's database; at start. */
+void users_caller_start(void);
 
-/* For an apex route: requires the platform scope and a platform_admin
- * principal; -1 with the response set. */
-int users_platform_admin(lc_req *req);
+/* Before a transaction that changes the tenant's status (user_id NULL) or
+ * a member's role, status or sessions: readers ask the database until the
+ * stamp. After its commit (or failure): the snapshot from the database. */
+void users_caller_fence(lc_req *req, const char *tenant_id,
+                        const char *user_id);
+void users_caller_stamp(lc_req *req, const char *tenant_id,
+                        const char *user_id);
+
+/* users.GetCaller. */
+int roles_routes(lc_rpc_server *s);
 
 /* For anonymous routes: the tenant, or a 404 when on the wrong host
  * (`want_tenant`: tenant host only; otherwise apex only). */
