@@ -52,25 +52,13 @@ projects_change_update_params(const projects_change *c, size_t n,
     }
 }
 
-void
-projects_patch_spec(const projects_field *fields, size_t n,
-                    projects_field *spec)
-{
-    size_t i;
-
-    memcpy(spec, fields, n * sizeof(*spec));
-    for (i = 0; i < n; i++) {
-        spec[i].required = false;
-    }
-}
-
 int
-projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
-                    projects_value *vals, char *version, size_t len)
+projects_patch_args(lc_req *req, const lc_body_field *spec, size_t n,
+                    lc_body_value *vals, char *version, size_t len)
 {
     int m;
 
-    if (projects_body(req, spec, n, vals) != 0) {
+    if (lc_body_read_patch(req, spec, n, vals) != 0) {
         return -1;
     }
     m = projects_if_match(req, version, len);

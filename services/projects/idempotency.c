@@ -167,9 +167,9 @@ projects_idem_begin(lc_req *req, const projects_caller *caller,
     for (i = 0; i < n && key[i] > 0x20 && key[i] < 0x7f; i++) {
     }
     if (n == 0 || n > 255 || i != n) {
-        projects_field_error(req, "Idempotency-Key", "invalid",
-                             "Idempotency-Key: 1 to 255 visible ASCII "
-                             "characters");
+        lc_body_field_error(req, "Idempotency-Key", "invalid_format",
+                            "Idempotency-Key: 1 to 255 visible ASCII "
+                            "characters");
         return 1;
     }
     memcpy(idem->key, key, n + 1);
