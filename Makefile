@@ -23,7 +23,7 @@ CPPFLAGS  += -D_GNU_SOURCE -Ilibcommon -I$(BUILD)/gen -I/usr/include/postgresql 
 CFLAGS    += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wformat=2 \
              -Wno-missing-field-initializers $(SANITIZE)
 LDFLAGS   += $(SANITIZE)
-LDLIBS    += -lnng -lprotobuf-c -lhiredis -lcjson -lpq -lcrypto -lpthread
+LDLIBS    += -lnng -lprotobuf-c -lhiredis -lcjson -lpq -lcrypto -lpthread -lm
 
 PROTOS    := $(wildcard proto/lintel/v1/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -124,8 +124,10 @@ $(BUILD)/gen/test/%.pb-c.c $(BUILD)/gen/test/%.pb-c.h: tests/unit/%.proto | $(DE
 
 $(BUILD)/obj/tests/unit/test_pbjson.o: $(BUILD)/gen/test/pbjson_test.pb-c.h
 $(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
-# lc_password calls libargon2, which only the programs that hash link.
-$(BUILD)/tests/test_password: LDLIBS += -largon2
+# lc_password calls libargon2, which only the programs that hash link, and
+# those whose bodies hold a password (lc_body, and lc_page through it).
+$(BUILD)/tests/test_password $(BUILD)/tests/test_body \
+    $(BUILD)/tests/test_page: LDLIBS += -largon2
 $(BUILD)/tests/test_jwt: LDLIBS += -ljwt
 
 unit: $(UNIT_BINS)

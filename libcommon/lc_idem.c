@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lc_body.h"
 #include "lc_req_tx.h"
 
 /* A key claimed by a request that died (the service crashed) would block
@@ -195,13 +196,9 @@ lc_idem_begin(lc_req *req, const char *tenant_id, const char *user_id,
     for (i = 0; i < n && key[i] > 0x20 && key[i] < 0x7f; i++) {
     }
     if (n == 0 || n > 255 || i != n) {
-        lc_json_field_errors errs = {0};
-
-        lc_json_field_error_add(&errs, "Idempotency-Key", "invalid_format");
-        lc_req_error_fields(req, 400, "validation_failed",
+        lc_body_field_error(req, "Idempotency-Key", "invalid_format",
                             "Idempotency-Key: 1 to 255 visible ASCII "
-                            "characters",
-                            &errs);
+                            "characters");
         return 1;
     }
     memcpy(idem->key, key, n + 1);

@@ -8,19 +8,17 @@
 #include <string.h>
 
 #include "lc_b64url.h"
+#include "lc_body.h"
 #include "lc_query.h"
 
 /* A cursor's text: the sort name, the key and the id, with separators. */
 #define LC_PAGE_RAW_MAX (64 + LC_PAGE_KEY_MAX + 40)
 
+/* A parameter's problems carry the codes of lc_body, like a body's. */
 static int
 lc_page_fail(lc_req *req, const lc_json_field_errors *errs)
 {
-    char message[160];
-
-    snprintf(message, sizeof(message), "%s: %s", errs->items[0].field,
-             errs->items[0].code);
-    lc_req_error_fields(req, 400, "validation_failed", message, errs);
+    lc_body_fail(req, errs);
     return -1;
 }
 
@@ -34,7 +32,7 @@ lc_page_parse_cursor(const char *text, lc_page *p, lc_json_field_errors *errs)
 
     n = lc_b64url_decode(text, strlen(text), raw, sizeof(raw) - 1);
     if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL) {
-        lc_json_field_error_add(errs, "cursor", "invalid");
+        lc_json_field_error_add(errs, "cursor", "invalid_format");
         return;
     }
     raw[n] = '\0';
@@ -42,11 +40,12 @@ lc_page_parse_cursor(const char *text, lc_page *p, lc_json_field_errors *errs)
     last = strrchr(raw, '|');
     if (first == NULL || last == first || !lc_db_is_uuid(last + 1) ||
         (size_t)(last - first - 1) >= sizeof(p->after_key)) {
-        lc_json_field_error_add(errs, "cursor", "invalid");
+        lc_json_field_error_add(errs, "cursor", "invalid_format");
         return;
     }
     *first = '\0';
     if (strcmp(raw, p->sort_name) != 0) {
+        /* A rule across cursor and sort: its own code. */
         lc_json_field_error_add(errs, "cursor", "other_sort");
         return;
     }
@@ -70,12 +69,14 @@ lc_page_parse(lc_req *req, const char *const *allowed, const char *const *sorts,
     p->limit = 25;
     p->sort_name = sorts != NULL ? sorts[0] : "";
     if (lc_query_unknown(query, allowed, buf, 64)) {
-        lc_json_field_error_add(&errs, buf, "unknown");
+        lc_json_field_error_add(&errs, buf, "unknown_field");
     }
     switch (lc_query_get(query, "limit", buf, sizeof(buf))) {
     case LC_QUERY_OK:
         v = strtol(buf, &end, 10);
-        if (buf[0] == '\0' || *end != '\0' || v < 1 || v > 100) {
+        if (buf[0] == '\0' || *end != '\0') {
+            lc_json_field_error_add(&errs, "limit", "invalid_format");
+        } else if (v < 1 || v > 100) {
             lc_json_field_error_add(&errs, "limit", "out_of_range");
         } else {
             p->limit = (int)v;
@@ -84,7 +85,7 @@ lc_page_parse(lc_req *req, const char *const *allowed, const char *const *sorts,
     case LC_QUERY_MISSING:
         break;
     default:
-        lc_json_field_error_add(&errs, "limit", "invalid");
+        lc_json_field_error_add(&errs, "limit", "invalid_format");
     }
     if (sorts != NULL) {
         switch (lc_query_get(query, "sort", buf, sizeof(buf))) {
@@ -101,7 +102,7 @@ lc_page_parse(lc_req *req, const char *const *allowed, const char *const *sorts,
         case LC_QUERY_MISSING:
             break;
         default:
-            lc_json_field_error_add(&errs, "sort", "invalid");
+            lc_json_field_error_add(&errs, "sort", "invalid_format");
         }
     }
     switch (lc_query_get(query, "cursor", buf, sizeof(buf))) {
@@ -111,7 +112,7 @@ lc_page_parse(lc_req *req, const char *const *allowed, const char *const *sorts,
     case LC_QUERY_MISSING:
         break;
     default:
-        lc_json_field_error_add(&errs, "cursor", "invalid");
+        lc_json_field_error_add(&errs, "cursor", "invalid_format");
     }
     return errs.count > 0 ? lc_page_fail(req, &errs) : 0;
 }
@@ -130,7 +131,7 @@ lc_page_filter(lc_req *req, const char *name, char *out, size_t outlen,
     case LC_QUERY_MISSING:
         return 0;
     default:
-        lc_json_field_error_add(&errs, name, "invalid");
+        lc_json_field_error_add(&errs, name, "invalid_format");
         return lc_page_fail(req, &errs);
     }
 }

@@ -52,23 +52,11 @@ projects_change_update_params(const projects_change *c, size_t n,
     }
 }
 
-void
-projects_patch_spec(const projects_field *fields, size_t n,
-                    projects_field *spec)
-{
-    size_t i;
-
-    memcpy(spec, fields, n * sizeof(*spec));
-    for (i = 0; i < n; i++) {
-        spec[i].required = false;
-    }
-}
-
 int
-projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
-                    projects_value *vals, char *version, size_t len)
+projects_patch_args(lc_req *req, const lc_body_field *spec, size_t n,
+                    lc_body_value *vals, char *version, size_t len)
 {
-    if (projects_body(req, spec, n, vals) != 0) {
+    if (lc_body_read_patch(req, spec, n, vals) != 0) {
         return -1;
     }
     return lc_etag_require(req, version, len);

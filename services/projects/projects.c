@@ -40,17 +40,22 @@ enum {
     F_COUNT
 };
 
-static const projects_field project_fields[F_COUNT] = {
-    {"name", PF_TEXT, true, false, 200, 0, 0, NULL},
-    {"code", PF_CODE, true, false, 0, 0, 0, NULL},
-    {"status", PF_ENUM, false, false, 0, 0, 0, project_statuses},
-    {"start_date", PF_DATE, false, true, 0, 0, 0, NULL},
-    {"end_date", PF_DATE, false, true, 0, 0, 0, NULL},
-    /* 2^53 - 1: the largest integer every JSON client reads exactly. */
-    {"budget_cents", PF_INT, false, true, 0, 0, 9007199254740991LL, NULL},
-    {"currency", PF_CURRENCY, false, true, 0, 0, 0, NULL},
-    {"address", PF_TEXT, false, true, 500, 0, 0, NULL},
-    {"description", PF_TEXT, false, true, 10000, 0, 0, NULL},
+static const lc_body_field project_fields[F_COUNT] = {
+    {.name = "name", .kind = LC_BODY_TEXT, .required = true, .max = 200},
+    {.name = "code", .kind = LC_BODY_CODE, .required = true},
+    {.name = "status", .kind = LC_BODY_ENUM, .choices = project_statuses},
+    {.name = "start_date", .kind = LC_BODY_DATE, .nullable = true},
+    {.name = "end_date", .kind = LC_BODY_DATE, .nullable = true},
+    {.name = "budget_cents",
+     .kind = LC_BODY_INT,
+     .nullable = true,
+     .max = LC_BODY_MAX_SAFE_INT},
+    {.name = "currency", .kind = LC_BODY_CURRENCY, .nullable = true},
+    {.name = "address", .kind = LC_BODY_TEXT, .nullable = true, .max = 500},
+    {.name = "description",
+     .kind = LC_BODY_TEXT,
+     .nullable = true,
+     .max = 10000},
 };
 
 static const lc_db_stmt project_get = {"SELECT version, " PROJECT_JSON
@@ -199,8 +204,8 @@ projects_list(lc_req *req)
          i++) {
     }
     if (status != NULL && project_statuses[i] == NULL) {
-        projects_field_error(req, "status", "invalid_choice",
-                             "status: not a project status");
+        lc_body_field_error(req, "status", "invalid_choice",
+                            "status: not a project status");
         return;
     }
     snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
@@ -260,29 +265,28 @@ projects_create(lc_req *req)
 {
     projects_caller caller;
     lc_idem idem;
-    projects_value vals[F_COUNT];
+    lc_body_value vals[F_COUNT];
     projects_change c = {0};
 
+    /* The body is checked before the key is claimed: a bad body claims
+     * nothing, and its retry is checked afresh. */
     if (lc_caller_get(req, "manager", &caller) != 0 ||
-        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
-        return;
-    }
-    if (projects_body(req, project_fields, F_COUNT, vals) != 0) {
-        lc_idem_abort(req, &idem);
+        lc_body_read(req, project_fields, F_COUNT, vals) != 0) {
         return;
     }
     if (vals[F_START].text != NULL && vals[F_END].text != NULL &&
         strcmp(vals[F_END].text, vals[F_START].text) < 0) {
-        projects_field_error(req, "end_date", "before_start",
-                             "end_date is before start_date");
-        lc_idem_abort(req, &idem);
+        lc_body_field_error(req, "end_date", "before_start",
+                            "end_date is before start_date");
         return;
     }
     if ((vals[F_BUDGET].text == NULL) != (vals[F_CURRENCY].text == NULL)) {
-        projects_field_error(
+        lc_body_field_error(
             req, vals[F_CURRENCY].text ? "budget_cents" : "currency",
-            "required_with", "budget_cents and currency go together");
-        lc_idem_abort(req, &idem);
+            "required_with_budget", "budget_cents and currency go together");
+        return;
+    }
+    if (lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
     c.caller = &caller;
@@ -315,8 +319,7 @@ static void
 projects_patch(lc_req *req)
 {
     projects_caller caller;
-    projects_value vals[F_COUNT];
-    projects_field spec[F_COUNT];
+    lc_body_value vals[F_COUNT];
     projects_change c = {0};
     char version[16];
 
@@ -324,8 +327,7 @@ projects_patch(lc_req *req)
         projects_path_id(req, "no such project", &c.id) != 0) {
         return;
     }
-    projects_patch_spec(project_fields, F_COUNT, spec);
-    if (projects_patch_args(req, spec, F_COUNT, vals, version,
+    if (projects_patch_args(req, project_fields, F_COUNT, vals, version,
                             sizeof(version)) != 0) {
         return;
     }

@@ -2,8 +2,8 @@
  * The projects service: construction projects and their tasks, per tenant,
  * with an outbox of domain events for the rest of the platform (DESIGN §8).
  * This header wires main.c to the resource files and holds what they
- * share: the caller and its role, typed request bodies, transactions that
- * fail with an API error, list paging, idempotency keys and events.
+ * share: the caller and its role, transactions that fail with an API
+ * error, list paging, idempotency keys and events; bodies are lc_body's.
  */
 #ifndef PROJECTS_H
 #define PROJECTS_H
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_body.h"
 #include "lc_caller.h"
 #include "lc_etag.h"
 #include "lc_idem.h"
@@ -48,53 +49,10 @@ typedef struct {
     projects_events *events;
 } projects_app;
 
-/* --- request.c: the caller, bodies, transactions ------------------------ */
+/* --- request.c: the caller, transactions -------------------------------- */
 
 /* The caller of a tenant route: lc_caller_get (the kit's policy). */
 typedef lc_caller projects_caller;
-
-typedef enum {
-    PF_TEXT,     /* up to max bytes; not blank unless nullable */
-    PF_ENUM,     /* one of `choices` */
-    PF_DATE,     /* YYYY-MM-DD, a real day */
-    PF_INT,      /* an integer in [min, max] */
-    PF_NUMBER,   /* a number in [min, max], at most two decimals */
-    PF_UUID,     /* a canonical uuid */
-    PF_CURRENCY, /* three upper-case letters (ISO 4217) */
-    PF_CODE,     /* [A-Za-z0-9][A-Za-z0-9._-]{0,31} */
-} projects_field_kind;
-
-typedef struct {
-    const char *name;
-    projects_field_kind kind;
-    bool required; /* must be present (and not null) */
-    bool nullable; /* null allowed: clears the field */
-    size_t max;    /* PF_TEXT: bytes */
-    int64_t min, lmax;
-    const char *const *choices; /* PF_ENUM, NULL-terminated */
-} projects_field;
-
-typedef struct {
-    bool present;     /* the key was in the body */
-    const char *text; /* the value as SQL text; NULL for null */
-    char buf[40];     /* numbers are formatted here */
-} projects_value;
-
-/*
- * Reads the body as an object of the fields of `spec` into `vals` (one per
- * field): unknown fields, wrong types, bad values and missing required ones
- * are answered with 400 validation_failed naming each field. Returns 0, or
- * -1 with the response set.
- */
-int projects_body(lc_req *req, const projects_field *spec, size_t n,
-                  projects_value *vals);
-
-/* YYYY-MM-DD naming a real day (years 1900 to 2999). */
-bool projects_date_valid(const char *s);
-
-/* A 400 validation_failed naming one field. */
-void projects_field_error(lc_req *req, const char *field, const char *code,
-                          const char *message);
 
 /* The path's id: a malformed one is a 404 (API.md); -1 with it set. */
 int projects_path_id(lc_req *req, const char *what, const char **id);
@@ -158,7 +116,7 @@ typedef struct {
     const lc_idem *idem; /* POST only */
     const char *id;            /* PATCH, DELETE: the path's id */
     const char *version;       /* PATCH, DELETE: If-Match; "" for any */
-    projects_value *vals;
+    lc_body_value *vals;
     PGresult *res; /* row 0: id, version, json, ... */
     int64_t seq;   /* the last event the transaction wrote */
 } projects_change;
@@ -183,14 +141,10 @@ int projects_change_exec(projects_change *c, lc_db *db, const lc_db_stmt *st,
 void projects_change_update_params(const projects_change *c, size_t n,
                                    const char **params);
 
-/* `fields` with none required: the fields a PATCH may send. */
-void projects_patch_spec(const projects_field *fields, size_t n,
-                         projects_field *spec);
-
-/* A PATCH's body by `spec` and its If-Match (428 without one) into
- * `version`. Returns 0, or -1 with the response set. */
-int projects_patch_args(lc_req *req, const projects_field *spec, size_t n,
-                        projects_value *vals, char *version, size_t len);
+/* A PATCH's body by `spec` (nothing required) and its If-Match (428
+ * without one) into `version`. Returns 0, or -1 with the response set. */
+int projects_patch_args(lc_req *req, const lc_body_field *spec, size_t n,
+                        lc_body_value *vals, char *version, size_t len);
 
 /* Runs `fn` in the caller's tenant, then announces the events it wrote and
  * answers `status`: 204 empty, else the entity of c->res with its ETag and,

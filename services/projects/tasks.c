@@ -29,14 +29,22 @@ enum {
     T_COUNT
 };
 
-static const projects_field task_fields[T_COUNT] = {
-    {"title", PF_TEXT, true, false, 200, 0, 0, NULL},
-    {"description", PF_TEXT, false, true, 10000, 0, 0, NULL},
-    {"status", PF_ENUM, false, false, 0, 0, 0, task_statuses},
-    {"priority", PF_ENUM, false, false, 0, 0, 0, task_priorities},
-    {"assignee_id", PF_UUID, false, true, 0, 0, 0, NULL},
-    {"due_date", PF_DATE, false, true, 0, 0, 0, NULL},
-    {"estimate_hours", PF_NUMBER, false, true, 0, 0, 100000, NULL},
+static const lc_body_field task_fields[T_COUNT] = {
+    {.name = "title", .kind = LC_BODY_TEXT, .required = true, .max = 200},
+    {.name = "description",
+     .kind = LC_BODY_TEXT,
+     .nullable = true,
+     .max = 10000},
+    {.name = "status", .kind = LC_BODY_ENUM, .choices = task_statuses},
+    {.name = "priority", .kind = LC_BODY_ENUM, .choices = task_priorities},
+    {.name = "assignee_id", .kind = LC_BODY_UUID, .nullable = true},
+    {.name = "due_date", .kind = LC_BODY_DATE, .nullable = true},
+    /* numeric(8, 2) in the table */
+    {.name = "estimate_hours",
+     .kind = LC_BODY_NUMBER,
+     .nullable = true,
+     .max = 100000,
+     .decimals = 2},
 };
 
 static const lc_db_stmt task_get = {"SELECT version, " TASK_JSON
@@ -161,8 +169,8 @@ tasks_check_assignee(lc_req *req, const projects_caller *caller,
          strcmp(out->user->status, "active") == 0;
     lc_envelope_free_message(&out->base);
     if (!ok) {
-        projects_field_error(req, "assignee_id", "unknown_user",
-                             "assignee_id: not an active user of this tenant");
+        lc_body_field_error(req, "assignee_id", "not_found",
+                            "assignee_id: not an active user of this tenant");
         return -1;
     }
     return 0;
@@ -237,18 +245,18 @@ tasks_list(lc_req *req)
          i++) {
     }
     if (status != NULL && task_statuses[i] == NULL) {
-        projects_field_error(req, "status", "invalid_choice",
-                             "status: not a task status");
+        lc_body_field_error(req, "status", "invalid_choice",
+                            "status: not a task status");
         return;
     }
     if (assignee != NULL && !lc_db_is_uuid(assignee)) {
-        projects_field_error(req, "assignee_id", "invalid_uuid",
-                             "assignee_id: not a uuid");
+        lc_body_field_error(req, "assignee_id", "invalid_format",
+                            "assignee_id: not a uuid");
         return;
     }
-    if (due != NULL && !projects_date_valid(due)) {
-        projects_field_error(req, "due_before", "invalid_date",
-                             "due_before: YYYY-MM-DD");
+    if (due != NULL && !lc_body_date_valid(due)) {
+        lc_body_field_error(req, "due_before", "invalid_format",
+                            "due_before: YYYY-MM-DD");
         return;
     }
     snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
@@ -323,18 +331,17 @@ tasks_create(lc_req *req)
 {
     projects_caller caller;
     lc_idem idem;
-    projects_value vals[T_COUNT];
+    lc_body_value vals[T_COUNT];
     projects_change c = {0};
 
+    /* The body is checked before the key is claimed: a bad body claims
+     * nothing, and its retry is checked afresh. */
     if (lc_caller_get(req, "member", &caller) != 0 ||
         projects_path_id(req, "no such project", &c.id) != 0 ||
-        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
-        return;
-    }
-    if (projects_body(req, task_fields, T_COUNT, vals) != 0 ||
+        lc_body_read(req, task_fields, T_COUNT, vals) != 0 ||
         (vals[T_ASSIGNEE].text != NULL &&
-         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
-        lc_idem_abort(req, &idem);
+         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0) ||
+        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
     c.caller = &caller;
@@ -373,8 +380,7 @@ static void
 tasks_patch(lc_req *req)
 {
     projects_caller caller;
-    projects_value vals[T_COUNT];
-    projects_field spec[T_COUNT];
+    lc_body_value vals[T_COUNT];
     projects_change c = {0};
     char version[16];
 
@@ -382,9 +388,7 @@ tasks_patch(lc_req *req)
         projects_path_id(req, "no such task", &c.id) != 0) {
         return;
     }
-    projects_patch_spec(task_fields, T_COUNT, spec);
-    spec[T_TITLE].nullable = false; /* a task keeps a title */
-    if (projects_patch_args(req, spec, T_COUNT, vals, version,
+    if (projects_patch_args(req, task_fields, T_COUNT, vals, version,
                             sizeof(version)) != 0 ||
         (vals[T_ASSIGNEE].text != NULL &&
          tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {

@@ -367,18 +367,27 @@ auth_login(lc_req *req)
     auth_throttle acct, ip;
     char email_lower[USERS_EMAIL_MAX + 1], email_hash[LC_TOKEN_HASH_LEN + 1];
     char new_hash[LC_PASSWORD_HASH_MAX];
-    users_field fields[] = {
-        {"email", USERS_FIELD_STRING, true, USERS_EMAIL_MAX, &look.email},
-        {"password", USERS_FIELD_STRING, true, USERS_PASSWORD_MAX_BYTES,
-         &password},
+    /* Any text: a login tells nothing about the password policy. */
+    static const lc_body_field fields[] = {
+        {.name = "email",
+         .kind = LC_BODY_TEXT,
+         .required = true,
+         .max = USERS_EMAIL_MAX},
+        {.name = "password",
+         .kind = LC_BODY_TEXT,
+         .required = true,
+         .max = LC_PASSWORD_MAX_CHARS},
     };
+    lc_body_value v[2];
     long wait_acct, wait_ip;
     size_t i;
     int ok;
 
-    if (users_body(req, fields, 2) != 0) {
+    if (lc_body_read(req, fields, 2, v) != 0) {
         return;
     }
+    look.email = v[0].text;
+    password = v[1].text;
     look.platform = tenant_id == NULL;
     for (i = 0; look.email[i] != '\0' && i < USERS_EMAIL_MAX; i++) {
         email_lower[i] = (char)((look.email[i] >= 'A' && look.email[i] <= 'Z')
@@ -569,13 +578,19 @@ auth_refresh(lc_req *req)
 {
     users_app *app = lc_req_app(req);
     auth_refresh_ctx c = {0};
-    users_field fields[] = {
-        {"refresh_token", USERS_FIELD_STRING, true, 256, &c.token},
+    /* Any text: a malformed token is a 401 like any other bad one. */
+    static const lc_body_field fields[] = {
+        {.name = "refresh_token",
+         .kind = LC_BODY_TEXT,
+         .required = true,
+         .max = 256},
     };
+    lc_body_value v[1];
 
-    if (users_scope(req, true) != 0 || users_body(req, fields, 1) != 0) {
+    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
         return;
     }
+    c.token = v[0].text;
     if (!lc_token_valid(c.token)) {
         lc_req_error(req, 401, "invalid_token",
                      "the refresh token is not valid");
@@ -679,7 +694,7 @@ auth_no_body(lc_req *req)
         return 0;
     }
     /* An empty object is fine too; anything in it is unknown. */
-    return users_body(req, NULL, 0);
+    return lc_body_read(req, NULL, 0, NULL);
 }
 
 static void

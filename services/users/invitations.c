@@ -118,15 +118,21 @@ invitations_create(lc_req *req)
     users_app *app = lc_req_app(req);
     users_caller caller;
     invitations_create_ctx c = {0};
-    users_field fields[] = {
-        {"email", USERS_FIELD_EMAIL, true, 0, &c.email},
-        {"role", USERS_FIELD_ROLE, true, 0, &c.role},
+    static const lc_body_field fields[] = {
+        {.name = "email", .kind = LC_BODY_EMAIL, .required = true},
+        {.name = "role",
+         .kind = LC_BODY_ENUM,
+         .required = true,
+         .choices = users_roles},
     };
+    lc_body_value v[2];
 
     if (lc_caller_get(req, "admin", &caller) != 0 ||
-        users_body(req, fields, 2) != 0) {
+        lc_body_read(req, fields, 2, v) != 0) {
         return;
     }
+    c.email = v[0].text;
+    c.role = v[1].text;
     if (users_role_rank(c.role) > users_role_rank(caller.role)) {
         lc_req_error(req, 403, "forbidden",
                      "you may not invite with a role above your own");
@@ -206,16 +212,20 @@ invitations_accept(lc_req *req)
     invitations_accept_ctx c = {0};
     const char *password;
     char hash[LC_PASSWORD_HASH_MAX];
-    users_field fields[] = {
-        {"token", USERS_FIELD_TOKEN, true, 0, &c.token},
-        {"name", USERS_FIELD_NAME, true, 0, &c.name},
-        {"password", USERS_FIELD_PASSWORD, true, 0, &password},
+    static const lc_body_field fields[] = {
+        {.name = "token", .kind = LC_BODY_TOKEN, .required = true},
+        {.name = "name", .kind = LC_BODY_NAME, .required = true},
+        {.name = "password", .kind = LC_BODY_PASSWORD, .required = true},
     };
+    lc_body_value v[3];
     cJSON *out;
 
-    if (users_scope(req, true) != 0 || users_body(req, fields, 3) != 0) {
+    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 3, v) != 0) {
         return;
     }
+    c.token = v[0].text;
+    c.name = v[1].text;
+    password = v[2].text;
     if (lc_password_hash(&app->password, password, hash, sizeof(hash)) != 0) {
         lc_req_error(req, 500, "internal", "internal error");
         return;

@@ -110,15 +110,19 @@ reset_request(lc_req *req)
 {
     users_app *app = lc_req_app(req);
     reset_request_ctx c = {0};
-    users_field fields[] = {{"email", USERS_FIELD_EMAIL, true, 0, &c.email}};
+    static const lc_body_field fields[] = {
+        {.name = "email", .kind = LC_BODY_EMAIL, .required = true},
+    };
+    lc_body_value v[1];
     char key[160], lower[USERS_EMAIL_MAX + 1], hash[LC_TOKEN_HASH_LEN + 1];
     int64_t sent = 0;
     size_t i;
     cJSON *out;
 
-    if (users_scope(req, true) != 0 || users_body(req, fields, 1) != 0) {
+    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
         return;
     }
+    c.email = v[0].text;
     for (i = 0; c.email[i] != '\0'; i++) {
         lower[i] =
             (char)(c.email[i] >= 'A' && c.email[i] <= 'Z' ? c.email[i] + 32
@@ -196,14 +200,17 @@ reset_confirm(lc_req *req)
     reset_confirm_ctx c = {0};
     const char *password;
     char hash[LC_PASSWORD_HASH_MAX];
-    users_field fields[] = {
-        {"token", USERS_FIELD_TOKEN, true, 0, &c.token},
-        {"new_password", USERS_FIELD_PASSWORD, true, 0, &password},
+    static const lc_body_field fields[] = {
+        {.name = "token", .kind = LC_BODY_TOKEN, .required = true},
+        {.name = "new_password", .kind = LC_BODY_PASSWORD, .required = true},
     };
+    lc_body_value v[2];
 
-    if (users_scope(req, true) != 0 || users_body(req, fields, 2) != 0) {
+    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 2, v) != 0) {
         return;
     }
+    c.token = v[0].text;
+    password = v[1].text;
     if (lc_password_hash(&app->password, password, hash, sizeof(hash)) != 0) {
         lc_req_error(req, 500, "internal", "internal error");
         return;

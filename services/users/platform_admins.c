@@ -59,7 +59,7 @@ platform_admin_command(void)
 
     lc_config_load_or_exit("lintel-users create-platform-admin", vars,
                            sizeof(vars) / sizeof(vars[0]));
-    if (!users_email_valid(email)) {
+    if (!lc_body_email_valid(email)) {
         fprintf(stderr, "lintel-users: LINTEL_ADMIN_EMAIL: not an email\n");
         return 2;
     }

@@ -177,21 +177,19 @@ tenants_json(const PGresult *res, int row)
 static int
 tenants_check_new_slug(lc_req *req, const char *field, const char *slug)
 {
-    lc_json_field_errors errs = {0};
     const char *code = NULL;
     char message[96];
 
     if (!tenant_slug_valid(slug)) {
-        code = "invalid";
+        code = "invalid_format";
     } else if (tenant_slug_reserved(slug)) {
-        code = "reserved";
+        code = "reserved"; /* the rule of names the platform keeps */
     }
     if (code == NULL) {
         return 0;
     }
-    lc_json_field_error_add(&errs, field, code);
     snprintf(message, sizeof(message), "%s: %s", field, code);
-    lc_req_error_fields(req, 400, "validation_failed", message, &errs);
+    lc_body_field_error(req, field, code, message);
     return -1;
 }
 
@@ -242,18 +240,28 @@ tenants_signup(lc_req *req)
     users_app *app = lc_req_app(req);
     tenants_signup_ctx c = {0};
     const char *password;
-    users_field fields[] = {
-        {"tenant_slug", USERS_FIELD_STRING, true, 64, &c.slug},
-        {"tenant_name", USERS_FIELD_NAME, true, 0, &c.tenant_name},
-        {"name", USERS_FIELD_NAME, true, 0, &c.name},
-        {"email", USERS_FIELD_EMAIL, true, 0, &c.email},
-        {"password", USERS_FIELD_PASSWORD, true, 0, &password},
+    static const lc_body_field fields[] = {
+        {.name = "tenant_slug",
+         .kind = LC_BODY_TEXT,
+         .required = true,
+         .max = 64},
+        {.name = "tenant_name", .kind = LC_BODY_NAME, .required = true},
+        {.name = "name", .kind = LC_BODY_NAME, .required = true},
+        {.name = "email", .kind = LC_BODY_EMAIL, .required = true},
+        {.name = "password", .kind = LC_BODY_PASSWORD, .required = true},
     };
+    lc_body_value v[5];
     cJSON *out;
 
-    if (users_scope(req, false) != 0 ||
-        users_body(req, fields, sizeof(fields) / sizeof(fields[0])) != 0 ||
-        tenants_check_new_slug(req, "tenant_slug", c.slug) != 0) {
+    if (users_scope(req, false) != 0 || lc_body_read(req, fields, 5, v) != 0) {
+        return;
+    }
+    c.slug = v[0].text;
+    c.tenant_name = v[1].text;
+    c.name = v[2].text;
+    c.email = v[3].text;
+    password = v[4].text;
+    if (tenants_check_new_slug(req, "tenant_slug", c.slug) != 0) {
         return;
     }
     if (lc_password_hash(&app->password, password, c.hash, sizeof(c.hash)) !=
@@ -340,18 +348,20 @@ static void
 tenants_create(lc_req *req)
 {
     tenants_query_ctx c = {0};
-    const char *slug, *name, *params[2];
-    users_field fields[] = {
-        {"slug", USERS_FIELD_STRING, true, 64, &slug},
-        {"name", USERS_FIELD_NAME, true, 0, &name},
+    const char *params[2];
+    static const lc_body_field fields[] = {
+        {.name = "slug", .kind = LC_BODY_TEXT, .required = true, .max = 64},
+        {.name = "name", .kind = LC_BODY_NAME, .required = true},
     };
+    lc_body_value v[2];
 
-    if (lc_caller_platform_admin(req) != 0 || users_body(req, fields, 2) != 0 ||
-        tenants_check_new_slug(req, "slug", slug) != 0) {
+    if (lc_caller_platform_admin(req) != 0 ||
+        lc_body_read(req, fields, 2, v) != 0 ||
+        tenants_check_new_slug(req, "slug", v[0].text) != 0) {
         return;
     }
-    params[0] = slug;
-    params[1] = name;
+    params[0] = v[0].text;
+    params[1] = v[1].text;
     c.stmt = &tenants_insert;
     c.params = params;
     if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
@@ -361,7 +371,7 @@ tenants_create(lc_req *req)
         lc_req_error(req, 409, "conflict", "this tenant slug is taken");
     } else {
         /* A negative answer for this slug may be cached: drop it. */
-        tenants_cache_forget(req, slug);
+        tenants_cache_forget(req, v[0].text);
         lc_req_respond_json(req, 201, tenants_json(c.res, 0));
     }
     PQclear(c.res);
@@ -371,12 +381,13 @@ static void
 tenants_patch(lc_req *req)
 {
     tenants_query_ctx c = {0};
-    const char *id = lc_req_param(req, "id"), *status, *name, *params[3];
-    users_field fields[] = {
-        {"status", USERS_FIELD_STRING, false, 16, &status},
-        {"name", USERS_FIELD_NAME, false, 0, &name},
+    static const char *const statuses[] = {"active", "suspended", NULL};
+    static const lc_body_field fields[] = {
+        {.name = "status", .kind = LC_BODY_ENUM, .choices = statuses},
+        {.name = "name", .kind = LC_BODY_NAME},
     };
-    lc_json_field_errors errs = {0};
+    const char *id = lc_req_param(req, "id"), *params[3];
+    lc_body_value v[2];
 
     if (lc_caller_platform_admin(req) != 0) {
         return;
@@ -385,19 +396,12 @@ tenants_patch(lc_req *req)
         lc_req_error(req, 404, "not_found", "no such tenant");
         return;
     }
-    if (users_body(req, fields, 2) != 0) {
-        return;
-    }
-    if (status != NULL && strcmp(status, "active") != 0 &&
-        strcmp(status, "suspended") != 0) {
-        lc_json_field_error_add(&errs, "status", "invalid");
-        lc_req_error_fields(req, 400, "validation_failed",
-                            "status: must be active or suspended", &errs);
+    if (lc_body_read_patch(req, fields, 2, v) != 0) {
         return;
     }
     params[0] = id;
-    params[1] = status;
-    params[2] = name;
+    params[1] = v[0].text;
+    params[2] = v[1].text;
     c.stmt = &tenants_update;
     c.params = params;
     users_caller_fence(req, id, NULL);

@@ -104,17 +104,20 @@ users_me_patch(lc_req *req)
 {
     users_caller caller;
     users_query_ctx c = {0};
-    const char *name, *params[2];
+    const char *params[2];
     /* Only what a member may change about themselves: "role", "status",
      * "email" or "tenant_id" in this body are unknown fields, a 400. */
-    users_field fields[] = {{"name", USERS_FIELD_NAME, false, 0, &name}};
+    static const lc_body_field fields[] = {
+        {.name = "name", .kind = LC_BODY_NAME},
+    };
+    lc_body_value v[1];
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        users_body(req, fields, 1) != 0) {
+        lc_body_read_patch(req, fields, 1, v) != 0) {
         return;
     }
     params[0] = caller.user_id;
-    params[1] = name;
+    params[1] = v[0].text;
     c.stmt = &users_rename;
     c.params = params;
     if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
@@ -155,18 +158,22 @@ users_me_password(lc_req *req)
     users_password_ctx c = {0};
     const char *current, *next, *params[1];
     char hash[LC_PASSWORD_HASH_MAX];
-    lc_json_field_errors errs = {0};
-    users_field fields[] = {
-        {"current_password", USERS_FIELD_STRING, true, USERS_PASSWORD_MAX_BYTES,
-         &current},
-        {"new_password", USERS_FIELD_PASSWORD, true, 0, &next},
+    static const lc_body_field fields[] = {
+        {.name = "current_password",
+         .kind = LC_BODY_TEXT,
+         .required = true,
+         .max = LC_PASSWORD_MAX_CHARS},
+        {.name = "new_password", .kind = LC_BODY_PASSWORD, .required = true},
     };
+    lc_body_value v[2];
     int ok;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        users_body(req, fields, 2) != 0) {
+        lc_body_read(req, fields, 2, v) != 0) {
         return;
     }
+    current = v[0].text;
+    next = v[1].text;
     params[0] = caller.user_id;
     q.stmt = &users_by_id;
     q.params = params;
@@ -177,9 +184,8 @@ users_me_password(lc_req *req)
          lc_password_verify(PQgetvalue(q.res, 0, 7), current) == 1;
     PQclear(q.res);
     if (!ok) {
-        lc_json_field_error_add(&errs, "current_password", "incorrect");
-        lc_req_error_fields(req, 400, "validation_failed",
-                            "current_password: incorrect", &errs);
+        lc_body_field_error(req, "current_password", "incorrect",
+                            "current_password: incorrect");
         return;
     }
     if (lc_password_hash(&app->password, next, hash, sizeof(hash)) != 0) {
@@ -221,15 +227,14 @@ users_list(lc_req *req)
         return;
     }
     if (role != NULL && users_role_rank(role) == 0) {
-        lc_json_field_error_add(&errs, "role", "invalid");
+        lc_json_field_error_add(&errs, "role", "invalid_choice");
     }
     if (status != NULL && strcmp(status, "active") != 0 &&
         strcmp(status, "deactivated") != 0) {
-        lc_json_field_error_add(&errs, "status", "invalid");
+        lc_json_field_error_add(&errs, "status", "invalid_choice");
     }
     if (errs.count > 0) {
-        lc_req_error_fields(req, 400, "validation_failed", errs.items[0].field,
-                            &errs);
+        lc_body_fail(req, &errs);
         return;
     }
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
@@ -353,27 +358,20 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
 static void
 users_patch(lc_req *req)
 {
-    const char *role, *status;
-    lc_json_field_errors errs = {0};
-    users_field fields[] = {
-        {"role", USERS_FIELD_ROLE, false, 0, &role},
-        {"status", USERS_FIELD_STRING, false, 16, &status},
+    static const char *const statuses[] = {"active", "deactivated", NULL};
+    static const lc_body_field fields[] = {
+        {.name = "role", .kind = LC_BODY_ENUM, .choices = users_roles},
+        {.name = "status", .kind = LC_BODY_ENUM, .choices = statuses},
     };
+    lc_body_value v[2];
     users_caller caller;
 
     /* The role check comes first: a member learns nothing from a 400. */
     if (lc_caller_get(req, "admin", &caller) != 0 ||
-        users_body(req, fields, 2) != 0) {
+        lc_body_read_patch(req, fields, 2, v) != 0) {
         return;
     }
-    if (status != NULL && strcmp(status, "active") != 0 &&
-        strcmp(status, "deactivated") != 0) {
-        lc_json_field_error_add(&errs, "status", "invalid");
-        lc_req_error_fields(req, 400, "validation_failed",
-                            "status: must be active or deactivated", &errs);
-        return;
-    }
-    users_change(req, &caller, role, status, 200);
+    users_change(req, &caller, v[0].text, v[1].text, 200);
 }
 
 static void

@@ -1,8 +1,8 @@
 /*
  * The users service: the tenant registry, users and roles, sessions and
  * signing keys (DESIGN §2, §9). This header wires main.c to the resource
- * files and holds the few helpers they share: the caller and its role
- * and request bodies.
+ * files and holds the few helpers they share: the caller and its role;
+ * bodies are lc_body's and transactions lc_req_tx's.
  */
 #ifndef USERS_H
 #define USERS_H
@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
+#include "lc_body.h"
 #include "lc_caller.h"
 #include "lc_page.h"
 #include "lc_password.h"
@@ -23,9 +24,7 @@
 #define USERS_RESET_TTL_S 3600
 
 /* Field limits shared by handlers and the openapi schemas. */
-#define USERS_EMAIL_MAX 254
-#define USERS_NAME_MAX 200
-#define USERS_PASSWORD_MAX_BYTES 512 /* 128 characters of up to 4 bytes */
+#define USERS_EMAIL_MAX LC_BODY_EMAIL_MAX
 
 /* A timestamptz column as RFC 3339 UTC, in SQL. */
 #define USERS_RFC3339(col)                                                     \
@@ -83,35 +82,10 @@ int roles_routes(lc_rpc_server *s);
  * (`want_tenant`: tenant host only; otherwise apex only). */
 int users_scope(lc_req *req, bool want_tenant);
 
-/* --- fields.c: request bodies ----------------------------------------- */
+/* --- fields.c: what bodies and answers share --------------------------- */
 
-typedef enum {
-    USERS_FIELD_STRING,   /* any string up to max bytes, not empty */
-    USERS_FIELD_EMAIL,    /* an address, compared case-insensitively */
-    USERS_FIELD_NAME,     /* 1..200 characters, not blank */
-    USERS_FIELD_PASSWORD, /* the length window of lc_password */
-    USERS_FIELD_ROLE,     /* owner|admin|manager|member|viewer */
-    USERS_FIELD_TOKEN,    /* an lc_token */
-} users_field_kind;
-
-typedef struct {
-    const char *name;
-    users_field_kind kind;
-    bool required;
-    size_t max;       /* USERS_FIELD_STRING: bytes */
-    const char **out; /* NULL when absent */
-} users_field;
-
-/*
- * Reads the body as an object of string fields: unknown fields, wrong
- * types, bad values and missing required ones are answered with 400
- * validation_failed naming each field; malformed JSON with invalid_json.
- * Returns 0, or -1 with the response set.
- */
-int users_body(lc_req *req, users_field *fields, size_t n);
-
-/* true when `s` looks like an email address we can deliver to. */
-bool users_email_valid(const char *s);
+/* The roles a body may name, for LC_BODY_ENUM (NULL-terminated). */
+extern const char *const users_roles[];
 
 /* A user row (id, email, name, role, status, created_at, updated_at) as
  * JSON, from `row` of `res` starting at column `col`. */

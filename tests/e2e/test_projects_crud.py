@@ -64,11 +64,12 @@ def test_project_validation_names_each_field(papi, tenant):
         "start_date": "2027-02-30", "budget_cents": -5, "currency": "usd",
         "colour": "red"})
     assert r.status == 400 and r.code == "validation_failed"
-    assert r.fields() == {"name": "blank", "code": "invalid_code",
+    assert r.fields() == {"name": "required", "code": "invalid_format",
                           "status": "invalid_choice",
-                          "start_date": "invalid_date",
+                          "start_date": "invalid_format",
                           "budget_cents": "out_of_range",
-                          "currency": "invalid_currency", "colour": "unknown"}
+                          "currency": "invalid_format",
+                          "colour": "unknown_field"}
     r = p.call("POST", "/api/projects", {})
     assert r.status == 400 and r.fields() == {"name": "required",
                                               "code": "required"}
@@ -94,7 +95,8 @@ def test_project_dates_must_be_ordered(papi, tenant):
 def test_budget_needs_a_currency(papi, tenant):
     r = P(papi, tenant).call("POST", "/api/projects", {
         "name": "X", "code": "X2", "budget_cents": 100})
-    assert r.status == 400 and r.fields() == {"currency": "required_with"}
+    assert r.status == 400 and r.fields() == {"currency":
+                                              "required_with_budget"}
 
 
 def test_malformed_json_and_ids(papi, tenant):
@@ -147,15 +149,15 @@ def test_patch_cannot_clear_required_fields(papi, tenant):
                {"name": None, "code": None, "id": str(uuid.uuid4())},
                headers={"If-Match": '"1"'})
     assert r.status == 400
-    assert r.fields() == {"name": "not_nullable", "code": "not_nullable",
-                          "id": "unknown"}
+    assert r.fields() == {"name": "invalid_type", "code": "invalid_type",
+                          "id": "unknown_field"}
     r = p.call("PATCH", f"/api/projects/{proj['id']}", {"name": "   "},
                headers={"If-Match": '"1"'})
-    assert r.status == 400 and r.fields() == {"name": "blank"}
+    assert r.status == 400 and r.fields() == {"name": "required"}
     task = p.create_task(proj["id"])
     r = p.call("PATCH", f"/api/tasks/{task['id']}", {"title": " "},
                headers={"If-Match": '"1"'})
-    assert r.status == 400 and r.fields() == {"title": "blank"}
+    assert r.status == 400 and r.fields() == {"title": "required"}
 
 
 def test_task_create_read_update_delete(papi, tenant):
@@ -204,9 +206,10 @@ def test_task_validation_names_each_field(papi, tenant):
     assert r.status == 400
     assert r.fields() == {"title": "required", "status": "invalid_choice",
                           "priority": "invalid_choice",
-                          "assignee_id": "invalid_uuid",
-                          "due_date": "invalid_date",
-                          "estimate_hours": "out_of_range", "owner": "unknown"}
+                          "assignee_id": "invalid_format",
+                          "due_date": "invalid_format",
+                          "estimate_hours": "out_of_range",
+                          "owner": "unknown_field"}
 
 
 def test_task_assignee_must_be_a_user_of_the_tenant(papi, tenant):
@@ -217,12 +220,12 @@ def test_task_assignee_must_be_a_user_of_the_tenant(papi, tenant):
         r = p.call("POST", f"/api/projects/{proj['id']}/tasks",
                    {"title": "T", "assignee_id": who})
         assert r.status == 400 and r.fields() == {"assignee_id":
-                                                  "unknown_user"}, r
+                                                  "not_found"}, r
     task = p.create_task(proj["id"])
     r = p.call("PATCH", f"/api/tasks/{task['id']}",
                {"assignee_id": other["user"]["id"]},
                headers={"If-Match": '"1"'})
-    assert r.status == 400 and r.fields() == {"assignee_id": "unknown_user"}
+    assert r.status == 400 and r.fields() == {"assignee_id": "not_found"}
 
 
 def test_tasks_of_a_missing_project_are_404(papi, tenant):

@@ -158,3 +158,19 @@ def test_expired_keys_are_purged_per_tenant(stack, papi, tenant):
     # tenant's are its own business, purged by its own next claim.
     assert _keys(stack, tenant["id"]) == ["fresh"]
     assert _keys(stack, other["id"]) == ["expired-other"]
+
+
+def test_a_bad_body_is_refused_before_any_key_is_claimed(stack, papi, tenant):
+    p = P(papi, tenant)
+    for body in ({"name": "No code"}, {"name": "X", "code": "BAD CODE"},
+                 {"name": "X", "code": "DATES", "start_date": "2027-02-01",
+                  "end_date": "2027-01-01"}):
+        r = p.call("POST", "/api/projects", body,
+                   headers={"Idempotency-Key": "bad-body"})
+        assert r.status == 400, r
+    assert _keys(stack, tenant["id"]) == []
+    # The key is still free for the corrected request.
+    r = p.call("POST", "/api/projects", {"name": "X", "code": "GOOD"},
+               headers={"Idempotency-Key": "bad-body"})
+    assert r.status == 201, r
+    assert _keys(stack, tenant["id"]) == ["bad-body"]

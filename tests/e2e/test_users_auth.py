@@ -41,9 +41,10 @@ def test_signup_refuses_taken_reserved_and_malformed_slugs(api, tenant):
                                                    "tenant_slug": tenant["slug"]})
     assert r.status == 409 and r.code == "conflict"
     for slug, code in (("www", "reserved"), ("admin", "reserved"),
-                       ("ab", "invalid"), ("-abc", "invalid"),
-                       ("abc-", "invalid"), ("Acme", "invalid"),
-                       ("a" * 41, "invalid"), ("a_b", "invalid")):
+                       ("ab", "invalid_format"), ("-abc", "invalid_format"),
+                       ("abc-", "invalid_format"), ("Acme", "invalid_format"),
+                       ("a" * 41, "invalid_format"),
+                       ("a_b", "invalid_format")):
         r = api.call("POST", "/api/signup",
                      json_body={**body, "tenant_slug": slug})
         assert r.status == 400, slug
@@ -65,13 +66,13 @@ def test_bad_bodies_are_400_naming_the_field(api):
     r = api.call("POST", "/api/signup", json_body=[1, 2])
     assert r.status == 400 and r.code == "validation_failed"
     cases = [
-        ({**good, "tenant_slug": 42}, {"tenant_slug": "wrong_type"}),
-        ({**good, "email": "not-an-email"}, {"email": "invalid"}),
+        ({**good, "tenant_slug": 42}, {"tenant_slug": "invalid_type"}),
+        ({**good, "email": "not-an-email"}, {"email": "invalid_format"}),
         ({**good, "email": "a" * 300 + "@x.test"}, {"email": "too_long"}),
-        ({**good, "name": "n" * 201}, {"name": "invalid"}),
+        ({**good, "name": "n" * 201}, {"name": "too_long"}),
         ({**good, "password": "short"}, {"password": "too_short"}),
         ({**good, "password": "p" * 129}, {"password": "too_long"}),
-        ({**good, "plan": "free"}, {"plan": "unknown"}),
+        ({**good, "plan": "free"}, {"plan": "unknown_field"}),
         ({k: v for k, v in good.items() if k != "email"},
          {"email": "required"}),
     ]

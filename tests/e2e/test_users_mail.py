@@ -50,7 +50,7 @@ def test_invitation_accept_validates_its_body(api, tenant):
                  json_body={"token": "x" * 43, "name": "", "password": "short",
                             "role": "owner"})
     assert r.status == 400
-    assert r.fields() == {"role": "unknown", "name": "invalid",
+    assert r.fields() == {"role": "unknown_field", "name": "required",
                           "password": "too_short"}
 
 

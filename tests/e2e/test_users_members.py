@@ -86,12 +86,15 @@ def test_admin_lists_members_with_paging_and_filters(api, mailbox, tenant):
     r = api.call("GET", "/api/users", tenant["slug"], bearer(admin),
                  query="email=ADMIN-")
     assert [u["id"] for u in r.body["data"]] == [admin["id"]]
-    for q, field in (("limit=101", "limit"), ("limit=0", "limit"),
-                     ("cursor=@@@", "cursor"), ("role=boss", "role"),
-                     ("sort=name", "sort")):
+    for q, fields in (("limit=101", {"limit": "out_of_range"}),
+                      ("limit=0", {"limit": "out_of_range"}),
+                      ("cursor=@@@", {"cursor": "invalid_format"}),
+                      ("role=boss", {"role": "invalid_choice"}),
+                      ("status=gone", {"status": "invalid_choice"}),
+                      ("sort=name", {"sort": "unknown_field"})):
         r = api.call("GET", "/api/users", tenant["slug"], bearer(admin),
                      query=q)
-        assert r.status == 400 and field in r.fields(), q
+        assert r.status == 400 and r.fields() == fields, q
 
 
 def test_role_ceiling(api, mailbox, tenant):

@@ -33,7 +33,7 @@ def test_platform_admin_lists_creates_and_renames_tenants(api):
     assert r.status == 404
     r = api.call("PATCH", f"/api/admin/tenants/{tid}", token=admin,
                  json_body={"status": "deleted"})
-    assert r.status == 400 and r.fields() == {"status": "invalid"}
+    assert r.status == 400 and r.fields() == {"status": "invalid_choice"}
     seen, cursor = [], None
     while True:
         q = "limit=2" + (f"&cursor={cursor}" if cursor else "")
