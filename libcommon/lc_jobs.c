@@ -130,12 +130,14 @@ static const struct {
          " status = CASE WHEN $3::bool OR attempts >= max_attempts"
          "  THEN 'dead' ELSE 'failed' END,"
          " run_at = CASE WHEN $3::bool OR attempts >= max_attempts"
-         "  THEN run_at ELSE " LC_JOBS_BACKOFF("$5", "$6") " END,"
-         " finished_at = CASE WHEN $3::bool OR attempts >= max_attempts"
-         "  THEN now() END,"
-         " last_error = $4, lease_id = NULL, leased_by = NULL,"
-         " lease_until = NULL, updated_at = now()"
-         " WHERE id = $1 AND lease_id = $2 RETURNING status",
+         "  THEN run_at ELSE " LC_JOBS_BACKOFF(
+             "$5", "$6") " END,"
+                         " finished_at = CASE WHEN $3::bool OR attempts >= "
+                         "max_attempts"
+                         "  THEN now() END,"
+                         " last_error = $4, lease_id = NULL, leased_by = NULL,"
+                         " lease_until = NULL, updated_at = now()"
+                         " WHERE id = $1 AND lease_id = $2 RETURNING status",
          6},
     [SQL_RENEW] = {"UPDATE %1$s.jobs SET lease_until = now() + $2::bigint"
                    " * interval '1 millisecond'"
@@ -147,14 +149,18 @@ static const struct {
          " status = CASE WHEN attempts >= max_attempts"
          "  THEN 'dead' ELSE 'failed' END,"
          " run_at = CASE WHEN attempts >= max_attempts"
-         "  THEN run_at ELSE " LC_JOBS_BACKOFF("$1", "$2") " END,"
-         " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
-         " last_error = 'lease expired: runner ' || coalesce(leased_by, '?')"
-         "  || ' stopped renewing it',"
-         " lease_id = NULL, leased_by = NULL, lease_until = NULL,"
-         " updated_at = now()"
-         " WHERE status = 'running' AND lease_until < now()"
-         " RETURNING id, kind, tenant_id, status",
+         "  THEN run_at ELSE " LC_JOBS_BACKOFF(
+             "$1",
+             "$2") " END,"
+                   " finished_at = CASE WHEN attempts >= max_attempts THEN "
+                   "now() END,"
+                   " last_error = 'lease expired: runner ' || "
+                   "coalesce(leased_by, '?')"
+                   "  || ' stopped renewing it',"
+                   " lease_id = NULL, leased_by = NULL, lease_until = NULL,"
+                   " updated_at = now()"
+                   " WHERE status = 'running' AND lease_until < now()"
+                   " RETURNING id, kind, tenant_id, status",
          2},
     [SQL_PURGE] = {"DELETE FROM %1$s.jobs WHERE status = 'done'"
                    " AND finished_at < now() - $1::bigint * interval '1 s'",
@@ -435,10 +441,9 @@ static void
 lc_jobs_record(lc_jobs *j, lc_db *db, const lc_job *job, const char *lease_id,
                lc_job_outcome outcome, const char *why)
 {
-    const char *params[6] = {job->id,   lease_id,      outcome == LC_JOB_DEAD
-                                                           ? "true"
-                                                           : "false",
-                             why,       j->backoff_ms, j->backoff_max_ms};
+    const char *params[6] = {
+        job->id, lease_id,      outcome == LC_JOB_DEAD ? "true" : "false",
+        why,     j->backoff_ms, j->backoff_max_ms};
     const lc_db_stmt *st =
         outcome == LC_JOB_DONE ? &j->sql[SQL_DONE] : &j->sql[SQL_FAIL];
     lc_db_error err;
@@ -583,8 +588,7 @@ lc_jobs_renew(lc_jobs *j)
     strcat(ids, "}");
     res = lc_db_exec(j->keeper_db, &j->sql[SQL_RENEW], params, &err);
     if (res == NULL) {
-        lc_log(LC_LOG_WARN, NULL, NULL, "jobs: lease renewal: %s",
-               err.message);
+        lc_log(LC_LOG_WARN, NULL, NULL, "jobs: lease renewal: %s", err.message);
     }
     PQclear(res);
 }
@@ -617,8 +621,7 @@ lc_jobs_reap(lc_jobs *j)
 static void
 lc_jobs_housekeep(lc_jobs *j)
 {
-    static const char *const states[] = {"queued", "running", "failed",
-                                         "dead"};
+    static const char *const states[] = {"queued", "running", "failed", "dead"};
     char keep[24], labels[32];
     const char *params[1] = {keep};
     lc_db_error err;
@@ -650,8 +653,8 @@ lc_jobs_keeper_main(void *arg)
 {
     lc_jobs *j = arg;
     /* Renew well before expiry; poll no slower than the runner does. */
-    long tick = j->o.lease_ms / 3 < j->o.poll_ms ? j->o.lease_ms / 3
-                                                 : j->o.poll_ms;
+    long tick =
+        j->o.lease_ms / 3 < j->o.poll_ms ? j->o.lease_ms / 3 : j->o.poll_ms;
     struct timespec until;
     bool done;
 
@@ -750,8 +753,7 @@ lc_jobs_stop(lc_jobs *j)
     pthread_cond_broadcast(&j->keeper_cv);
     /* The keeper goes on renewing the leases of the jobs still running. */
     while (j->running_workers > 0 &&
-           pthread_cond_timedwait(&j->keeper_cv, &j->mu, &until) !=
-               ETIMEDOUT) {
+           pthread_cond_timedwait(&j->keeper_cv, &j->mu, &until) != ETIMEDOUT) {
     }
     drained = j->running_workers == 0;
     pthread_mutex_unlock(&j->mu);
@@ -857,8 +859,8 @@ lc_jobs_command_exec(lc_db *db, const char *schema, const char *fmt,
 static int
 lc_jobs_list(lc_db *db, const char *schema, int argc, char **argv)
 {
-    static const char *const states[] = {"queued", "running", "failed",
-                                         "dead", "done"};
+    static const char *const states[] = {"queued", "running", "failed", "dead",
+                                         "done"};
     const char *params[2] = {NULL, "100"};
     PGresult *res;
     char *end;

@@ -58,17 +58,17 @@ typedef lc_job_outcome (*lc_job_handler)(lc_db *db, const lc_job *job,
                                          void *arg, char *why, size_t whylen);
 
 typedef struct {
-    const char *schema;       /* the service's schema: the table <schema>.jobs */
-    lc_db_options db;         /* each runner thread opens its own connection */
-    long workers;             /* threads running handlers */
-    long poll_ms;             /* fallback when no wake-up comes */
-    long lease_ms;            /* a lease not renewed for this long expires */
-    long max_attempts;        /* default of lc_jobs_enqueue */
-    long backoff_ms;          /* delay after the first failed attempt */
-    long backoff_max_ms;      /* cap of the doubling */
-    long tenant_concurrency;  /* running jobs of one tenant, at most */
-    long keep_done_s;         /* finished jobs are deleted after this */
-    long drain_ms;            /* how long lc_jobs_stop waits for handlers */
+    const char *schema;      /* the service's schema: the table <schema>.jobs */
+    lc_db_options db;        /* each runner thread opens its own connection */
+    long workers;            /* threads running handlers */
+    long poll_ms;            /* fallback when no wake-up comes */
+    long lease_ms;           /* a lease not renewed for this long expires */
+    long max_attempts;       /* default of lc_jobs_enqueue */
+    long backoff_ms;         /* delay after the first failed attempt */
+    long backoff_max_ms;     /* cap of the doubling */
+    long tenant_concurrency; /* running jobs of one tenant, at most */
+    long keep_done_s;        /* finished jobs are deleted after this */
+    long drain_ms;           /* how long lc_jobs_stop waits for handlers */
 } lc_jobs_options;
 
 /*
@@ -138,8 +138,8 @@ typedef struct {
  * once that transaction commits (and never if it rolls back). Writes its id
  * into `id` (37 bytes) when not NULL. Call lc_jobs_wake after the commit.
  */
-int lc_jobs_enqueue(lc_jobs *jobs, lc_db *db, const lc_job_new *job,
-                    char *id, lc_db_error *err);
+int lc_jobs_enqueue(lc_jobs *jobs, lc_db *db, const lc_job_new *job, char *id,
+                    lc_db_error *err);
 
 /* Wakes this process's runner (after a commit that enqueued). */
 void lc_jobs_wake(lc_jobs *jobs);

@@ -185,7 +185,8 @@ lc_metrics_render_gauges(lc_metrics_out *o)
             if (strcmp(s->name, g->name) != 0) {
                 continue;
             }
-            lc_metrics_printf(o, s->labels[0] ? "%s{%s} %.17g\n" : "%s%s %.17g\n",
+            lc_metrics_printf(o,
+                              s->labels[0] ? "%s{%s} %.17g\n" : "%s%s %.17g\n",
                               s->name, s->labels, s->value);
         }
     }

@@ -232,8 +232,7 @@ mail_outbox_id(const char *payload, char *id, size_t idlen)
 }
 
 static lc_job_outcome
-mail_send_job(lc_db *db, const lc_job *job, void *arg, char *why,
-              size_t whylen)
+mail_send_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
 {
     const users_app *app = arg;
     char id[37];

@@ -37,12 +37,12 @@ typedef struct {
     int64_t at_mono[MAX_CALLS], at_wall[MAX_CALLS];
     int attempt[MAX_CALLS];
     char payload[256], tenant[37];
-    int fail_until;  /* attempts below this one fail (RETRY) */
-    bool dead;       /* answer LC_JOB_DEAD */
-    bool block;      /* wait until released */
+    int fail_until; /* attempts below this one fail (RETRY) */
+    bool dead;      /* answer LC_JOB_DEAD */
+    bool block;     /* wait until released */
     bool released;
     int running, max_running;
-    int sleep_ms;    /* work that takes this long */
+    int sleep_ms; /* work that takes this long */
     bool finished;
 } recorder;
 
@@ -171,8 +171,8 @@ wait_job(const char *id, const char *column, const char *want)
     const char *params[1] = {id};
     int64_t end = lc_clock_mono_ms() + WAIT_MS;
 
-    snprintf(sql, sizeof(sql), "SELECT (%s)::text FROM users.jobs WHERE id = $1",
-             column);
+    snprintf(sql, sizeof(sql),
+             "SELECT (%s)::text FROM users.jobs WHERE id = $1", column);
     while (lc_clock_mono_ms() < end) {
         sql_value(got, sizeof(got), sql, 1, params);
         if (strcmp(got, want) == 0) {
@@ -190,8 +190,8 @@ job_value(char *out, size_t outlen, const char *id, const char *column)
     char sql[128];
     const char *params[1] = {id};
 
-    snprintf(sql, sizeof(sql), "SELECT (%s)::text FROM users.jobs WHERE id = $1",
-             column);
+    snprintf(sql, sizeof(sql),
+             "SELECT (%s)::text FROM users.jobs WHERE id = $1", column);
     sql_value(out, outlen, sql, 1, params);
 }
 
@@ -252,8 +252,8 @@ static void
 enqueue(lc_jobs *j, const char *kind, const char *tenant, const char *payload,
         int64_t run_at_ms, int max_attempts, char id[37])
 {
-    enqueue_ctx c = {j, {kind, tenant, payload, run_at_ms, max_attempts}, "",
-                     false};
+    enqueue_ctx c = {
+        j, {kind, tenant, payload, run_at_ms, max_attempts}, "", false};
     lc_db_error err;
 
     assert_int_equal(lc_db_tenant_tx(db, tenant, lc_clock_mono_ms() + 5000,
@@ -303,8 +303,8 @@ test_enqueue_in_a_rolled_back_transaction_leaves_no_job(void **state)
     (void)state;
     kind_of(kind, sizeof(kind), "rollback");
     new_uuid(tenant);
-    c.job = (lc_job_new){.kind = kind, .tenant_id = tenant,
-                         .payload = "{\"n\": 1}"};
+    c.job = (lc_job_new){
+        .kind = kind, .tenant_id = tenant, .payload = "{\"n\": 1}"};
     assert_int_equal(lc_db_tenant_tx(db, tenant, lc_clock_mono_ms() + 5000,
                                      enqueue_tx, &c, &err),
                      -1);
