@@ -730,7 +730,7 @@ lc_jobs_start(lc_jobs *j)
     return 0;
 }
 
-void
+int
 lc_jobs_stop(lc_jobs *j)
 {
     struct timespec until;
@@ -738,7 +738,7 @@ lc_jobs_stop(lc_jobs *j)
     int i;
 
     if (j == NULL) {
-        return;
+        return 0;
     }
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += j->o.drain_ms / 1000;
@@ -764,7 +764,7 @@ lc_jobs_stop(lc_jobs *j)
                "jobs: %d job(s) still running after %ld ms; left to their "
                "leases",
                j->running_workers, j->o.drain_ms);
-        return;
+        return -1;
     }
     for (i = 0; i < j->nworkers; i++) {
         if (j->workers[i].started) {
@@ -786,6 +786,7 @@ lc_jobs_stop(lc_jobs *j)
     lc_db_close(j->keeper_db);
     j->keeper_db = NULL;
     j->nworkers = 0;
+    return 0;
 }
 
 void

@@ -117,11 +117,13 @@ int lc_jobs_handle(lc_jobs *jobs, const char *kind, lc_job_handler fn,
 int lc_jobs_start(lc_jobs *jobs);
 
 /*
- * Stops claiming, lets running handlers finish for up to drain_ms (a job
- * still running then is left to its lease, and runs again elsewhere), and
- * joins the threads. Safe on a runner never started.
+ * Stops claiming, lets running handlers finish for up to drain_ms, and
+ * joins the threads: 0. When a handler is still running then, -1: that
+ * job is left to its lease (it runs again elsewhere), and the runner to
+ * the exit of the process (lc_jobs_free leaves it alone). Safe on a
+ * runner never started.
  */
-void lc_jobs_stop(lc_jobs *jobs);
+int lc_jobs_stop(lc_jobs *jobs);
 void lc_jobs_free(lc_jobs *jobs);
 
 /* A job to enqueue. */

@@ -299,7 +299,9 @@ mail_stop(users_app *app)
     if (app->jobs == NULL) {
         return;
     }
-    lc_jobs_stop(app->jobs);
+    if (lc_jobs_stop(app->jobs) != 0) {
+        return; /* a delivery still runs: libcurl stays up until exit */
+    }
     lc_jobs_free(app->jobs);
     app->jobs = NULL;
     curl_global_cleanup();

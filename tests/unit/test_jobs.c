@@ -629,7 +629,7 @@ test_stop_lets_a_running_job_finish(void **state)
     j = runner(&o, kind, &r);
     enqueue(j, kind, NULL, NULL, 0, 0, id);
     assert_true(wait_calls(&r, 1));
-    lc_jobs_stop(j);
+    assert_int_equal(lc_jobs_stop(j), 0);
     assert_true(r.finished);
     assert_true(wait_job(id, "status", "done"));
     lc_jobs_free(j);
