@@ -34,9 +34,20 @@ typedef struct {
     double sum;
 } lc_metrics_route;
 
+#define LC_METRICS_MAX_GAUGES 64
+
+typedef struct {
+    char name[64];
+    char labels[96];
+    const char *help; /* a literal of the caller's */
+    double value;
+} lc_metrics_gauge;
+
 static pthread_mutex_t lc_metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static lc_metrics_route lc_metrics_routes[LC_METRICS_MAX_ROUTES];
 static int lc_metrics_nroutes;
+static lc_metrics_gauge lc_metrics_gauges[LC_METRICS_MAX_GAUGES];
+static int lc_metrics_ngauges;
 
 static lc_metrics_route *
 lc_metrics_find(const char *route)
@@ -87,6 +98,32 @@ lc_metrics_observe(const char *route, int status, double seconds)
     pthread_mutex_unlock(&lc_metrics_lock);
 }
 
+void
+lc_metrics_gauge_set(const char *name, const char *labels, const char *help,
+                     double value)
+{
+    lc_metrics_gauge *g = NULL;
+    int i;
+
+    pthread_mutex_lock(&lc_metrics_lock);
+    for (i = 0; i < lc_metrics_ngauges && g == NULL; i++) {
+        if (strcmp(lc_metrics_gauges[i].name, name) == 0 &&
+            strcmp(lc_metrics_gauges[i].labels, labels) == 0) {
+            g = &lc_metrics_gauges[i];
+        }
+    }
+    if (g == NULL && lc_metrics_ngauges < LC_METRICS_MAX_GAUGES) {
+        g = &lc_metrics_gauges[lc_metrics_ngauges++];
+        snprintf(g->name, sizeof(g->name), "%s", name);
+        snprintf(g->labels, sizeof(g->labels), "%s", labels);
+        g->help = help;
+    }
+    if (g != NULL) {
+        g->value = value;
+    }
+    pthread_mutex_unlock(&lc_metrics_lock);
+}
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -121,6 +158,37 @@ lc_metrics_printf(lc_metrics_out *o, const char *fmt, ...)
         }
         o->buf = grown;
         o->cap = o->cap * 2 + (size_t)n;
+    }
+}
+
+/* Each gauge family once, with its HELP and TYPE before its series. Called
+ * with the lock held. */
+static void
+lc_metrics_render_gauges(lc_metrics_out *o)
+{
+    int i, k, seen;
+
+    for (i = 0; i < lc_metrics_ngauges; i++) {
+        const lc_metrics_gauge *g = &lc_metrics_gauges[i];
+
+        for (seen = 0, k = 0; k < i && !seen; k++) {
+            seen = strcmp(lc_metrics_gauges[k].name, g->name) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        lc_metrics_printf(o, "# HELP %s %s\n# TYPE %s gauge\n", g->name,
+                          g->help, g->name);
+        for (k = i; k < lc_metrics_ngauges; k++) {
+            const lc_metrics_gauge *s = &lc_metrics_gauges[k];
+
+            if (strcmp(s->name, g->name) != 0) {
+                continue;
+            }
+            lc_metrics_printf(o,
+                              s->labels[0] ? "%s{%s} %.17g\n" : "%s%s %.17g\n",
+                              s->name, s->labels, s->value);
+        }
     }
 }
 
@@ -179,6 +247,7 @@ lc_metrics_render(const char *service, size_t *len)
                           m->route, (unsigned long long)m->total, m->route,
                           m->sum, m->route, (unsigned long long)m->total);
     }
+    lc_metrics_render_gauges(&o);
     pthread_mutex_unlock(&lc_metrics_lock);
     lc_metrics_printf(&o,
                       "# HELP lintel_db_errors_total PostgreSQL errors.\n"

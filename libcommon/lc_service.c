@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lc_jobs.h"
 #include "lc_log.h"
 #include "lc_migrate.h"
 #include "lc_ops.h"
@@ -337,11 +338,13 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
         lc_rpc_server_free(s);
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+        strcmp(cmd, "jobs") != 0) {
         fprintf(stderr,
-                "usage: %s serve | migrate | config | routes | version\n"
+                "usage: %s serve | migrate | jobs | config | routes | version\n"
                 "  serve    run the service (NNG %s, ops %s by default)\n"
                 "  migrate  apply %s to schema %s\n"
+                "  jobs     list the service's jobs, or retry one (jobs help)\n"
                 "  config   list the environment variables\n"
                 "  routes   list the routes the service answers\n"
                 "  version  print the build's version and contract hash\n",
@@ -359,6 +362,11 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
     lc_log_init(def->name, level);
     if (strcmp(cmd, "migrate") == 0) {
         return lc_service_migrate(def, &c);
+    }
+    if (strcmp(cmd, "jobs") == 0) {
+        lc_db_options db = {c.db_url, prog, c.db_prepared, 3};
+
+        return lc_jobs_command(def->name, &db, argc - 2, argv + 2);
     }
     return lc_service_serve(def, &c);
 }

@@ -4,6 +4,7 @@
  *   lintel-<name> serve     run the NNG endpoint and the ops port until
  *                           SIGTERM/SIGINT, then drain and exit 0
  *   lintel-<name> migrate   apply migrations/<name>/ to schema <name>
+ *   lintel-<name> jobs      list <name>.jobs, or retry one (lc_jobs_command)
  *   lintel-<name> config    print the configuration variables (Markdown)
  *   lintel-<name> routes    print the routes it answers, "METHOD PATTERN"
  *   lintel-<name> version   print "lintel-<name> <git describe> (proto

@@ -96,7 +96,7 @@ invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
              "Accept the invitation within 72 hours:\n\n%s\n\n"
              "If you did not expect this, ignore this message.\n",
              c->caller->tenant_slug, c->role, link);
-    return mail_enqueue(db, c->email, subject, body, err);
+    return mail_enqueue(c->app, db, c->email, subject, body, err);
 }
 
 static cJSON *

@@ -1,18 +1,19 @@
 /*
- * mail.c: the outbox and its sender (DESIGN §8: jobs survive a crash).
+ * mail.c: the outbox and its sender, a job of lc_jobs (DESIGN §8: jobs
+ * survive a crash).
  *
  * A handler queues a message in the same transaction as the change that
- * causes it (users.mail_outbox under RLS, plus an ids-only row in
- * users.mail_queue, see 0002_accounts.sql). One sender thread per process,
- * with its own database connection, claims due rows (moving their next
- * attempt a lease ahead, so that another replica skips them), reads each
- * message in a transaction of its tenant, delivers it over SMTP with
- * libcurl, and records the outcome: sent; or retried with exponential
- * back-off; or, after LINTEL_MAIL_MAX_ATTEMPTS, given up. A crash between
- * delivery and the record sends the message again: at least once.
+ * causes it: the message in users.mail_outbox under RLS, and a "mail.send"
+ * job naming it (0003_jobs.sql). The job runner leases the job, and the
+ * handler below reads the message in a transaction of its tenant, delivers
+ * it over SMTP with libcurl and marks it sent; a failed delivery is retried
+ * by the runner with back-off, and after LINTEL_JOBS_MAX_ATTEMPTS the job
+ * is dead (`lintel-users jobs list --status dead`, `jobs retry <id>`). A
+ * crash between delivery and the record sends the message again: at least
+ * once.
  */
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,98 +24,46 @@
 #include "lc_log.h"
 #include "users.h"
 
-#define MAIL_BATCH "10"
-#define MAIL_LEASE_S "120"
-#define MAIL_BACKOFF_CAP_S 600
+#define MAIL_JOB_KIND "mail.send"
 #define MAIL_TX_BUDGET_MS 5000
-
-struct users_mail {
-    users_app *app;
-    lc_db *db;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop, wake, started;
-};
 
 static const lc_db_stmt mail_insert = {
     "INSERT INTO users.mail_outbox (tenant_id, to_addr, subject, body)"
     " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3)"
-    " RETURNING id",
+    " RETURNING tenant_id, json_build_object('outbox_id', id)::text",
     3};
 
-static const lc_db_stmt mail_queue_insert = {
-    "INSERT INTO users.mail_queue (tenant_id, outbox_id)"
-    " VALUES (current_setting('app.tenant_id')::uuid, $1)",
-    1};
-
-/* SKIP LOCKED and the lease: replicas never claim the same row at once. */
-static const lc_db_stmt mail_claim = {
-    "UPDATE users.mail_queue q"
-    " SET next_attempt_at = now() + make_interval(secs => " MAIL_LEASE_S ")"
-    " FROM (SELECT tenant_id, outbox_id FROM users.mail_queue"
-    "       WHERE next_attempt_at <= now() ORDER BY next_attempt_at"
-    "       LIMIT " MAIL_BATCH " FOR UPDATE SKIP LOCKED) due"
-    " WHERE q.tenant_id = due.tenant_id AND q.outbox_id = due.outbox_id"
-    " RETURNING q.tenant_id, q.outbox_id",
-    0};
-
 static const lc_db_stmt mail_read = {
-    "SELECT to_addr, subject, body, attempts FROM users.mail_outbox"
-    " WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL",
+    "SELECT to_addr, subject, body FROM users.mail_outbox"
+    " WHERE id = $1::uuid AND sent_at IS NULL",
     1};
 
 static const lc_db_stmt mail_sent = {
-    "UPDATE users.mail_outbox SET sent_at = now(), attempts = attempts + 1,"
-    " last_error = NULL WHERE id = $1",
-    1};
-
-static const lc_db_stmt mail_failed = {
-    "UPDATE users.mail_outbox SET attempts = attempts + 1, last_error = $2,"
-    " failed_at = CASE WHEN attempts + 1 >= $3::int THEN now() END"
-    " WHERE id = $1 RETURNING failed_at IS NOT NULL, attempts",
-    3};
-
-static const lc_db_stmt mail_dequeue = {
-    "DELETE FROM users.mail_queue WHERE tenant_id = $1 AND outbox_id = $2", 2};
-
-static const lc_db_stmt mail_retry_later = {
-    "UPDATE users.mail_queue"
-    " SET next_attempt_at = now() + make_interval(secs => $3::int)"
-    " WHERE tenant_id = $1 AND outbox_id = $2",
-    3};
+    "UPDATE users.mail_outbox SET sent_at = now() WHERE id = $1::uuid", 1};
 
 int
-mail_enqueue(lc_db *db, const char *to, const char *subject, const char *body,
-             lc_db_error *err)
+mail_enqueue(const users_app *app, lc_db *db, const char *to,
+             const char *subject, const char *body, lc_db_error *err)
 {
     const char *params[3] = {to, subject, body};
     PGresult *res = lc_db_exec(db, &mail_insert, params, err);
-    char id[37];
+    lc_job_new job = {.kind = MAIL_JOB_KIND};
+    int rc;
 
     if (res == NULL) {
         return -1;
     }
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    job.tenant_id = PQgetvalue(res, 0, 0);
+    job.payload = PQgetvalue(res, 0, 1);
+    rc = lc_jobs_enqueue(app->jobs, db, &job, NULL, err);
     PQclear(res);
-    params[0] = id;
-    res = lc_db_exec(db, &mail_queue_insert, params, err);
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 void
 mail_wake(users_app *app)
 {
-    users_mail *m = app->mail;
-
-    pthread_mutex_lock(&m->mu);
-    m->wake = true;
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
+    lc_jobs_wake(app->jobs);
 }
 
 int
@@ -233,10 +182,9 @@ mail_deliver(const users_app *app, const char *to, const char *subject,
     return rc == CURLE_OK ? 0 : -1;
 }
 
-/* --- the sender thread -------------------------------------------------- */
+/* --- the job handler ---------------------------------------------------- */
 
 typedef struct {
-    lc_req_fail fail;
     const lc_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
@@ -252,204 +200,109 @@ mail_query_tx(lc_db *db, void *arg, lc_db_error *err)
     return c->res ? 0 : -1;
 }
 
-/* One statement in its own transaction; the result or NULL (logged). */
+/* One statement in a transaction of the tenant; the result or NULL. */
 static PGresult *
-mail_run(users_mail *m, const char *tenant_id, const lc_db_stmt *st,
-         const char *const *params)
+mail_run(lc_db *db, const char *tenant_id, const lc_db_stmt *st,
+         const char *const *params, lc_db_error *err)
 {
-    mail_query_ctx c = {0};
-    lc_db_error err;
+    mail_query_ctx c = {st, params, NULL};
 
-    c.stmt = st;
-    c.params = params;
-    if (lc_db_tenant_tx(m->db, tenant_id,
-                        lc_clock_mono_ms() + MAIL_TX_BUDGET_MS, mail_query_tx,
-                        &c, &err) != 0) {
-        lc_log(LC_LOG_WARN, NULL, tenant_id, "mail: database: %s", err.message);
+    if (lc_db_tenant_tx(db, tenant_id, lc_clock_mono_ms() + MAIL_TX_BUDGET_MS,
+                        mail_query_tx, &c, err) != 0) {
+        PQclear(c.res);
         return NULL;
     }
     return c.res;
 }
 
-typedef struct {
-    lc_req_fail fail;
-    const char *tenant_id, *outbox_id;
-    bool sent;
-    const char *why;
-    long max_attempts;
-    bool gave_up;
-    int attempts;
-} mail_outcome_ctx;
-
+/* The outbox id of a job's payload, copied into `id`; -1 when absent. */
 static int
-mail_outcome_tx(lc_db *db, void *arg, lc_db_error *err)
+mail_outbox_id(const char *payload, char *id, size_t idlen)
 {
-    mail_outcome_ctx *c = arg;
-    char max[16], delay[16];
-    const char *p1[3] = {c->outbox_id, c->why, max};
-    const char *p2[3] = {c->tenant_id, c->outbox_id, delay};
-    PGresult *res;
-    long backoff;
+    cJSON *json = cJSON_Parse(payload);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, "outbox_id");
+    int rc = -1;
 
-    snprintf(max, sizeof(max), "%ld", c->max_attempts);
-    res = lc_db_exec(db, c->sent ? &mail_sent : &mail_failed, p1, err);
-    if (res == NULL) {
-        return -1;
+    if (cJSON_IsString(v) && lc_db_is_uuid(v->valuestring)) {
+        snprintf(id, idlen, "%s", v->valuestring);
+        rc = 0;
     }
-    c->gave_up =
-        !c->sent && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    c->attempts =
-        !c->sent && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 1)) : 0;
-    PQclear(res);
-    if (c->sent || c->gave_up) {
-        res = lc_db_exec(db, &mail_dequeue, p2, err);
-    } else {
-        backoff = c->attempts >= 10 ? MAIL_BACKOFF_CAP_S : 1L << c->attempts;
-        if (backoff > MAIL_BACKOFF_CAP_S) {
-            backoff = MAIL_BACKOFF_CAP_S;
-        }
-        snprintf(delay, sizeof(delay), "%ld", backoff);
-        res = lc_db_exec(db, &mail_retry_later, p2, err);
-    }
-    if (res == NULL) {
-        return -1;
-    }
-    PQclear(res);
-    return 0;
+    cJSON_Delete(json);
+    return rc;
 }
 
-static void
-mail_process(users_mail *m, const char *tenant_id, const char *outbox_id)
+static lc_job_outcome
+mail_send_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
 {
-    const char *params[2] = {outbox_id, tenant_id};
-    mail_outcome_ctx c = {0};
-    char why[256] = "";
+    const users_app *app = arg;
+    char id[37];
+    const char *params[1] = {id};
     lc_db_error err;
     PGresult *msg;
+    int rc;
 
-    msg = mail_run(m, tenant_id, &mail_read, params);
-    if (msg == NULL) {
-        return; /* the lease expires and it is tried again */
+    if (job->tenant_id == NULL ||
+        mail_outbox_id(job->payload, id, sizeof(id)) != 0) {
+        snprintf(why, whylen, "payload names no outbox message of a tenant");
+        return LC_JOB_DEAD;
     }
-    c.tenant_id = tenant_id;
-    c.outbox_id = outbox_id;
-    c.max_attempts = m->app->mail_max_attempts;
-    if (PQntuples(msg) == 1) {
-        c.sent =
-            mail_deliver(m->app, PQgetvalue(msg, 0, 0), PQgetvalue(msg, 0, 1),
-                         PQgetvalue(msg, 0, 2), why, sizeof(why)) == 0;
-    } else {
-        c.sent = true; /* already done: just drop the queue row */
+    msg = mail_run(db, job->tenant_id, &mail_read, params, &err);
+    if (msg == NULL) {
+        snprintf(why, whylen, "database: %s", err.message);
+        return LC_JOB_RETRY;
+    }
+    if (PQntuples(msg) == 0) {
+        PQclear(msg); /* already sent by an earlier attempt */
+        return LC_JOB_DONE;
+    }
+    rc = mail_deliver(app, PQgetvalue(msg, 0, 0), PQgetvalue(msg, 0, 1),
+                      PQgetvalue(msg, 0, 2), why, whylen);
+    PQclear(msg);
+    if (rc != 0) {
+        return LC_JOB_RETRY;
+    }
+    msg = mail_run(db, job->tenant_id, &mail_sent, params, &err);
+    if (msg == NULL) {
+        /* Delivered, not recorded: the retry sends it again (at least
+         * once), which beats a message never sent. */
+        snprintf(why, whylen, "delivered, but not recorded: %s", err.message);
+        return LC_JOB_RETRY;
     }
     PQclear(msg);
-    c.why = why;
-    if (lc_db_tenant_tx(m->db, tenant_id,
-                        lc_clock_mono_ms() + MAIL_TX_BUDGET_MS, mail_outcome_tx,
-                        &c, &err) != 0) {
-        lc_log(LC_LOG_WARN, NULL, tenant_id, "mail %s: cannot record: %s",
-               outbox_id, err.message);
-        return;
-    }
-    if (c.gave_up) {
-        lc_log(LC_LOG_ERROR, NULL, tenant_id,
-               "mail %s: given up after %d attempts: %s", outbox_id, c.attempts,
-               why);
-    } else if (!c.sent) {
-        lc_log(LC_LOG_WARN, NULL, tenant_id, "mail %s: attempt %d failed: %s",
-               outbox_id, c.attempts, why);
-    } else {
-        lc_log(LC_LOG_INFO, NULL, tenant_id, "mail %s: delivered", outbox_id);
-    }
-}
-
-static void *
-mail_main(void *arg)
-{
-    users_mail *m = arg;
-    struct timespec until;
-    PGresult *due;
-    int i, n;
-
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        if (m->stop) {
-            pthread_mutex_unlock(&m->mu);
-            break;
-        }
-        m->wake = false;
-        pthread_mutex_unlock(&m->mu);
-
-        due = mail_run(m, NULL, &mail_claim, NULL);
-        n = due ? PQntuples(due) : 0;
-        for (i = 0; i < n; i++) {
-            mail_process(m, PQgetvalue(due, i, 0), PQgetvalue(due, i, 1));
-        }
-        PQclear(due);
-        if (n > 0) {
-            continue; /* there may be more */
-        }
-
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += m->app->mail_poll_ms / 1000;
-        until.tv_nsec += (m->app->mail_poll_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_mutex_lock(&m->mu);
-        while (!m->stop && !m->wake &&
-               pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0) {
-        }
-        pthread_mutex_unlock(&m->mu);
-    }
-    return NULL;
+    return LC_JOB_DONE;
 }
 
 int
 mail_start(users_app *app, const lc_db_options *db)
 {
-    users_mail *m = calloc(1, sizeof(*m));
-    lc_db_options opts = *db;
-
-    if (m == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        free(m);
+    app->jobs_options.schema = "users";
+    app->jobs_options.db = *db;
+    app->jobs_options.db.application = "lintel-users-jobs";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return -1;
     }
-    opts.application = "lintel-users-mail";
-    m->app = app;
-    m->db = lc_db_open(&opts);
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
-    app->mail = m;
-    if (m->db == NULL || pthread_create(&m->thread, NULL, mail_main, m) != 0) {
-        mail_stop(app);
+    app->jobs = lc_jobs_new(&app->jobs_options);
+    if (app->jobs == NULL ||
+        lc_jobs_handle(app->jobs, MAIL_JOB_KIND, mail_send_job, app) != 0 ||
+        lc_jobs_start(app->jobs) != 0) {
+        lc_jobs_free(app->jobs);
+        app->jobs = NULL;
+        curl_global_cleanup();
         return -1;
     }
-    m->started = true;
     return 0;
 }
 
 void
 mail_stop(users_app *app)
 {
-    users_mail *m = app->mail;
-
-    if (m == NULL) {
+    if (app->jobs == NULL) {
         return;
     }
-    if (m->started) {
-        pthread_mutex_lock(&m->mu);
-        m->stop = true;
-        pthread_cond_signal(&m->cv);
-        pthread_mutex_unlock(&m->mu);
-        pthread_join(m->thread, NULL);
+    if (lc_jobs_stop(app->jobs) != 0) {
+        return; /* a delivery still runs: libcurl stays up until exit */
     }
-    if (m->db != NULL) {
-        lc_db_close(m->db);
-    }
-    pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->cv);
-    free(m);
-    app->mail = NULL;
+    lc_jobs_free(app->jobs);
+    app->jobs = NULL;
     curl_global_cleanup();
 }

@@ -2,7 +2,7 @@
  * lintel-users: tenants, users, roles, sessions and signing keys.
  * main.c wires configuration to the shared service skeleton (lc_service):
  * at start the signing keys are loaded (none or a bad one stops the service
- * with status 2) and the mail sender is started; then each resource file
+ * with status 2) and the job runner (the mail sender) is started; then each resource file
  * registers its routes.
  */
 #include <stdio.h>
@@ -50,10 +50,7 @@ static const lc_config_var users_vars[] = {
     {"LINTEL_PUBLIC_URL", "http://{tenant}.lintel.localhost:8080",
      LC_CFG_STRING, 0, 0, "base of links in mail; {tenant} is the slug",
      &app.public_url},
-    {"LINTEL_MAIL_POLL_MS", "1000", LC_CFG_INT, 50, 60000,
-     "how often the mail sender looks for due mail", &app.mail_poll_ms},
-    {"LINTEL_MAIL_MAX_ATTEMPTS", "8", LC_CFG_INT, 1, 100,
-     "delivery attempts before a message is given up", &app.mail_max_attempts},
+    LC_JOBS_CONFIG_VARS(app.jobs_options),
 };
 
 static int
@@ -82,7 +79,7 @@ users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
         return -1;
     }
     if (mail_start(a, db) != 0) {
-        fprintf(stderr, "lintel-users: cannot start the mail sender\n");
+        fprintf(stderr, "lintel-users: cannot start the job runner\n");
         keys_free(a);
         return -1;
     }

@@ -102,7 +102,7 @@ reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
              c->slug, link);
     c->queued = true;
     /* To the address as the account stores it, not as typed. */
-    return mail_enqueue(db, email, "Reset your Lintel password", body, err);
+    return mail_enqueue(c->app, db, email, "Reset your Lintel password", body, err);
 }
 
 static void

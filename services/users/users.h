@@ -12,6 +12,7 @@
 
 #include "lc_body.h"
 #include "lc_caller.h"
+#include "lc_jobs.h"
 #include "lc_page.h"
 #include "lc_password.h"
 #include "lc_req_tx.h"
@@ -31,7 +32,6 @@
     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 typedef struct users_keys users_keys; /* keys.c */
-typedef struct users_mail users_mail; /* mail.c */
 
 typedef struct {
     long tenant_cache_ttl_s;    /* a found tenant, in Redis */
@@ -46,11 +46,10 @@ typedef struct {
     const char *smtp_url;       /* smtp://host:port of the relay */
     const char *mail_from;
     const char *public_url; /* links in mail; {tenant} is the slug */
-    long mail_poll_ms;
-    long mail_max_attempts;
     lc_password_params password; /* argon2id parameters (OWASP) */
     users_keys *keys;
-    users_mail *mail;
+    lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
+    lc_jobs *jobs;                /* the runner: mail is its "mail.send" */
 } users_app;
 
 /* --- roles.c: the caller policy's source of truth (lc_caller.h) ------- */
@@ -151,14 +150,15 @@ int platform_admin_command(void);
 
 /* --- mail.c ------------------------------------------------------------ */
 
-/* Inside a tenant transaction: queues a message for the sender. */
-int mail_enqueue(lc_db *db, const char *to, const char *subject,
-                 const char *body, lc_db_error *err);
-/* Wakes the sender (after a commit that queued mail). */
+/* Inside a tenant transaction: queues a message and its "mail.send" job. */
+int mail_enqueue(const users_app *app, lc_db *db, const char *to,
+                 const char *subject, const char *body, lc_db_error *err);
+/* Wakes the job runner (after a commit that queued mail). */
 void mail_wake(users_app *app);
 /* A link for mail: public_url with {tenant} replaced, plus `path`. */
 int mail_link(const users_app *app, const char *slug, const char *path,
               const char *token, char *out, size_t outlen);
+/* Starts the job runner, with the mail handler; stops it (drains). */
 int mail_start(users_app *app, const lc_db_options *db);
 void mail_stop(users_app *app);
 

@@ -10,8 +10,10 @@ SCHEMAS = ("users", "projects", "reporting", "billing")
 # Tables that hold a tenant_id but are read across tenants on purpose, each
 # by its own service only (the schema is closed to every other role):
 CROSS_TENANT = {
-    # ids and due times read by the mail sender (users 0002_accounts.sql)
-    ("users", "mail_queue"),
+    # the job runner's table: references, states and times, no tenant
+    # data; every runner finds due jobs of every tenant (users 0003_jobs.sql,
+    # libcommon/lc_jobs.h)
+    ("users", "jobs"),
     # the outbox, read by EventsSince for every tenant (projects 0001_init.sql)
     ("projects", "events"),
 }

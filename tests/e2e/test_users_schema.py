@@ -4,9 +4,9 @@ sessions, tokens, invitations and mail only."""
 import psycopg2
 import pytest
 
-# Ids and due times only, read by the mail sender across tenants; the
-# messages themselves stay in users.mail_outbox, under RLS (0002_accounts.sql).
-NOT_TENANT_DATA = {"mail_queue"}
+# References, states and times only, read by the job runner across tenants;
+# the messages themselves stay in users.mail_outbox, under RLS (0003_jobs.sql).
+NOT_TENANT_DATA = {"jobs"}
 
 
 def test_every_tenant_table_forces_row_level_security(stack):
