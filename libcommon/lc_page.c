@@ -166,3 +166,69 @@ lc_page_json(const lc_page *p, cJSON *data, const char *last_key,
     }
     return o;
 }
+
+int
+lc_page_parse_orders(lc_req *req, const char *const *allowed,
+                     const lc_page_order *orders, size_t n, lc_page *p)
+{
+    const char *names[LC_PAGE_MAX_ORDERS + 1];
+    size_t i;
+
+    for (i = 0; i < n && i < LC_PAGE_MAX_ORDERS; i++) {
+        names[i] = orders[i].name;
+    }
+    names[i] = NULL;
+    if (lc_page_parse(req, allowed, names, p) != 0) {
+        return -1;
+    }
+    p->order = &orders[p->sort];
+    return 0;
+}
+
+const lc_db_stmt *
+lc_page_stmt(const lc_page *p)
+{
+    return p->has_cursor ? &p->order->after : &p->order->first;
+}
+
+void
+lc_page_respond_rows(lc_req *req, const lc_page *p, const PGresult *res,
+                     int json_col)
+{
+    int n = PQntuples(res), i, shown = n < p->limit ? n : p->limit;
+    size_t len = 64, off = 0;
+    char enc[2 * LC_PAGE_RAW_MAX], *body;
+
+    for (i = 0; i < shown; i++) {
+        len += (size_t)PQgetlength(res, i, json_col) + 1;
+    }
+    enc[0] = '\0';
+    if (n > p->limit && shown > 0 &&
+        lc_page_cursor(p, PQgetvalue(res, shown - 1, 0),
+                       PQgetvalue(res, shown - 1, 1), enc, sizeof(enc)) != 0) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    len += strlen(enc);
+    body = malloc(len);
+    if (body == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    off += (size_t)sprintf(body, "{\"data\":[");
+    for (i = 0; i < shown; i++) {
+        if (i > 0) {
+            body[off++] = ',';
+        }
+        memcpy(body + off, PQgetvalue(res, i, json_col),
+               (size_t)PQgetlength(res, i, json_col));
+        off += (size_t)PQgetlength(res, i, json_col);
+    }
+    if (enc[0] != '\0') {
+        off += (size_t)sprintf(body + off, "],\"next_cursor\":\"%s\"}", enc);
+    } else {
+        off += (size_t)sprintf(body + off, "],\"next_cursor\":null}");
+    }
+    lc_req_respond(req, 200, "application/json", body, off);
+    free(body);
+}

@@ -19,6 +19,17 @@
 #include "lc_rpc_server.h"
 
 #define LC_PAGE_KEY_MAX 1024
+#define LC_PAGE_MAX_ORDERS 32
+
+/* One order of a list whose rows are built by SQL: its name and its two
+ * keyset statements. Each returns up to limit + 1 rows whose column 0 is
+ * the sort key (as text), column 1 the id, and some column the row's JSON
+ * text; `after` takes the cursor's key and id as parameters. */
+typedef struct {
+    const char *name; /* "created_at", "-name", … */
+    lc_db_stmt first; /* the first page in that order */
+    lc_db_stmt after; /* the page after a cursor */
+} lc_page_order;
 
 typedef struct {
     int limit;             /* 1..100 */
@@ -27,6 +38,7 @@ typedef struct {
     bool has_cursor;
     char after_key[LC_PAGE_KEY_MAX]; /* the sort key of the last row seen */
     char after_id[37];               /* its id */
+    const lc_page_order *order;      /* lc_page_parse_orders: the chosen */
 } lc_page;
 
 /*
@@ -38,6 +50,20 @@ typedef struct {
  */
 int lc_page_parse(lc_req *req, const char *const *allowed,
                   const char *const *sorts, lc_page *p);
+
+/* lc_page_parse with the route's orders (the first is the default), which
+ * also picks the order's statements into p->order. */
+int lc_page_parse_orders(lc_req *req, const char *const *allowed,
+                         const lc_page_order *orders, size_t n, lc_page *p);
+
+/* The statement of the page p names: its order's `after` when a cursor was
+ * sent, else its `first`. */
+const lc_db_stmt *lc_page_stmt(const lc_page *p);
+
+/* Answers {"data":[…],"next_cursor":…} from the rows of lc_page_stmt (the
+ * JSON text of column `json_col`, joined without parsing it again). */
+void lc_page_respond_rows(lc_req *req, const lc_page *p, const PGresult *res,
+                          int json_col);
 
 /* A filter's decoded value into `out` (*value NULL when absent); 0, or -1
  * with a 400 set when it is malformed, repeated or too long. */

@@ -141,7 +141,7 @@ static const lc_db_stmt project_count = {
 #define START_KEY "coalesce(start_date, 'infinity'::date)"
 #define END_KEY "coalesce(end_date, 'infinity'::date)"
 
-static const projects_sort list_sorts[] = {
+static const lc_page_order list_sorts[] = {
     PROJECTS_SORT("-created_at", "created_at", "timestamptz", "<", "DESC"),
     PROJECTS_SORT("created_at", "created_at", "timestamptz", ">", "ASC"),
     PROJECTS_SORT("updated_at", "updated_at", "timestamptz", ">", "ASC"),
@@ -184,16 +184,16 @@ projects_list(lc_req *req)
     static const char *const allowed[] = {"limit",  "cursor", "sort",
                                           "status", "q",      NULL};
     projects_caller caller;
-    projects_page page;
+    lc_page page;
     PGresult *res;
     char status_buf[32], q_buf[201], limit[16];
     const char *status, *q, *params[5];
     size_t i;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        projects_page_args(req, allowed, list_sorts,
-                           sizeof(list_sorts) / sizeof(list_sorts[0]),
-                           &page) != 0 ||
+        lc_page_parse_orders(req, allowed, list_sorts,
+                             sizeof(list_sorts) / sizeof(list_sorts[0]),
+                             &page) != 0 ||
         lc_page_filter(req, "status", status_buf, sizeof(status_buf),
                        &status) != 0 ||
         lc_page_filter(req, "q", q_buf, sizeof(q_buf), &q) != 0) {
@@ -208,16 +208,15 @@ projects_list(lc_req *req)
                             "status: not a project status");
         return;
     }
-    snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     params[0] = status;
     params[1] = q != NULL && q[0] != '\0' ? q : NULL;
     params[2] = limit;
-    params[3] = page.base.after_key;
-    params[4] = page.base.after_id;
-    res =
-        lc_req_read(req, caller.tenant_id, projects_page_stmt(&page), params);
+    params[3] = page.after_key;
+    params[4] = page.after_id;
+    res = lc_req_read(req, caller.tenant_id, lc_page_stmt(&page), params);
     if (res != NULL) {
-        projects_page_respond(req, &page, res, 2);
+        lc_page_respond_rows(req, &page, res, 2);
         PQclear(res);
     }
 }
@@ -255,9 +254,8 @@ project_create_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     snprintf(location, sizeof(location), "/api/projects/%s",
              PQgetvalue(c->res, 0, 0));
-    return lc_idem_store(db, c->idem, 201, location,
-                               PQgetvalue(c->res, 0, 1),
-                               PQgetvalue(c->res, 0, 2), err);
+    return lc_idem_store(db, c->idem, 201, location, PQgetvalue(c->res, 0, 1),
+                         PQgetvalue(c->res, 0, 2), err);
 }
 
 static void

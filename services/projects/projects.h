@@ -61,37 +61,6 @@ int projects_path_id(lc_req *req, const char *what, const char **id);
  * version and JSON; answers them with an ETag, or 404 with `missing`. */
 void projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing);
 
-/* --- paging.c: lists ------------------------------------------------------ */
-
-typedef struct {
-    const char *name; /* "created_at", "-name", … */
-    lc_db_stmt first; /* the first page in that order */
-    lc_db_stmt after; /* the page after a cursor */
-} projects_sort;
-
-/* The most orders a list offers. */
-#define PROJECTS_MAX_SORTS 32
-
-typedef struct {
-    lc_page base;              /* limit, order and cursor (lc_page) */
-    const projects_sort *sort; /* base.sort's statements */
-} projects_page;
-
-/* lc_page_parse() with the orders of `sorts` (the first is the default).
- * -1 with the 400 set. */
-int projects_page_args(lc_req *req, const char *const *allowed,
-                       const projects_sort *sorts, size_t nsorts,
-                       projects_page *p);
-
-/* The statement for this page: `first` or `after`. */
-const lc_db_stmt *projects_page_stmt(const projects_page *p);
-
-/* Answers {"data":[rows' JSON column `json_col`],"next_cursor":…} from a
- * result whose column 0 is the sort key and 1 the id, fetched with
- * limit + 1 rows. */
-void projects_page_respond(lc_req *req, const projects_page *p,
-                           const PGresult *res, int json_col);
-
 /* --- events.c --------------------------------------------------------------*/
 
 /* Inside the writing transaction, as its last statements: appends an event

@@ -122,7 +122,7 @@ static const lc_db_stmt task_project_exists = {
 
 #define DUE_KEY "coalesce(due_date, 'infinity'::date)"
 
-static const projects_sort list_sorts[] = {
+static const lc_page_order list_sorts[] = {
     TASKS_SORT("-created_at", "created_at", "timestamptz", "<", "DESC"),
     TASKS_SORT("created_at", "created_at", "timestamptz", ">", "ASC"),
     TASKS_SORT("updated_at", "updated_at", "timestamptz", ">", "ASC"),
@@ -210,7 +210,7 @@ list_tx(lc_db *db, void *arg, lc_db_error *err)
     PQclear(res);
     if (!found) {
         return lc_req_fail_tx(&c->fail, err, 404, "not_found",
-                                "no such project");
+                              "no such project");
     }
     return query_tx(db, arg, err);
 }
@@ -221,7 +221,7 @@ tasks_list(lc_req *req)
     static const char *const allowed[] = {
         "limit", "cursor", "sort", "status", "assignee_id", "due_before", NULL};
     projects_caller caller;
-    projects_page page;
+    lc_page page;
     query_ctx c = {0};
     char status_buf[32], assignee_buf[64], due_buf[16], limit[16];
     const char *project_id, *status, *assignee, *due, *params[7];
@@ -229,9 +229,9 @@ tasks_list(lc_req *req)
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
         projects_path_id(req, "no such project", &project_id) != 0 ||
-        projects_page_args(req, allowed, list_sorts,
-                           sizeof(list_sorts) / sizeof(list_sorts[0]),
-                           &page) != 0 ||
+        lc_page_parse_orders(req, allowed, list_sorts,
+                             sizeof(list_sorts) / sizeof(list_sorts[0]),
+                             &page) != 0 ||
         lc_page_filter(req, "status", status_buf, sizeof(status_buf),
                        &status) != 0 ||
         lc_page_filter(req, "assignee_id", assignee_buf, sizeof(assignee_buf),
@@ -259,20 +259,20 @@ tasks_list(lc_req *req)
                             "due_before: YYYY-MM-DD");
         return;
     }
-    snprintf(limit, sizeof(limit), "%d", page.base.limit + 1);
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     params[0] = project_id;
     params[1] = status;
     params[2] = assignee;
     params[3] = due;
     params[4] = limit;
-    params[5] = page.base.after_key;
-    params[6] = page.base.after_id;
-    c.stmt = projects_page_stmt(&page);
+    params[5] = page.after_key;
+    params[6] = page.after_id;
+    c.stmt = lc_page_stmt(&page);
     c.params = params;
     if (lc_req_tx(req, caller.tenant_id, list_tx, &c) != 0) {
         return;
     }
-    projects_page_respond(req, &page, c.res, 2);
+    lc_page_respond_rows(req, &page, c.res, 2);
     PQclear(c.res);
 }
 
@@ -302,7 +302,7 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
     PQclear(res);
     if (!found) {
         return lc_req_fail_tx(&c->fail, err, 404, "not_found",
-                                "no such project");
+                              "no such project");
     }
     params[0] = c->id;
     for (i = 0; i < T_COUNT; i++) {
@@ -321,9 +321,8 @@ task_create_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     snprintf(location, sizeof(location), "/api/tasks/%s",
              PQgetvalue(c->res, 0, 0));
-    return lc_idem_store(db, c->idem, 201, location,
-                               PQgetvalue(c->res, 0, 1),
-                               PQgetvalue(c->res, 0, 2), err);
+    return lc_idem_store(db, c->idem, 201, location, PQgetvalue(c->res, 0, 1),
+                         PQgetvalue(c->res, 0, 2), err);
 }
 
 static void
