@@ -40,6 +40,14 @@ static const lc_db_stmt users_page_stmt = {
 static const lc_db_stmt users_lock_target = {
     "SELECT role, status FROM users.users WHERE id = $1 FOR UPDATE", 1};
 
+/* The actor's role as stored now, in the transaction that uses it: the
+ * caller policy's snapshot may be up to 5 s old, and two admins demoting
+ * each other at once must not both win (the row lock serialises them). */
+static const lc_db_stmt users_actor_role = {
+    "SELECT role FROM users.users WHERE id = $1 AND status = 'active'"
+    " FOR SHARE",
+    1};
+
 /* Every active owner, locked in one order so that two owners demoting
  * each other take turns instead of both succeeding. */
 static const lc_db_stmt users_lock_owners = {
@@ -275,13 +283,24 @@ static int
 users_change_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     users_change_ctx *c = arg;
-    int actor = users_role_rank(c->caller->role), target;
     const char *params[3] = {c->id, c->role, c->status};
+    char actor_role[LC_CALLER_ROLE_MAX];
     bool owner_active, stays_owner;
+    int actor, target, found;
     PGresult *res;
 
     PQclear(c->res);
     c->res = NULL;
+    found = lc_db_value(db, &users_actor_role, &c->caller->user_id, actor_role,
+                        sizeof(actor_role), err);
+    if (found < 0) {
+        return -1;
+    }
+    actor = found ? users_role_rank(actor_role) : 0;
+    if (actor < users_role_rank("admin")) {
+        return lc_req_fail_tx(&c->fail, err, 403, "forbidden",
+                              "your role may not do this");
+    }
     res = lc_db_exec(db, &users_lock_target, params, err);
     if (res == NULL) {
         return -1;

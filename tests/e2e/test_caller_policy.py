@@ -218,3 +218,26 @@ def test_with_redis_and_users_down_projects_answers_auth_unavailable(
         assert r.headers.get("Retry-After") or r.headers.get("retry-after")
     finally:
         stack_up(stack)
+
+
+def test_a_role_change_reads_the_actors_role_in_its_transaction(stack, api,
+                                                                 team):
+    """The snapshot may lag the database by up to the 5 s rule; granting
+    and taking roles may not: users re-reads the actor's role in the
+    transaction that changes the target."""
+    admin = as_user(api, team, team["as"]["admin"]["token"])
+    member_id = team["as"]["member"]["id"]
+    assert admin.call("GET", "/api/users").status == 200  # snapshot: admin
+    # Demoted behind the service's back: no stamp, so the snapshot in
+    # Redis still says admin.
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                    (team["id"],))
+        cur.execute("UPDATE users.users SET role = 'member' WHERE id = %s",
+                    (team["as"]["admin"]["id"],))
+    assert admin.call("GET", "/api/users").status == 200  # still admin here
+    r = admin.call("PATCH", f"/api/users/{member_id}", {"role": "viewer"})
+    assert (r.status, r.code) == (403, "forbidden"), r
+    owner = as_user(api, team, team["token"])
+    users = owner.call("GET", "/api/users").body["data"]
+    assert [u["role"] for u in users if u["id"] == member_id] == ["member"]
