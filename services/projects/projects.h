@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_outbox.h"
 #include "lc_page.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
@@ -34,15 +35,13 @@
     " 'created_by', created_by, 'updated_by', updated_by,"                     \
     " 'version', version)::text"
 
-typedef struct projects_events projects_events; /* events.c */
-
 typedef struct {
     const char *users_rpc_url; /* users.GetUser, for assignees */
     const char *events_url;    /* NNG pub socket: "new events" hints */
     long users_timeout_ms;
     size_t max_message;
     lc_rpc_client *users;
-    projects_events *events;
+    lc_outbox *outbox;
 } projects_app;
 
 /* --- request.c: the caller, bodies, transactions ------------------------ */
@@ -207,9 +206,8 @@ int projects_event_add(lc_db *db, const char *type, const char *project_id,
                        const char *task_id, const char *actor,
                        const char *data_json, int64_t *seq, lc_db_error *err);
 
-/* After COMMIT: tells subscribers that events up to `seq` exist. */
-void projects_events_announce(projects_app *app, int64_t seq);
-
+/* Opens the outbox (its pub socket on events_url); -1 with a reason on
+ * stderr. */
 int projects_events_start(projects_app *app);
 void projects_events_stop(projects_app *app);
 int events_routes(lc_rpc_server *s);
