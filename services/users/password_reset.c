@@ -151,6 +151,7 @@ reset_request(lc_req *req)
 typedef struct {
     users_fail fail;
     const char *token, *hash;
+    int64_t seq;
 } reset_confirm_ctx;
 
 static int
@@ -185,7 +186,8 @@ reset_confirm_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     PQclear(res);
-    return auth_revoke_user_sessions(db, user_id, NULL, "password_reset", err);
+    return auth_revoke_user_sessions(db, user_id, NULL, "password_reset",
+                                     user_id, &c->seq, err);
 }
 
 static void
@@ -209,6 +211,7 @@ reset_confirm(lc_req *req)
     }
     c.hash = hash;
     if (users_tx(req, lc_req_tenant_id(req), reset_confirm_tx, &c) == 0) {
+        users_events_announce(c.seq);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }

@@ -6,7 +6,8 @@ import pytest
 
 # Ids and due times only, read by the mail sender across tenants; the
 # messages themselves stay in users.mail_outbox, under RLS (0002_accounts.sql).
-NOT_TENANT_DATA = {"mail_queue"}
+# The event outbox, read by EventsSince for every tenant (0004_events.sql).
+NOT_TENANT_DATA = {"mail_queue", "events"}
 
 
 def test_every_tenant_table_forces_row_level_security(stack):
