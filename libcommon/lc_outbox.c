@@ -78,10 +78,9 @@ outbox_build(lc_outbox *o, const lc_outbox_options *opts)
     for (i = 0; i < o->nkeys; i++) {
         rv |= outbox_catf(o->append_sql, ", %s", opts->keys[i]);
     }
-    rv |= outbox_catf(o->append_sql,
-                      ") SELECT s.seq, coalesce($1::uuid,"
-                      " current_setting('app.tenant_id')::uuid),"
-                      " $2, $3::uuid, $4::jsonb");
+    rv |= outbox_catf(o->append_sql, ") SELECT s.seq, coalesce($1::uuid,"
+                                     " current_setting('app.tenant_id')::uuid),"
+                                     " $2, $3::uuid, $4::jsonb");
     for (i = 0; i < o->nkeys; i++) {
         rv |= outbox_catf(o->append_sql, ", $%zu::uuid", 5 + i);
     }
@@ -96,9 +95,9 @@ outbox_build(lc_outbox *o, const lc_outbox_options *opts)
         rv |= outbox_catf(o->since_sql, ", coalesce(%s::text, '')",
                           opts->keys[i]);
     }
-    rv |= outbox_catf(o->since_sql,
-                      " FROM %s.events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                      s);
+    rv |=
+        outbox_catf(o->since_sql,
+                    " FROM %s.events WHERE seq > $1 ORDER BY seq LIMIT $2", s);
     rv |= outbox_catf(o->last_sql, "SELECT seq FROM %s.event_counter", s);
     if (rv != 0) {
         return -1;

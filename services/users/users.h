@@ -48,7 +48,7 @@ typedef struct {
     const char *public_url; /* links in mail; {tenant} is the slug */
     long mail_poll_ms;
     long mail_max_attempts;
-    const char *events_url; /* NNG pub socket: "new events" hints */
+    const char *events_url;      /* NNG pub socket: "new events" hints */
     lc_password_params password; /* argon2id parameters (OWASP) */
     users_keys *keys;
     users_mail *mail;
@@ -204,8 +204,8 @@ typedef struct {
 
 /* Inside the changing transaction: appends `ev` with `data` (a JSON object,
  * consumed) and stores its seq in *seq. 0, or -1 with `err` set. */
-int users_event_add(lc_db *db, const users_event *ev, cJSON *data,
-                    int64_t *seq, lc_db_error *err);
+int users_event_add(lc_db *db, const users_event *ev, cJSON *data, int64_t *seq,
+                    lc_db_error *err);
 
 /* After COMMIT: tells subscribers that events up to `seq` exist (0: none
  * was written). */
