@@ -41,7 +41,8 @@ TOOL_BINS := $(BUILD)/bin/lintel-call
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests that need a live PostgreSQL or Redis run from the e2e suite.
-UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache $(BUILD)/tests/test_jobs
+UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache \
+             $(BUILD)/tests/test_jobs $(BUILD)/tests/test_consumer
 UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
 # `lintel-<svc> version`: the git description (given on the command line

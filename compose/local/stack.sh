@@ -186,7 +186,10 @@ service_env() {
     echo "LINTEL_REDIS_HOST=127.0.0.1"
     echo "LINTEL_REDIS_PORT=$REDIS_PORT"
     echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
-    if [ "$s" = users ]; then users_env; fi
+    if [ "$s" = users ]; then
+        users_env
+        echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+    fi
     if [ "$s" = projects ]; then
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"

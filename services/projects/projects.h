@@ -15,6 +15,7 @@
 #include "lc_caller.h"
 #include "lc_etag.h"
 #include "lc_idem.h"
+#include "lc_outbox.h"
 #include "lc_page.h"
 #include "lc_rpc_client.h"
 #include "lc_req_tx.h"
@@ -39,14 +40,12 @@
     " 'created_by', created_by, 'updated_by', updated_by,"                     \
     " 'version', version)::text"
 
-typedef struct projects_events projects_events; /* events.c */
-
 typedef struct {
     const char *events_url;    /* NNG pub socket: "new events" hints */
     long users_timeout_ms;
     lc_rpc_client *users;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
-    projects_events *events;
+    lc_outbox *outbox;
 } projects_app;
 
 /* --- request.c: the caller, transactions -------------------------------- */
@@ -69,9 +68,8 @@ int projects_event_add(lc_db *db, const char *type, const char *project_id,
                        const char *task_id, const char *actor,
                        const char *data_json, int64_t *seq, lc_db_error *err);
 
-/* After COMMIT: tells subscribers that events up to `seq` exist. */
-void projects_events_announce(projects_app *app, int64_t seq);
-
+/* Opens the outbox (its pub socket on events_url); -1 with a reason on
+ * stderr. */
 int projects_events_start(projects_app *app);
 void projects_events_stop(projects_app *app);
 int events_routes(lc_rpc_server *s);

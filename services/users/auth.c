@@ -92,7 +92,7 @@ static const lc_db_stmt auth_session_revoke = {
 static const lc_db_stmt auth_user_sessions_revoke = {
     "UPDATE users.sessions SET revoked_at = now(), revoked_reason = $3"
     " WHERE user_id = $1 AND revoked_at IS NULL"
-    "   AND ($2::uuid IS NULL OR id <> $2::uuid)",
+    "   AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id",
     3};
 
 /* Newest first, keyset-paged on (created_at, id) (lc_page's cursor). */
@@ -188,19 +188,41 @@ auth_respond_grant(lc_req *req, int status, const char *tenant_id,
     lc_req_header(req, "cache-control", "no-store");
 }
 
+/* One session.revoked event per session a revocation ended. */
+static int
+auth_event_revoked(lc_db *db, const char *session_id, const char *user_id,
+                   const char *reason, const char *actor_id, int64_t *seq,
+                   lc_db_error *err)
+{
+    const users_event ev = {.type = "session.revoked",
+                            .subject_id = session_id,
+                            .actor_id = actor_id};
+    cJSON *data = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(data, "session_id", session_id);
+    cJSON_AddStringToObject(data, "user_id", user_id);
+    cJSON_AddStringToObject(data, "reason", reason);
+    return users_event_add(db, &ev, data, seq, err);
+}
+
 int
 auth_revoke_user_sessions(lc_db *db, const char *user_id,
                           const char *except_session, const char *reason,
-                          lc_db_error *err)
+                          const char *actor_id, int64_t *seq, lc_db_error *err)
 {
     const char *params[3] = {user_id, except_session, reason};
     PGresult *res = lc_db_exec(db, &auth_user_sessions_revoke, params, err);
+    int i, rv = 0;
 
     if (res == NULL) {
         return -1;
     }
+    for (i = 0; i < PQntuples(res) && rv == 0; i++) {
+        rv = auth_event_revoked(db, PQgetvalue(res, i, 0), user_id, reason,
+                                actor_id, seq, err);
+    }
     PQclear(res);
-    return 0;
+    return rv;
 }
 
 /* --- login throttling --------------------------------------------------- */
@@ -471,6 +493,7 @@ typedef struct {
     long grace_s;
     bool reused;
     auth_grant grant;
+    int64_t seq;
 } auth_refresh_ctx;
 
 static int
@@ -547,7 +570,8 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
         }
         PQclear(res);
         c->reused = true;
-        return 0;
+        return auth_event_revoked(db, c->grant.session_id, c->grant.user_id,
+                                  "refresh_token_reuse", NULL, &c->seq, err);
     }
     params[0] = id;
     res = lc_db_exec(db, &auth_refresh_spend, params, err);
@@ -600,6 +624,7 @@ auth_refresh(lc_req *req)
     if (lc_req_tx(req, lc_req_tenant_id(req), auth_refresh_tx, &c) != 0) {
         return;
     }
+    users_events_announce(c.seq);
     if (c.reused) {
         users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
         lc_log(LC_LOG_WARN, lc_req_id(req), lc_req_tenant_id(req),
@@ -621,6 +646,7 @@ typedef struct {
     const char *reason;
     const lc_page *page; /* the list's page */
     PGresult *res;
+    int64_t seq;
 } auth_sessions_ctx;
 
 static int
@@ -632,7 +658,8 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
 
     if (c->session_id == NULL) {
         return auth_revoke_user_sessions(db, c->caller->user_id, NULL,
-                                         c->reason, err);
+                                         c->reason, c->caller->user_id,
+                                         &c->seq, err);
     }
     res = lc_db_exec(db, &auth_session_revoke, params, err);
     if (res == NULL) {
@@ -644,7 +671,8 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
                              "no such session");
     }
     PQclear(res);
-    return 0;
+    return auth_event_revoked(db, c->session_id, c->caller->user_id, c->reason,
+                              c->caller->user_id, &c->seq, err);
 }
 
 /* Which sessions of the caller a revocation ends. */
@@ -682,6 +710,7 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
     }
     users_caller_fence(req, caller.tenant_id, caller.user_id);
     if (lc_req_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
+        users_events_announce(c.seq);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
     users_caller_stamp(req, caller.tenant_id, caller.user_id);

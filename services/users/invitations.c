@@ -52,7 +52,22 @@ typedef struct {
     const char *email, *role;
     char token[LC_TOKEN_LEN + 1];
     PGresult *res;
+    int64_t seq;
 } invitations_create_ctx;
+
+static cJSON *invitations_json(const PGresult *res);
+
+/* The invitation is the subject: no member exists yet. */
+static int
+invitations_event_invited(lc_db *db, invitations_create_ctx *c,
+                          lc_db_error *err)
+{
+    const users_event ev = {.type = "member.invited",
+                            .subject_id = PQgetvalue(c->res, 0, 0),
+                            .actor_id = c->caller->user_id};
+
+    return users_event_add(db, &ev, invitations_json(c->res), &c->seq, err);
+}
 
 static int
 invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
@@ -96,7 +111,10 @@ invitations_create_tx(lc_db *db, void *arg, lc_db_error *err)
              "Accept the invitation within 72 hours:\n\n%s\n\n"
              "If you did not expect this, ignore this message.\n",
              c->caller->tenant_slug, c->role, link);
-    return mail_enqueue(c->app, db, c->email, subject, body, err);
+    if (mail_enqueue(c->app, db, c->email, subject, body, err) != 0) {
+        return -1;
+    }
+    return invitations_event_invited(db, c, err);
 }
 
 static cJSON *
@@ -143,6 +161,7 @@ invitations_create(lc_req *req)
     if (lc_req_tx(req, caller.tenant_id, invitations_create_tx, &c) != 0) {
         return;
     }
+    users_events_announce(c.seq);
     mail_wake(app);
     lc_req_respond_json(req, 201, invitations_json(c.res));
     PQclear(c.res);
@@ -155,7 +174,23 @@ typedef struct {
     const char *token, *name, *hash, *user_agent, *client_ip;
     auth_grant grant;
     PGresult *user;
+    int64_t seq;
 } invitations_accept_ctx;
+
+/* The new member joins; it is its own actor. */
+static int
+invitations_event_joined(lc_db *db, invitations_accept_ctx *c,
+                         const char *invitation_id, lc_db_error *err)
+{
+    const char *user_id = PQgetvalue(c->user, 0, 0);
+    const users_event ev = {.type = "member.joined",
+                            .subject_id = user_id,
+                            .actor_id = user_id};
+    cJSON *data = users_user_json(c->user, 0, 0);
+
+    cJSON_AddStringToObject(data, "invitation_id", invitation_id);
+    return users_event_add(db, &ev, data, &c->seq, err);
+}
 
 static int
 invitations_accept_tx(lc_db *db, void *arg, lc_db_error *err)
@@ -200,8 +235,11 @@ invitations_accept_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     PQclear(res);
-    return auth_session_open(db, PQgetvalue(c->user, 0, 0), c->user_agent,
-                             c->client_ip, &c->grant, err);
+    if (auth_session_open(db, PQgetvalue(c->user, 0, 0), c->user_agent,
+                          c->client_ip, &c->grant, err) != 0) {
+        return -1;
+    }
+    return invitations_event_joined(db, c, id, err);
 }
 
 static void
@@ -236,6 +274,7 @@ invitations_accept(lc_req *req)
     if (lc_req_tx(req, lc_req_tenant_id(req), invitations_accept_tx, &c) != 0) {
         return;
     }
+    users_events_announce(c.seq);
     out = auth_grant_json(app, lc_req_tenant_id(req), &c.grant);
     if (out == NULL) {
         lc_req_error(req, 500, "internal", "internal error");

@@ -2,8 +2,8 @@
  * lintel-users: tenants, users, roles, sessions and signing keys.
  * main.c wires configuration to the shared service skeleton (lc_service):
  * at start the signing keys are loaded (none or a bad one stops the service
- * with status 2) and the job runner (the mail sender) is started; then each resource file
- * registers its routes.
+ * with status 2), the events pub socket is opened and the job runner (the
+ * mail sender) is started; then each resource file registers its routes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +51,8 @@ static const lc_config_var users_vars[] = {
      LC_CFG_STRING, 0, 0, "base of links in mail; {tenant} is the slug",
      &app.public_url},
     LC_JOBS_CONFIG_VARS(app.jobs_options),
+    {"LINTEL_EVENTS_URL", "tcp://127.0.0.1:7201", LC_CFG_URL, 0, 0,
+     "NNG pub URL announcing the highest committed event seq", &app.events_url},
 };
 
 static int
@@ -59,7 +61,8 @@ users_all_routes(lc_rpc_server *s)
     return tenants_routes(s) != 0 || keys_routes(s) != 0 ||
                    auth_routes(s) != 0 || users_routes(s) != 0 ||
                    invitations_routes(s) != 0 ||
-                   password_reset_routes(s) != 0 || roles_routes(s) != 0
+                   password_reset_routes(s) != 0 || roles_routes(s) != 0 ||
+                   events_routes(s) != 0
                ? -1
                : 0;
 }
@@ -78,8 +81,13 @@ users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
         keys_free(a);
         return -1;
     }
+    if (users_events_start(a) != 0) {
+        keys_free(a);
+        return -1;
+    }
     if (mail_start(a, db) != 0) {
         fprintf(stderr, "lintel-users: cannot start the job runner\n");
+        users_events_stop();
         keys_free(a);
         return -1;
     }
@@ -90,6 +98,7 @@ static void
 users_stop(void *arg)
 {
     mail_stop(arg);
+    users_events_stop();
     keys_free(arg);
 }
 

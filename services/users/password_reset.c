@@ -156,6 +156,7 @@ typedef struct {
     lc_req_fail fail;
     const char *token, *hash;
     char user_id[37]; /* whose sessions end: their snapshot is stamped */
+    int64_t seq;
 } reset_confirm_ctx;
 
 static int
@@ -190,7 +191,8 @@ reset_confirm_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     PQclear(res);
-    return auth_revoke_user_sessions(db, user_id, NULL, "password_reset", err);
+    return auth_revoke_user_sessions(db, user_id, NULL, "password_reset",
+                                     user_id, &c->seq, err);
 }
 
 static void
@@ -218,6 +220,7 @@ reset_confirm(lc_req *req)
     c.hash = hash;
     if (lc_req_tx(req, lc_req_tenant_id(req), reset_confirm_tx, &c) == 0) {
         users_caller_stamp(req, lc_req_tenant_id(req), c.user_id);
+        users_events_announce(c.seq);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }

@@ -193,6 +193,40 @@ tenants_check_new_slug(lc_req *req, const char *field, const char *slug)
     return -1;
 }
 
+/* --- events ------------------------------------------------------------- */
+
+/* Sign-up: the tenant is created, and its owner joins it. */
+static int
+tenants_events_signup(lc_db *db, const PGresult *tenant, const PGresult *owner,
+                      int64_t *seq, lc_db_error *err)
+{
+    const char *tenant_id = PQgetvalue(tenant, 0, 0);
+    const char *owner_id = PQgetvalue(owner, 0, 0);
+    const users_event created = {.tenant_id = tenant_id,
+                                 .type = "tenant.created",
+                                 .subject_id = tenant_id,
+                                 .actor_id = owner_id};
+    const users_event joined = {.tenant_id = tenant_id,
+                                .type = "member.joined",
+                                .subject_id = owner_id,
+                                .actor_id = owner_id};
+
+    return users_event_add(db, &created, tenants_json(tenant, 0), seq, err) ||
+                   users_event_add(db, &joined, users_user_json(owner, 0, 0),
+                                   seq, err)
+               ? -1
+               : 0;
+}
+
+/* A platform admin's change to the registry (tenant and subject: the row). */
+static users_event
+tenants_admin_event(lc_req *req, const char *type)
+{
+    return (users_event){.type = type,
+                         .actor_id =
+                             lc_req_envelope(req)->principal->user_id};
+}
+
 /* --- sign-up ------------------------------------------------------------ */
 
 typedef struct {
@@ -200,6 +234,7 @@ typedef struct {
     const char *slug, *tenant_name, *name, *email;
     char hash[LC_PASSWORD_HASH_MAX];
     PGresult *tenant, *owner;
+    int64_t seq;
 } tenants_signup_ctx;
 
 static int
@@ -231,7 +266,10 @@ tenants_signup_tx(lc_db *db, void *arg, lc_db_error *err)
     p3[2] = c->name;
     p3[3] = c->hash;
     c->owner = lc_db_exec(db, &tenants_insert_owner, p3, err);
-    return c->owner ? 0 : -1;
+    if (c->owner == NULL) {
+        return -1;
+    }
+    return tenants_events_signup(db, c->tenant, c->owner, &c->seq, err);
 }
 
 static void
@@ -270,6 +308,7 @@ tenants_signup(lc_req *req)
         return;
     }
     if (lc_req_tx(req, NULL, tenants_signup_tx, &c) == 0) {
+        users_events_announce(c.seq);
         out = cJSON_CreateObject();
         cJSON_AddItemToObject(out, "tenant", tenants_json(c.tenant, 0));
         cJSON_AddItemToObject(out, "user", users_user_json(c.owner, 0, 0));
@@ -286,8 +325,11 @@ typedef struct {
     const char *const *params;
     const lc_db_stmt *stmt;
     PGresult *res;
+    users_event event; /* type NULL: a read */
+    int64_t seq;
 } tenants_query_ctx;
 
+/* A change to the registry appends its event for the tenant it returns. */
 static int
 tenants_query_tx(lc_db *db, void *arg, lc_db_error *err)
 {
@@ -295,7 +337,15 @@ tenants_query_tx(lc_db *db, void *arg, lc_db_error *err)
 
     PQclear(c->res);
     c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
+    if (c->res == NULL) {
+        return -1;
+    }
+    if (c->event.type == NULL || PQntuples(c->res) == 0) {
+        return 0;
+    }
+    c->event.tenant_id = c->event.subject_id = PQgetvalue(c->res, 0, 0);
+    return users_event_add(db, &c->event, tenants_json(c->res, 0), &c->seq,
+                           err);
 }
 
 static void
@@ -364,9 +414,11 @@ tenants_create(lc_req *req)
     params[1] = v[1].text;
     c.stmt = &tenants_insert;
     c.params = params;
+    c.event = tenants_admin_event(req, "tenant.created");
     if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
         return;
     }
+    users_events_announce(c.seq);
     if (PQntuples(c.res) == 0) {
         lc_req_error(req, 409, "conflict", "this tenant slug is taken");
     } else {
@@ -404,12 +456,14 @@ tenants_patch(lc_req *req)
     params[2] = v[1].text;
     c.stmt = &tenants_update;
     c.params = params;
+    c.event = tenants_admin_event(req, "tenant.updated");
     users_caller_fence(req, id, NULL);
     if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
         users_caller_stamp(req, id, NULL);
         return;
     }
     users_caller_stamp(req, id, NULL);
+    users_events_announce(c.seq);
     if (PQntuples(c.res) == 0) {
         lc_req_error(req, 404, "not_found", "no such tenant");
     } else {

@@ -139,6 +139,7 @@ typedef struct {
     lc_req_fail fail;
     const users_caller *caller;
     const char *hash;
+    int64_t seq;
 } users_password_ctx;
 
 static int
@@ -153,8 +154,9 @@ users_password_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     PQclear(res);
     /* Whoever else holds this account's sessions is signed out. */
-    return auth_revoke_user_sessions(
-        db, c->caller->user_id, c->caller->session_id, "password_changed", err);
+    return auth_revoke_user_sessions(db, c->caller->user_id,
+                                     c->caller->session_id, "password_changed",
+                                     c->caller->user_id, &c->seq, err);
 }
 
 static void
@@ -204,6 +206,7 @@ users_me_password(lc_req *req)
     c.hash = hash;
     if (lc_req_tx(req, caller.tenant_id, users_password_tx, &c) == 0) {
         users_caller_stamp(req, caller.tenant_id, caller.user_id);
+        users_events_announce(c.seq);
         lc_req_respond(req, 204, NULL, NULL, 0);
     }
 }
@@ -277,7 +280,36 @@ typedef struct {
     const users_caller *caller;
     const char *id, *role, *status;
     PGresult *res;
+    char was_role[16], was_status[16]; /* before the change */
+    int64_t seq;
 } users_change_ctx;
+
+/* The change's events: member.role_changed for a new role, member.removed
+ * when deactivated, member.joined when active again. */
+static int
+users_change_events(lc_db *db, users_change_ctx *c, lc_db_error *err)
+{
+    const char *role = PQgetvalue(c->res, 0, 3);
+    const char *status = PQgetvalue(c->res, 0, 4);
+    users_event ev = {.subject_id = c->id, .actor_id = c->caller->user_id};
+    cJSON *data;
+
+    if (strcmp(role, c->was_role) != 0) {
+        ev.type = "member.role_changed";
+        data = users_user_json(c->res, 0, 0);
+        cJSON_AddStringToObject(data, "previous_role", c->was_role);
+        if (users_event_add(db, &ev, data, &c->seq, err) != 0) {
+            return -1;
+        }
+    }
+    if (strcmp(status, c->was_status) == 0) {
+        return 0;
+    }
+    ev.type = strcmp(status, "deactivated") == 0 ? "member.removed"
+                                                 : "member.joined";
+    return users_event_add(db, &ev, users_user_json(c->res, 0, 0), &c->seq,
+                           err);
+}
 
 static int
 users_change_tx(lc_db *db, void *arg, lc_db_error *err)
@@ -310,6 +342,8 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
         return lc_req_fail_tx(&c->fail, err, 404, "not_found", "no such user");
     }
     target = users_role_rank(PQgetvalue(res, 0, 0));
+    snprintf(c->was_role, sizeof(c->was_role), "%s", PQgetvalue(res, 0, 0));
+    snprintf(c->was_status, sizeof(c->was_status), "%s", PQgetvalue(res, 0, 1));
     owner_active = strcmp(PQgetvalue(res, 0, 0), "owner") == 0 &&
                    strcmp(PQgetvalue(res, 0, 1), "active") == 0;
     PQclear(res);
@@ -337,11 +371,12 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
         PQclear(res);
     }
     c->res = lc_db_exec(db, &users_update_role_status, params, err);
-    if (c->res == NULL) {
+    if (c->res == NULL || users_change_events(db, c, err) != 0) {
         return -1;
     }
     if (c->status != NULL && strcmp(c->status, "deactivated") == 0) {
-        return auth_revoke_user_sessions(db, c->id, NULL, "deactivated", err);
+        return auth_revoke_user_sessions(db, c->id, NULL, "deactivated",
+                                         c->caller->user_id, &c->seq, err);
     }
     return 0;
 }
@@ -366,6 +401,7 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
         return;
     }
     users_caller_stamp(req, caller->tenant_id, c.id);
+    users_events_announce(c.seq);
     if (ok_status == 204) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     } else {

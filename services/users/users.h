@@ -13,6 +13,7 @@
 #include "lc_body.h"
 #include "lc_caller.h"
 #include "lc_jobs.h"
+#include "lc_outbox.h"
 #include "lc_page.h"
 #include "lc_password.h"
 #include "lc_req_tx.h"
@@ -46,6 +47,7 @@ typedef struct {
     const char *smtp_url;       /* smtp://host:port of the relay */
     const char *mail_from;
     const char *public_url; /* links in mail; {tenant} is the slug */
+    const char *events_url; /* NNG pub socket: "new events" hints */
     lc_password_params password; /* argon2id parameters (OWASP) */
     users_keys *keys;
     lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
@@ -131,11 +133,38 @@ int auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
 cJSON *auth_grant_json(const users_app *app, const char *tenant_id,
                        const auth_grant *g);
 
-/* Inside a tenant transaction: revokes every live session of a user. */
+/* Inside a tenant transaction: revokes every live session of a user, with
+ * a session.revoked event by `actor_id` for each (*seq: the last). */
 int auth_revoke_user_sessions(lc_db *db, const char *user_id,
                               const char *except_session, const char *reason,
+                              const char *actor_id, int64_t *seq,
                               lc_db_error *err);
 int auth_routes(lc_rpc_server *s);
+
+/* --- events.c: the outbox (lc_outbox) --------------------------------- */
+
+/* Who changed what: an event's header. */
+typedef struct {
+    const char *tenant_id;  /* NULL: the transaction's tenant */
+    const char *type;       /* "member.invited", ... */
+    const char *subject_id; /* the tenant, member, invitation or session */
+    const char *actor_id;   /* NULL: the platform itself */
+} users_event;
+
+/* Inside the changing transaction: appends `ev` with `data` (a JSON object,
+ * consumed) and stores its seq in *seq. 0, or -1 with `err` set. */
+int users_event_add(lc_db *db, const users_event *ev, cJSON *data, int64_t *seq,
+                    lc_db_error *err);
+
+/* After COMMIT: tells subscribers that events up to `seq` exist (0: none
+ * was written). */
+void users_events_announce(int64_t seq);
+
+/* Opens the outbox (its pub socket on events_url); -1 with a reason on
+ * stderr. */
+int users_events_start(users_app *app);
+void users_events_stop(void);
+int events_routes(lc_rpc_server *s);
 
 /* --- the resources ----------------------------------------------------- */
 int tenants_routes(lc_rpc_server *s);

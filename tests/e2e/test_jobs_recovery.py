@@ -89,6 +89,7 @@ def test_a_job_leased_by_a_killed_process_runs_again(stack, api, mailbox):
     env = dict(stack.service_env("users"),
                LINTEL_RPC_URL=f"tcp://127.0.0.1:{free_port()}",
                LINTEL_OPS_URL=f"http://127.0.0.1:{ops}",
+               LINTEL_EVENTS_URL=f"tcp://127.0.0.1:{free_port()}",
                LINTEL_SMTP_URL=f"smtp://127.0.0.1:{hole.port}",
                LINTEL_JOBS_LEASE_MS="1000", LINTEL_JOBS_POLL_MS="50",
                LINTEL_JOBS_WORKERS="4", LINTEL_WORKERS="1")

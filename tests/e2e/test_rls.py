@@ -16,6 +16,8 @@ CROSS_TENANT = {
     ("users", "jobs"),
     # the outbox, read by EventsSince for every tenant (projects 0001_init.sql)
     ("projects", "events"),
+    # the same for users' events (users 0004_events.sql)
+    ("users", "events"),
 }
 
 POLICY = "(tenant_id = ( SELECT (current_setting('app.tenant_id'::text))::uuid AS current_setting))"

@@ -6,7 +6,8 @@ import pytest
 
 # References, states and times only, read by the job runner across tenants;
 # the messages themselves stay in users.mail_outbox, under RLS (0003_jobs.sql).
-NOT_TENANT_DATA = {"jobs"}
+# The event outbox, read by EventsSince for every tenant (0004_events.sql).
+NOT_TENANT_DATA = {"jobs", "events"}
 
 
 def test_every_tenant_table_forces_row_level_security(stack):
