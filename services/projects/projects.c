@@ -58,10 +58,39 @@ static const lc_body_field project_fields[F_COUNT] = {
      .max = 10000},
 };
 
-static const lc_db_stmt project_get = {"SELECT version, " PROJECT_JSON
-                                       " FROM projects.projects"
-                                       " WHERE id = $1 AND deleted_at IS NULL",
-                                       1};
+/* GET /api/projects/:id: binary columns, the JSON built in C (lc_row);
+ * PROJECT_JSON below is the same object built by SQL, for the writes. */
+static const lc_db_stmt project_get = {
+    "SELECT version, id, name, code, status, start_date, end_date,"
+    " budget_cents, currency, address, description, created_at, updated_at,"
+    " created_by, updated_by"
+    " FROM projects.projects WHERE id = $1 AND deleted_at IS NULL",
+    1, .binary = true};
+
+static const lc_row_column project_columns[] = {
+    {"id", 1, LC_ROW_UUID},
+    {"name", 2, LC_ROW_TEXT},
+    {"code", 3, LC_ROW_TEXT},
+    {"status", 4, LC_ROW_TEXT},
+    {"start_date", 5, LC_ROW_DATE},
+    {"end_date", 6, LC_ROW_DATE},
+    {"budget_cents", 7, LC_ROW_INT8},
+    {"currency", 8, LC_ROW_TEXT},
+    {"address", 9, LC_ROW_TEXT},
+    {"description", 10, LC_ROW_TEXT},
+    {"created_at", 11, LC_ROW_TIMESTAMPTZ},
+    {"updated_at", 12, LC_ROW_TIMESTAMPTZ},
+    {"created_by", 13, LC_ROW_UUID},
+    {"updated_by", 14, LC_ROW_UUID},
+    {"version", 0, LC_ROW_INT4},
+};
+
+static const projects_entity project_entity = {
+    .get = &project_get,
+    .cols = project_columns,
+    .ncols = sizeof(project_columns) / sizeof(project_columns[0]),
+    .missing = "no such project",
+    .changed = "the project has changed since you read it"};
 
 static const lc_db_stmt project_insert = {
     "INSERT INTO projects.projects (tenant_id, name, code, status, start_date,"
@@ -224,7 +253,7 @@ projects_list(lc_req *req)
 static void
 projects_get(lc_req *req)
 {
-    projects_get_one(req, &project_get, "no such project");
+    projects_get_one(req, &project_entity);
 }
 
 /* --- changes
@@ -293,9 +322,6 @@ projects_create(lc_req *req)
     projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
 }
 
-static const projects_entity project_entity = {
-    &project_get, "no such project",
-    "the project has changed since you read it"};
 
 static int
 project_update_tx(lc_db *db, void *arg, lc_db_error *err)

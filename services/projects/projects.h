@@ -17,6 +17,7 @@
 #include "lc_idem.h"
 #include "lc_outbox.h"
 #include "lc_page.h"
+#include "lc_row.h"
 #include "lc_rpc_client.h"
 #include "lc_req_tx.h"
 #include "lc_rpc_server.h"
@@ -56,9 +57,20 @@ typedef lc_caller projects_caller;
 /* The path's id: a malformed one is a 404 (API.md); -1 with it set. */
 int projects_path_id(lc_req *req, const char *what, const char **id);
 
-/* GET of the row the path's :id names (viewer and up): `get` reads its
- * version and JSON; answers them with an ETag, or 404 with `missing`. */
-void projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing);
+/* A resource as its GET reads it, and what a change says when its row is
+ * gone or has moved on. */
+typedef struct {
+    const lc_db_stmt *get;     /* the row by id, binary: version, then cols */
+    const lc_row_column *cols; /* the JSON of the row (lc_row) */
+    size_t ncols;
+    const char *missing; /* 404's message */
+    const char *changed; /* 412's message */
+} projects_entity;
+
+/* GET of the row the path's :id names (viewer and up), in one round trip:
+ * its JSON built from e->get's binary columns, with its version as the
+ * ETag, or 404 with e->missing. */
+void projects_get_one(lc_req *req, const projects_entity *e);
 
 /* --- events.c --------------------------------------------------------------*/
 
@@ -88,12 +100,6 @@ typedef struct {
     int64_t seq;   /* the last event the transaction wrote */
 } projects_change;
 
-/* What a change says when its row is gone or has moved on. */
-typedef struct {
-    const lc_db_stmt *get; /* the row by id, if it is still there */
-    const char *missing;   /* 404's message */
-    const char *changed;   /* 412's message */
-} projects_entity;
 
 /* Runs the UPDATE (or soft DELETE) `st` of c->id into c->res. One that
  * matches nothing is a 412 when `e->get` still finds the row, else a 404.

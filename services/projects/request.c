@@ -5,6 +5,8 @@
  * Request bodies are lc_body's.
  */
 
+#include <stdlib.h>
+
 #include "projects.h"
 
 int
@@ -19,24 +21,40 @@ projects_path_id(lc_req *req, const char *what, const char **id)
 }
 
 void
-projects_get_one(lc_req *req, const lc_db_stmt *get, const char *missing)
+projects_get_one(lc_req *req, const projects_entity *e)
 {
+    char version[40], small[4096], *json = small;
     projects_caller caller;
     PGresult *res;
     const char *id;
+    size_t size;
+    long len;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        projects_path_id(req, missing, &id) != 0) {
+        projects_path_id(req, e->missing, &id) != 0) {
         return;
     }
-    res = lc_req_read(req, caller.tenant_id, get, &id);
+    res = lc_req_read(req, caller.tenant_id, e->get, &id);
     if (res == NULL) {
         return;
     }
     if (PQntuples(res) == 0) {
-        lc_req_error(req, 404, "not_found", missing);
+        lc_req_error(req, 404, "not_found", e->missing);
+        PQclear(res);
+        return;
+    }
+    size = lc_row_json_size(res, 0, e->cols, e->ncols);
+    if (size > sizeof(small)) {
+        json = malloc(size);
+    }
+    len = json ? lc_row_json(res, 0, e->cols, e->ncols, json) : -1;
+    if (len < 0 || lc_row_text(res, 0, 0, LC_ROW_INT4, version) < 0) {
+        lc_req_error(req, 500, "internal", "internal error");
     } else {
-        lc_etag_respond(req, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+        lc_etag_respond(req, 200, version, json);
+    }
+    if (json != small) {
+        free(json);
     }
     PQclear(res);
 }

@@ -47,10 +47,37 @@ static const lc_body_field task_fields[T_COUNT] = {
      .decimals = 2},
 };
 
-static const lc_db_stmt task_get = {"SELECT version, " TASK_JSON
-                                    " FROM projects.tasks"
-                                    " WHERE id = $1 AND deleted_at IS NULL",
-                                    1};
+/* GET /api/tasks/:id: binary columns, the JSON built in C (lc_row). */
+static const lc_db_stmt task_get = {
+    "SELECT version, id, project_id, title, description, status, priority,"
+    " assignee_id, due_date, estimate_hours::text, created_at, updated_at,"
+    " created_by, updated_by"
+    " FROM projects.tasks WHERE id = $1 AND deleted_at IS NULL",
+    1, .binary = true};
+
+static const lc_row_column task_columns[] = {
+    {"id", 1, LC_ROW_UUID},
+    {"project_id", 2, LC_ROW_UUID},
+    {"title", 3, LC_ROW_TEXT},
+    {"description", 4, LC_ROW_TEXT},
+    {"status", 5, LC_ROW_TEXT},
+    {"priority", 6, LC_ROW_TEXT},
+    {"assignee_id", 7, LC_ROW_UUID},
+    {"due_date", 8, LC_ROW_DATE},
+    {"estimate_hours", 9, LC_ROW_NUMBER_TEXT},
+    {"created_at", 10, LC_ROW_TIMESTAMPTZ},
+    {"updated_at", 11, LC_ROW_TIMESTAMPTZ},
+    {"created_by", 12, LC_ROW_UUID},
+    {"updated_by", 13, LC_ROW_UUID},
+    {"version", 0, LC_ROW_INT4},
+};
+
+static const projects_entity task_entity = {
+    .get = &task_get,
+    .cols = task_columns,
+    .ncols = sizeof(task_columns) / sizeof(task_columns[0]),
+    .missing = "no such task",
+    .changed = "the task has changed since you read it"};
 
 /* FOR SHARE: a concurrent delete of the project waits for this task's
  * transaction, and then takes the new task with it. */
@@ -279,7 +306,7 @@ tasks_list(lc_req *req)
 static void
 tasks_get(lc_req *req)
 {
-    projects_get_one(req, &task_get, "no such task");
+    projects_get_one(req, &task_entity);
 }
 
 /* --- changes
@@ -349,8 +376,6 @@ tasks_create(lc_req *req)
     projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
 }
 
-static const projects_entity task_entity = {
-    &task_get, "no such task", "the task has changed since you read it"};
 
 /* task.updated or task.deleted, after the change of c->res's row */
 static int
