@@ -75,7 +75,7 @@ projects_change_run(lc_req *req, lc_db_tx_fn fn, projects_change *c, int status,
         }
         return;
     }
-    lc_outbox_announce(((projects_app *)lc_req_app(req))->outbox, c->seq);
+    lc_outbox_announce(projects_outbox, c->seq);
     if (status == 204) {
         lc_req_respond(req, 204, NULL, NULL, 0);
     } else {

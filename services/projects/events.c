@@ -10,36 +10,10 @@
 #include "lintel/v1/projects.pb-c.h"
 #include "projects.h"
 
-/* Opened at start, before any worker runs, and read-only after: the
- * transactions that append have only their connection at hand. */
-static lc_outbox *projects_outbox;
-
-int
-projects_events_start(projects_app *app)
-{
-    const lc_outbox_options opts = {
-        .schema = "projects",
-        .keys = {"project_id", "task_id"},
-        .nkeys = 2,
-        .pub_url = app->events_url,
-    };
-    char err[256];
-
-    projects_outbox = lc_outbox_open(&opts, err, sizeof(err));
-    if (projects_outbox == NULL) {
-        fprintf(stderr, "lintel-projects: LINTEL_EVENTS_URL %s\n", err);
-        return -1;
-    }
-    app->outbox = projects_outbox;
-    return 0;
-}
-
-void
-projects_events_stop(projects_app *app)
-{
-    lc_outbox_close(projects_outbox);
-    projects_outbox = app->outbox = NULL;
-}
+/* Opened by lc_service before any worker runs (main.c's definition), and
+ * read-only after: the transactions that append have only their
+ * connection at hand. */
+lc_outbox *projects_outbox;
 
 int
 projects_event_add(lc_db *db, const char *type, const char *project_id,

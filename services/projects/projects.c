@@ -187,23 +187,6 @@ static const lc_page_order list_sorts[] = {
 
 /* --- one statement, one result ---------------------------------------------*/
 
-typedef struct {
-    lc_req_fail fail;
-    const lc_db_stmt *stmt;
-    const char *const *params;
-    PGresult *res;
-} query_ctx;
-
-static int
-query_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    query_ctx *c = arg;
-
-    PQclear(c->res);
-    c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
-}
-
 /* --- list and read
  * -----------------------------------------------------------*/
 
@@ -322,7 +305,6 @@ projects_create(lc_req *req)
     projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
 }
 
-
 static int
 project_update_tx(lc_db *db, void *arg, lc_db_error *err)
 {
@@ -419,7 +401,7 @@ projects_count_rpc(lc_req *req)
     const Lintel__V1__Projects__CountProjectsRequest *in;
     Lintel__V1__Projects__CountProjectsResponse out =
         LINTEL__V1__PROJECTS__COUNT_PROJECTS_RESPONSE__INIT;
-    query_ctx c = {0};
+    lc_req_query c = {0};
 
     in = (const Lintel__V1__Projects__CountProjectsRequest *)lc_req_pb(
         req, &lintel__v1__projects__count_projects_request__descriptor);
@@ -431,7 +413,7 @@ projects_count_rpc(lc_req *req)
         return;
     }
     c.stmt = &project_count;
-    if (lc_req_tx(req, in->tenant_id, query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);

@@ -42,11 +42,9 @@
     " 'version', version)::text"
 
 typedef struct {
-    const char *events_url;    /* NNG pub socket: "new events" hints */
     long users_timeout_ms;
     lc_rpc_client *users;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
-    lc_outbox *outbox;
 } projects_app;
 
 /* --- request.c: the caller, transactions -------------------------------- */
@@ -80,10 +78,8 @@ int projects_event_add(lc_db *db, const char *type, const char *project_id,
                        const char *task_id, const char *actor,
                        const char *data_json, int64_t *seq, lc_db_error *err);
 
-/* Opens the outbox (its pub socket on events_url); -1 with a reason on
- * stderr. */
-int projects_events_start(projects_app *app);
-void projects_events_stop(projects_app *app);
+/* The service's outbox, opened and closed by lc_service. */
+extern lc_outbox *projects_outbox;
 int events_routes(lc_rpc_server *s);
 
 /* --- change.c: what creating, patching and deleting share ------------------*/

@@ -203,30 +203,11 @@ tasks_check_assignee(lc_req *req, const projects_caller *caller,
     return 0;
 }
 
-/* --- one statement, one result ---------------------------------------------*/
-
-typedef struct {
-    lc_req_fail fail;
-    const lc_db_stmt *stmt;
-    const char *const *params;
-    PGresult *res;
-} query_ctx;
-
-static int
-query_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    query_ctx *c = arg;
-
-    PQclear(c->res);
-    c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
-}
-
 /* The list, after the project is known to be there. */
 static int
 list_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    query_ctx *c = arg;
+    lc_req_query *c = arg;
     PGresult *res = lc_db_exec(db, &task_project_exists, c->params, err);
     int found;
 
@@ -239,7 +220,7 @@ list_tx(lc_db *db, void *arg, lc_db_error *err)
         return lc_req_fail_tx(&c->fail, err, 404, "not_found",
                               "no such project");
     }
-    return query_tx(db, arg, err);
+    return lc_req_query_tx(db, arg, err);
 }
 
 static void
@@ -249,7 +230,7 @@ tasks_list(lc_req *req)
         "limit", "cursor", "sort", "status", "assignee_id", "due_before", NULL};
     projects_caller caller;
     lc_page page;
-    query_ctx c = {0};
+    lc_req_query c = {0};
     char status_buf[32], assignee_buf[64], due_buf[16], limit[16];
     const char *project_id, *status, *assignee, *due, *params[7];
     size_t i;
@@ -375,7 +356,6 @@ tasks_create(lc_req *req)
     c.vals = vals;
     projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
 }
-
 
 /* task.updated or task.deleted, after the change of c->res's row */
 static int
