@@ -85,7 +85,8 @@ static const lc_row_column project_columns[] = {
     {"version", 0, LC_ROW_INT4},
 };
 
-static const projects_entity project_entity = {
+static const lc_entity project_entity = {
+    .min_role = "viewer",
     .get = &project_get,
     .cols = project_columns,
     .ncols = sizeof(project_columns) / sizeof(project_columns[0]),
@@ -236,7 +237,7 @@ projects_list(lc_req *req)
 static void
 projects_get(lc_req *req)
 {
-    projects_get_one(req, &project_entity);
+    lc_entity_get(req, &project_entity);
 }
 
 /* --- changes
@@ -245,7 +246,7 @@ projects_get(lc_req *req)
 static int
 project_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[10];
     char location[96];
     int i;
@@ -276,7 +277,7 @@ projects_create(lc_req *req)
     projects_caller caller;
     lc_idem idem;
     lc_body_value vals[F_COUNT];
-    projects_change c = {0};
+    lc_entity_change c = {0};
 
     /* The body is checked before the key is claimed: a bad body claims
      * nothing, and its retry is checked afresh. */
@@ -302,18 +303,19 @@ projects_create(lc_req *req)
     c.caller = &caller;
     c.idem = &idem;
     c.vals = vals;
-    projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
+    lc_entity_change_run(req, project_create_tx, &c, projects_outbox, 201,
+                         "/api/projects/");
 }
 
 static int
 project_update_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[3 + 2 * F_COUNT];
 
-    projects_change_update_params(c, F_COUNT, params);
-    if (projects_change_exec(c, db, &project_update, params, &project_entity,
-                             err) != 0) {
+    lc_entity_update_params(c, F_COUNT, params);
+    if (lc_entity_change_exec(c, db, &project_update, params, &project_entity,
+                              err) != 0) {
         return -1;
     }
     return projects_event_add(db, "project.updated", c->id, NULL,
@@ -326,34 +328,35 @@ projects_patch(lc_req *req)
 {
     projects_caller caller;
     lc_body_value vals[F_COUNT];
-    projects_change c = {0};
+    lc_entity_change c = {0};
     char version[16];
 
     if (lc_caller_get(req, "manager", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0) {
+        lc_entity_path_id(req, "no such project", &c.id) != 0) {
         return;
     }
-    if (projects_patch_args(req, project_fields, F_COUNT, vals, version,
-                            sizeof(version)) != 0) {
+    if (lc_entity_patch_args(req, project_fields, F_COUNT, vals, version,
+                             sizeof(version)) != 0) {
         return;
     }
     c.caller = &caller;
     c.vals = vals;
     c.version = version;
-    projects_change_run(req, project_update_tx, &c, 200, NULL);
+    lc_entity_change_run(req, project_update_tx, &c, projects_outbox, 200,
+                         NULL);
 }
 
 static int
 project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[3];
     PGresult *tasks;
     int i, n;
 
-    projects_change_update_params(c, 0, params);
-    if (projects_change_exec(c, db, &project_delete, params, &project_entity,
-                             err) != 0) {
+    lc_entity_update_params(c, 0, params);
+    if (lc_entity_change_exec(c, db, &project_delete, params, &project_entity,
+                              err) != 0) {
         return -1;
     }
     tasks = lc_db_exec(db, &project_delete_tasks, params, err);
@@ -379,17 +382,18 @@ static void
 projects_delete(lc_req *req)
 {
     projects_caller caller;
-    projects_change c = {0};
+    lc_entity_change c = {0};
     char version[16] = "";
 
     if (lc_caller_get(req, "manager", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0 ||
+        lc_entity_path_id(req, "no such project", &c.id) != 0 ||
         lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;
     }
     c.caller = &caller;
     c.version = version;
-    projects_change_run(req, project_delete_tx, &c, 204, NULL);
+    lc_entity_change_run(req, project_delete_tx, &c, projects_outbox, 204,
+                         NULL);
 }
 
 /* --- projects.CountProjects -------------------------------------------------

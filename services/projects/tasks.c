@@ -72,7 +72,8 @@ static const lc_row_column task_columns[] = {
     {"version", 0, LC_ROW_INT4},
 };
 
-static const projects_entity task_entity = {
+static const lc_entity task_entity = {
+    .min_role = "viewer",
     .get = &task_get,
     .cols = task_columns,
     .ncols = sizeof(task_columns) / sizeof(task_columns[0]),
@@ -236,7 +237,7 @@ tasks_list(lc_req *req)
     size_t i;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        projects_path_id(req, "no such project", &project_id) != 0 ||
+        lc_entity_path_id(req, "no such project", &project_id) != 0 ||
         lc_page_parse_orders(req, allowed, list_sorts,
                              sizeof(list_sorts) / sizeof(list_sorts[0]),
                              &page) != 0 ||
@@ -287,7 +288,7 @@ tasks_list(lc_req *req)
 static void
 tasks_get(lc_req *req)
 {
-    projects_get_one(req, &task_entity);
+    lc_entity_get(req, &task_entity);
 }
 
 /* --- changes
@@ -296,7 +297,7 @@ tasks_get(lc_req *req)
 static int
 task_create_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[9];
     char location[96];
     PGresult *res;
@@ -339,12 +340,12 @@ tasks_create(lc_req *req)
     projects_caller caller;
     lc_idem idem;
     lc_body_value vals[T_COUNT];
-    projects_change c = {0};
+    lc_entity_change c = {0};
 
     /* The body is checked before the key is claimed: a bad body claims
      * nothing, and its retry is checked afresh. */
     if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0 ||
+        lc_entity_path_id(req, "no such project", &c.id) != 0 ||
         lc_body_read(req, task_fields, T_COUNT, vals) != 0 ||
         (vals[T_ASSIGNEE].text != NULL &&
          tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0) ||
@@ -354,12 +355,13 @@ tasks_create(lc_req *req)
     c.caller = &caller;
     c.idem = &idem;
     c.vals = vals;
-    projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
+    lc_entity_change_run(req, task_create_tx, &c, projects_outbox, 201,
+                         "/api/tasks/");
 }
 
 /* task.updated or task.deleted, after the change of c->res's row */
 static int
-task_event(projects_change *c, lc_db *db, const char *type, lc_db_error *err)
+task_event(lc_entity_change *c, lc_db *db, const char *type, lc_db_error *err)
 {
     return projects_event_add(db, type, PQgetvalue(c->res, 0, 3), c->id,
                               c->caller->user_id, PQgetvalue(c->res, 0, 2),
@@ -369,11 +371,11 @@ task_event(projects_change *c, lc_db *db, const char *type, lc_db_error *err)
 static int
 task_update_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[3 + 2 * T_COUNT];
 
-    projects_change_update_params(c, T_COUNT, params);
-    if (projects_change_exec(c, db, &task_update, params, &task_entity, err) !=
+    lc_entity_update_params(c, T_COUNT, params);
+    if (lc_entity_change_exec(c, db, &task_update, params, &task_entity, err) !=
         0) {
         return -1;
     }
@@ -385,15 +387,15 @@ tasks_patch(lc_req *req)
 {
     projects_caller caller;
     lc_body_value vals[T_COUNT];
-    projects_change c = {0};
+    lc_entity_change c = {0};
     char version[16];
 
     if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such task", &c.id) != 0) {
+        lc_entity_path_id(req, "no such task", &c.id) != 0) {
         return;
     }
-    if (projects_patch_args(req, task_fields, T_COUNT, vals, version,
-                            sizeof(version)) != 0 ||
+    if (lc_entity_patch_args(req, task_fields, T_COUNT, vals, version,
+                             sizeof(version)) != 0 ||
         (vals[T_ASSIGNEE].text != NULL &&
          tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
         return;
@@ -401,17 +403,17 @@ tasks_patch(lc_req *req)
     c.caller = &caller;
     c.vals = vals;
     c.version = version;
-    projects_change_run(req, task_update_tx, &c, 200, NULL);
+    lc_entity_change_run(req, task_update_tx, &c, projects_outbox, 200, NULL);
 }
 
 static int
 task_delete_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    projects_change *c = arg;
+    lc_entity_change *c = arg;
     const char *params[3];
 
-    projects_change_update_params(c, 0, params);
-    if (projects_change_exec(c, db, &task_delete, params, &task_entity, err) !=
+    lc_entity_update_params(c, 0, params);
+    if (lc_entity_change_exec(c, db, &task_delete, params, &task_entity, err) !=
         0) {
         return -1;
     }
@@ -422,17 +424,17 @@ static void
 tasks_delete(lc_req *req)
 {
     projects_caller caller;
-    projects_change c = {0};
+    lc_entity_change c = {0};
     char version[16] = "";
 
     if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such task", &c.id) != 0 ||
+        lc_entity_path_id(req, "no such task", &c.id) != 0 ||
         lc_etag_if_match(req, version, sizeof(version)) < 0) {
         return;
     }
     c.caller = &caller;
     c.version = version;
-    projects_change_run(req, task_delete_tx, &c, 204, NULL);
+    lc_entity_change_run(req, task_delete_tx, &c, projects_outbox, 204, NULL);
 }
 
 int
