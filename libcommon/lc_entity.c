@@ -138,3 +138,156 @@ lc_entity_change_run(lc_req *req, lc_db_tx_fn fn, lc_entity_change *c,
     }
     PQclear(c->res);
 }
+
+/* --- resources ---------------------------------------------------------- */
+
+/* A change's transaction context: the change first, for lc_req_tx. */
+typedef struct {
+    lc_entity_change c;
+    const lc_resource *r;
+    int what;
+} lc_resource_tx;
+
+int
+lc_resource_event(lc_db *db, const lc_resource *r, lc_entity_change *c,
+                  int what, const PGresult *res, int row, lc_db_error *err)
+{
+    lc_outbox_event ev = {
+        .type = r->events[what],
+        .actor_id = c->caller->user_id,
+        .data_json = PQgetvalue(res, row, 2),
+    };
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        ev.keys[k] =
+            r->key_cols[k] >= 0 ? PQgetvalue(res, row, r->key_cols[k]) : NULL;
+    }
+    return lc_outbox_append(db, *r->outbox, &ev, &c->seq, err);
+}
+
+/* The rest of a change after its statement: the service's steps, the
+ * event and, for a create, the response kept with its Idempotency-Key. */
+static int
+lc_resource_finish(lc_db *db, lc_resource_tx *t, lc_db_error *err)
+{
+    char location[128];
+
+    if ((t->r->also != NULL && t->r->also(db, &t->c, t->what, err) != 0) ||
+        lc_resource_event(db, t->r, &t->c, t->what, t->c.res, 0, err) != 0) {
+        return -1;
+    }
+    if (t->what != LC_RESOURCE_CREATED) {
+        return 0;
+    }
+    snprintf(location, sizeof(location), "%s%s", t->r->location,
+             PQgetvalue(t->c.res, 0, 0));
+    return lc_idem_store(db, t->c.idem, 201, location,
+                         PQgetvalue(t->c.res, 0, 1), PQgetvalue(t->c.res, 0, 2),
+                         err);
+}
+
+static int
+lc_resource_create_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    lc_resource_tx *t = arg;
+    const lc_resource *r = t->r;
+    const char *params[LC_RESOURCE_MAX_FIELDS + 2];
+    size_t i;
+    int found;
+
+    if (r->parent_lock != NULL) {
+        found = lc_db_value(db, r->parent_lock, &t->c.id, NULL, 0, err);
+        if (found <= 0) {
+            return found < 0 ? -1
+                             : lc_req_fail_tx(&t->c.fail, err, 404, "not_found",
+                                              r->parent_missing);
+        }
+    }
+    for (i = 0; i < r->nfields; i++) {
+        params[i] = t->c.vals[i].text;
+    }
+    params[r->nfields] = t->c.caller->user_id;
+    params[r->nfields + 1] = t->c.id;
+    PQclear(t->c.res);
+    t->c.res = lc_db_exec(db, r->insert, params, err);
+    return t->c.res == NULL ? -1 : lc_resource_finish(db, t, err);
+}
+
+static int
+lc_resource_change_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    lc_resource_tx *t = arg;
+    const char *params[3 + 2 * LC_RESOURCE_MAX_FIELDS];
+    bool update = t->what == LC_RESOURCE_UPDATED;
+
+    lc_entity_update_params(&t->c, update ? t->r->nfields : 0, params);
+    if (lc_entity_change_exec(&t->c, db, update ? t->r->update : t->r->remove,
+                              params, &t->r->entity, err) != 0) {
+        return -1;
+    }
+    return lc_resource_finish(db, t, err);
+}
+
+void
+lc_resource_create(lc_req *req, const lc_resource *r)
+{
+    lc_body_value vals[LC_RESOURCE_MAX_FIELDS];
+    lc_resource_tx t = {.r = r, .what = LC_RESOURCE_CREATED};
+    lc_caller caller;
+    lc_idem idem;
+
+    if (lc_caller_get(req, r->write_role, &caller) != 0 ||
+        (r->parent_lock != NULL &&
+         lc_entity_path_id(req, r->parent_missing, &t.c.id) != 0) ||
+        lc_body_read(req, r->fields, r->nfields, vals) != 0 ||
+        (r->check != NULL && r->check(req, &caller, vals, true) != 0) ||
+        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
+        return;
+    }
+    t.c.caller = &caller;
+    t.c.idem = &idem;
+    t.c.vals = vals;
+    lc_entity_change_run(req, lc_resource_create_tx, &t.c, *r->outbox, 201,
+                         r->location);
+}
+
+void
+lc_resource_patch(lc_req *req, const lc_resource *r)
+{
+    lc_body_value vals[LC_RESOURCE_MAX_FIELDS];
+    lc_resource_tx t = {.r = r, .what = LC_RESOURCE_UPDATED};
+    char version[LC_ETAG_VERSION_MAX + 1];
+    lc_caller caller;
+
+    if (lc_caller_get(req, r->write_role, &caller) != 0 ||
+        lc_entity_path_id(req, r->entity.missing, &t.c.id) != 0 ||
+        lc_entity_patch_args(req, r->fields, r->nfields, vals, version,
+                             sizeof(version)) != 0 ||
+        (r->check != NULL && r->check(req, &caller, vals, false) != 0)) {
+        return;
+    }
+    t.c.caller = &caller;
+    t.c.vals = vals;
+    t.c.version = version;
+    lc_entity_change_run(req, lc_resource_change_tx, &t.c, *r->outbox, 200,
+                         NULL);
+}
+
+void
+lc_resource_delete(lc_req *req, const lc_resource *r)
+{
+    lc_resource_tx t = {.r = r, .what = LC_RESOURCE_DELETED};
+    char version[LC_ETAG_VERSION_MAX + 1] = "";
+    lc_caller caller;
+
+    if (lc_caller_get(req, r->write_role, &caller) != 0 ||
+        lc_entity_path_id(req, r->entity.missing, &t.c.id) != 0 ||
+        lc_etag_if_match(req, version, sizeof(version)) < 0) {
+        return;
+    }
+    t.c.caller = &caller;
+    t.c.version = version;
+    lc_entity_change_run(req, lc_resource_change_tx, &t.c, *r->outbox, 204,
+                         NULL);
+}

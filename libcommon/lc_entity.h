@@ -21,6 +21,7 @@
 #ifndef LC_ENTITY_H
 #define LC_ENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,5 +83,62 @@ int lc_entity_patch_args(lc_req *req, const lc_body_field *spec, size_t n,
  * set, a Location of `location` + its id. */
 void lc_entity_change_run(lc_req *req, lc_db_tx_fn fn, lc_entity_change *c,
                           lc_outbox *outbox, int status, const char *location);
+
+/* --- a resource: its routes from a declaration --------------------------- */
+
+#define LC_RESOURCE_MAX_FIELDS 32
+
+enum { LC_RESOURCE_CREATED, LC_RESOURCE_UPDATED, LC_RESOURCE_DELETED };
+
+/*
+ * A resource whose create, PATCH and DELETE the kit answers. The service
+ * writes its statements and rules; each change runs them in one
+ * transaction with the caller's tenant, appends its event (the row's JSON
+ * as data) and answers with the ETag; a create takes an Idempotency-Key
+ * (checked after the body and the rules, so a bad request claims nothing).
+ *
+ * Every change statement returns the row as: id, version, JSON text, then
+ * the columns `key_cols` names for the event's keys.
+ */
+typedef struct lc_resource lc_resource;
+struct lc_resource {
+    lc_entity entity;            /* GET, and the 404 and 412 messages */
+    const char *write_role;      /* who may create, patch and delete */
+    const lc_body_field *fields; /* POST's body; PATCH's with none required */
+    size_t nfields;
+    /* $1..$n the fields' values in order, $n+1 the actor and, for a
+     * resource created under a parent (POST /api/parents/:id/children),
+     * $n+2 the parent's id */
+    const lc_db_stmt *insert;
+    const lc_db_stmt *parent_lock; /* the parent by $1, FOR SHARE; or NULL */
+    const char *parent_missing;    /* 404's message without the parent */
+    const char *location;          /* "/api/tasks/": + the new id */
+    /* $1 id, $2 actor, $3 If-Match version (NULL: any), then per field
+     * "true"/"false" (sent or not) and its value */
+    const lc_db_stmt *update;
+    const lc_db_stmt *remove; /* a soft DELETE: $1 id, $2 actor, $3 version */
+    lc_outbox *const *outbox;
+    const char *events[3]; /* by LC_RESOURCE_*: "task.created", … */
+    int key_cols[2];       /* result columns of the event's keys; -1: NULL */
+    /* The service's rules beyond the field specs, before any transaction
+     * (`create`: all required fields are there): 0, or -1 with the answer
+     * set. NULL: none. */
+    int (*check)(lc_req *req, const lc_caller *caller,
+                 const lc_body_value *vals, bool create);
+    /* More steps of a change's transaction, after its statement and before
+     * its event (a cascade); 0 or -1. NULL: none. */
+    int (*also)(lc_db *db, lc_entity_change *c, int what, lc_db_error *err);
+};
+
+/* The three routes of a resource (the path's :id is the row's, or the
+ * parent's for a create under a parent). */
+void lc_resource_create(lc_req *req, const lc_resource *r);
+void lc_resource_patch(lc_req *req, const lc_resource *r);
+void lc_resource_delete(lc_req *req, const lc_resource *r);
+
+/* Appends one event of `r` about a row of `res` (id, version, JSON, keys)
+ * in the running transaction; for `also` steps that change other rows. */
+int lc_resource_event(lc_db *db, const lc_resource *r, lc_entity_change *c,
+                      int what, const PGresult *res, int row, lc_db_error *err);
 
 #endif

@@ -85,13 +85,13 @@ static const lc_row_column project_columns[] = {
     {"version", 0, LC_ROW_INT4},
 };
 
-static const lc_entity project_entity = {
-    .min_role = "viewer",
-    .get = &project_get,
-    .cols = project_columns,
-    .ncols = sizeof(project_columns) / sizeof(project_columns[0]),
-    .missing = "no such project",
-    .changed = "the project has changed since you read it"};
+#define PROJECT_ENTITY                                                         \
+    {                                                                          \
+        .min_role = "viewer", .get = &project_get, .cols = project_columns,    \
+        .ncols = sizeof(project_columns) / sizeof(project_columns[0]),         \
+        .missing = "no such project",                                          \
+        .changed = "the project has changed since you read it"                 \
+    }
 
 static const lc_db_stmt project_insert = {
     "INSERT INTO projects.projects (tenant_id, name, code, status, start_date,"
@@ -139,7 +139,7 @@ static const lc_db_stmt project_delete_tasks = {
     "UPDATE projects.tasks SET deleted_at = now(), updated_at = now(),"
     " updated_by = $2, version = version + 1"
     " WHERE project_id = $1 AND deleted_at IS NULL"
-    " RETURNING id, " TASK_JSON,
+    " RETURNING id, version, " TASK_JSON ", project_id",
     2};
 
 static const lc_db_stmt project_count = {
@@ -234,166 +234,96 @@ projects_list(lc_req *req)
     }
 }
 
-static void
-projects_get(lc_req *req)
-{
-    lc_entity_get(req, &project_entity);
-}
+/* --- changes ------------------------------------------------------------ */
 
-/* --- changes
- * -----------------------------------------------------------------*/
-
+/* What a single field cannot say: dates in order, a budget with its
+ * currency (PATCH leaves both to the table's constraints, which see the
+ * row as it ends up). */
 static int
-project_create_tx(lc_db *db, void *arg, lc_db_error *err)
+projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
+               bool create)
 {
-    lc_entity_change *c = arg;
-    const char *params[10];
-    char location[96];
-    int i;
-
-    for (i = 0; i < F_COUNT; i++) {
-        params[i] = c->vals[i].text;
-    }
-    params[9] = c->caller->user_id;
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &project_insert, params, err);
-    if (c->res == NULL) {
-        return -1;
-    }
-    if (projects_event_add(db, "project.created", PQgetvalue(c->res, 0, 0),
-                           NULL, c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                           &c->seq, err) != 0) {
-        return -1;
-    }
-    snprintf(location, sizeof(location), "/api/projects/%s",
-             PQgetvalue(c->res, 0, 0));
-    return lc_idem_store(db, c->idem, 201, location, PQgetvalue(c->res, 0, 1),
-                         PQgetvalue(c->res, 0, 2), err);
-}
-
-static void
-projects_create(lc_req *req)
-{
-    projects_caller caller;
-    lc_idem idem;
-    lc_body_value vals[F_COUNT];
-    lc_entity_change c = {0};
-
-    /* The body is checked before the key is claimed: a bad body claims
-     * nothing, and its retry is checked afresh. */
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        lc_body_read(req, project_fields, F_COUNT, vals) != 0) {
-        return;
+    (void)caller;
+    if (!create) {
+        return 0;
     }
     if (vals[F_START].text != NULL && vals[F_END].text != NULL &&
         strcmp(vals[F_END].text, vals[F_START].text) < 0) {
         lc_body_field_error(req, "end_date", "before_start",
                             "end_date is before start_date");
-        return;
+        return -1;
     }
     if ((vals[F_BUDGET].text == NULL) != (vals[F_CURRENCY].text == NULL)) {
         lc_body_field_error(
             req, vals[F_CURRENCY].text ? "budget_cents" : "currency",
             "required_with_budget", "budget_cents and currency go together");
-        return;
-    }
-    if (lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.idem = &idem;
-    c.vals = vals;
-    lc_entity_change_run(req, project_create_tx, &c, projects_outbox, 201,
-                         "/api/projects/");
-}
-
-static int
-project_update_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    lc_entity_change *c = arg;
-    const char *params[3 + 2 * F_COUNT];
-
-    lc_entity_update_params(c, F_COUNT, params);
-    if (lc_entity_change_exec(c, db, &project_update, params, &project_entity,
-                              err) != 0) {
         return -1;
     }
-    return projects_event_add(db, "project.updated", c->id, NULL,
-                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                              &c->seq, err);
+    return 0;
 }
 
-static void
-projects_patch(lc_req *req)
-{
-    projects_caller caller;
-    lc_body_value vals[F_COUNT];
-    lc_entity_change c = {0};
-    char version[16];
-
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        lc_entity_path_id(req, "no such project", &c.id) != 0) {
-        return;
-    }
-    if (lc_entity_patch_args(req, project_fields, F_COUNT, vals, version,
-                             sizeof(version)) != 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.vals = vals;
-    c.version = version;
-    lc_entity_change_run(req, project_update_tx, &c, projects_outbox, 200,
-                         NULL);
-}
-
+/* A deleted project takes its tasks along, each with its task.deleted. */
 static int
-project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
+projects_cascade(lc_db *db, lc_entity_change *c, int what, lc_db_error *err)
 {
-    lc_entity_change *c = arg;
-    const char *params[3];
+    const char *params[2] = {c->id, c->caller->user_id};
     PGresult *tasks;
-    int i, n;
+    int i, n, rv = 0;
 
-    lc_entity_update_params(c, 0, params);
-    if (lc_entity_change_exec(c, db, &project_delete, params, &project_entity,
-                              err) != 0) {
-        return -1;
+    if (what != LC_RESOURCE_DELETED) {
+        return 0;
     }
     tasks = lc_db_exec(db, &project_delete_tasks, params, err);
     if (tasks == NULL) {
         return -1;
     }
     n = PQntuples(tasks);
-    for (i = 0; i < n; i++) {
-        if (projects_event_add(db, "task.deleted", c->id,
-                               PQgetvalue(tasks, i, 0), c->caller->user_id,
-                               PQgetvalue(tasks, i, 1), &c->seq, err) != 0) {
-            PQclear(tasks);
-            return -1;
-        }
+    for (i = 0; i < n && rv == 0; i++) {
+        rv = lc_resource_event(db, &task_resource, c, LC_RESOURCE_DELETED,
+                               tasks, i, err);
     }
     PQclear(tasks);
-    return projects_event_add(db, "project.deleted", c->id, NULL,
-                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                              &c->seq, err);
+    return rv;
+}
+
+static const lc_resource project_resource = {
+    .entity = PROJECT_ENTITY,
+    .write_role = "manager",
+    .fields = project_fields,
+    .nfields = F_COUNT,
+    .insert = &project_insert,
+    .location = "/api/projects/",
+    .update = &project_update,
+    .remove = &project_delete,
+    .outbox = &projects_outbox,
+    .events = {"project.created", "project.updated", "project.deleted"},
+    .key_cols = {0, -1},
+    .check = projects_check,
+    .also = projects_cascade,
+};
+
+static void
+projects_create(lc_req *req)
+{
+    lc_resource_create(req, &project_resource);
+}
+
+static void
+projects_patch(lc_req *req)
+{
+    lc_resource_patch(req, &project_resource);
 }
 
 static void
 projects_delete(lc_req *req)
 {
-    projects_caller caller;
-    lc_entity_change c = {0};
-    char version[16] = "";
+    lc_resource_delete(req, &project_resource);
+}
 
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        lc_entity_path_id(req, "no such project", &c.id) != 0 ||
-        lc_etag_if_match(req, version, sizeof(version)) < 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.version = version;
-    lc_entity_change_run(req, project_delete_tx, &c, projects_outbox, 204,
-                         NULL);
+static void
+projects_get(lc_req *req)
+{
+    lc_entity_get(req, &project_resource.entity);
 }
 
 /* --- projects.CountProjects -------------------------------------------------

@@ -58,6 +58,9 @@ int projects_event_add(lc_db *db, const char *type, const char *project_id,
 extern lc_outbox *projects_outbox;
 int events_routes(lc_rpc_server *s);
 
+/* Tasks (tasks.c), whose events a project's deletion writes too. */
+extern const lc_resource task_resource;
+
 /* --- the resources ---------------------------------------------------------*/
 int projects_routes(lc_rpc_server *s);
 int tasks_routes(lc_rpc_server *s);
