@@ -14,6 +14,8 @@
  * Configuration comes from the environment: the common variables below plus
  * the service's own; a bad value exits 2 naming the variable.
  *
+ * How to write a service with the kit: README.md, "Writing a service".
+ *
  * A service is declared, not wired: its lc_service_def names its routes,
  * its own settings, whether it uses Redis, the peers it calls and the
  * database constraints that are its clients' mistakes. lc_service builds
