@@ -63,16 +63,17 @@ static void
 json_body(lc_req *req)
 {
     const cJSON *body = lc_req_json(req);
-    const char *name;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
 
     if (body == NULL) {
         return;
     }
-    if (lc_json_get_string(body, "name", 100, &name) != LC_JSON_OK) {
+    if (!cJSON_IsString(name)) {
         lc_req_error(req, 400, "validation_failed", "name");
         return;
     }
-    lc_req_respond(req, 200, "text/plain", name, strlen(name));
+    lc_req_respond(req, 200, "text/plain", name->valuestring,
+                   strlen(name->valuestring));
 }
 
 static void
