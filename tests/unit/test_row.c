@@ -16,7 +16,7 @@ row_of(const char *const *vals, const int *lens, int n)
 {
     PGresAttDesc attrs[16];
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    char names[16][8];
+    char names[16][16];
     int i;
 
     assert_non_null(res);
