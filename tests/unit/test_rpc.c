@@ -617,6 +617,7 @@ test_if_match_is_strong_and_required(void **state)
         {"\"1a\"", 412, "precondition_failed"},
         {"\"\"", 412, "precondition_failed"},
         {"\"1234567890\"", 412, "precondition_failed"}, /* over an int */
+        {"\"012\"", 412, "precondition_failed"},        /* not our text */
         {"\"123456789\"", 200, "\"123456789\""},
     };
     lc_response *res;
