@@ -9,20 +9,21 @@
 
 #include "reporting.h"
 
-#define AUDIT_AT "to_char(occurred_at AT TIME ZONE 'UTC', " \
+#define AUDIT_AT                                                               \
+    "to_char(occurred_at AT TIME ZONE 'UTC', "                                 \
     "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 #define AUDIT_JSON                                                             \
     "json_build_object('id', id, 'source', source, 'seq', seq, 'type', type,"  \
     " 'actor_id', actor_id, 'entity_type', entity_type,"                       \
-    " 'entity_id', entity_id, 'occurred_at', " AUDIT_AT ", 'data', data)::text"
+    " 'entity_id', entity_id, 'occurred_at', " AUDIT_AT                        \
+    ", 'data', data)::text"
 
 /* $1 limit + 1, $2 actor, $3 type, $4 entity, $5 from, $6 to (NULL: any),
  * after a cursor $7 occurred_at, $8 id. The key carries microseconds, so
  * that it compares exactly. */
 #define AUDIT_LIST(after)                                                      \
-    "SELECT " AUDIT_AT " AS sort_key, id, " AUDIT_JSON                         \
-    " FROM reporting.audit"                                                    \
+    "SELECT " AUDIT_AT " AS sort_key, id, " AUDIT_JSON " FROM reporting.audit" \
     " WHERE ($2::uuid IS NULL OR actor_id = $2::uuid)"                         \
     "   AND ($3::text IS NULL OR type = $3)"                                   \
     "   AND ($4::uuid IS NULL OR entity_id = $4::uuid)"                        \
@@ -126,9 +127,9 @@ audit_filter(lc_req *req, const char *name, audit_filter_kind kind, char *out,
 static void
 audit_list(lc_req *req)
 {
-    static const char *const allowed[] = {"limit", "cursor", "sort", "actor",
-                                          "type",  "entity", "from", "to",
-                                          NULL};
+    static const char *const allowed[] = {"limit", "cursor", "sort",
+                                          "actor", "type",   "entity",
+                                          "from",  "to",     NULL};
     lc_caller caller;
     lc_page page;
     PGresult *res;
@@ -141,12 +142,12 @@ audit_list(lc_req *req)
                              &page) != 0 ||
         audit_filter(req, "actor", AUDIT_UUID, actor, sizeof(actor),
                      &params[1]) != 0 ||
-        audit_filter(req, "type", AUDIT_TEXT, type, sizeof(type),
-                     &params[2]) != 0 ||
+        audit_filter(req, "type", AUDIT_TEXT, type, sizeof(type), &params[2]) !=
+            0 ||
         audit_filter(req, "entity", AUDIT_UUID, entity, sizeof(entity),
                      &params[3]) != 0 ||
-        audit_filter(req, "from", AUDIT_TIME, from, sizeof(from),
-                     &params[4]) != 0 ||
+        audit_filter(req, "from", AUDIT_TIME, from, sizeof(from), &params[4]) !=
+            0 ||
         audit_filter(req, "to", AUDIT_TIME, to, sizeof(to), &params[5]) != 0) {
         return;
     }

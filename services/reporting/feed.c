@@ -87,9 +87,8 @@ feed_apply_users(lc_db *db, const lc_consumer_event *ev, void *arg,
 static lc_consumer *
 feed_start(const reporting_app *app, const lc_db_options *db,
            const char *source, const char *method, const char *rpc_url,
-           const char *hint_url,
-           const ProtobufCMessageDescriptor *response, long timeout_ms,
-           lc_consumer_apply_fn apply)
+           const char *hint_url, const ProtobufCMessageDescriptor *response,
+           long timeout_ms, lc_consumer_apply_fn apply)
 {
     char err[256];
     lc_consumer_options o = {
@@ -117,17 +116,18 @@ feed_start(const reporting_app *app, const lc_db_options *db,
 int
 reporting_feed_start(reporting_app *app, const lc_db_options *db)
 {
-    app->projects_feed = feed_start(
-        app, db, "projects", "projects.EventsSince", app->projects_url, app->projects_events_url,
-        &lintel__v1__projects__events_since_response__descriptor,
-        app->projects_timeout_ms, feed_apply_projects);
+    app->projects_feed =
+        feed_start(app, db, "projects", "projects.EventsSince",
+                   app->projects_url, app->projects_events_url,
+                   &lintel__v1__projects__events_since_response__descriptor,
+                   app->projects_timeout_ms, feed_apply_projects);
     if (app->projects_feed == NULL) {
         return -1;
     }
-    app->users_feed =
-        feed_start(app, db, "users", "users.EventsSince", app->users_url, app->users_events_url,
-                   &lintel__v1__events_since_response__descriptor,
-                   app->users_timeout_ms, feed_apply_users);
+    app->users_feed = feed_start(app, db, "users", "users.EventsSince",
+                                 app->users_url, app->users_events_url,
+                                 &lintel__v1__events_since_response__descriptor,
+                                 app->users_timeout_ms, feed_apply_users);
     if (app->users_feed == NULL) {
         lc_consumer_stop(app->projects_feed);
         app->projects_feed = NULL;

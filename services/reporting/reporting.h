@@ -21,9 +21,9 @@ typedef struct {
     const char *projects_url, *users_url;
     const char *projects_events_url, *users_events_url;
     long projects_timeout_ms, users_timeout_ms;
-    long poll_ms;      /* longest wait without a hint */
-    long batch;        /* events per call and transaction */
-    long cache_ttl_s;  /* a cached report's life (its version ends it sooner) */
+    long poll_ms;     /* longest wait without a hint */
+    long batch;       /* events per call and transaction */
+    long cache_ttl_s; /* a cached report's life (its version ends it sooner) */
     lc_rpc_client *users, *projects;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
     lc_consumer *projects_feed, *users_feed;

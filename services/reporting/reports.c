@@ -424,11 +424,12 @@ overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body)
         last ? cJSON_GetStringValue(
                    cJSON_GetObjectItemCaseSensitive(last, "due_date"))
              : NULL,
-        last ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "id"))
-             : NULL,
+        last
+            ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "id"))
+            : NULL,
         n > q->page.limit);
-    cJSON_AddItemToObject(out, "as_of",
-                          cJSON_DetachItemFromObjectCaseSensitive(all, "as_of"));
+    cJSON_AddItemToObject(
+        out, "as_of", cJSON_DetachItemFromObjectCaseSensitive(all, "as_of"));
     cJSON_Delete(all);
     *body = cJSON_PrintUnformatted(out);
     cJSON_Delete(out);
