@@ -306,7 +306,6 @@ reports_workload(lc_req *req)
 
 /* --- activity: a range of days -------------------------------------------*/
 
-#define ACTIVITY_MAX_DAYS 366
 #define ACTIVITY_DEFAULT_DAYS 30
 
 /* Days since the epoch of a valid YYYY-MM-DD. */
@@ -329,6 +328,23 @@ activity_date_of(long day, char *out, size_t len)
 
     gmtime_r(&t, &tm);
     strftime(out, len, "%Y-%m-%d", &tm);
+}
+
+int
+reporting_range_check(lc_req *req, const char *from, const char *to)
+{
+    long first = activity_day_number(from), last = activity_day_number(to);
+
+    if (first > last) {
+        lc_body_field_error(req, "from", "after_to", "from is after to");
+        return -1;
+    }
+    if (last - first + 1 > REPORTING_MAX_DAYS) {
+        lc_body_field_error(req, "to", "range_too_long",
+                            "at most 366 days from `from` to `to`");
+        return -1;
+    }
+    return 0;
 }
 
 /* One of `from` and `to` into out (default `def`); 0, or -1 with the 400
@@ -360,7 +376,7 @@ reports_activity(lc_req *req)
     const char *params[2] = {from, to};
     report_query q = {&activity_report, params, NULL};
     lc_caller caller;
-    long first, last;
+    long last;
 
     /* By default the 30 days up to `to`, which defaults to today. */
     activity_date_of((long)(time(NULL) / 86400), dto, sizeof(dto));
@@ -373,14 +389,7 @@ reports_activity(lc_req *req)
     if (activity_param(req, "from", dfrom, from, sizeof(from)) != 0) {
         return;
     }
-    first = activity_day_number(from);
-    if (first > last) {
-        lc_body_field_error(req, "from", "after_to", "from is after to");
-        return;
-    }
-    if (last - first + 1 > ACTIVITY_MAX_DAYS) {
-        lc_body_field_error(req, "to", "range_too_long",
-                            "at most 366 days from `from` to `to`");
+    if (reporting_range_check(req, from, to) != 0) {
         return;
     }
     snprintf(what, sizeof(what), "activity:%s:%s", from, to);
