@@ -8,6 +8,7 @@
  *   GET /api/reports/workload           per assignee
  *   GET /api/reports/activity?from=&to= per UTC day, at most 366 days
  *   GET /api/reports/overdue            overdue tasks, keyset-paged
+ *   RPC reporting.GetProjectSummary     one project's, for other services
  *
  * An answer is cached in Redis under the tenant's version, which every
  * applied event of the tenant bumps in the event's transaction: the
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "lc_query.h"
+#include "lintel/v1/reporting.pb-c.h"
 #include "reporting.h"
 
 /* Reports count days in UTC. */
@@ -498,6 +500,107 @@ reports_overdue(lc_req *req)
     reports_serve(req, &caller, what, overdue_page, &q);
 }
 
+/* --- reporting.GetProjectSummary ------------------------------------------*/
+
+static uint32_t
+summary_count(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNumber(v) ? (uint32_t)v->valuedouble : 0;
+}
+
+static double
+summary_number(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *
+summary_text(const cJSON *obj, const char *name)
+{
+    const char *s =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+
+    return s != NULL ? s : "";
+}
+
+/* The project report's JSON (the one SQL of its figures) as the message. */
+static void
+summary_fill(const cJSON *r,
+             Lintel__V1__Reporting__GetProjectSummaryResponse *out,
+             Lintel__V1__Reporting__TasksByStatus *by)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "project");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "tasks_by_status");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "as_of");
+
+    out->found = true;
+    out->project_id = (char *)summary_text(p, "id");
+    out->name = (char *)summary_text(p, "name");
+    out->code = (char *)summary_text(p, "code");
+    out->status = (char *)summary_text(p, "status");
+    out->tasks_total = summary_count(r, "tasks_total");
+    by->todo = summary_count(s, "todo");
+    by->in_progress = summary_count(s, "in_progress");
+    by->blocked = summary_count(s, "blocked");
+    by->done = summary_count(s, "done");
+    out->tasks_by_status = by;
+    out->overdue_tasks = summary_count(r, "overdue_tasks");
+    out->due_next_7_days = summary_count(r, "due_next_7_days");
+    out->estimate_hours_open = summary_number(r, "estimate_hours_open");
+    out->estimate_hours_done = summary_number(r, "estimate_hours_done");
+    out->percent_complete = summary_number(r, "percent_complete");
+    out->last_activity_at = (char *)summary_text(r, "last_activity_at");
+    out->as_of_seq = (uint64_t)summary_number(a, "seq");
+    out->as_of_at = (char *)summary_text(a, "at");
+}
+
+static void
+reports_project_summary_rpc(lc_req *req)
+{
+    const Lintel__V1__Reporting__GetProjectSummaryRequest *in;
+    Lintel__V1__Reporting__GetProjectSummaryResponse out =
+        LINTEL__V1__REPORTING__GET_PROJECT_SUMMARY_RESPONSE__INIT;
+    Lintel__V1__Reporting__TasksByStatus by =
+        LINTEL__V1__REPORTING__TASKS_BY_STATUS__INIT;
+    const char *id;
+    PGresult *res = NULL;
+    cJSON *report = NULL;
+
+    in = (const Lintel__V1__Reporting__GetProjectSummaryRequest *)lc_req_pb(
+        req, &lintel__v1__reporting__get_project_summary_request__descriptor);
+    if (in == NULL) {
+        return;
+    }
+    if (!lc_db_is_uuid(in->tenant_id)) {
+        lc_req_error(req, 400, "validation_failed", "tenant_id must be a uuid");
+        return;
+    }
+    /* A malformed project id names no project, as at the edge. */
+    if (lc_db_is_uuid(in->project_id)) {
+        id = in->project_id;
+        res = lc_req_read(req, in->tenant_id, &project_report, &id);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) > 0) {
+            report = cJSON_Parse(PQgetvalue(res, 0, 0));
+            if (report == NULL) {
+                lc_req_error(req, 500, "internal", "internal error");
+                PQclear(res);
+                return;
+            }
+            summary_fill(report, &out, &by);
+        }
+    }
+    lc_req_respond_pb(req, &out.base);
+    cJSON_Delete(report);
+    PQclear(res);
+}
+
 int
 reports_routes(lc_rpc_server *s)
 {
@@ -507,6 +610,8 @@ reports_routes(lc_rpc_server *s)
         {"GET", "/api/reports/workload", reports_workload},
         {"GET", "/api/reports/activity", reports_activity},
         {"GET", "/api/reports/overdue", reports_overdue},
+        {"RPC", "/rpc/reporting.GetProjectSummary",
+         reports_project_summary_rpc},
     };
 
     return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));

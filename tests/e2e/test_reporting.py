@@ -189,3 +189,39 @@ def test_reports_answer_without_redis(stack, papi, tenant, paused_redis):
     assert r.status == 200, r
     r = p.call("GET", "/api/reports/workload")
     assert r.status == 200, r
+
+
+def test_get_project_summary_rpc(stack, papi, tenant):
+    p = P(papi, tenant)
+    proj = p.create_project(status="active")
+    p.create_task(proj["id"], status="done", estimate_hours=2)
+    p.create_task(proj["id"], due_date=days(-2), estimate_hours=0.5)
+    wait_caught_up(stack, p, tenant["id"])
+    edge = p.call("GET", f"/api/reports/projects/{proj['id']}").body
+    rc, out, err = stack.rpc("reporting", "reporting.GetProjectSummary",
+                             {"tenant_id": tenant["id"],
+                              "project_id": proj["id"]})
+    assert rc == 0, err
+    assert out["status"] == 200, out
+    body = out["body"]
+    assert body["found"] is True
+    assert body["project_id"] == proj["id"] and body["status"] == "active"
+    assert body["tasks_total"] == 2 == edge["tasks_total"]
+    assert body["tasks_by_status"]["done"] == 1
+    assert body["overdue_tasks"] == 1
+    assert body["percent_complete"] == 50
+    assert body["estimate_hours_open"] == 0.5
+    assert int(body["as_of_seq"]) == edge["as_of"]["seq"]  # uint64: a string
+    # Another tenant's project, a made-up one: not found.
+    other = new_tenant(papi)
+    for tid, pid in ((other["id"], proj["id"]),
+                     (tenant["id"], str(uuid.uuid4())),
+                     (tenant["id"], "nope")):
+        rc, out, err = stack.rpc("reporting", "reporting.GetProjectSummary",
+                                 {"tenant_id": tid, "project_id": pid})
+        assert rc == 0, err
+        assert out["status"] == 200, out
+        assert not out["body"].get("found"), (tid, pid, out)
+    # Not reachable from the edge.
+    r = p.call("POST", "/rpc/reporting.GetProjectSummary", {})
+    assert r.status == 404, r
