@@ -1,7 +1,8 @@
 /*
- * audit.c: the tenant's audit log (admin and up): every users and projects
- * event the feed applied, newest first by default, keyset-paged, filtered
- * by actor, type, entity and time. The log is append-only: the service's
+ * audit.c: the tenant's audit log (admin and up; platform admins read any
+ * tenant's from the apex): every users and projects event the feed
+ * applied, newest first by default, keyset-paged, filtered by actor, type,
+ * entity and time. The log is append-only: the service's
  * role has no UPDATE or DELETE on reporting.audit (its migration).
  */
 #include <stdio.h>
@@ -124,22 +125,54 @@ audit_filter(lc_req *req, const char *name, audit_filter_kind kind, char *out,
     return 0;
 }
 
+/* Whose log: the caller's tenant (admin and up) on a tenant's host; on the
+ * apex, a platform admin's choice (`tenant_id`). 0 with *tenant_id set, or
+ * -1 with the response set. */
+static int
+audit_tenant(lc_req *req, char *buf, size_t len, const char **tenant_id)
+{
+    lc_caller caller;
+
+    if (lc_req_tenant_id(req) != NULL) {
+        if (lc_caller_get(req, "admin", &caller) != 0) {
+            return -1;
+        }
+        snprintf(buf, len, "%s", caller.tenant_id);
+        *tenant_id = buf;
+        return 0;
+    }
+    if (lc_caller_platform_admin(req) != 0 ||
+        audit_filter(req, "tenant_id", AUDIT_UUID, buf, len, tenant_id) != 0) {
+        return -1;
+    }
+    if (*tenant_id == NULL) {
+        lc_body_field_error(req, "tenant_id", "required",
+                            "on the apex, tenant_id names whose log");
+        return -1;
+    }
+    return 0;
+}
+
 static void
 audit_list(lc_req *req)
 {
     static const char *const allowed[] = {"limit", "cursor", "sort",
                                           "actor", "type",   "entity",
                                           "from",  "to",     NULL};
-    lc_caller caller;
+    static const char *const allowed_apex[] = {
+        "limit",  "cursor", "sort", "actor",     "type",
+        "entity", "from",   "to",   "tenant_id", NULL};
     lc_page page;
     PGresult *res;
-    char actor[40], type[101], entity[40], from[40], to[40], limit[16];
-    const char *params[8];
+    char tenant[40], actor[40], type[101], entity[40], from[40], to[40],
+        limit[16];
+    const char *params[8], *tenant_id;
 
-    if (lc_caller_get(req, "admin", &caller) != 0 ||
-        lc_page_parse_orders(req, allowed, audit_sorts,
-                             sizeof(audit_sorts) / sizeof(audit_sorts[0]),
-                             &page) != 0 ||
+    if (audit_tenant(req, tenant, sizeof(tenant), &tenant_id) != 0 ||
+        lc_page_parse_orders(
+            req, lc_req_tenant_id(req) != NULL ? allowed : allowed_apex,
+            audit_sorts, sizeof(audit_sorts) / sizeof(audit_sorts[0]),
+            &page) != 0 ||
         audit_filter(req, "actor", AUDIT_UUID, actor, sizeof(actor),
                      &params[1]) != 0 ||
         audit_filter(req, "type", AUDIT_TEXT, type, sizeof(type), &params[2]) !=
@@ -160,7 +193,7 @@ audit_list(lc_req *req)
     params[0] = limit;
     params[6] = page.after_key;
     params[7] = page.after_id;
-    res = lc_req_read(req, caller.tenant_id, lc_page_stmt(&page), params);
+    res = lc_req_read(req, tenant_id, lc_page_stmt(&page), params);
     if (res != NULL) {
         lc_page_respond_rows(req, &page, res, 2);
         PQclear(res);

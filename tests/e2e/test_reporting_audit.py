@@ -134,3 +134,26 @@ def test_the_service_cannot_change_or_remove_the_log(stack, papi, staffed):
         cur.execute("SELECT count(*) FROM reporting.audit"
                     " WHERE type = 'forged'")
         assert cur.fetchone()[0] == 0
+
+
+def test_platform_admins_read_any_tenants_log_from_the_apex(stack, papi,
+                                                            staffed):
+    owner = P(papi, staffed)
+    wait_caught_up(stack, owner, staffed["id"])
+    token = papi.admin_token()
+    r = papi.call("GET", "/api/audit", None, token,
+                  query=f"tenant_id={staffed['id']}&limit=100")
+    assert r.status == 200, r
+    r2 = owner.call("GET", "/api/audit", query="limit=100")
+    assert [e["id"] for e in r.body["data"]] == \
+        [e["id"] for e in r2.body["data"]]
+    r = papi.call("GET", "/api/audit", None, token)
+    assert r.status == 400 and r.fields() == {"tenant_id": "required"}, r
+    r = papi.call("GET", "/api/audit", None, token, query="tenant_id=x")
+    assert r.status == 400 and r.fields() == {"tenant_id": "invalid_format"}
+    # On a tenant's host, tenant_id is no parameter: the host decides.
+    r = owner.call("GET", "/api/audit", query=f"tenant_id={staffed['id']}")
+    assert r.status == 400 and r.fields() == {"tenant_id": "unknown_field"}
+    r = papi.call("GET", "/api/audit", None, None,
+                  query=f"tenant_id={staffed['id']}")
+    assert r.status == 401, r
