@@ -4,6 +4,7 @@
  * crash:
  *
  *   POST /api/reports/exports                {kind, format, filters…} → 202
+ *                                            (honours Idempotency-Key)
  *   GET  /api/reports/exports/:id            status, progress, row count
  *   GET  /api/reports/exports/:id/download   the CSV
  *
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "lc_clock.h"
+#include "lc_idem.h"
 #include "reporting.h"
 
 #define EXPORT_JOB_KIND "export.run"
@@ -181,32 +183,38 @@ static const lc_db_stmt activity_count = {"SELECT $2::date - $1::date + 1", 2};
     "   AND ($" c "::text IS NULL OR type = $" c ")"                           \
     "   AND ($" d "::uuid IS NULL OR actor_id = $" d "::uuid)"
 
-static const lc_db_stmt audit_chunk =
-    {
-        CHUNK(
-            "occurred_at, id", "SELECT to_char(occurred_at AT TIME ZONE "
-                               "'UTC', " AT_US ")"
-                               "       || '|' || id AS k, occurred_at, id,"
-                               " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US
-                               ")"
-                               " || ',' || source || ',' || seq || ',' "
-                               "|| " CELL("type") " || ',' || " CELL("actor_id:"
-                                                                     ":text") " || ',' || " CELL("entity_type") " || ',' || " CELL("entity_id::text") " || ',' || " CELL(
-                                   "data::text") " || " CRLF " AS line"
-                                                 " FROM "
-                                                 "reporting.audit" AUDIT_WHERE(
-                                                     "4", "5", "6",
-                                                     "7") " AND ($3::text IS "
-                                                          "NULL OR "
-                                                          "(occurred_at, id) >"
-                                                          "      "
-                                                          "(split_part($3, "
-                                                          "'|', "
-                                                          "1)::timestamptz,"
-                                                          "       "
-                                                          "split_part($3, '|', "
-                                                          "2)::uuid))"),
-        7};
+static const lc_db_stmt
+    audit_chunk =
+        {CHUNK("occurred_at, id",
+               "SELECT to_char(occurred_at AT TIME ZONE "
+               "'UTC', " AT_US ")"
+               "       || '|' || id AS k, occurred_at, id,"
+               " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
+               " || ',' || source || ',' || seq || ',' "
+               "|| " CELL("type") " || ',' || " CELL(
+                   "actor_id:"
+                   ":text") " || ',' || " CELL("entity_type") " || ',' "
+                                                              "|| " CELL("entit"
+                                                                         "y_id:"
+                                                                         ":tex"
+                                                                         "t") " || ',' || " CELL("data::text") " || " CRLF
+                                                                                                               " AS line"
+                                                                                                               " FROM "
+                                                                                                               "reporting.audit" AUDIT_WHERE(
+                                                                                                                   "4",
+                                                                                                                   "5",
+                                                                                                                   "6",
+                                                                                                                   "7") " AND ($3::text IS "
+                                                                                                                        "NULL OR "
+                                                                                                                        "(occurred_at, id) >"
+                                                                                                                        "      "
+                                                                                                                        "(split_part($3, "
+                                                                                                                        "'|', "
+                                                                                                                        "1)::timestamptz,"
+                                                                                                                        "       "
+                                                                                                                        "split_part($3, '|', "
+                                                                                                                        "2)::uuid))"),
+         7};
 
 static const lc_db_stmt audit_count = {
     "SELECT count(*) FROM reporting.audit" AUDIT_WHERE("1", "2", "3", "4"), 4};
@@ -379,8 +387,10 @@ typedef struct {
     lc_req_fail fail; /* first: lc_req_tx answers with it */
     reporting_app *app;
     const lc_caller *caller;
+    const lc_idem *idem;
     const char *kind;
     const char *filters;
+    char location[96];
     PGresult *res;
 } export_create_ctx;
 
@@ -401,7 +411,13 @@ export_create_tx(lc_db *db, void *arg, lc_db_error *err)
              PQgetvalue(c->res, 0, 0));
     job.tenant_id = c->caller->tenant_id;
     job.payload = payload;
-    return lc_jobs_enqueue(c->app->jobs, db, &job, NULL, err);
+    if (lc_jobs_enqueue(c->app->jobs, db, &job, NULL, err) != 0) {
+        return -1;
+    }
+    snprintf(c->location, sizeof(c->location), "/api/reports/exports/%s",
+             PQgetvalue(c->res, 0, 0));
+    return lc_idem_store(db, c->idem, 202, c->location, NULL,
+                         PQgetvalue(c->res, 0, 1), err);
 }
 
 /* The filters of the body, as a JSON object of the members sent (NULL
@@ -441,8 +457,8 @@ exports_create(lc_req *req)
     const export_kind *k;
     lc_body_value vals[2 + EXPORT_MAX_FILTERS];
     lc_caller caller;
+    lc_idem idem;
     export_create_ctx c = {0};
-    char location[96];
 
     if (lc_caller_get(req, "manager", &caller) != 0 ||
         (body = lc_req_json(req)) == NULL) {
@@ -468,16 +484,22 @@ exports_create(lc_req *req)
     if (c.filters == NULL) {
         return;
     }
+    /* The body is checked before the key is claimed (lc_idem.h). */
+    if (lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
+        free((char *)c.filters);
+        return;
+    }
     c.app = lc_req_app(req);
     c.caller = &caller;
+    c.idem = &idem;
     c.kind = k->kind;
     if (lc_req_tx(req, caller.tenant_id, export_create_tx, &c) == 0) {
         lc_jobs_wake(c.app->jobs);
-        snprintf(location, sizeof(location), "/api/reports/exports/%s",
-                 PQgetvalue(c.res, 0, 0));
-        lc_req_header(req, "location", location);
+        lc_req_header(req, "location", c.location);
         lc_req_respond(req, 202, "application/json", PQgetvalue(c.res, 0, 1),
                        (size_t)PQgetlength(c.res, 0, 1));
+    } else {
+        lc_idem_abort(req, &idem);
     }
     PQclear(c.res);
     free((char *)c.filters);

@@ -251,3 +251,20 @@ def _ready(stack):
                             timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_an_idempotency_key_asks_for_one_export(papi, staffed):
+    p = P(papi, staffed)
+    key = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    first = p.call("POST", "/api/reports/exports", {"kind": "projects"},
+                   headers=key)
+    assert first.status == 202, first
+    again = p.call("POST", "/api/reports/exports", {"kind": "projects"},
+                   headers=key)
+    assert again.status == 202, again
+    assert again.body["id"] == first.body["id"]
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = p.call("POST", "/api/reports/exports",
+                   {"kind": "projects", "status": "active"}, headers=key)
+    assert other.status == 422 and other.code == "idempotency_key_reused"
