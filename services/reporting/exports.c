@@ -183,38 +183,43 @@ static const lc_db_stmt activity_count = {"SELECT $2::date - $1::date + 1", 2};
     "   AND ($" c "::text IS NULL OR type = $" c ")"                           \
     "   AND ($" d "::uuid IS NULL OR actor_id = $" d "::uuid)"
 
-static const lc_db_stmt
-    audit_chunk =
-        {CHUNK("occurred_at, id",
-               "SELECT to_char(occurred_at AT TIME ZONE "
-               "'UTC', " AT_US ")"
-               "       || '|' || id AS k, occurred_at, id,"
-               " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
-               " || ',' || source || ',' || seq || ',' "
-               "|| " CELL("type") " || ',' || " CELL(
-                   "actor_id:"
-                   ":text") " || ',' || " CELL("entity_type") " || ',' "
-                                                              "|| " CELL("entit"
-                                                                         "y_id:"
-                                                                         ":tex"
-                                                                         "t") " || ',' || " CELL("data::text") " || " CRLF
-                                                                                                               " AS line"
-                                                                                                               " FROM "
-                                                                                                               "reporting.audit" AUDIT_WHERE(
-                                                                                                                   "4",
-                                                                                                                   "5",
-                                                                                                                   "6",
-                                                                                                                   "7") " AND ($3::text IS "
-                                                                                                                        "NULL OR "
-                                                                                                                        "(occurred_at, id) >"
-                                                                                                                        "      "
-                                                                                                                        "(split_part($3, "
-                                                                                                                        "'|', "
-                                                                                                                        "1)::timestamptz,"
-                                                                                                                        "       "
-                                                                                                                        "split_part($3, '|', "
-                                                                                                                        "2)::uuid))"),
-         7};
+static const lc_db_stmt audit_chunk = {
+    CHUNK(
+        "occurred_at, id",
+        "SELECT to_char(occurred_at AT TIME ZONE "
+        "'UTC', " AT_US ")"
+        "       || '|' || id AS k, occurred_at, id,"
+        " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
+        " || ',' || source || ',' || seq || ',' "
+        "|| " CELL("type") " || ',' || " CELL(
+            "actor_id:"
+            ":text") " || ',' || " CELL("entity_type") " || ',' "
+                                                       "|| " CELL(
+                                                           "entit"
+                                                           "y_id:"
+                                                           ":tex"
+                                                           "t") " || ',' "
+                                                                "|| " CELL("dat"
+                                                                           "a::"
+                                                                           "tex"
+                                                                           "t") " || " CRLF
+                                                                                " AS line"
+                                                                                " FROM "
+                                                                                "reporting.audit" AUDIT_WHERE(
+                                                                                    "4",
+                                                                                    "5",
+                                                                                    "6",
+                                                                                    "7") " AND ($3::text IS "
+                                                                                         "NULL OR "
+                                                                                         "(occurred_at, id) >"
+                                                                                         "      "
+                                                                                         "(split_part($3, "
+                                                                                         "'|', "
+                                                                                         "1)::timestamptz,"
+                                                                                         "       "
+                                                                                         "split_part($3, '|', "
+                                                                                         "2)::uuid))"),
+    7};
 
 static const lc_db_stmt audit_count = {
     "SELECT count(*) FROM reporting.audit" AUDIT_WHERE("1", "2", "3", "4"), 4};

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "lc_metrics.h"
 #include "lintel/v1/events.pb-c.h"
 #include "lintel/v1/projects.pb-c.h"
 #include "reporting.h"
@@ -31,16 +32,23 @@ feed_id(const char *s)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* Applies one event of `source`; the gauge says how far each source's
+ * consumer got (its batch may still roll back: the cursor is the truth). */
 static int
-feed_run(lc_db *db, const lc_db_stmt *st, const char *const *params,
-         lc_db_error *err)
+feed_run(lc_db *db, const char *source, uint64_t seq, const lc_db_stmt *st,
+         const char *const *params, lc_db_error *err)
 {
     PGresult *res = lc_db_exec(db, st, params, err);
+    char labels[32];
 
     if (res == NULL) {
         return -1;
     }
     PQclear(res);
+    snprintf(labels, sizeof(labels), "source=\"%s\"", source);
+    lc_metrics_gauge_set("lintel_reporting_applied_seq", labels,
+                         "seq of the last event applied, per source",
+                         (double)seq);
     return 0;
 }
 
@@ -62,7 +70,8 @@ feed_apply_projects(lc_db *db, const lc_consumer_event *ev, void *arg,
     params[4] = feed_id(ev->actor_id);
     params[5] = ev->occurred_at;
     params[6] = ev->data_json;
-    return feed_run(db, &apply_projects_event, params, err);
+    return feed_run(db, "projects", ev->seq, &apply_projects_event, params,
+                    err);
 }
 
 static int
@@ -81,7 +90,7 @@ feed_apply_users(lc_db *db, const lc_consumer_event *ev, void *arg,
     params[3] = feed_id(ev->actor_id);
     params[4] = ev->occurred_at;
     params[5] = ev->data_json;
-    return feed_run(db, &apply_users_event, params, err);
+    return feed_run(db, "users", ev->seq, &apply_users_event, params, err);
 }
 
 static lc_consumer *

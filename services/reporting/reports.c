@@ -16,11 +16,13 @@
  * than the read model at that version. "Today" is part of the key too
  * (overdue depends on it). Without Redis every answer is computed.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lc_metrics.h"
 #include "lc_query.h"
 #include "lintel/v1/reporting.pb-c.h"
 #include "reporting.h"
@@ -179,6 +181,17 @@ reports_key(const char *tenant_id, const char *version, const char *what,
              what);
 }
 
+/* Answers served from Redis, computed, and computed without Redis. */
+static atomic_ulong cache_hits, cache_misses, cache_down;
+
+static void
+reports_count(atomic_ulong *counter, const char *labels)
+{
+    lc_metrics_gauge_set("lintel_reporting_cache_answers", labels,
+                         "report answers by cache outcome, since start",
+                         (double)(atomic_fetch_add(counter, 1) + 1));
+}
+
 /* Answers the report `fn` computes, from the cache when it holds the
  * answer of the tenant's current version. */
 static void
@@ -198,10 +211,17 @@ reports_serve(lc_req *req, const lc_caller *caller, const char *what,
     reports_key(caller->tenant_id, PQgetvalue(res, 0, 0), what, key,
                 sizeof(key));
     PQclear(res);
-    if (lc_cache_get(cache, key, &body, &len) == LC_CACHE_OK) {
+    switch (lc_cache_get(cache, key, &body, &len)) {
+    case LC_CACHE_OK:
+        reports_count(&cache_hits, "result=\"hit\"");
         lc_req_respond(req, 200, "application/json", body, len);
         free(body);
         return;
+    case LC_CACHE_MISS:
+        reports_count(&cache_misses, "result=\"miss\"");
+        break;
+    default:
+        reports_count(&cache_down, "result=\"redis_down\"");
     }
     if (fn(req, caller->tenant_id, arg, &body) != 0) {
         return;

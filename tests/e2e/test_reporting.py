@@ -8,6 +8,7 @@ import datetime
 import uuid
 
 import pytest
+import requests
 
 from conftest import redis_cli
 from projects_api import P, new_tenant, papi, tenant  # noqa: F401 (fixtures)
@@ -181,6 +182,10 @@ def test_a_cached_answer_lasts_only_until_the_next_event(stack, papi, tenant):
     p.create_task(proj["id"])
     dash = wait_caught_up(stack, p, tenant["id"])
     assert dash["projects_total"] == 1 and dash["tasks_total"] == 1
+    metrics = requests.get(stack.ops_url("reporting", "/metrics"),
+                           timeout=5).text
+    assert 'lintel_reporting_cache_answers{result="hit"}' in metrics
+    assert 'lintel_reporting_applied_seq{source="projects"}' in metrics
 
 
 def test_reports_answer_without_redis(stack, papi, tenant, paused_redis):
