@@ -4,7 +4,7 @@
  * their cursor in one transaction of this service's database, so an event
  * takes effect exactly once and in seq order, across restarts and outages.
  * What an event does to the read models is one SQL function per source
- * (migrations/reporting/0001_init.sql): one round trip per event.
+ * (migrations/reporting/0001_init.sql): one statement per event.
  */
 #include <stdio.h>
 
@@ -22,8 +22,6 @@ static const lc_db_stmt apply_users_event = {
     "SELECT reporting.apply_users_event($1::bigint, $2, $3::uuid, $4::uuid,"
     " $5::timestamptz, $6::jsonb)",
     6};
-
-/* The consumer keeps the options' pointers: static strings only. */
 
 /* An empty id (no task, the platform as actor) is SQL NULL. */
 static const char *
@@ -100,6 +98,8 @@ feed_start(const reporting_app *app, const lc_db_options *db,
            long timeout_ms, lc_consumer_apply_fn apply)
 {
     char err[256];
+    /* The consumer keeps these pointers: `source` and `method` are static
+     * strings, the URLs the configuration's. */
     lc_consumer_options o = {
         .source = source,
         .method = method,
