@@ -443,6 +443,10 @@ overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body)
     }
     all = cJSON_Parse(PQgetvalue(res, 0, 0));
     PQclear(res);
+    if (all == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return -1;
+    }
     rows = cJSON_DetachItemFromObjectCaseSensitive(all, "rows");
     n = cJSON_GetArraySize(rows);
     data = rows;
