@@ -74,13 +74,16 @@ SELECT lintel.enable_tenant_rls('reporting.export_chunks');
 -- One CSV cell (RFC 4180): NULL is empty; text is quoted, its quotes
 -- doubled; a cell that a spreadsheet would take for a formula (it begins
 -- with =, +, -, @, tab or CR) is prefixed with a quote ('), which makes it
--- text (OWASP, "CSV injection").
+-- text (OWASP, "CSV injection"). No SET search_path: a function with one
+-- is never inlined, and a call per cell would cost most of an export; the
+-- names are schema-qualified instead.
 CREATE FUNCTION reporting.csv_cell(v text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN v IS NULL THEN ''
-                ELSE '"' || replace(CASE WHEN v ~ '^[-=+@\t\r]'
-                                         THEN '''' || v ELSE v END,
-                                    '"', '""') || '"' END;
+                ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(
+                         CASE WHEN v OPERATOR(pg_catalog.~) '^[-=+@\t\r]'
+                              THEN '''' OPERATOR(pg_catalog.||) v ELSE v END,
+                         '"', '""') OPERATOR(pg_catalog.||) '"' END;
 $$;
 REVOKE ALL ON FUNCTION reporting.csv_cell(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reporting.csv_cell(text) TO lintel_reporting;

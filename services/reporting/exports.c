@@ -35,7 +35,9 @@
 /* Each chunk statement: $1 export id, $2 chunk number, $3 the key after
  * which it starts (NULL: the first), then the kind's filters. It writes
  * the chunk (when it has rows) and returns its row count, last key and
- * size in bytes. */
+ * size in bytes. `key` is the page's order, an index's (the key as text,
+ * k, sorts the same way): ordering by the text would build the line of
+ * every remaining row before the LIMIT. */
 #define CHUNK(key, rows_sql)                                                   \
     "WITH page AS (" rows_sql " ORDER BY " key " LIMIT " CHUNK_ROWS "),"       \
     " ins AS (INSERT INTO reporting.export_chunks"                             \
@@ -50,6 +52,7 @@
 #define CELL(x) "reporting.csv_cell(" x ")"
 #define CRLF "E'\\r\\n'"
 
+/* clang-format off */
 /* tasks: project_id, status, due_from, due_to (from $a on) */
 #define TASKS_WHERE(a, b, c, d)                                                \
     " WHERE ($" a "::uuid IS NULL OR t.project_id = $" a "::uuid)"             \
@@ -57,74 +60,26 @@
     "   AND ($" c "::date IS NULL OR t.due_date >= $" c "::date)"              \
     "   AND ($" d "::date IS NULL OR t.due_date <= $" d "::date)"
 
-static const lc_db_stmt tasks_chunk =
-    {CHUNK(
-         "k", "SELECT t.id::text AS k,"
-              " " CELL("t.id::text") " || ',' || " CELL("t.project_id::text") " || ',' || " CELL("p.name") " || ',' || " CELL("t.title") " || ',' || t.status || ',' || " CELL(
-                  "t.assignee_id::text") " || ',' || " CELL("m.name") " || ',' "
-                                                                      "|| "
-                                                                      "coalesce"
-                                                                      "(to_"
-                                                                      "char(t."
-                                                                      "due_"
-                                                                      "date, "
-                                                                      "'YYYY-"
-                                                                      "MM-DD'),"
-                                                                      " '')"
-                                                                      " || ',' "
-                                                                      "|| "
-                                                                      "coalesce"
-                                                                      "(t."
-                                                                      "estimate"
-                                                                      "_hours::"
-                                                                      "text, "
-                                                                      "'') "
-                                                                      "|| " CRLF
-                                                                      " AS line"
-                                                                      " FROM "
-                                                                      "reportin"
-                                                                      "g.tasks "
-                                                                      "t"
-                                                                      " JOIN "
-                                                                      "reportin"
-                                                                      "g."
-                                                                      "projects"
-                                                                      " p"
-                                                                      "   ON "
-                                                                      "p."
-                                                                      "tenant_"
-                                                                      "id = "
-                                                                      "t."
-                                                                      "tenant_"
-                                                                      "id AND "
-                                                                      "p.id = "
-                                                                      "t."
-                                                                      "project_"
-                                                                      "id"
-                                                                      " LEFT "
-                                                                      "JOIN "
-                                                                      "reportin"
-                                                                      "g."
-                                                                      "members "
-                                                                      "m"
-                                                                      "   ON "
-                                                                      "m."
-                                                                      "tenant_"
-                                                                      "id = "
-                                                                      "t."
-                                                                      "tenant_"
-                                                                      "id AND "
-                                                                      "m.user_"
-                                                                      "id = "
-                                                                      "t."
-                                                                      "assignee"
-                                                                      "_i"
-                                                                      "d" TASKS_WHERE(
-                                                                          "4",
-                                                                          "5",
-                                                                          "6",
-                                                                          "7") " AND ($3::uuid IS NULL OR t.id > $3::uuid)"),
-     7};
+/* The page's rows are picked first, by the primary key's order, and only
+ * they are joined and written out. */
+static const lc_db_stmt tasks_chunk = {
+    CHUNK("t.id",
+          "SELECT t.id::text AS k,"
+          " " CELL("t.id::text") " || ',' || " CELL("t.project_id::text")
+          " || ',' || " CELL("p.name") " || ',' || " CELL("t.title")
+          " || ',' || t.status || ',' || " CELL("t.assignee_id::text")
+          " || ',' || " CELL("m.name")
+          " || ',' || coalesce(to_char(t.due_date, 'YYYY-MM-DD'), '')"
+          " || ',' || coalesce(t.estimate_hours::text, '') || " CRLF " AS line"
+          " FROM (SELECT * FROM reporting.tasks t"
+          TASKS_WHERE("4", "5", "6", "7")
+          "         AND ($3::uuid IS NULL OR t.id > $3::uuid)"
+          "       ORDER BY t.id LIMIT " CHUNK_ROWS ") t"
+          " JOIN reporting.projects p"
+          "   ON p.tenant_id = t.tenant_id AND p.id = t.project_id"
+          " LEFT JOIN reporting.members m"
+          "   ON m.tenant_id = t.tenant_id AND m.user_id = t.assignee_id"),
+    7};
 
 /* The count statements take the filters alone, as $1…. */
 static const lc_db_stmt tasks_count = {
@@ -133,27 +88,24 @@ static const lc_db_stmt tasks_count = {
 
 /* projects: $4 status */
 static const lc_db_stmt projects_chunk = {
-    CHUNK(
-        "k",
-        "SELECT p.id::text AS k,"
-        " " CELL("p.id::text") " || ',' || " CELL("p.name") " || ',' || " CELL(
-            "p.code") " || ',' || p.status"
-                      " || ',' || coalesce(p.budget_cents::text, '')"
-                      " || ',' || coalesce(p.currency, '')"
-                      " || ',' || (SELECT count(*) FROM reporting.tasks t"
-                      "             WHERE t.tenant_id = p.tenant_id"
-                      "               AND t.project_id = p.id)"
-                      " || ',' || (SELECT count(*) FROM reporting.tasks t"
-                      "             WHERE t.tenant_id = p.tenant_id"
-                      "               AND t.project_id = p.id AND t.status = "
-                      "'done')"
-                      " || ',' || to_char(p.last_activity_at AT TIME ZONE "
-                      "'UTC', " AT_US ")"
-                      " || " CRLF " AS line"
-                      " FROM reporting.projects p"
-                      " WHERE NOT p.deleted AND ($4::text IS NULL OR p.status "
-                      "= $4)"
-                      "   AND ($3::uuid IS NULL OR p.id > $3::uuid)"),
+    CHUNK("p.id",
+          "SELECT p.id::text AS k,"
+          " " CELL("p.id::text") " || ',' || " CELL("p.name")
+          " || ',' || " CELL("p.code") " || ',' || p.status"
+          " || ',' || coalesce(p.budget_cents::text, '')"
+          " || ',' || coalesce(p.currency, '')"
+          " || ',' || (SELECT count(*) FROM reporting.tasks t"
+          "             WHERE t.tenant_id = p.tenant_id"
+          "               AND t.project_id = p.id)"
+          " || ',' || (SELECT count(*) FROM reporting.tasks t"
+          "             WHERE t.tenant_id = p.tenant_id"
+          "               AND t.project_id = p.id AND t.status = 'done')"
+          " || ',' || to_char(p.last_activity_at AT TIME ZONE 'UTC', " AT_US ")"
+          " || " CRLF " AS line"
+          " FROM (SELECT * FROM reporting.projects p"
+          "        WHERE NOT p.deleted AND ($4::text IS NULL OR p.status = $4)"
+          "          AND ($3::uuid IS NULL OR p.id > $3::uuid)"
+          "        ORDER BY p.id LIMIT " CHUNK_ROWS ") p"),
     4};
 
 static const lc_db_stmt projects_count = {
@@ -163,7 +115,7 @@ static const lc_db_stmt projects_count = {
 
 /* activity: $4 from, $5 to (both set by the route) */
 static const lc_db_stmt activity_chunk = {
-    CHUNK("k",
+    CHUNK("g.d",
           "SELECT to_char(g.d, 'YYYY-MM-DD') AS k,"
           " to_char(g.d, 'YYYY-MM-DD') || ',' || coalesce(a.changes, 0)"
           " || ',' || coalesce(a.tasks_created, 0)"
@@ -173,7 +125,8 @@ static const lc_db_stmt activity_chunk = {
           " WHERE ($3::date IS NULL OR g.d > $3::date)"),
     5};
 
-static const lc_db_stmt activity_count = {"SELECT $2::date - $1::date + 1", 2};
+static const lc_db_stmt activity_count = {"SELECT $2::date - $1::date + 1",
+                                          2};
 
 /* audit: from, to (dates, to included), type, actor (from $a on); the
  * key is "<occurred_at>|<id>". */
@@ -184,45 +137,24 @@ static const lc_db_stmt activity_count = {"SELECT $2::date - $1::date + 1", 2};
     "   AND ($" d "::uuid IS NULL OR actor_id = $" d "::uuid)"
 
 static const lc_db_stmt audit_chunk = {
-    CHUNK(
-        "occurred_at, id",
-        "SELECT to_char(occurred_at AT TIME ZONE "
-        "'UTC', " AT_US ")"
-        "       || '|' || id AS k, occurred_at, id,"
-        " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
-        " || ',' || source || ',' || seq || ',' "
-        "|| " CELL("type") " || ',' || " CELL(
-            "actor_id:"
-            ":text") " || ',' || " CELL("entity_type") " || ',' "
-                                                       "|| " CELL(
-                                                           "entit"
-                                                           "y_id:"
-                                                           ":tex"
-                                                           "t") " || ',' "
-                                                                "|| " CELL("dat"
-                                                                           "a::"
-                                                                           "tex"
-                                                                           "t") " || " CRLF
-                                                                                " AS line"
-                                                                                " FROM "
-                                                                                "reporting.audit" AUDIT_WHERE(
-                                                                                    "4",
-                                                                                    "5",
-                                                                                    "6",
-                                                                                    "7") " AND ($3::text IS "
-                                                                                         "NULL OR "
-                                                                                         "(occurred_at, id) >"
-                                                                                         "      "
-                                                                                         "(split_part($3, "
-                                                                                         "'|', "
-                                                                                         "1)::timestamptz,"
-                                                                                         "       "
-                                                                                         "split_part($3, '|', "
-                                                                                         "2)::uuid))"),
+    CHUNK("occurred_at, id",
+          "SELECT to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
+          "       || '|' || id AS k, occurred_at, id,"
+          " to_char(occurred_at AT TIME ZONE 'UTC', " AT_US ")"
+          " || ',' || source || ',' || seq || ',' || " CELL("type")
+          " || ',' || " CELL("actor_id::text") " || ',' || " CELL("entity_type")
+          " || ',' || " CELL("entity_id::text") " || ',' || " CELL("data::text")
+          " || " CRLF " AS line"
+          " FROM (SELECT * FROM reporting.audit" AUDIT_WHERE("4", "5", "6", "7")
+          "         AND ($3::text IS NULL OR (occurred_at, id) >"
+          "              (split_part($3, '|', 1)::timestamptz,"
+          "               split_part($3, '|', 2)::uuid))"
+          "       ORDER BY occurred_at, id LIMIT " CHUNK_ROWS ") a"),
     7};
 
 static const lc_db_stmt audit_count = {
     "SELECT count(*) FROM reporting.audit" AUDIT_WHERE("1", "2", "3", "4"), 4};
+/* clang-format on */
 
 static const char *const project_statuses[] = {
     "planned", "active", "on_hold", "completed", "cancelled", NULL};
