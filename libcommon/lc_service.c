@@ -235,6 +235,9 @@ lc_service_open_peers(const lc_service_def *def, const lc_service_config *c)
     size_t i;
 
     for (i = 0; i < def->npeers && i < LC_SERVICE_MAX_PEERS; i++) {
+        if (def->peers[i].url != NULL) {
+            *def->peers[i].url = c->peers[i].url;
+        }
         *def->peers[i].client = lc_rpc_client_open(
             c->peers[i].url, (size_t)c->peers[i].max_message, err, sizeof(err));
         if (*def->peers[i].client == NULL) {

@@ -194,6 +194,12 @@ service_env() {
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
     fi
+    if [ "$s" = reporting ]; then
+        echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(cur_rpc_port users)"
+        echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(cur_rpc_port projects)"
+        echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+        echo "LINTEL_PROJECTS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
+    fi
 }
 
 start_service() {
@@ -235,6 +241,7 @@ start_nginx() {
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
         -e "s|@USERS_ADDR@|127.0.0.1:$(cur_rpc_port users)|g" \
         -e "s|@PROJECTS_ADDR@|127.0.0.1:$(cur_rpc_port projects)|g" \
+        -e "s|@REPORTING_ADDR@|127.0.0.1:$(cur_rpc_port reporting)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"

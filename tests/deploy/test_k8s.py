@@ -181,7 +181,19 @@ def test_network_policies_match_declared_peers(rendered, services, overlay):
         for peer in svc.peers:
             url = env[f"LINTEL_{peer.upper()}_RPC_URL"]
             assert url_host(url) == peer
-            assert egress[peer] == {url_port(url)} == {services[peer].rpc_port}
+            assert url_port(url) == services[peer].rpc_port
+            # A follower of the peer's events (LINTEL_<PEER>_EVENTS_URL)
+            # also reaches its events pub port, the one the peer binds.
+            hint = env.get(f"LINTEL_{peer.upper()}_EVENTS_URL")
+            assert (hint is not None) == \
+                (f"LINTEL_{peer.upper()}_EVENTS_URL" in svc.vars)
+            want = {url_port(url)}
+            if hint is not None:
+                assert url_host(hint) == peer
+                assert url_port(hint) == url_port(
+                    r.configmap(f"{peer}-config")["data"]["LINTEL_EVENTS_URL"])
+                want.add(url_port(hint))
+            assert egress[peer] == want, (overlay, name, peer)
         # … and the datastores on the ports the configuration names.
         deps = rules_to(pol, "egress", "lintel.io/dependency")
         assert url_port(env["LINTEL_DB_URL"]) in deps["postgresql"]
@@ -196,7 +208,12 @@ def test_network_policies_match_declared_peers(rendered, services, overlay):
         if name in ups:
             callers.add("edge")
         assert set(ingress) == callers, (overlay, name, ingress)
-        assert all(p == {svc.rpc_port} for p in ingress.values())
+        for caller, ports in ingress.items():
+            want = {svc.rpc_port}
+            if caller != "edge" and \
+                    f"LINTEL_{name.upper()}_EVENTS_URL" in services[caller].vars:
+                want.add(url_port(env["LINTEL_EVENTS_URL"]))
+            assert ports == want, (overlay, name, caller, ports)
     edge = rules_to(r.get("NetworkPolicy", "edge"), "egress", "app.kubernetes.io/name")
     assert edge == {u: {port} for u, (_, port) in ups.items()}
 

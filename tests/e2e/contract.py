@@ -118,6 +118,14 @@ class Contract:
         if ctype not in content:
             return out + [f"{what} → {status}: Content-Type {ctype!r}, "
                           f"documented: {', '.join(content)}"]
+        if not ctype.endswith("json"):
+            # A file (an export's CSV): its Content-Type is what is checked,
+            # and that it is text in the charset it names.
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                out.append(f"{what} → {status}: {ctype} body is not UTF-8")
+            return out
         try:
             doc = json.loads(body)
         except ValueError:

@@ -92,6 +92,8 @@ class Edge:
         for k, v in {"@BASE_DOMAIN@": BASE, "@HTTP_PORT@": str(self.port),
                      "@USERS_ADDR@":
                          f"127.0.0.1:{stack.env['LINTEL_USERS_RPC_PORT']}",
+                     "@REPORTING_ADDR@":
+                         f"127.0.0.1:{stack.env['LINTEL_REPORTING_RPC_PORT']}",
                      "@RUN_DIR@": str(run_dir),
                      "@MODULE_PATH@": str(MODULE)}.items():
             text = text.replace(k, v)

@@ -14,6 +14,8 @@ CROSS_TENANT = {
     # data; every runner finds due jobs of every tenant (users 0003_jobs.sql,
     # libcommon/lc_jobs.h)
     ("users", "jobs"),
+    # the same for reporting's export jobs (reporting 0002_exports.sql)
+    ("reporting", "jobs"),
     # the outbox, read by EventsSince for every tenant (projects 0001_init.sql)
     ("projects", "events"),
     # the same for users' events (users 0004_events.sql)

@@ -22,6 +22,7 @@
 #include "lc_pbjson.h"
 #include "lc_rpc_client.h"
 #include "lintel/v1/projects.pb-c.h"
+#include "lintel/v1/reporting.pb-c.h"
 #include "lintel/v1/users.pb-c.h"
 
 #define CALL_MAX_HEADERS 32
@@ -30,6 +31,7 @@
 static const ProtobufCServiceDescriptor *const call_services[] = {
     &lintel__v1__users__users__descriptor,
     &lintel__v1__projects__projects__descriptor,
+    &lintel__v1__reporting__reporting__descriptor,
 };
 
 typedef struct {

@@ -1,0 +1,642 @@
+/*
+ * reports.c: the tenant's reports (viewer and up), computed from the read
+ * models by SQL and answered with `as_of`, the seq of the last applied
+ * event of each source and when it happened:
+ *
+ *   GET /api/reports/dashboard          the tenant summary
+ *   GET /api/reports/projects/:id       one project's summary
+ *   GET /api/reports/workload           per assignee
+ *   GET /api/reports/activity?from=&to= per UTC day, at most 366 days
+ *   GET /api/reports/overdue            overdue tasks, keyset-paged
+ *   RPC reporting.GetProjectSummary     one project's, for other services
+ *
+ * An answer is cached in Redis under the tenant's version, which every
+ * applied event of the tenant bumps in the event's transaction: the
+ * version is read before the report, so a cached answer is never older
+ * than the read model at that version. "Today" is part of the key too
+ * (overdue depends on it). Without Redis every answer is computed.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lc_metrics.h"
+#include "lc_query.h"
+#include "lintel/v1/reporting.pb-c.h"
+#include "reporting.h"
+
+/* Reports count days in UTC. */
+#define TODAY "(now() AT TIME ZONE 'UTC')::date"
+
+#define RFC3339_US "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+
+/* The tenant's as_of (its one row of tenant_state, under RLS). */
+#define AS_OF                                                                  \
+    "(SELECT json_build_object('seq', coalesce(max(projects_seq), 0),"         \
+    " 'users_seq', coalesce(max(users_seq), 0),"                               \
+    " 'at', to_char(max(applied_at) AT TIME ZONE 'UTC', " RFC3339_US "))"      \
+    " FROM reporting.tenant_state)"
+
+/* What a set of tasks adds up to, as jsonb_build_object's arguments. */
+#define TASK_FIGURES                                                           \
+    "'tasks_total', count(*),"                                                 \
+    " 'tasks_by_status', jsonb_build_object("                                  \
+    "   'todo', count(*) FILTER (WHERE status = 'todo'),"                      \
+    "   'in_progress', count(*) FILTER (WHERE status = 'in_progress'),"        \
+    "   'blocked', count(*) FILTER (WHERE status = 'blocked'),"                \
+    "   'done', count(*) FILTER (WHERE status = 'done')),"                     \
+    " 'overdue_tasks', count(*) FILTER (WHERE status <> 'done'"                \
+    "   AND due_date < " TODAY "),"                                            \
+    " 'due_next_7_days', count(*) FILTER (WHERE status <> 'done'"              \
+    "   AND due_date BETWEEN " TODAY " AND " TODAY " + 7),"                    \
+    " 'estimate_hours_open',"                                                  \
+    "   coalesce(sum(estimate_hours) FILTER (WHERE status <> 'done'), 0),"     \
+    " 'estimate_hours_done',"                                                  \
+    "   coalesce(sum(estimate_hours) FILTER (WHERE status = 'done'), 0),"      \
+    " 'percent_complete', CASE WHEN count(*) = 0 THEN 0"                       \
+    "   ELSE round(100.0 * count(*) FILTER (WHERE status = 'done')"            \
+    "              / count(*), 1) END"
+
+static const lc_db_stmt state_version = {
+    "SELECT coalesce(max(version), 0)::text FROM reporting.tenant_state", 0};
+
+static const lc_db_stmt dashboard_report = {
+    "SELECT (jsonb_build_object("
+    " 'projects_total',"
+    "   (SELECT count(*) FROM reporting.projects WHERE NOT deleted),"
+    " 'projects_by_status', (SELECT jsonb_build_object("
+    "   'planned', count(*) FILTER (WHERE status = 'planned'),"
+    "   'active', count(*) FILTER (WHERE status = 'active'),"
+    "   'on_hold', count(*) FILTER (WHERE status = 'on_hold'),"
+    "   'completed', count(*) FILTER (WHERE status = 'completed'),"
+    "   'cancelled', count(*) FILTER (WHERE status = 'cancelled'))"
+    "   FROM reporting.projects WHERE NOT deleted),"
+    " 'budget_by_currency', (SELECT coalesce(jsonb_agg(jsonb_build_object("
+    "     'currency', currency, 'budget_cents', total) ORDER BY currency),"
+    "   '[]'::jsonb)"
+    "   FROM (SELECT currency, sum(budget_cents) AS total"
+    "           FROM reporting.projects"
+    "          WHERE NOT deleted AND status = 'active'"
+    "            AND budget_cents IS NOT NULL GROUP BY currency) b),"
+    " 'activity_last_30_days', (SELECT jsonb_build_object("
+    "   'changes', coalesce(sum(changes), 0),"
+    "   'tasks_created', coalesce(sum(tasks_created), 0),"
+    "   'tasks_completed', coalesce(sum(tasks_completed), 0))"
+    "   FROM reporting.activity WHERE day > " TODAY " - 30),"
+    " 'as_of', " AS_OF ")"
+    " || (SELECT jsonb_build_object(" TASK_FIGURES ") FROM reporting.tasks)"
+    ")::text",
+    0};
+
+static const lc_db_stmt project_report = {
+    "SELECT (jsonb_build_object("
+    " 'project', jsonb_build_object('id', p.id, 'name', p.name,"
+    "   'code', p.code, 'status', p.status,"
+    "   'budget_cents', p.budget_cents, 'currency', p.currency),"
+    " 'last_activity_at',"
+    "   to_char(p.last_activity_at AT TIME ZONE 'UTC', " RFC3339_US "),"
+    " 'as_of', " AS_OF ")"
+    " || (SELECT jsonb_build_object(" TASK_FIGURES ")"
+    "       FROM reporting.tasks t WHERE t.project_id = p.id))::text"
+    " FROM reporting.projects p WHERE p.id = $1 AND NOT p.deleted",
+    1};
+
+static const lc_db_stmt workload_report = {
+    "SELECT json_build_object('data', coalesce(json_agg(json_build_object("
+    "   'assignee_id', w.assignee_id, 'name', w.name,"
+    "   'open_tasks', w.open_tasks, 'overdue_tasks', w.overdue_tasks,"
+    "   'estimate_hours_open', w.hours)"
+    "   ORDER BY w.open_tasks DESC, w.assignee_id NULLS LAST), '[]'),"
+    " 'as_of', " AS_OF ")::text"
+    " FROM (SELECT t.assignee_id, max(m.name) AS name, count(*) AS open_tasks,"
+    "        count(*) FILTER (WHERE t.due_date < " TODAY ") AS overdue_tasks,"
+    "        coalesce(sum(t.estimate_hours), 0) AS hours"
+    "   FROM reporting.tasks t"
+    "   LEFT JOIN reporting.members m"
+    "     ON m.tenant_id = t.tenant_id AND m.user_id = t.assignee_id"
+    "  WHERE t.status <> 'done' GROUP BY t.assignee_id) w",
+    0};
+
+/* $1 from, $2 to: every day between, those without activity as zeros. */
+static const lc_db_stmt activity_report = {
+    "SELECT json_build_object('from', to_char($1::date, 'YYYY-MM-DD'),"
+    " 'to', to_char($2::date, 'YYYY-MM-DD'),"
+    " 'data', (SELECT json_agg(json_build_object("
+    "     'day', to_char(g.d, 'YYYY-MM-DD'),"
+    "     'changes', coalesce(a.changes, 0),"
+    "     'tasks_created', coalesce(a.tasks_created, 0),"
+    "     'tasks_completed', coalesce(a.tasks_completed, 0)) ORDER BY g.d)"
+    "   FROM generate_series($1::date, $2::date, interval '1 day') AS g(d)"
+    "   LEFT JOIN reporting.activity a ON a.day = g.d::date),"
+    " 'as_of', " AS_OF ")::text",
+    2};
+
+/* Open tasks due before today, by due date then id: $1 limit + 1,
+ * $2 project_id, $3 assignee_id (NULL: any), after a cursor $4 due date,
+ * $5 id. One row: {"rows": [...], "as_of": ...}. */
+#define OVERDUE_PAGE(after)                                                    \
+    "SELECT json_build_object('rows', coalesce(json_agg(json_build_object("    \
+    "   'id', t.id, 'project_id', t.project_id, 'project_name', p.name,"       \
+    "   'title', t.title, 'status', t.status,"                                 \
+    "   'assignee_id', t.assignee_id, 'assignee_name', m.name,"                \
+    "   'due_date', to_char(t.due_date, 'YYYY-MM-DD'),"                        \
+    "   'days_overdue', " TODAY " - t.due_date,"                               \
+    "   'estimate_hours', t.estimate_hours) ORDER BY t.due_date, t.id),"       \
+    "   '[]'), 'as_of', " AS_OF ")::text"                                      \
+    " FROM (SELECT * FROM reporting.tasks"                                     \
+    "        WHERE status <> 'done' AND due_date < " TODAY                     \
+    "          AND ($2::uuid IS NULL OR project_id = $2::uuid)"                \
+    "          AND ($3::uuid IS NULL OR assignee_id = $3::uuid)" after         \
+    "        ORDER BY due_date, id LIMIT $1) t"                                \
+    " JOIN reporting.projects p"                                               \
+    "   ON p.tenant_id = t.tenant_id AND p.id = t.project_id"                  \
+    " LEFT JOIN reporting.members m"                                           \
+    "   ON m.tenant_id = t.tenant_id AND m.user_id = t.assignee_id"
+
+static const lc_db_stmt overdue_first = {OVERDUE_PAGE(""), 3};
+static const lc_db_stmt overdue_after = {
+    OVERDUE_PAGE(" AND (due_date, id) > ($4::date, $5::uuid)"), 5};
+
+/* --- the cache ---------------------------------------------------------- */
+
+/* Computes one report's body (malloc'd JSON text) into *body. Returns 0;
+ * or -1 with the response set (a 404, a database failure). */
+typedef int (*report_fn)(lc_req *req, const char *tenant_id, void *arg,
+                         char **body);
+
+/* The answer's cache key: tenant, version, today (UTC) and `what`. */
+static void
+reports_key(const char *tenant_id, const char *version, const char *what,
+            char *key, size_t len)
+{
+    char day[16];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    snprintf(key, len, "lintel:reporting:%s:%s:%s:%s", tenant_id, version, day,
+             what);
+}
+
+/* Answers served from Redis, computed, and computed without Redis. */
+static atomic_ulong cache_hits, cache_misses, cache_down;
+
+static void
+reports_count(atomic_ulong *counter, const char *labels)
+{
+    lc_metrics_gauge_set("lintel_reporting_cache_answers", labels,
+                         "report answers by cache outcome, since start",
+                         (double)(atomic_fetch_add(counter, 1) + 1));
+}
+
+/* Answers the report `fn` computes, from the cache when it holds the
+ * answer of the tenant's current version. */
+static void
+reports_serve(lc_req *req, const lc_caller *caller, const char *what,
+              report_fn fn, void *arg)
+{
+    const reporting_app *app = lc_req_app(req);
+    lc_cache *cache = lc_req_cache(req);
+    PGresult *res;
+    char key[2560], *body = NULL;
+    size_t len;
+
+    res = lc_req_read(req, caller->tenant_id, &state_version, NULL);
+    if (res == NULL) {
+        return;
+    }
+    reports_key(caller->tenant_id, PQgetvalue(res, 0, 0), what, key,
+                sizeof(key));
+    PQclear(res);
+    switch (lc_cache_get(cache, key, &body, &len)) {
+    case LC_CACHE_OK:
+        reports_count(&cache_hits, "result=\"hit\"");
+        lc_req_respond(req, 200, "application/json", body, len);
+        free(body);
+        return;
+    case LC_CACHE_MISS:
+        reports_count(&cache_misses, "result=\"miss\"");
+        break;
+    default:
+        reports_count(&cache_down, "result=\"redis_down\"");
+    }
+    if (fn(req, caller->tenant_id, arg, &body) != 0) {
+        return;
+    }
+    len = strlen(body);
+    lc_cache_set(cache, key, body, len, (int)app->cache_ttl_s);
+    lc_req_respond(req, 200, "application/json", body, len);
+    free(body);
+}
+
+/* --- reports of one statement --------------------------------------------*/
+
+typedef struct {
+    const lc_db_stmt *stmt;
+    const char *const *params;
+    const char *missing; /* the 404's message when there is no row */
+} report_query;
+
+static int
+report_one_row(lc_req *req, const char *tenant_id, void *arg, char **body)
+{
+    const report_query *q = arg;
+    PGresult *res = lc_req_read(req, tenant_id, q->stmt, q->params);
+
+    if (res == NULL) {
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        lc_req_error(req, 404, "not_found", q->missing);
+        return -1;
+    }
+    *body = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (*body == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return -1;
+    }
+    return 0;
+}
+
+/* The caller (viewer and up) of a route that takes no query parameters
+ * but `allowed`. */
+static int
+reports_caller(lc_req *req, const char *const *allowed, lc_caller *caller)
+{
+    char name[64];
+
+    if (lc_caller_get(req, "viewer", caller) != 0) {
+        return -1;
+    }
+    if (lc_query_unknown(lc_req_envelope(req)->query, allowed, name,
+                         sizeof(name))) {
+        lc_body_field_error(req, name, "unknown_field",
+                            "unknown query parameter");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reports_dashboard(lc_req *req)
+{
+    static const char *const none[] = {NULL};
+    report_query q = {&dashboard_report, NULL, NULL};
+    lc_caller caller;
+
+    if (reports_caller(req, none, &caller) == 0) {
+        reports_serve(req, &caller, "dashboard", report_one_row, &q);
+    }
+}
+
+static void
+reports_project(lc_req *req)
+{
+    static const char *const none[] = {NULL};
+    const char *id = lc_req_param(req, "id");
+    report_query q = {&project_report, &id, "no such project"};
+    lc_caller caller;
+    char what[64];
+
+    if (reports_caller(req, none, &caller) != 0) {
+        return;
+    }
+    if (!lc_db_is_uuid(id)) {
+        lc_req_error(req, 404, "not_found", "no such project");
+        return;
+    }
+    snprintf(what, sizeof(what), "project:%s", id);
+    reports_serve(req, &caller, what, report_one_row, &q);
+}
+
+static void
+reports_workload(lc_req *req)
+{
+    static const char *const none[] = {NULL};
+    report_query q = {&workload_report, NULL, NULL};
+    lc_caller caller;
+
+    if (reports_caller(req, none, &caller) == 0) {
+        reports_serve(req, &caller, "workload", report_one_row, &q);
+    }
+}
+
+/* --- activity: a range of days -------------------------------------------*/
+
+#define ACTIVITY_DEFAULT_DAYS 30
+
+/* Days since the epoch of a valid YYYY-MM-DD. */
+static long
+activity_day_number(const char *date)
+{
+    struct tm tm = {0};
+
+    sscanf(date, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long)(timegm(&tm) / 86400);
+}
+
+static void
+activity_date_of(long day, char *out, size_t len)
+{
+    time_t t = (time_t)day * 86400;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%d", &tm);
+}
+
+int
+reporting_range_check(lc_req *req, const char *from, const char *to)
+{
+    long first = activity_day_number(from), last = activity_day_number(to);
+
+    if (first > last) {
+        lc_body_field_error(req, "from", "after_to", "from is after to");
+        return -1;
+    }
+    if (last - first + 1 > REPORTING_MAX_DAYS) {
+        lc_body_field_error(req, "to", "range_too_long",
+                            "at most 366 days from `from` to `to`");
+        return -1;
+    }
+    return 0;
+}
+
+/* One of `from` and `to` into out (default `def`); 0, or -1 with the 400
+ * set. */
+static int
+activity_param(lc_req *req, const char *name, const char *def, char *out,
+               size_t len)
+{
+    const char *value;
+
+    if (lc_page_filter(req, name, out, len, &value) != 0) {
+        return -1;
+    }
+    if (value == NULL) {
+        snprintf(out, len, "%s", def);
+    } else if (!lc_body_date_valid(value)) {
+        lc_body_field_error(req, name, "invalid_format",
+                            "a date is YYYY-MM-DD");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reports_activity(lc_req *req)
+{
+    static const char *const allowed[] = {"from", "to", NULL};
+    char from[16], to[16], dfrom[16], dto[16], what[64];
+    const char *params[2] = {from, to};
+    report_query q = {&activity_report, params, NULL};
+    lc_caller caller;
+    long last;
+
+    /* By default the 30 days up to `to`, which defaults to today. */
+    activity_date_of((long)(time(NULL) / 86400), dto, sizeof(dto));
+    if (reports_caller(req, allowed, &caller) != 0 ||
+        activity_param(req, "to", dto, to, sizeof(to)) != 0) {
+        return;
+    }
+    last = activity_day_number(to);
+    activity_date_of(last - (ACTIVITY_DEFAULT_DAYS - 1), dfrom, sizeof(dfrom));
+    if (activity_param(req, "from", dfrom, from, sizeof(from)) != 0) {
+        return;
+    }
+    if (reporting_range_check(req, from, to) != 0) {
+        return;
+    }
+    snprintf(what, sizeof(what), "activity:%s:%s", from, to);
+    reports_serve(req, &caller, what, report_one_row, &q);
+}
+
+/* --- overdue: a keyset-paged list ----------------------------------------*/
+
+typedef struct {
+    lc_page page;
+    const char *params[5];
+} overdue_query;
+
+/* The page's rows (limit + 1 of them: one more says there is a next page)
+ * as {"data": [...], "next_cursor": ..., "as_of": ...}. */
+static int
+overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body)
+{
+    overdue_query *q = arg;
+    PGresult *res;
+    cJSON *all, *rows, *data, *last, *out;
+    int n;
+
+    res = lc_req_read(req, tenant_id,
+                      q->page.has_cursor ? &overdue_after : &overdue_first,
+                      q->params);
+    if (res == NULL) {
+        return -1;
+    }
+    all = cJSON_Parse(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (all == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return -1;
+    }
+    rows = cJSON_DetachItemFromObjectCaseSensitive(all, "rows");
+    n = cJSON_GetArraySize(rows);
+    data = rows;
+    if (n > q->page.limit) {
+        cJSON_DeleteItemFromArray(data, n - 1);
+    }
+    last = cJSON_GetArrayItem(data, q->page.limit - 1);
+    out = lc_page_json(
+        &q->page, data,
+        last ? cJSON_GetStringValue(
+                   cJSON_GetObjectItemCaseSensitive(last, "due_date"))
+             : NULL,
+        last
+            ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "id"))
+            : NULL,
+        n > q->page.limit);
+    cJSON_AddItemToObject(
+        out, "as_of", cJSON_DetachItemFromObjectCaseSensitive(all, "as_of"));
+    cJSON_Delete(all);
+    *body = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+    if (*body == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return -1;
+    }
+    return 0;
+}
+
+/* A uuid filter into `out` (*value NULL when absent); a malformed one is a
+ * 400 naming it. */
+static int
+overdue_filter(lc_req *req, const char *name, char *out, size_t len,
+               const char **value)
+{
+    if (lc_page_filter(req, name, out, len, value) != 0) {
+        return -1;
+    }
+    if (*value != NULL && !lc_db_is_uuid(*value)) {
+        lc_body_field_error(req, name, "invalid_format", "not a uuid");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reports_overdue(lc_req *req)
+{
+    static const char *const allowed[] = {"limit", "cursor", "project_id",
+                                          "assignee_id", NULL};
+    overdue_query q;
+    lc_caller caller;
+    char limit[16], project[40], assignee[40], what[2300];
+
+    if (lc_caller_get(req, "viewer", &caller) != 0 ||
+        lc_page_parse(req, allowed, NULL, &q.page) != 0 ||
+        overdue_filter(req, "project_id", project, sizeof(project),
+                       &q.params[1]) != 0 ||
+        overdue_filter(req, "assignee_id", assignee, sizeof(assignee),
+                       &q.params[2]) != 0) {
+        return;
+    }
+    if (q.page.has_cursor && !lc_body_date_valid(q.page.after_key)) {
+        lc_body_field_error(req, "cursor", "invalid_format",
+                            "not a cursor of this list");
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", q.page.limit + 1);
+    q.params[0] = limit;
+    q.params[3] = q.page.after_key;
+    q.params[4] = q.page.after_id;
+    snprintf(what, sizeof(what), "overdue:%d:%s:%s:%s:%s", q.page.limit,
+             q.params[1] ? q.params[1] : "", q.params[2] ? q.params[2] : "",
+             q.page.has_cursor ? q.page.after_key : "",
+             q.page.has_cursor ? q.page.after_id : "");
+    reports_serve(req, &caller, what, overdue_page, &q);
+}
+
+/* --- reporting.GetProjectSummary ------------------------------------------*/
+
+static uint32_t
+summary_count(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNumber(v) ? (uint32_t)v->valuedouble : 0;
+}
+
+static double
+summary_number(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *
+summary_text(const cJSON *obj, const char *name)
+{
+    const char *s =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+
+    return s != NULL ? s : "";
+}
+
+/* The project report's JSON (the one SQL of its figures) as the message. */
+static void
+summary_fill(const cJSON *r,
+             Lintel__V1__Reporting__GetProjectSummaryResponse *out,
+             Lintel__V1__Reporting__TasksByStatus *by)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "project");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "tasks_by_status");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "as_of");
+
+    out->found = true;
+    out->project_id = (char *)summary_text(p, "id");
+    out->name = (char *)summary_text(p, "name");
+    out->code = (char *)summary_text(p, "code");
+    out->status = (char *)summary_text(p, "status");
+    out->tasks_total = summary_count(r, "tasks_total");
+    by->todo = summary_count(s, "todo");
+    by->in_progress = summary_count(s, "in_progress");
+    by->blocked = summary_count(s, "blocked");
+    by->done = summary_count(s, "done");
+    out->tasks_by_status = by;
+    out->overdue_tasks = summary_count(r, "overdue_tasks");
+    out->due_next_7_days = summary_count(r, "due_next_7_days");
+    out->estimate_hours_open = summary_number(r, "estimate_hours_open");
+    out->estimate_hours_done = summary_number(r, "estimate_hours_done");
+    out->percent_complete = summary_number(r, "percent_complete");
+    out->last_activity_at = (char *)summary_text(r, "last_activity_at");
+    out->as_of_seq = (uint64_t)summary_number(a, "seq");
+    out->as_of_at = (char *)summary_text(a, "at");
+}
+
+static void
+reports_project_summary_rpc(lc_req *req)
+{
+    const Lintel__V1__Reporting__GetProjectSummaryRequest *in;
+    Lintel__V1__Reporting__GetProjectSummaryResponse out =
+        LINTEL__V1__REPORTING__GET_PROJECT_SUMMARY_RESPONSE__INIT;
+    Lintel__V1__Reporting__TasksByStatus by =
+        LINTEL__V1__REPORTING__TASKS_BY_STATUS__INIT;
+    const char *id;
+    PGresult *res = NULL;
+    cJSON *report = NULL;
+
+    in = (const Lintel__V1__Reporting__GetProjectSummaryRequest *)lc_req_pb(
+        req, &lintel__v1__reporting__get_project_summary_request__descriptor);
+    if (in == NULL) {
+        return;
+    }
+    if (!lc_db_is_uuid(in->tenant_id)) {
+        lc_req_error(req, 400, "validation_failed", "tenant_id must be a uuid");
+        return;
+    }
+    /* A malformed project id names no project, as at the edge. */
+    if (lc_db_is_uuid(in->project_id)) {
+        id = in->project_id;
+        res = lc_req_read(req, in->tenant_id, &project_report, &id);
+        if (res == NULL) {
+            return;
+        }
+        if (PQntuples(res) > 0) {
+            report = cJSON_Parse(PQgetvalue(res, 0, 0));
+            if (report == NULL) {
+                lc_req_error(req, 500, "internal", "internal error");
+                PQclear(res);
+                return;
+            }
+            summary_fill(report, &out, &by);
+        }
+    }
+    lc_req_respond_pb(req, &out.base);
+    cJSON_Delete(report);
+    PQclear(res);
+}
+
+int
+reports_routes(lc_rpc_server *s)
+{
+    static const lc_rpc_route routes[] = {
+        {"GET", "/api/reports/dashboard", reports_dashboard},
+        {"GET", "/api/reports/projects/:id", reports_project},
+        {"GET", "/api/reports/workload", reports_workload},
+        {"GET", "/api/reports/activity", reports_activity},
+        {"GET", "/api/reports/overdue", reports_overdue},
+        {"RPC", "/rpc/reporting.GetProjectSummary",
+         reports_project_summary_rpc},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+}
