@@ -45,6 +45,9 @@ typedef struct {
     int port;               /* its default NNG port on 127.0.0.1 */
     lc_rpc_client **client; /* where the opened client goes */
     long *timeout_ms;       /* where LINTEL_<NAME>_TIMEOUT_MS goes */
+    int default_timeout_ms; /* its default; 0: 1000 */
+    const char **url;       /* where LINTEL_<NAME>_RPC_URL goes, or NULL
+                               (for an lc_consumer of its events) */
 } lc_service_peer;
 
 #define LC_SERVICE_MAX_PEERS 4

@@ -194,6 +194,15 @@ service_env() {
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
     fi
+    # users and projects ask billing for plan limits
+    if [ "$s" = users ] || [ "$s" = projects ]; then
+        echo "LINTEL_BILLING_RPC_URL=tcp://127.0.0.1:$(rpc_port billing)"
+    fi
+    if [ "$s" = billing ]; then
+        echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
+        echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+        echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
+    fi
 }
 
 start_service() {
@@ -235,6 +244,7 @@ start_nginx() {
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
         -e "s|@USERS_ADDR@|127.0.0.1:$(cur_rpc_port users)|g" \
         -e "s|@PROJECTS_ADDR@|127.0.0.1:$(cur_rpc_port projects)|g" \
+        -e "s|@BILLING_ADDR@|127.0.0.1:$(cur_rpc_port billing)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"

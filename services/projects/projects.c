@@ -112,8 +112,12 @@ static const lc_db_stmt project_delete_tasks = {
     " RETURNING id, " TASK_JSON,
     2};
 
+/* Projects, and active ones: what billing's plans limit. */
+#define PROJECTS_ACTIVE "status NOT IN ('completed', 'cancelled')"
 static const lc_db_stmt project_count = {
-    "SELECT count(*) FROM projects.projects WHERE deleted_at IS NULL", 0};
+    "SELECT count(*), count(*) FILTER (WHERE " PROJECTS_ACTIVE ")"
+    " FROM projects.projects WHERE deleted_at IS NULL",
+    0};
 
 /* Two statements per sort order, the first page and the pages after a
  * cursor (so that a generic plan of either can walk the index): the key,
@@ -258,6 +262,31 @@ project_create_tx(lc_db *db, void *arg, lc_db_error *err)
                          PQgetvalue(c->res, 0, 2), err);
 }
 
+/* May the tenant's plan have one more active project (billing)? A project
+ * created completed or cancelled is not active: plans do not limit it.
+ * 0, or -1 with the response set (402, or the count's failure). */
+static int
+projects_entitled(lc_req *req, const projects_caller *caller,
+                  const lc_body_value *status)
+{
+    projects_app *app = lc_req_app(req);
+    PGresult *res;
+    uint32_t active;
+
+    if (status->text != NULL && (strcmp(status->text, "completed") == 0 ||
+                                 strcmp(status->text, "cancelled") == 0)) {
+        return 0;
+    }
+    res = lc_req_read(req, caller->tenant_id, &project_count, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    active = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return lc_entitlement_check(req, &app->billing, caller->tenant_id,
+                                "projects", active);
+}
+
 static void
 projects_create(lc_req *req)
 {
@@ -285,6 +314,10 @@ projects_create(lc_req *req)
         return;
     }
     if (lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
+        return;
+    }
+    if (projects_entitled(req, &caller, &vals[F_STATUS]) != 0) {
+        lc_idem_abort(req, &idem);
         return;
     }
     c.caller = &caller;
@@ -409,6 +442,7 @@ projects_count_rpc(lc_req *req)
         return;
     }
     out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);
+    out.active = (uint32_t)strtoul(PQgetvalue(c.res, 0, 1), NULL, 10);
     lc_req_respond_pb(req, &out.base);
     PQclear(c.res);
 }

@@ -13,6 +13,7 @@
 
 #include "lc_body.h"
 #include "lc_caller.h"
+#include "lc_entitlement.h"
 #include "lc_etag.h"
 #include "lc_idem.h"
 #include "lc_outbox.h"
@@ -45,6 +46,7 @@ typedef struct {
     long users_timeout_ms;
     lc_rpc_client *users;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
+    lc_entitlement_client billing; /* plan limits on project creation */
     lc_outbox *outbox;
 } projects_app;
 

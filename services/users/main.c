@@ -55,6 +55,16 @@ static const lc_config_var users_vars[] = {
      "NNG pub URL announcing the highest committed event seq", &app.events_url},
 };
 
+static const lc_service_peer users_peers[] = {
+    {.name = "billing",
+     .what = "billing.CheckEntitlement before a member is invited; when it "
+             "cannot answer within the timeout, the invitation is sent",
+     .port = 7104,
+     .client = &app.billing.client,
+     .timeout_ms = &app.billing.timeout_ms,
+     .default_timeout_ms = 200},
+};
+
 static int
 users_all_routes(lc_rpc_server *s)
 {
@@ -112,6 +122,8 @@ main(int argc, char **argv)
         .vars = users_vars,
         .nvars = sizeof(users_vars) / sizeof(users_vars[0]),
         .uses_redis = true,
+        .peers = users_peers,
+        .npeers = sizeof(users_peers) / sizeof(users_peers[0]),
         .routes = users_all_routes,
         .app = &app,
         .start = users_start,

@@ -1,0 +1,56 @@
+/*
+ * The billing service: the plan catalog, each tenant's subscription (made
+ * from users' tenant.created event), prorated plan changes and the
+ * entitlement checks other services ask before adding a seat or a project.
+ * This header wires main.c to the resource files and holds what they
+ * share.
+ */
+#ifndef BILLING_H
+#define BILLING_H
+
+#include "lc_body.h"
+#include "lc_caller.h"
+#include "lc_consumer.h"
+#include "lc_etag.h"
+#include "lc_idem.h"
+#include "lc_req_tx.h"
+#include "lc_rpc_client.h"
+#include "lc_rpc_server.h"
+
+/* A timestamptz column as RFC 3339 UTC, and a date as YYYY-MM-DD, in SQL. */
+#define BILLING_RFC3339(col)                                                   \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define BILLING_DATE(col) "to_char(" col ", 'YYYY-MM-DD')"
+
+/* A plan row (of alias `a`) as the API shows it (json). */
+#define BILLING_PLAN_JSON(a)                                                   \
+    "json_build_object('code', " a ".code, 'version', " a ".version,"          \
+    " 'name', " a ".name, 'currency', " a ".currency,"                         \
+    " 'seat_price_minor', " a ".seat_price_minor,"                             \
+    " 'limits', json_build_object('seats', " a ".max_seats,"                   \
+    " 'projects', " a ".max_projects))"
+
+typedef struct {
+    long users_timeout_ms, projects_timeout_ms;
+    lc_rpc_client *users, *projects;
+    const char *users_rpc_url;    /* users.EventsSince, for the consumer */
+    const char *users_events_url; /* users' pub socket: new-event hints */
+    long consumer_poll_ms;
+    lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
+    lc_consumer *consumer;
+} billing_app;
+
+/* --- plans.c -------------------------------------------------------------*/
+int plans_routes(lc_rpc_server *s);
+
+/* --- subscriptions.c -----------------------------------------------------*/
+int subscriptions_routes(lc_rpc_server *s);
+
+/* --- entitlements.c ------------------------------------------------------*/
+int entitlements_routes(lc_rpc_server *s);
+
+/* --- tenant_events.c: users' events, followed with lc_consumer ---------- */
+int tenant_events_start(billing_app *app, const lc_db_options *db);
+void tenant_events_stop(billing_app *app);
+
+#endif
