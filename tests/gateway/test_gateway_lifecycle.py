@@ -181,6 +181,7 @@ def test_example_configuration_passes_nginx_t(tmp_path):
     for k, v in {"@BASE_DOMAIN@": "lintel.localhost", "@HTTP_PORT@": "18080",
                  "@USERS_ADDR@": "127.0.0.1:7101",
                  "@PROJECTS_ADDR@": "127.0.0.1:7102",
+                 "@BILLING_ADDR@": "127.0.0.1:7104",
                  "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE}.items():
         text = text.replace(k, v)
     path = tmp_path / "nginx.conf"
