@@ -13,6 +13,7 @@
 #include "lc_consumer.h"
 #include "lc_etag.h"
 #include "lc_idem.h"
+#include "lc_jobs.h"
 #include "lc_req_tx.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
@@ -38,6 +39,8 @@ typedef struct {
     long consumer_poll_ms;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
     lc_consumer *consumer;
+    lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
+    lc_jobs *jobs;                /* the runner: invoice.run */
 } billing_app;
 
 /* --- plans.c -------------------------------------------------------------*/
@@ -48,6 +51,25 @@ int subscriptions_routes(lc_rpc_server *s);
 
 /* --- entitlements.c ------------------------------------------------------*/
 int entitlements_routes(lc_rpc_server *s);
+
+/* --- invoices.c ---------------------------------------------------------*/
+typedef struct {
+    int invoices;    /* invoices made */
+    int failed;      /* tenants whose invoicing failed (retried next run) */
+    char error[512]; /* the last failure */
+} invoice_run_result;
+
+/* Bills every period that has ended by `as_of` (YYYY-MM-DD) on `db`
+ * (outside any transaction); 0, or -1 when a tenant or the list failed. */
+int invoice_run(lc_db *db, lc_rpc_client *users, long users_timeout_ms,
+                const char *as_of, invoice_run_result *out);
+/* `lintel-billing invoice --as-of YYYY-MM-DD`; the exit status. */
+int invoice_command(int argc, char **argv);
+/* The job invoice.run: registers its handler; enqueues the next run (the
+ * first of next month) unless one waits already. */
+int invoice_jobs_register(billing_app *app);
+int invoice_schedule_next(billing_app *app, lc_db *db);
+int invoices_routes(lc_rpc_server *s);
 
 /* --- tenant_events.c: users' events, followed with lc_consumer ---------- */
 int tenant_events_start(billing_app *app, const lc_db_options *db);

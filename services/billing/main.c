@@ -4,8 +4,13 @@
  * (users: the caller policy's fallback, seat counts and the events it
  * follows; projects: project counts), no Redis of its own but the caller
  * snapshots, and its routes; at start the caller policy is pointed at
- * users and the consumer of users' events started.
+ * users, the job runner (the monthly invoice.run) and the consumer of
+ * users' events started. `lintel-billing invoice --as-of YYYY-MM-DD` runs
+ * the invoicing by hand (invoices.c).
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "billing.h"
 #include "lc_service.h"
 
@@ -17,6 +22,7 @@ static const lc_config_var billing_vars[] = {
      &app.users_events_url},
     {"LINTEL_USERS_EVENTS_POLL_MS", "1000", LC_CFG_INT, 10, 600000,
      "longest wait for users' events without a hint", &app.consumer_poll_ms},
+    LC_JOBS_CONFIG_VARS(app.jobs_options),
 };
 
 static const lc_service_peer billing_peers[] = {
@@ -38,9 +44,50 @@ static int
 billing_all_routes(lc_rpc_server *s)
 {
     return plans_routes(s) != 0 || subscriptions_routes(s) != 0 ||
-                   entitlements_routes(s) != 0
+                   entitlements_routes(s) != 0 || invoices_routes(s) != 0
                ? -1
                : 0;
+}
+
+/* The job runner (invoice.run), and the next monthly run enqueued unless
+ * one waits already. */
+static int
+billing_jobs_start(billing_app *a, const lc_db_options *db)
+{
+    lc_db *conn;
+    int rc;
+
+    a->jobs_options.schema = "billing";
+    a->jobs_options.db = *db;
+    a->jobs_options.db.application = "lintel-billing-jobs";
+    a->jobs = lc_jobs_new(&a->jobs_options);
+    if (a->jobs == NULL || invoice_jobs_register(a) != 0) {
+        lc_jobs_free(a->jobs);
+        a->jobs = NULL;
+        fprintf(stderr, "lintel-billing: cannot make the job runner\n");
+        return -1;
+    }
+    conn = lc_db_open(&a->jobs_options.db);
+    rc = conn ? invoice_schedule_next(a, conn) : -1;
+    lc_db_close(conn);
+    if (rc != 0 || lc_jobs_start(a->jobs) != 0) {
+        lc_jobs_free(a->jobs);
+        a->jobs = NULL;
+        fprintf(stderr, "lintel-billing: cannot start the job runner "
+                        "(is the database up and migrated?)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+billing_jobs_stop(billing_app *a)
+{
+    if (a->jobs != NULL) {
+        lc_jobs_stop(a->jobs);
+        lc_jobs_free(a->jobs);
+        a->jobs = NULL;
+    }
 }
 
 static int
@@ -53,13 +100,21 @@ billing_start(const lc_db_options *db, const lc_cache_options *cache,
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
-    return tenant_events_start(a, db);
+    if (billing_jobs_start(a, db) != 0) {
+        return -1;
+    }
+    if (tenant_events_start(a, db) != 0) {
+        billing_jobs_stop(a);
+        return -1;
+    }
+    return 0;
 }
 
 static void
 billing_stop(void *arg)
 {
     tenant_events_stop(arg);
+    billing_jobs_stop(arg);
 }
 
 int
@@ -80,5 +135,8 @@ main(int argc, char **argv)
         .stop = billing_stop,
     };
 
+    if (argc > 1 && strcmp(argv[1], "invoice") == 0) {
+        return invoice_command(argc, argv);
+    }
     return lc_service_main(argc, argv, &def);
 }

@@ -18,6 +18,11 @@ CROSS_TENANT = {
     ("projects", "events"),
     # the same for users' events (users 0004_events.sql)
     ("users", "events"),
+    # billing's job runner (billing 0002_invoices.sql), as users'
+    ("billing", "jobs"),
+    # when each tenant's period ends: the invoicing run's work list, a
+    # reference and a date (billing 0002_invoices.sql)
+    ("billing", "invoice_schedule"),
 }
 
 POLICY = "(tenant_id = ( SELECT (current_setting('app.tenant_id'::text))::uuid AS current_setting))"
