@@ -202,7 +202,15 @@ service_env() {
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
         echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
         echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
+        echo "LINTEL_PAYMENT_WEBHOOK_SECRET=$(payment_webhook_secret)"
     fi
+}
+
+# The secret the local stand-in payment provider signs webhooks with.
+payment_webhook_secret() {
+    local f=$RUN_DIR/payment-webhook.secret
+    [ -f "$f" ] || (umask 077; secret >"$f")
+    cat "$f"
 }
 
 start_service() {

@@ -40,7 +40,9 @@ typedef struct {
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
     lc_consumer *consumer;
     lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
-    lc_jobs *jobs;                /* the runner: invoice.run */
+    lc_jobs *jobs;                /* the runner: invoice.run, webhook.process */
+    const char *webhook_provider; /* the payment provider's name in the URL */
+    const char *webhook_secret;   /* its signing secret; "off": none */
 } billing_app;
 
 /* --- plans.c -------------------------------------------------------------*/
@@ -70,6 +72,10 @@ int invoice_command(int argc, char **argv);
 int invoice_jobs_register(billing_app *app);
 int invoice_schedule_next(billing_app *app, lc_db *db);
 int invoices_routes(lc_rpc_server *s);
+
+/* --- webhooks.c ---------------------------------------------------------*/
+int webhooks_routes(lc_rpc_server *s);
+int webhooks_jobs_register(billing_app *app);
 
 /* --- tenant_events.c: users' events, followed with lc_consumer ---------- */
 int tenant_events_start(billing_app *app, const lc_db_options *db);

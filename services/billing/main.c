@@ -22,6 +22,12 @@ static const lc_config_var billing_vars[] = {
      &app.users_events_url},
     {"LINTEL_USERS_EVENTS_POLL_MS", "1000", LC_CFG_INT, 10, 600000,
      "longest wait for users' events without a hint", &app.consumer_poll_ms},
+    {"LINTEL_PAYMENT_PROVIDER", "local", LC_CFG_STRING, 0, 0,
+     "the payment provider's name in /api/billing/webhooks/{provider}",
+     &app.webhook_provider},
+    {"LINTEL_PAYMENT_WEBHOOK_SECRET", "off", LC_CFG_STRING, 0, 0,
+     "the secret the provider signs its webhooks with; off: webhooks refused",
+     &app.webhook_secret},
     LC_JOBS_CONFIG_VARS(app.jobs_options),
 };
 
@@ -44,7 +50,8 @@ static int
 billing_all_routes(lc_rpc_server *s)
 {
     return plans_routes(s) != 0 || subscriptions_routes(s) != 0 ||
-                   entitlements_routes(s) != 0 || invoices_routes(s) != 0
+                   entitlements_routes(s) != 0 || invoices_routes(s) != 0 ||
+                   webhooks_routes(s) != 0
                ? -1
                : 0;
 }
@@ -61,7 +68,8 @@ billing_jobs_start(billing_app *a, const lc_db_options *db)
     a->jobs_options.db = *db;
     a->jobs_options.db.application = "lintel-billing-jobs";
     a->jobs = lc_jobs_new(&a->jobs_options);
-    if (a->jobs == NULL || invoice_jobs_register(a) != 0) {
+    if (a->jobs == NULL || invoice_jobs_register(a) != 0 ||
+        webhooks_jobs_register(a) != 0) {
         lc_jobs_free(a->jobs);
         a->jobs = NULL;
         fprintf(stderr, "lintel-billing: cannot make the job runner\n");
