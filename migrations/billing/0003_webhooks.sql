@@ -19,3 +19,12 @@ CREATE TABLE billing.webhook_events (
 );
 CREATE INDEX webhook_events_flagged ON billing.webhook_events (received_at)
     WHERE flagged;
+
+-- Dunning (services/billing/dunning.c): a failed payment is retried after
+-- 1, 3 and 7 days; still unpaid after the last, billing suspends the
+-- tenant (users.SetTenantStatus) and remembers it did, so that a later
+-- payment reactivates exactly the tenants billing suspended.
+ALTER TABLE billing.subscriptions
+    ADD COLUMN dunning_step integer NOT NULL DEFAULT 0
+        CHECK (dunning_step BETWEEN 0 AND 3),
+    ADD COLUMN suspended_by_billing boolean NOT NULL DEFAULT false;

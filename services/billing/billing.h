@@ -77,6 +77,16 @@ int invoices_routes(lc_rpc_server *s);
 int webhooks_routes(lc_rpc_server *s);
 int webhooks_jobs_register(billing_app *app);
 
+/* --- dunning.c ----------------------------------------------------------*/
+/* Inside the failing payment's tenant transaction: the retry `step` (1 to
+ * 3) of `invoice_id`, as a job at its day. */
+int dunning_start(billing_app *app, lc_db *db, const char *tenant_id,
+                  const char *invoice_id, int step, lc_db_error *err);
+/* users.SetTenantStatus; 0, or -1 when users did not do it. */
+int dunning_set_tenant_status(billing_app *app, const char *tenant_id,
+                              const char *status);
+int dunning_jobs_register(billing_app *app);
+
 /* --- tenant_events.c: users' events, followed with lc_consumer ---------- */
 int tenant_events_start(billing_app *app, const lc_db_options *db);
 void tenant_events_stop(billing_app *app);

@@ -69,7 +69,7 @@ billing_jobs_start(billing_app *a, const lc_db_options *db)
     a->jobs_options.db.application = "lintel-billing-jobs";
     a->jobs = lc_jobs_new(&a->jobs_options);
     if (a->jobs == NULL || invoice_jobs_register(a) != 0 ||
-        webhooks_jobs_register(a) != 0) {
+        webhooks_jobs_register(a) != 0 || dunning_jobs_register(a) != 0) {
         lc_jobs_free(a->jobs);
         a->jobs = NULL;
         fprintf(stderr, "lintel-billing: cannot make the job runner\n");

@@ -185,19 +185,29 @@ static const lc_db_stmt invoice_paid = {
     "UPDATE billing.invoices SET status = 'paid', paid_at = now()"
     " WHERE id = $1 AND status = 'open'",
     1};
+/* A payment ends the dunning. Whether billing had suspended the tenant
+ * stays recorded until users has reactivated it (a job that dies between
+ * the two runs again and still knows). */
 static const lc_db_stmt subscription_reactivate = {
-    "UPDATE billing.subscriptions SET state = 'active', updated_at = now(),"
-    " version = version + 1 WHERE state = 'past_due'",
+    "UPDATE billing.subscriptions SET state = 'active', dunning_step = 0,"
+    " updated_at = now(), version = version + 1 WHERE state = 'past_due'",
     0};
+static const lc_db_stmt subscription_suspended = {
+    "SELECT suspended_by_billing FROM billing.subscriptions", 0};
+static const lc_db_stmt subscription_unsuspended = {
+    "UPDATE billing.subscriptions SET suspended_by_billing = false", 0};
 static const lc_db_stmt subscription_past_due = {
-    "UPDATE billing.subscriptions SET state = 'past_due', updated_at = now(),"
-    " version = version + 1 WHERE state = 'active'",
+    "UPDATE billing.subscriptions SET state = 'past_due', dunning_step = 0,"
+    " updated_at = now(), version = version + 1 WHERE state = 'active'"
+    " RETURNING 1",
     0};
 
 typedef struct {
-    const char *type, *invoice_id;
+    billing_app *app;
+    const char *type, *tenant_id, *invoice_id;
     const char *outcome;
     bool flagged;
+    bool reactivate; /* billing had suspended the tenant: lift it */
 } webhook_apply_ctx;
 
 static int
@@ -228,15 +238,33 @@ webhook_apply_tx(lc_db *db, void *arg, lc_db_error *err)
         c->flagged = true;
         return 0;
     }
+    c->reactivate = false;
     if (strcmp(c->type, "invoice.paid") == 0) {
+        char suspended[8] = "";
+
         c->outcome = "applied: invoice paid";
-        return webhook_exec(db, &invoice_paid, &c->invoice_id, err) ||
-                       webhook_exec(db, &subscription_reactivate, NULL, err)
-                   ? -1
-                   : 0;
+        if (webhook_exec(db, &invoice_paid, &c->invoice_id, err) != 0 ||
+            webhook_exec(db, &subscription_reactivate, NULL, err) != 0 ||
+            lc_db_value(db, &subscription_suspended, NULL, suspended,
+                        sizeof(suspended), err) < 0) {
+            return -1;
+        }
+        c->reactivate = suspended[0] == 't';
+        return 0;
     }
     c->outcome = "applied: payment failed, subscription past due";
-    return webhook_exec(db, &subscription_past_due, NULL, err);
+    if (strcmp(status, "open") != 0) {
+        c->outcome = "ignored: the invoice is paid";
+        return 0;
+    }
+    rc = lc_db_value(db, &subscription_past_due, NULL, NULL, 0, err);
+    if (rc < 0) {
+        return -1;
+    }
+    /* the retries start with the first failure of an active subscription */
+    return rc == 1 ? dunning_start(c->app, db, c->tenant_id, c->invoice_id, 1,
+                                   err)
+                   : 0;
 }
 
 typedef struct {
@@ -255,6 +283,23 @@ webhook_query_tx(lc_db *db, void *arg, lc_db_error *err)
     return c->res ? 0 : -1;
 }
 
+/* users.SetTenantStatus(active), then billing forgets it suspended it. */
+static int
+webhook_reactivate(lc_db *db, const webhook_apply_ctx *a)
+{
+    webhook_query_ctx q = {.st = &subscription_unsuspended};
+    lc_db_error err;
+    int rc;
+
+    if (dunning_set_tenant_status(a->app, a->tenant_id, "active") != 0) {
+        return -1;
+    }
+    rc = lc_db_tenant_tx(db, a->tenant_id, lc_clock_mono_ms() + 10000,
+                         webhook_query_tx, &q, &err);
+    PQclear(q.res);
+    return rc;
+}
+
 static lc_job_outcome
 webhook_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
 {
@@ -263,12 +308,12 @@ webhook_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "event_id");
     const char *key[2], *done[4];
     webhook_query_ctx q = {0};
-    webhook_apply_ctx a = {.outcome = "ignored: not a type billing handles"};
+    webhook_apply_ctx a = {.app = arg,
+                           .outcome = "ignored: not a type billing handles"};
     lc_db_error err;
     const char *tenant;
     lc_job_outcome out = LC_JOB_DONE;
 
-    (void)arg;
     if (!cJSON_IsString(prov) || !cJSON_IsString(id)) {
         cJSON_Delete(p);
         snprintf(why, whylen, "a payload without provider and event_id");
@@ -292,7 +337,7 @@ webhook_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
         return LC_JOB_DEAD;
     }
     a.type = PQgetvalue(q.res, 0, 0);
-    tenant = PQgetvalue(q.res, 0, 1);
+    tenant = a.tenant_id = PQgetvalue(q.res, 0, 1);
     a.invoice_id = PQgetvalue(q.res, 0, 2);
     if (strcmp(a.type, "invoice.paid") == 0 ||
         strcmp(a.type, "invoice.payment_failed") == 0) {
@@ -302,6 +347,11 @@ webhook_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
         } else if (lc_db_tenant_tx(db, tenant, lc_clock_mono_ms() + 10000,
                                    webhook_apply_tx, &a, &err) != 0) {
             snprintf(why, whylen, "%s", err.message);
+            out = LC_JOB_RETRY;
+        } else if (a.reactivate && webhook_reactivate(db, &a) != 0) {
+            /* runs again: the payment is recorded, and so is the
+             * suspension until users has lifted it */
+            snprintf(why, whylen, "the tenant is not reactivated yet");
             out = LC_JOB_RETRY;
         }
     }

@@ -151,3 +151,81 @@ def test_a_failed_payment_makes_it_past_due_and_a_payment_active(stack, api,
     processed(stack, paid["id"])
     assert subscription(api, t)["state"] == "active"
     assert invoices(api, t)["data"][0]["status"] == "paid"
+
+
+def job_rows(stack, tenant_id):
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("SELECT payload->>'step', status,"
+                    " extract(epoch FROM run_at - now())"
+                    " FROM billing.jobs WHERE kind = 'dunning.step'"
+                    " AND tenant_id = %s ORDER BY created_at", (tenant_id,))
+        return cur.fetchall()
+
+
+def tenant_status(stack, tenant_id):
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT status FROM users.tenants WHERE id = %s",
+                    (tenant_id,))
+        return cur.fetchone()[0]
+
+
+def test_dunning_suspends_the_tenant_and_a_payment_brings_it_back(
+        stack, api, secret):
+    from projects_api import P
+    t, inv = an_open_invoice(stack, api)
+    p = P(api, t)
+    assert p.call("GET", "/api/projects").status == 200
+    failed = payment_provider.event("invoice.payment_failed", t["id"], inv["id"])
+    body = json.dumps(failed).encode()
+    assert post(api, body, payment_provider.sign(body, secret)).status == 200
+    processed(stack, failed["id"])
+    assert subscription(api, t)["state"] == "past_due"
+    # the retries: +1 day, then +3 and +7 days after the failure; each is
+    # brought forward to now here, and must schedule the next
+    for step, days_to_next in ((1, 1), (2, 2), (3, 4)):
+        rows = job_rows(stack, t["id"])
+        assert [r[0] for r in rows] == [str(s) for s in range(1, step + 1)]
+        assert rows[-1][1] == "queued"
+        assert days_to_next * 86400 - 120 < rows[-1][2] <= days_to_next * 86400
+        with stack.db("billing") as conn, conn.cursor() as cur:
+            cur.execute("UPDATE billing.jobs SET run_at = now()"
+                        " WHERE kind = 'dunning.step' AND tenant_id = %s"
+                        " AND status = 'queued'", (t["id"],))
+        wait_until(lambda: job_rows(stack, t["id"])[step - 1][1] == "done",
+                   15, f"dunning step {step}")
+        assert tenant_status(stack, t["id"]) == \
+            ("suspended" if step == 3 else "active")
+    assert len(job_rows(stack, t["id"])) == 3  # no step after the last
+    wait_until(lambda: p.call("GET", "/api/projects").code == "tenant_suspended",
+               15, "the suspended tenant's API to answer 403")
+    # a payment: the subscription is active, the tenant too
+    paid = payment_provider.event("invoice.paid", t["id"], inv["id"])
+    body = json.dumps(paid).encode()
+    assert post(api, body, payment_provider.sign(body, secret)).status == 200
+    assert processed(stack, paid["id"])[1] == "applied: invoice paid"
+    wait_until(lambda: tenant_status(stack, t["id"]) == "active", 15,
+               "the tenant reactivated")
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (t["id"],))
+        cur.execute("SELECT state, dunning_step, suspended_by_billing"
+                    " FROM billing.subscriptions")
+        assert cur.fetchone() == ("active", 0, False)
+    # the edge may hold the suspended status for its cache's TTL (60 s)
+    wait_until(lambda: p.call("GET", "/api/projects").status == 200, 75,
+               "the reactivated tenant's API to answer")
+
+
+def test_a_payment_during_dunning_ends_the_retries(stack, api, secret):
+    t, inv = an_open_invoice(stack, api)
+    for type_ in ("invoice.payment_failed", "invoice.paid"):
+        ev = payment_provider.event(type_, t["id"], inv["id"])
+        body = json.dumps(ev).encode()
+        assert post(api, body, payment_provider.sign(body, secret)).status == 200
+        processed(stack, ev["id"])
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("UPDATE billing.jobs SET run_at = now()"
+                    " WHERE kind = 'dunning.step' AND tenant_id = %s", (t["id"],))
+    wait_until(lambda: job_rows(stack, t["id"])[0][1] == "done", 15, "step 1")
+    assert len(job_rows(stack, t["id"])) == 1
+    assert tenant_status(stack, t["id"]) == "active"
+    assert subscription(api, t)["state"] == "active"
