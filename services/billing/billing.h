@@ -50,6 +50,8 @@ int plans_routes(lc_rpc_server *s);
 
 /* --- subscriptions.c -----------------------------------------------------*/
 int subscriptions_routes(lc_rpc_server *s);
+/* GET /api/admin/billing/subscriptions (apex, platform admins) */
+int subscriptions_admin_routes(lc_rpc_server *s);
 
 /* --- entitlements.c ------------------------------------------------------*/
 int entitlements_routes(lc_rpc_server *s);

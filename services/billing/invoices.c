@@ -59,11 +59,12 @@ static const lc_db_stmt period_lock = {
 
 enum { P_STATE, P_START, P_END, P_PLAN, P_VERSION, P_NAME, P_PRICE, P_CURRENCY };
 
-/* $1 state, $2 period start, $3 period end */
+/* $1 state, $2 period start, $3 period end, $4 seats */
 static const lc_db_stmt period_roll = {
     "UPDATE billing.subscriptions SET state = $1, period_start = $2,"
-    " period_end = $3, updated_at = now(), version = version + 1",
-    3};
+    " period_end = $3, seats = $4::int, updated_at = now(),"
+    " version = version + 1",
+    4};
 
 /* $1 plan, $2 version, $3 start, $4 end, $5 currency */
 static const lc_db_stmt invoice_draft = {
@@ -186,8 +187,8 @@ period_tx(lc_db *db, void *arg, lc_db_error *err)
     period_ctx *c = arg;
     PGresult *s;
     billing_date start, end, next_start, next_end, month_start;
-    const char *state, *params[3];
-    char a[11], b[11];
+    const char *state, *params[4];
+    char a[11], b[11], seats[16];
     int rc = 0;
 
     c->billed = c->more = false;
@@ -218,6 +219,8 @@ period_tx(lc_db *db, void *arg, lc_db_error *err)
     params[0] = strcmp(state, "trialing") == 0 ? "active" : state;
     params[1] = a;
     params[2] = b;
+    snprintf(seats, sizeof(seats), "%" PRIu32, c->seats);
+    params[3] = seats;
     if (rc == 0) {
         PGresult *r = lc_db_exec(db, &period_roll, params, err);
 

@@ -18,6 +18,7 @@
 #include "billing.h"
 #include "lc_clock.h"
 #include "lc_entitlement.h"
+#include "lc_page.h"
 #include "lintel/v1/projects.pb-c.h"
 #include "lintel/v1/users.pb-c.h"
 #include "proration.h"
@@ -76,15 +77,15 @@ static const lc_db_stmt change_state_read = {CHANGE_STATE_SQL, 1};
 static const lc_db_stmt change_state_lock = {
     CHANGE_STATE_SQL " FOR UPDATE OF s", 1};
 
-/* $1 plan, $2 version, $3 state, $4 period start, $5 period end. A change
- * to the free plan ends a trial. */
+/* $1 plan, $2 version, $3 state, $4 period start, $5 period end, $6 seats.
+ * A change to the free plan ends a trial. */
 static const lc_db_stmt subscription_update = {
     "UPDATE billing.subscriptions SET plan_code = $1, plan_version = $2,"
     " state = $3, trial_ends_at = CASE WHEN $3 = 'trialing'"
     "   THEN trial_ends_at END,"
-    " period_start = $4, period_end = $5, updated_at = now(),"
+    " period_start = $4, period_end = $5, seats = $6::int, updated_at = now(),"
     " version = version + 1",
-    5};
+    6};
 
 static const lc_db_stmt charge_insert = {
     "INSERT INTO billing.pending_charges (tenant_id, description,"
@@ -364,12 +365,14 @@ static int
 change_write(change_ctx *c, lc_db *db, const PGresult *res,
              const change_plan *p, lc_db_error *err)
 {
-    const char *params[5] = {c->plan, PQgetvalue(res, 0, C_NEW_VERSION),
-                             p->state_after, p->start_s, p->end_s};
-    char amount[24];
+    char amount[24], seats[16];
+    const char *params[6] = {c->plan, PQgetvalue(res, 0, C_NEW_VERSION),
+                             p->state_after, p->start_s, p->end_s, seats};
     PGresult *r;
     int i;
 
+    snprintf(seats, sizeof(seats), "%" PRIu32,
+             c->usage.seats > 0 ? c->usage.seats : 1);
     r = lc_db_exec(db, &subscription_update, params, err);
     if (r == NULL) {
         return -1;
@@ -509,6 +512,74 @@ subscriptions_routes(lc_rpc_server *s)
         {"GET", "/api/billing/subscription", subscription_show},
         {"POST", "/api/billing/subscription/preview", subscription_preview},
         {"POST", "/api/billing/subscription", subscription_change},
+    };
+
+    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+}
+
+/* --- the platform's view ---------------------------------------------------*/
+
+#define DIRECTORY_LIST(after)                                                  \
+    "SELECT d.tenant_id::text, d.tenant_id, json_build_object("                \
+    " 'tenant_id', d.tenant_id, 'plan', json_build_object("                    \
+    "   'code', d.plan_code, 'version', d.plan_version),"                      \
+    " 'state', d.state, 'seats', d.seats, 'mrr_minor', d.mrr_minor,"          \
+    " 'currency', d.currency,"                                                 \
+    " 'updated_at', " BILLING_RFC3339("d.updated_at") ")::text"               \
+    " FROM billing.subscription_directory d"                                   \
+    " WHERE ($1::text IS NULL OR d.state = $1)" after                          \
+    " ORDER BY d.tenant_id LIMIT $2"
+
+static const lc_page_order directory_orders[] = {
+    {"tenant_id",
+     {DIRECTORY_LIST(""), 2},
+     {DIRECTORY_LIST(" AND d.tenant_id > $4::uuid"), 4}},
+};
+
+static void
+subscriptions_admin_list(lc_req *req)
+{
+    static const char *const allowed[] = {"limit", "cursor", "state", NULL};
+    static const char *const states[] = {"trialing", "active", "past_due",
+                                         "canceled", NULL};
+    lc_page page;
+    PGresult *res;
+    char limit[16], state_buf[16];
+    const char *state, *params[4];
+    size_t i;
+
+    if (lc_caller_platform_admin(req) != 0 ||
+        lc_page_parse_orders(req, allowed, directory_orders, 1, &page) != 0 ||
+        lc_page_filter(req, "state", state_buf, sizeof(state_buf), &state) !=
+            0) {
+        return;
+    }
+    for (i = 0; state != NULL && states[i] != NULL &&
+                strcmp(state, states[i]) != 0;
+         i++) {
+    }
+    if (state != NULL && states[i] == NULL) {
+        lc_body_field_error(req, "state", "invalid_choice",
+                            "state: not a subscription state");
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    params[0] = state;
+    params[1] = limit;
+    params[2] = page.after_key;
+    params[3] = page.after_id;
+    res = lc_req_read(req, NULL, lc_page_stmt(&page), params);
+    if (res != NULL) {
+        lc_page_respond_rows(req, &page, res, 2);
+        PQclear(res);
+    }
+}
+
+int
+subscriptions_admin_routes(lc_rpc_server *s)
+{
+    static const lc_rpc_route routes[] = {
+        {"GET", "/api/admin/billing/subscriptions", subscriptions_admin_list},
     };
 
     return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));

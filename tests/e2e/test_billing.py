@@ -344,3 +344,47 @@ def test_a_stopped_billing_allows_the_invitation_and_counts_it(stack, api):
     r = api.call("POST", "/api/users/invitations", t["slug"], t["token"],
                  json_body={"email": f"m8@{t['slug']}.test", "role": "member"})
     assert r.status == 402, r
+
+
+# --- the platform's view ----------------------------------------------------------
+
+
+def all_subscriptions(api, admin, query=""):
+    out, cursor = [], None
+    while True:
+        q = "limit=100" + (f"&{query}" if query else "") + \
+            (f"&cursor={cursor}" if cursor else "")
+        r = api.call("GET", "/api/admin/billing/subscriptions", token=admin,
+                     query=q)
+        assert r.status == 200, r
+        out += r.body["data"]
+        cursor = r.body["next_cursor"]
+        if cursor is None:
+            return out
+
+
+def test_platform_admins_see_every_subscription_with_its_mrr(stack, api):
+    trial = trialing_tenant(api)
+    paying = trialing_tenant(api, Mailbox(stack), roles=("member",))
+    assert change(api, paying, "business").status == 200  # 2 seats counted
+    activate_this_month(stack, paying)
+    admin = api.admin_token()
+    rows = {s["tenant_id"]: s for s in all_subscriptions(api, admin)}
+    assert rows[trial["id"]]["state"] == "trialing"
+    assert rows[trial["id"]]["mrr_minor"] == 0
+    assert rows[trial["id"]]["plan"]["code"] == "team"
+    p = rows[paying["id"]]
+    assert (p["plan"]["code"], p["state"], p["seats"], p["mrr_minor"],
+            p["currency"]) == ("business", "active", 2, 2 * 2500, "USD")
+    active = all_subscriptions(api, admin, "state=active")
+    assert paying["id"] in {s["tenant_id"] for s in active}
+    assert all(s["state"] == "active" for s in active)
+    r = api.call("GET", "/api/admin/billing/subscriptions", token=admin,
+                 query="state=gone")
+    assert r.status == 400 and r.fields() == {"state": "invalid_choice"}
+    # a tenant's owner is no platform admin, on no host
+    r = api.call("GET", "/api/admin/billing/subscriptions", paying["slug"],
+                 paying["token"])
+    assert r.status == 404, r
+    r = api.call("GET", "/api/admin/billing/subscriptions")
+    assert r.status == 401, r
