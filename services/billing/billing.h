@@ -45,6 +45,21 @@ typedef struct {
     const char *webhook_secret;   /* its signing secret; "off": none */
 } billing_app;
 
+/* --- usage.c -------------------------------------------------------------*/
+typedef struct {
+    uint32_t seats;    /* active members (users.CountSeats) */
+    uint32_t projects; /* active projects (projects.CountProjects) */
+} billing_usage;
+
+/* Counts a tenant's usage where it is owned; 0, or -1 when users or
+ * projects did not answer. */
+int usage_count(billing_app *app, const char *request_id,
+                const char *tenant_id, billing_usage *u);
+int usage_routes(lc_rpc_server *s);
+int usage_jobs_register(billing_app *app);
+/* Enqueues tomorrow's snapshot (00:10 UTC) unless one waits already. */
+int usage_schedule_next(billing_app *app, lc_db *db);
+
 /* --- plans.c -------------------------------------------------------------*/
 int plans_routes(lc_rpc_server *s);
 

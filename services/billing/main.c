@@ -52,7 +52,7 @@ billing_all_routes(lc_rpc_server *s)
     return plans_routes(s) != 0 || subscriptions_routes(s) != 0 ||
                    entitlements_routes(s) != 0 || invoices_routes(s) != 0 ||
                    webhooks_routes(s) != 0 ||
-                   subscriptions_admin_routes(s) != 0
+                   subscriptions_admin_routes(s) != 0 || usage_routes(s) != 0
                ? -1
                : 0;
 }
@@ -70,14 +70,18 @@ billing_jobs_start(billing_app *a, const lc_db_options *db)
     a->jobs_options.db.application = "lintel-billing-jobs";
     a->jobs = lc_jobs_new(&a->jobs_options);
     if (a->jobs == NULL || invoice_jobs_register(a) != 0 ||
-        webhooks_jobs_register(a) != 0 || dunning_jobs_register(a) != 0) {
+        webhooks_jobs_register(a) != 0 || dunning_jobs_register(a) != 0 ||
+        usage_jobs_register(a) != 0) {
         lc_jobs_free(a->jobs);
         a->jobs = NULL;
         fprintf(stderr, "lintel-billing: cannot make the job runner\n");
         return -1;
     }
     conn = lc_db_open(&a->jobs_options.db);
-    rc = conn ? invoice_schedule_next(a, conn) : -1;
+    rc = conn == NULL || invoice_schedule_next(a, conn) != 0 ||
+                 usage_schedule_next(a, conn) != 0
+             ? -1
+             : 0;
     lc_db_close(conn);
     if (rc != 0 || lc_jobs_start(a->jobs) != 0) {
         lc_jobs_free(a->jobs);

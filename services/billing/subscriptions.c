@@ -19,8 +19,6 @@
 #include "lc_clock.h"
 #include "lc_entitlement.h"
 #include "lc_page.h"
-#include "lintel/v1/projects.pb-c.h"
-#include "lintel/v1/users.pb-c.h"
 #include "proration.h"
 
 #define SUBSCRIPTION_JSON                                                      \
@@ -114,57 +112,6 @@ subscription_show(lc_req *req)
         lc_etag_respond(req, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     }
     PQclear(res);
-}
-
-/* --- usage, from the services that own it ---------------------------------*/
-
-typedef struct {
-    uint32_t seats;    /* active members */
-    uint32_t projects; /* active projects */
-} billing_usage;
-
-/* Counts seats (users.CountSeats) and projects (projects.CountProjects);
- * 0, or -1 with a 503 set when either cannot answer. */
-static int
-usage_count(lc_req *req, const char *tenant_id, billing_usage *u)
-{
-    billing_app *app = lc_req_app(req);
-    Lintel__V1__Users__CountSeatsRequest sin =
-        LINTEL__V1__USERS__COUNT_SEATS_REQUEST__INIT;
-    Lintel__V1__Projects__CountProjectsRequest pin =
-        LINTEL__V1__PROJECTS__COUNT_PROJECTS_REQUEST__INIT;
-    Lintel__V1__Users__CountSeatsResponse *seats = NULL;
-    Lintel__V1__Projects__CountProjectsResponse *projects = NULL;
-    lc_rpc_status st;
-    int status = 0;
-
-    sin.tenant_id = (char *)tenant_id;
-    st = lc_rpc_call_method(
-        app->users, "users.CountSeats", lc_req_id(req), tenant_id, &sin.base,
-        &lintel__v1__users__count_seats_response__descriptor,
-        lc_clock_mono_ms() + app->users_timeout_ms,
-        (ProtobufCMessage **)&seats, &status);
-    if (st != LC_RPC_OK) {
-        lc_req_error(req, 503, "service_unavailable",
-                     "seats cannot be counted now, try again later");
-        return -1;
-    }
-    u->seats = seats->active;
-    lc_envelope_free_message(&seats->base);
-    pin.tenant_id = (char *)tenant_id;
-    st = lc_rpc_call_method(
-        app->projects, "projects.CountProjects", lc_req_id(req), tenant_id,
-        &pin.base, &lintel__v1__projects__count_projects_response__descriptor,
-        lc_clock_mono_ms() + app->projects_timeout_ms,
-        (ProtobufCMessage **)&projects, &status);
-    if (st != LC_RPC_OK) {
-        lc_req_error(req, 503, "service_unavailable",
-                     "projects cannot be counted now, try again later");
-        return -1;
-    }
-    u->projects = projects->active;
-    lc_envelope_free_message(&projects->base);
-    return 0;
 }
 
 /* --- a plan change -------------------------------------------------------- */
@@ -469,8 +416,18 @@ change_run(lc_req *req, bool apply)
     c.plan = v[0].text;
     c.apply = apply;
     c.idem = &idem;
-    if (usage_count(req, caller.tenant_id, &c.usage) != 0 ||
-        lc_req_tx(req, caller.tenant_id, change_tx, &c) != 0) {
+    if (usage_count(lc_req_app(req), lc_req_id(req), caller.tenant_id,
+                    &c.usage) != 0) {
+        /* the plan's limits cannot be checked without them */
+        lc_req_error(req, 503, "service_unavailable",
+                     "seats and projects cannot be counted now, try again "
+                     "later");
+        if (apply) {
+            lc_idem_abort(req, &idem);
+        }
+        return;
+    }
+    if (lc_req_tx(req, caller.tenant_id, change_tx, &c) != 0) {
         if (c.unknown_plan) {
             lc_body_field_error(req, "plan", "not_found", "no such plan");
         } else if (c.over != NULL) {

@@ -388,3 +388,69 @@ def test_platform_admins_see_every_subscription_with_its_mrr(stack, api):
     assert r.status == 404, r
     r = api.call("GET", "/api/admin/billing/subscriptions")
     assert r.status == 401, r
+
+
+# --- usage ------------------------------------------------------------------------
+
+
+def usage(api, t):
+    r = api.call("GET", "/api/billing/usage", t["slug"], t["token"])
+    assert r.status == 200, r
+    return r.body
+
+
+def snapshots(stack, t):
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (t["id"],))
+        cur.execute("SELECT seats, projects, over_seats, over_projects"
+                    " FROM billing.usage_snapshots")
+        return cur.fetchall()
+
+
+def test_usage_is_counted_live_and_snapshotted_daily(stack, api):
+    t = trialing_tenant(api)
+    pp = P(api, t)
+    for _ in range(3):
+        pp.create_project()
+    pp.create_project(status="completed")
+    u = usage(api, t)
+    assert (u["plan"], u["source"]) == ("team", "live")
+    assert u["seats"] == {"used": 1, "limit": None}
+    assert u["projects"] == {"used": 3, "limit": 50}
+    assert u["history"] == []
+    # the plan held to a lower limit (as a change that slipped past a
+    # billing outage would leave it): the snapshot shows the excess
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (t["id"],))
+        cur.execute("UPDATE billing.subscriptions SET plan_code = 'free'")
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("UPDATE billing.jobs SET run_at = now()"
+                    " WHERE kind = 'usage.snapshot' AND status = 'queued'")
+        assert cur.rowcount == 1  # one snapshot run waits at a time
+    wait_until(lambda: snapshots(stack, t) != [], 20, "the usage snapshot")
+    assert snapshots(stack, t) == [(1, 3, False, True)]
+    u = usage(api, t)
+    assert u["projects"] == {"used": 3, "limit": 2}
+    assert [(h["seats"], h["projects"], h["over_projects"])
+            for h in u["history"]] == [(1, 3, True)]
+    # the run scheduled the next one, for tomorrow
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("SELECT extract(epoch FROM run_at - now()) FROM billing.jobs"
+                    " WHERE kind = 'usage.snapshot' AND status = 'queued'")
+        (wait,), = cur.fetchall()
+        assert 0 < wait <= 86400 + 600
+    # projects not answering: the last snapshot
+    pid = stack.pid("projects")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        u = usage(api, t)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert u["source"] == "snapshot" and u["projects"]["used"] == 3
+
+
+def test_usage_is_for_admins(stack, api):
+    t = trialing_tenant(api, Mailbox(stack), roles=("manager",))
+    r = api.call("GET", "/api/billing/usage", t["slug"],
+                 t["as"]["manager"]["token"])
+    assert r.status == 403 and r.code == "forbidden"
