@@ -10,7 +10,7 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import BIN
+from conftest import BIN, wait_until
 from projects_api import add_member, new_tenant
 from users_api import EdgeApi, Mailbox
 from test_billing import trialing_tenant
@@ -296,3 +296,65 @@ def test_the_command_refuses_a_bad_date(stack):
                            env=stack.service_env("billing"),
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and "usage" in r.stderr, args
+
+
+def test_kill_9_during_the_run_then_a_rerun_makes_exactly_the_missing(stack):
+    """Many tenants due (made in SQL: no members, so one seat each); the
+    run is killed once some invoices exist, and run again."""
+    today = datetime.date.today()
+    start, end = month_start(today, 1), month_start(today)
+    tenants = [str(uuid.uuid4()) for _ in range(600)]
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("""
+            DO $$
+            DECLARE t uuid;
+            BEGIN
+                FOREACH t IN ARRAY %s::uuid[] LOOP
+                    PERFORM set_config('app.tenant_id', t::text, true);
+                    INSERT INTO billing.subscriptions (tenant_id, plan_code,
+                        plan_version, state, period_start, period_end)
+                    VALUES (t, 'team', 1, 'active', %s, %s);
+                END LOOP;
+            END
+            $$""", (tenants, start, end))
+
+    def made():
+        with stack.db("billing") as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM billing.invoice_schedule s"
+                        " WHERE s.tenant_id = ANY(%s::uuid[])"
+                        " AND s.due_on > %s", (tenants, end))
+            return cur.fetchone()[0]
+
+    proc = subprocess.Popen(
+        [str(BIN / "lintel-billing"), "invoice", "--as-of", today.isoformat()],
+        env=stack.service_env("billing"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: made() >= 20 or proc.poll() is not None, 60,
+                   "the run to have billed some tenants")
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.kill()  # SIGKILL
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    partial = made()
+    assert 20 <= partial < len(tenants)
+    r = run_invoicing(stack, today.isoformat())
+    assert r.returncode == 0, r.stderr
+    assert made() == len(tenants)
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("""
+            DO $$
+            DECLARE t uuid; n int; lo int; hi int;
+            BEGIN
+                FOREACH t IN ARRAY %s::uuid[] LOOP
+                    PERFORM set_config('app.tenant_id', t::text, true);
+                    SELECT count(*), min(number), max(number) INTO n, lo, hi
+                      FROM billing.invoices;
+                    IF (n, lo, hi) IS DISTINCT FROM (1, 1, 1) THEN
+                        RAISE EXCEPTION 'tenant %% has %% invoices', t, n;
+                    END IF;
+                END LOOP;
+            END
+            $$""", (tenants,))
