@@ -130,6 +130,8 @@ $(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
 $(BUILD)/tests/test_password $(BUILD)/tests/test_body \
     $(BUILD)/tests/test_page: LDLIBS += -largon2
 $(BUILD)/tests/test_jwt: LDLIBS += -ljwt
+# billing renders invoices as PDF with libharu.
+$(BUILD)/bin/lintel-billing: LDLIBS += -lhpdf
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_PURE); do echo "== $$t"; $$t; done

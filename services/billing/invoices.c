@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "billing.h"
+#include "invoice_pdf.h"
 #include "lc_clock.h"
 #include "lc_page.h"
 #include "lintel/v1/users.pb-c.h"
@@ -506,17 +507,116 @@ static const lc_db_stmt invoice_get = {
     " FROM billing.invoices i WHERE i.id = $1 AND i.status <> 'draft'",
     1};
 
+/* --- the PDF: GET /api/billing/invoices/{id}.pdf ------------------------ */
+
+static const lc_db_stmt invoice_pdf_head = {
+    "SELECT i.number, i.status, " BILLING_DATE("(i.finalized_at AT TIME ZONE 'UTC')::date")
+    ", " BILLING_DATE("i.period_start") ", " BILLING_DATE("i.period_end") ","
+    " p.name || ' (version ' || p.version || ')', i.currency, i.total_minor"
+    " FROM billing.invoices i"
+    " JOIN billing.plans p ON (p.code, p.version) = (i.plan_code, i.plan_version)"
+    " WHERE i.id = $1 AND i.status <> 'draft'",
+    1};
+
+static const lc_db_stmt invoice_pdf_lines = {
+    "SELECT description, quantity, unit_price_minor, amount_minor"
+    " FROM billing.invoice_lines WHERE invoice_id = $1 ORDER BY position",
+    1};
+
+typedef struct {
+    lc_req_fail fail; /* first: lc_req_tx answers with it */
+    const char *id;
+    PGresult *head, *lines;
+} invoice_pdf_ctx;
+
+static int
+invoice_pdf_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    invoice_pdf_ctx *c = arg;
+
+    PQclear(c->head);
+    PQclear(c->lines);
+    c->lines = NULL;
+    c->head = lc_db_exec(db, &invoice_pdf_head, &c->id, err);
+    if (c->head == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->head) == 0) {
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
+                              "no such invoice");
+    }
+    c->lines = lc_db_exec(db, &invoice_pdf_lines, &c->id, err);
+    return c->lines ? 0 : -1;
+}
+
+static void
+invoices_pdf(lc_req *req, const lc_caller *caller, const char *id)
+{
+    invoice_pdf_ctx c = {.id = id};
+    invoice_pdf inv;
+    invoice_pdf_line *lines;
+    unsigned char *pdf;
+    size_t len;
+    int i, n;
+
+    if (lc_req_tx(req, caller->tenant_id, invoice_pdf_tx, &c) != 0) {
+        PQclear(c.head);
+        PQclear(c.lines);
+        return;
+    }
+    n = PQntuples(c.lines);
+    lines = calloc((size_t)n + 1, sizeof(*lines));
+    for (i = 0; lines != NULL && i < n; i++) {
+        lines[i].description = PQgetvalue(c.lines, i, 0);
+        lines[i].quantity = strtoll(PQgetvalue(c.lines, i, 1), NULL, 10);
+        lines[i].unit_price = strtoll(PQgetvalue(c.lines, i, 2), NULL, 10);
+        lines[i].amount = strtoll(PQgetvalue(c.lines, i, 3), NULL, 10);
+    }
+    inv = (invoice_pdf){.tenant = caller->tenant_slug,
+                        .number = PQgetvalue(c.head, 0, 0),
+                        .status = PQgetvalue(c.head, 0, 1),
+                        .issued = PQgetvalue(c.head, 0, 2),
+                        .period_start = PQgetvalue(c.head, 0, 3),
+                        .period_end = PQgetvalue(c.head, 0, 4),
+                        .plan = PQgetvalue(c.head, 0, 5),
+                        .currency = PQgetvalue(c.head, 0, 6),
+                        .total = strtoll(PQgetvalue(c.head, 0, 7), NULL, 10),
+                        .lines = lines,
+                        .nlines = (size_t)n};
+    if (lines == NULL || invoice_pdf_render(&inv, &pdf, &len) != 0) {
+        lc_req_error(req, 500, "internal", "the PDF could not be made");
+    } else {
+        lc_req_respond(req, 200, "application/pdf", pdf, len);
+        free(pdf);
+    }
+    free(lines);
+    PQclear(c.head);
+    PQclear(c.lines);
+}
+
 static void
 invoices_get(lc_req *req)
 {
     lc_caller caller;
     PGresult *res;
     const char *id;
+    char uuid[37];
+    size_t n;
 
     if (lc_caller_get(req, "admin", &caller) != 0) {
         return;
     }
     id = lc_req_param(req, "id");
+    /* {id}.pdf: the same invoice as a PDF */
+    n = strlen(id);
+    if (n == 40 && strcmp(id + 36, ".pdf") == 0) {
+        memcpy(uuid, id, 36);
+        uuid[36] = '\0';
+        if (lc_db_is_uuid(uuid)) {
+            invoices_pdf(req, &caller, uuid);
+            return;
+        }
+    }
     if (!lc_db_is_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such invoice");
         return;

@@ -118,6 +118,11 @@ class Contract:
         if ctype not in content:
             return out + [f"{what} → {status}: Content-Type {ctype!r}, "
                           f"documented: {', '.join(content)}"]
+        if ctype != "application/json":
+            # a document (an invoice's PDF): its type is the contract
+            if not body:
+                out.append(f"{what} → {status}: an empty {ctype} body")
+            return out
         try:
             doc = json.loads(body)
         except ValueError:

@@ -8,6 +8,7 @@ import threading
 import uuid
 
 import psycopg2
+import requests
 import pytest
 
 from conftest import BIN, wait_until
@@ -358,3 +359,35 @@ def test_kill_9_during_the_run_then_a_rerun_makes_exactly_the_missing(stack):
                 END LOOP;
             END
             $$""", (tenants,))
+
+
+def test_the_pdf_of_an_invoice_opens_with_its_number_and_total(
+        stack, api, tmp_path):
+    t = trialing_tenant(api, Mailbox(stack), roles=("member",))  # 2 seats
+    today = datetime.date.today()
+    set_period(stack, t, "active", month_start(today, 1), month_start(today),
+               charge=-150)
+    assert run_invoicing(stack, today.isoformat()).returncode == 0
+    inv = invoices(api, t)["data"][0]
+    r = requests.get(f"http://127.0.0.1:{api.port}/api/billing/invoices/"
+                     f"{inv['id']}.pdf", timeout=10,
+                     headers={"Host": f"{t['slug']}.lintel.localhost",
+                              "Authorization": f"Bearer {t['token']}"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"Invoice {inv['number']}" in text
+    assert inv["total_minor"] == 2 * 1200 - 150
+    assert "Total: 22.50 USD" in text
+    assert "-1.50 USD" in text and t["slug"] in text
+    # another tenant's, or a malformed id: 404
+    other = trialing_tenant(api)
+    r = api.call("GET", f"/api/billing/invoices/{inv['id']}.pdf", other["slug"],
+                 other["token"])
+    assert r.status == 404
+    r = api.call("GET", "/api/billing/invoices/x.pdf", t["slug"], t["token"])
+    assert r.status == 404
