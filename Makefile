@@ -114,6 +114,11 @@ $(BUILD)/bin/lintel-call: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/linte
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# billing.CheckEntitlement from a C client (tests/bench/entitlement_bench.c).
+$(BUILD)/bench/entitlement_bench: $(BUILD)/obj/tests/bench/entitlement_bench.o $(LC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
