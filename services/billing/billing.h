@@ -78,10 +78,12 @@ typedef struct {
     char error[512]; /* the last failure */
 } invoice_run_result;
 
-/* Bills every period that has ended by `as_of` (YYYY-MM-DD) on `db`
- * (outside any transaction); 0, or -1 when a tenant or the list failed. */
-int invoice_run(lc_db *db, lc_rpc_client *users, long users_timeout_ms,
-                const char *as_of, invoice_run_result *out);
+/* Bills every period that has ended by `as_of` (YYYY-MM-DD), on `db`
+ * (outside any transaction) and a few more connections made from `opts`;
+ * 0, or -1 when a tenant or the list failed. */
+int invoice_run(const lc_db_options *opts, lc_db *db, lc_rpc_client *users,
+                long users_timeout_ms, const char *as_of,
+                invoice_run_result *out);
 /* `lintel-billing invoice --as-of YYYY-MM-DD`; the exit status. */
 int invoice_command(int argc, char **argv);
 /* The job invoice.run: registers its handler; enqueues the next run (the

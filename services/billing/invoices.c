@@ -15,6 +15,8 @@
  * month.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@
 /* How many periods one tenant may be billed in one run (a run long
  * overdue catches up, a date far in the future does not loop). */
 #define INVOICE_MAX_PERIODS 36
+/* Connections that bill tenants side by side in one run. */
+#define INVOICE_WORKERS 4
 
 #define INVOICE_JSON                                                           \
     "json_build_object('id', i.id, 'number', i.number, 'status', i.status,"   \
@@ -270,16 +274,94 @@ invoice_due_tx(lc_db *db, void *arg, lc_db_error *err)
     return c->res ? 0 : -1;
 }
 
-int
-invoice_run(lc_db *db, lc_rpc_client *users, long users_timeout_ms,
-            const char *as_of, invoice_run_result *out)
+/* One tenant: its seats, then each ended period in its own transaction.
+ * Adds to out (under the run's lock). */
+typedef struct {
+    lc_rpc_client *users;
+    long users_timeout_ms;
+    const char *as_of;
+    const PGresult *due; /* this page of due tenants */
+    atomic_int next;     /* the next row of `due` to take */
+    pthread_mutex_t lock;
+    invoice_run_result *out;
+} invoice_page;
+
+static void
+invoice_tenant(lc_db *db, invoice_page *pg, const char *tenant)
 {
+    period_ctx c = {.as_of = pg->as_of};
+    lc_db_error err;
+    char why[sizeof(pg->out->error)] = "";
+    int k, made = 0, failed = 0;
+
+    if (period_seats(pg->users, pg->users_timeout_ms, tenant, &c.seats) != 0) {
+        failed = 1;
+        snprintf(why, sizeof(why),
+                 "users.CountSeats did not answer for tenant %s", tenant);
+    }
+    for (k = 0; !failed && k < INVOICE_MAX_PERIODS; k++) {
+        if (lc_db_tenant_tx(db, tenant, lc_clock_mono_ms() + 30000, period_tx,
+                            &c, &err) != 0) {
+            failed = 1;
+            snprintf(why, sizeof(why), "tenant %s: %s", tenant, err.message);
+            break;
+        }
+        made += c.billed;
+        if (!c.more) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&pg->lock);
+    pg->out->invoices += made;
+    pg->out->failed += failed;
+    if (failed) {
+        memcpy(pg->out->error, why, sizeof(why));
+    }
+    pthread_mutex_unlock(&pg->lock);
+}
+
+typedef struct {
+    invoice_page *pg;
+    lc_db *db;
+} invoice_worker;
+
+static void *
+invoice_worker_run(void *arg)
+{
+    invoice_worker *w = arg;
+    int n = PQntuples(w->pg->due), i;
+
+    while ((i = atomic_fetch_add(&w->pg->next, 1)) < n) {
+        invoice_tenant(w->db, w->pg, PQgetvalue(w->pg->due, i, 0));
+    }
+    return NULL;
+}
+
+int
+invoice_run(const lc_db_options *opts, lc_db *db, lc_rpc_client *users,
+            long users_timeout_ms, const char *as_of, invoice_run_result *out)
+{
+    invoice_worker w[INVOICE_WORKERS];
+    pthread_t th[INVOICE_WORKERS];
+    invoice_page pg = {.users = users,
+                       .users_timeout_ms = users_timeout_ms,
+                       .as_of = as_of,
+                       .out = out};
     char after[37] = "";
     lc_db_error err;
-    PGresult *due;
-    int i, n, k;
+    int nw, i, n;
 
     memset(out, 0, sizeof(*out));
+    pthread_mutex_init(&pg.lock, NULL);
+    /* Tenants are independent: a few connections bill them side by side
+     * (the first is the caller's); without more, one does it all. */
+    w[0] = (invoice_worker){.pg = &pg, .db = db};
+    for (nw = 1; nw < INVOICE_WORKERS; nw++) {
+        w[nw] = (invoice_worker){.pg = &pg, .db = lc_db_open(opts)};
+        if (w[nw].db == NULL) {
+            break;
+        }
+    }
     for (;;) {
         const char *params[2] = {as_of, after[0] ? after : NULL};
         invoice_due_ctx dc = {.params = params};
@@ -288,43 +370,31 @@ invoice_run(lc_db *db, lc_rpc_client *users, long users_timeout_ms,
                             invoice_due_tx, &dc, &err) != 0) {
             PQclear(dc.res);
             snprintf(out->error, sizeof(out->error), "%s", err.message);
-            return -1;
+            out->failed++;
+            break;
         }
-        due = dc.res;
-        n = PQntuples(due);
-        for (i = 0; i < n; i++) {
-            const char *tenant = PQgetvalue(due, i, 0);
-            period_ctx c = {.as_of = as_of};
-
-            if (period_seats(users, users_timeout_ms, tenant, &c.seats) != 0) {
-                out->failed++;
-                snprintf(out->error, sizeof(out->error),
-                         "users.CountSeats did not answer for tenant %s",
-                         tenant);
-                continue;
-            }
-            for (k = 0; k < INVOICE_MAX_PERIODS; k++) {
-                if (lc_db_tenant_tx(db, tenant, lc_clock_mono_ms() + 30000,
-                                    period_tx, &c, &err) != 0) {
-                    out->failed++;
-                    snprintf(out->error, sizeof(out->error), "tenant %s: %s",
-                             tenant, err.message);
-                    break;
-                }
-                out->invoices += c.billed;
-                if (!c.more) {
-                    break;
-                }
-            }
+        pg.due = dc.res;
+        atomic_store(&pg.next, 0);
+        n = PQntuples(dc.res);
+        for (i = 1; i < nw; i++) {
+            pthread_create(&th[i], NULL, invoice_worker_run, &w[i]);
+        }
+        invoice_worker_run(&w[0]);
+        for (i = 1; i < nw; i++) {
+            pthread_join(th[i], NULL);
         }
         if (n > 0) {
-            snprintf(after, sizeof(after), "%s", PQgetvalue(due, n - 1, 0));
+            snprintf(after, sizeof(after), "%s", PQgetvalue(dc.res, n - 1, 0));
         }
-        PQclear(due);
+        PQclear(dc.res);
         if (n == 0) {
             break;
         }
     }
+    for (i = 1; i < nw; i++) {
+        lc_db_close(w[i].db);
+    }
+    pthread_mutex_destroy(&pg.lock);
     return out->failed > 0 ? -1 : 0;
 }
 
@@ -366,7 +436,8 @@ invoice_command(int argc, char **argv)
     opts.conninfo = db_url;
     opts.application = "lintel-billing-invoice";
     db = lc_db_open(&opts);
-    rc = db ? invoice_run(db, users, users_timeout_ms, argv[3], &res) : -1;
+    rc = db ? invoice_run(&opts, db, users, users_timeout_ms, argv[3], &res)
+            : -1;
     lc_db_close(db);
     lc_rpc_client_close(users);
     if (db == NULL) {
@@ -396,7 +467,8 @@ invoice_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     (void)job;
     today = billing_date_from_days(lc_clock_wall_ms() / 86400000);
     billing_date_format(today, as_of);
-    if (invoice_run(db, app->users, app->users_timeout_ms, as_of, &res) != 0) {
+    if (invoice_run(&app->jobs_options.db, db, app->users,
+                    app->users_timeout_ms, as_of, &res) != 0) {
         snprintf(why, whylen, "%d tenants failed: %s", res.failed, res.error);
         return LC_JOB_RETRY;
     }
