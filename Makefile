@@ -42,7 +42,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests that need a live PostgreSQL or Redis run from the e2e suite.
 UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache \
-             $(BUILD)/tests/test_jobs $(BUILD)/tests/test_consumer
+             $(BUILD)/tests/test_jobs $(BUILD)/tests/test_consumer \
+             $(BUILD)/tests/test_kit
 UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
 # `lintel-<svc> version`: the git description (given on the command line
@@ -133,7 +134,7 @@ $(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
 # lc_password calls libargon2, which only the programs that hash link, and
 # those whose bodies hold a password (lc_body, and lc_page through it).
 $(BUILD)/tests/test_password $(BUILD)/tests/test_body \
-    $(BUILD)/tests/test_page: LDLIBS += -largon2
+    $(BUILD)/tests/test_page $(BUILD)/tests/test_kit: LDLIBS += -largon2
 $(BUILD)/tests/test_jwt: LDLIBS += -ljwt
 # billing renders invoices as PDF with libharu.
 $(BUILD)/bin/lintel-billing: LDLIBS += -lhpdf

@@ -139,6 +139,8 @@ lc_cache_connect(lc_cache *c)
 {
     redisContext *ctx;
 
+    if (c == NULL) /* a service without Redis: always down */
+        return -1;
     if (c->ctx != NULL)
         return 0;
     ctx = redisConnectWithTimeout(c->host, c->port, c->connect_timeout);
@@ -153,11 +155,12 @@ lc_cache_connect(lc_cache *c)
     return 0;
 }
 
-/* Connected, or -1 without any I/O while the back-off runs. */
+/* Connected, or -1 without any I/O while the back-off runs (or when there
+ * is no Redis at all: c NULL). */
 static int
 lc_cache_ready(lc_cache *c)
 {
-    if (c->ctx == NULL && c->has_failed &&
+    if (c != NULL && c->ctx == NULL && c->has_failed &&
         lc_clock_mono_ms() - c->failed_at_ms < c->retry_after_ms)
         return -1;
     return lc_cache_connect(c);

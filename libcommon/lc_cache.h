@@ -30,7 +30,9 @@ typedef struct {
     int retry_after_ms;     /* back-off after a failure; 0: 1000 */
 } lc_cache_options;
 
-/* Never fails for an unreachable server (it connects lazily); NULL = OOM. */
+/* Never fails for an unreachable server (it connects lazily); NULL = OOM.
+ * Every call below also takes NULL, a service without Redis: it answers as
+ * if Redis were down. */
 lc_cache *lc_cache_open(const lc_cache_options *opts);
 void lc_cache_close(lc_cache *c);
 

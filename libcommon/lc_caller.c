@@ -5,6 +5,7 @@
  */
 #include "lc_caller.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,27 @@ static const char lc_caller_cas_script[] =
 
 static lc_caller_fetch_fn caller_fetch;
 static void *caller_fetch_arg;
+
+/*
+ * The facts each worker thread read last, per caller, for at most
+ * LC_CALLER_LOCAL_TTL_MS: a request then costs no Redis round trip (five
+ * system calls and a wake-up here). A change is seen by every service
+ * within that time plus the stamp's (well inside the 5 s rule); in the
+ * process that makes the change (users) at once, since its fences and
+ * stamps move the generation every entry is checked against.
+ */
+typedef struct {
+    bool used;
+    char tenant_id[LC_CALLER_UUID_LEN + 1];
+    char user_id[LC_CALLER_UUID_LEN + 1];
+    int64_t at_ms;
+    uint64_t generation;
+    lc_caller_tenant t;
+    lc_caller_member m;
+} lc_caller_local;
+
+static _Thread_local lc_caller_local caller_local[LC_CALLER_LOCAL_SLOTS];
+static atomic_uint_fast64_t caller_generation;
 
 static const char *const roles_by_rank[] = {"viewer", "member", "manager",
                                             "admin", "owner"};
@@ -276,6 +298,54 @@ lc_caller_keys(const char *tenant_id, const char *user_id, char *tkey,
     }
 }
 
+static lc_caller_local *
+lc_caller_local_slot(const lc_caller *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *p;
+
+    for (p = c->user_id; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    }
+    return &caller_local[h % LC_CALLER_LOCAL_SLOTS];
+}
+
+/* The verdict of this thread's recent facts, or LC_CALLER_ASK. */
+static lc_caller_verdict
+lc_caller_from_local(const lc_caller *c, const char *min_role,
+                     lc_caller_member *m)
+{
+    lc_caller_local *e = lc_caller_local_slot(c);
+    lc_caller_verdict v;
+
+    if (!e->used || strcmp(e->user_id, c->user_id) != 0 ||
+        strcmp(e->tenant_id, c->tenant_id) != 0 ||
+        e->generation != atomic_load(&caller_generation) ||
+        lc_clock_mono_ms() - e->at_ms >= LC_CALLER_LOCAL_TTL_MS) {
+        return LC_CALLER_ASK;
+    }
+    v = lc_caller_decide(&e->t, &e->m, c->session_id, min_role);
+    if (v != LC_CALLER_ASK) {
+        *m = e->m;
+    }
+    return v;
+}
+
+static void
+lc_caller_local_keep(const lc_caller *c, const lc_caller_tenant *t,
+                     const lc_caller_member *m, uint64_t generation)
+{
+    lc_caller_local *e = lc_caller_local_slot(c);
+
+    e->used = true;
+    snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", c->tenant_id);
+    snprintf(e->user_id, sizeof(e->user_id), "%s", c->user_id);
+    e->at_ms = lc_clock_mono_ms();
+    e->generation = generation;
+    e->t = *t;
+    e->m = *m;
+}
+
 /* The snapshots' verdict, or LC_CALLER_ASK when Redis cannot tell. */
 static lc_caller_verdict
 lc_caller_from_redis(lc_req *req, const lc_caller *c, const char *min_role,
@@ -283,6 +353,7 @@ lc_caller_from_redis(lc_req *req, const lc_caller *c, const char *min_role,
 {
     char tkey[LC_CALLER_KEY_MAX], ukey[LC_CALLER_KEY_MAX], *vals[2];
     const char *keys[2] = {tkey, ukey};
+    uint64_t generation = atomic_load(&caller_generation);
     lc_caller_verdict v = LC_CALLER_ASK;
     lc_caller_tenant t;
 
@@ -294,6 +365,7 @@ lc_caller_from_redis(lc_req *req, const lc_caller *c, const char *min_role,
         lc_caller_tenant_decode(vals[0], &t) == 0 &&
         lc_caller_member_decode(vals[1], m) == 0) {
         v = lc_caller_decide(&t, m, c->session_id, min_role);
+        lc_caller_local_keep(c, &t, m, generation);
     }
     free(vals[0]);
     free(vals[1]);
@@ -305,6 +377,7 @@ static int
 lc_caller_from_source(lc_req *req, const lc_caller *c, const char *min_role,
                       lc_caller_member *m, lc_caller_verdict *v)
 {
+    uint64_t generation = atomic_load(&caller_generation);
     lc_caller_tenant t;
 
     if (caller_fetch == NULL ||
@@ -316,6 +389,7 @@ lc_caller_from_source(lc_req *req, const lc_caller *c, const char *min_role,
         return -1;
     }
     *v = lc_caller_decide(&t, m, c->session_id, min_role);
+    lc_caller_local_keep(c, &t, m, generation);
     return 0;
 }
 
@@ -355,7 +429,10 @@ lc_caller_get(lc_req *req, const char *min_role, lc_caller *out)
     if (lc_caller_principal(req, out) != 0) {
         return -1;
     }
-    v = lc_caller_from_redis(req, out, min_role, &m);
+    v = lc_caller_from_local(out, min_role, &m);
+    if (v == LC_CALLER_ASK) {
+        v = lc_caller_from_redis(req, out, min_role, &m);
+    }
     if (v == LC_CALLER_ASK &&
         lc_caller_from_source(req, out, min_role, &m, &v) != 0) {
         return -1;
@@ -468,6 +545,7 @@ lc_caller_fence(lc_cache *c, const char *tenant_id, const char *user_id,
 {
     char key[LC_CALLER_KEY_MAX];
 
+    atomic_fetch_add(&caller_generation, 1);
     if (user_id != NULL) {
         snprintf(key, sizeof(key), "lc:caller:u:%s:%s", tenant_id, user_id);
     } else {
@@ -486,6 +564,9 @@ lc_caller_store(lc_cache *c, lc_caller_write mode, const char *tenant_id,
     const char *how = mode == LC_CALLER_STAMP ? "stamp" : "fill";
     lc_cache_status st;
 
+    if (mode == LC_CALLER_STAMP) {
+        atomic_fetch_add(&caller_generation, 1);
+    }
     lc_caller_keys(tenant_id, user_id, tkey, ukey);
     if (lc_caller_tenant_encode(t, value, sizeof(value)) < 0) {
         return LC_CACHE_DOWN;

@@ -11,7 +11,10 @@
  *
  * Where the facts come from, fastest first:
  *
- *   1. Redis, one MGET per request: a snapshot per tenant
+ *   0. What this worker thread read in the last LC_CALLER_LOCAL_TTL_MS
+ *      (1 s) for this caller; in the users service, only since its last
+ *      fence or stamp.
+ *   1. Redis, one MGET: a snapshot per tenant
  *      ("lc:caller:t:<tenant>") and per member ("lc:caller:u:<tenant>:
  *      <user>"), written only by the users service, from the database.
  *   2. When a snapshot is missing or fenced, or Redis is down: the
@@ -62,6 +65,10 @@
 #define LC_CALLER_ROLE_MAX 16
 #define LC_CALLER_UUID_LEN 36
 #define LC_CALLER_MAX_REVOKED 32
+/* How long a worker thread answers a caller from the facts it read last,
+ * and how many callers it keeps (see lc_caller.c). */
+#define LC_CALLER_LOCAL_TTL_MS 1000
+#define LC_CALLER_LOCAL_SLOTS 64
 /* Snapshots expire (a bound on memory and on the case above). */
 #define LC_CALLER_SNAPSHOT_TTL_MS 60000
 /* The longest encoded snapshot, with room to spare. */

@@ -306,10 +306,11 @@ lc_db_exec(lc_db *db, const lc_db_stmt *st, const char *const *params,
     if (idx >= 0) {
         snprintf(name, sizeof(name), "lc%d", idx);
         res =
-            PQexecPrepared(db->conn, name, st->nparams, params, NULL, NULL, 0);
+            PQexecPrepared(db->conn, name, st->nparams, params, NULL, NULL,
+                           st->binary);
     } else {
         res = PQexecParams(db->conn, st->sql, st->nparams, NULL, params, NULL,
-                           NULL, 0);
+                           NULL, st->binary);
     }
     status = PQresultStatus(res);
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
@@ -493,10 +494,10 @@ lc_db_send(lc_db *db, const lc_db_stmt *st, const char *const *params,
     if (idx >= 0) {
         snprintf(name, sizeof(name), "lc%d", idx);
         ok = PQsendQueryPrepared(db->conn, name, st->nparams, params, NULL,
-                                 NULL, 0);
+                                 NULL, st->binary);
     } else {
         ok = PQsendQueryParams(db->conn, st->sql, st->nparams, NULL, params,
-                               NULL, NULL, 0);
+                               NULL, NULL, st->binary);
     }
     if (!ok) {
         lc_db_result_error(db, NULL, err);

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     const char *sql; /* parameters as $1..$n, always: never built SQL */
     int nparams;
+    bool binary; /* results in binary format (read with lc_row) */
 } lc_db_stmt;
 
 /* What kind of failure: the request layer (lc_req_db_error) decides what

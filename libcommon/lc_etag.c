@@ -27,8 +27,10 @@ lc_etag_if_match(lc_req *req, char *version, size_t len)
         version[0] = '\0';
         return 0;
     }
+    /* Exactly the tag this service issues: digits without a leading zero
+     * ("01" is not "1": a strong comparison compares the text). */
     if (n >= 3 && n - 2 < len && n - 2 <= LC_ETAG_VERSION_MAX &&
-        h[0] == '"' && h[n - 1] == '"') {
+        h[0] == '"' && h[n - 1] == '"' && (h[1] != '0' || n == 3)) {
         for (i = 1; i < n - 1 && isdigit((unsigned char)h[i]); i++) {
         }
         if (i == n - 1) {

@@ -1,5 +1,5 @@
 /*
- * lc_json.c: strict JSON parsing, typed getters and the API error envelope.
+ * lc_json.c: strict JSON parsing and the API error envelope.
  *
  * Parsing runs in three steps. A lexical scan of the raw bytes refuses what
  * cJSON 1.7.15 lets through: invalid UTF-8, \u0000 and unpaired surrogate
@@ -376,12 +376,6 @@ lc_json_status_message(lc_json_status st)
     switch (st) {
     case LC_JSON_OK:
         return "ok";
-    case LC_JSON_MISSING:
-        return "field is missing";
-    case LC_JSON_WRONG_TYPE:
-        return "field has the wrong type";
-    case LC_JSON_OUT_OF_RANGE:
-        return "field is out of range";
     case LC_JSON_TOO_LARGE:
         return "body is too large";
     case LC_JSON_TOO_DEEP:
@@ -396,133 +390,6 @@ lc_json_status_message(lc_json_status st)
     return "unknown JSON status";
 }
 
-static lc_json_status
-lc_json_lookup(const cJSON *obj, const char *key, const cJSON **item)
-{
-    if (!cJSON_IsObject(obj))
-        return LC_JSON_WRONG_TYPE;
-    /* Case-sensitive: cJSON_GetObjectItem would match "Name" for "name". */
-    *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return *item != NULL ? LC_JSON_OK : LC_JSON_MISSING;
-}
-
-lc_json_status
-lc_json_get_string(const cJSON *obj, const char *key, size_t max_len,
-                   const char **out)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-
-    if (st != LC_JSON_OK)
-        return st;
-    if (!cJSON_IsString(item))
-        return LC_JSON_WRONG_TYPE;
-    if (strlen(item->valuestring) > max_len)
-        return LC_JSON_OUT_OF_RANGE;
-    *out = item->valuestring;
-    return LC_JSON_OK;
-}
-
-lc_json_status
-lc_json_get_int64(const cJSON *obj, const char *key, int64_t min, int64_t max,
-                  int64_t *out)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-    double d;
-    int64_t v;
-
-    if (st != LC_JSON_OK)
-        return st;
-    if (!cJSON_IsNumber(item))
-        return LC_JSON_WRONG_TYPE;
-    d = item->valuedouble;
-    /* Beyond 2^53 a double no longer holds every integer: 2^53 + 1 arrives
-     * as 2^53. The negated test also refuses NaN. */
-    if (!(d > -LC_JSON_MAX_SAFE_INT && d < LC_JSON_MAX_SAFE_INT))
-        return LC_JSON_OUT_OF_RANGE;
-    v = (int64_t)d;
-    if ((double)v != d || v < min || v > max)
-        return LC_JSON_OUT_OF_RANGE;
-    *out = v;
-    return LC_JSON_OK;
-}
-
-lc_json_status
-lc_json_get_bool(const cJSON *obj, const char *key, bool *out)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-
-    if (st != LC_JSON_OK)
-        return st;
-    if (!cJSON_IsBool(item))
-        return LC_JSON_WRONG_TYPE;
-    *out = cJSON_IsTrue(item);
-    return LC_JSON_OK;
-}
-
-lc_json_status
-lc_json_get_object(const cJSON *obj, const char *key, const cJSON **out)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-
-    if (st != LC_JSON_OK)
-        return st;
-    if (!cJSON_IsObject(item))
-        return LC_JSON_WRONG_TYPE;
-    *out = item;
-    return LC_JSON_OK;
-}
-
-lc_json_status
-lc_json_get_array(const cJSON *obj, const char *key, const cJSON **out)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-
-    if (st != LC_JSON_OK)
-        return st;
-    if (!cJSON_IsArray(item))
-        return LC_JSON_WRONG_TYPE;
-    *out = item;
-    return LC_JSON_OK;
-}
-
-lc_json_status
-lc_json_get_null(const cJSON *obj, const char *key)
-{
-    const cJSON *item = NULL;
-    lc_json_status st = lc_json_lookup(obj, key, &item);
-
-    if (st != LC_JSON_OK)
-        return st;
-    return cJSON_IsNull(item) ? LC_JSON_OK : LC_JSON_WRONG_TYPE;
-}
-
-const char *
-lc_json_unknown_key(const cJSON *obj, const char *const *allowed)
-{
-    const cJSON *c;
-    const char *const *a;
-
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    for (c = obj->child; c != NULL; c = c->next) {
-        for (a = allowed; a != NULL && *a != NULL; a++)
-            if (strcmp(*a, c->string) == 0)
-                break;
-        if (a == NULL || *a == NULL)
-            return c->string;
-    }
-    return NULL;
-}
-
-/*
- * Copies at most size - 1 bytes of src, cutting before a UTF-8 continuation
- * byte so that a truncated field name is still valid UTF-8.
- */
 static void
 lc_json_copy_truncated(char *dst, size_t size, const char *src)
 {

@@ -6,7 +6,8 @@
  * (integers above 2^53 round, valueint saturates), strings may hold invalid
  * UTF-8 and \u0000 silently truncates them. lc_json_parse() refuses all of
  * that, plus bodies over a byte limit, nesting over a depth limit and
- * trailing garbage; the getters are case-sensitive and range-checked.
+ * trailing garbage. Reading a body field by field is lc_body's (typed specs,
+ * case-sensitive, range-checked).
  *
  * The error envelope of API.md is built here too:
  *   {"error":{"code":"…","message":"…","request_id":"…","fields":[…]}}
@@ -29,10 +30,6 @@ typedef struct {
 
 typedef enum {
     LC_JSON_OK = 0,
-    LC_JSON_MISSING,      /* getter: no such key */
-    LC_JSON_WRONG_TYPE,   /* getter: present but not of the asked type */
-    LC_JSON_OUT_OF_RANGE, /* getter: number not an integer or out of bounds,
-                             string too long */
     LC_JSON_TOO_LARGE,    /* parse: over max_bytes */
     LC_JSON_TOO_DEEP,     /* parse: over max_depth */
     LC_JSON_DUPLICATE_KEY,
@@ -52,29 +49,6 @@ lc_json_status lc_json_parse(const char *text, size_t len,
 
 /* A static message for a status ("body is not valid JSON", ...). */
 const char *lc_json_status_message(lc_json_status st);
-
-/*
- * Typed, case-sensitive getters on an object. `obj` must be an object.
- * They never allocate: strings point into the tree. A string's `max_len`
- * counts bytes.
- */
-lc_json_status lc_json_get_string(const cJSON *obj, const char *key,
-                                  size_t max_len, const char **out);
-lc_json_status lc_json_get_int64(const cJSON *obj, const char *key, int64_t min,
-                                 int64_t max, int64_t *out);
-lc_json_status lc_json_get_bool(const cJSON *obj, const char *key, bool *out);
-lc_json_status lc_json_get_object(const cJSON *obj, const char *key,
-                                  const cJSON **out);
-lc_json_status lc_json_get_array(const cJSON *obj, const char *key,
-                                 const cJSON **out);
-/* LC_JSON_OK when the key is present with value null. */
-lc_json_status lc_json_get_null(const cJSON *obj, const char *key);
-
-/*
- * Returns the first key of `obj` not in the NULL-terminated list `allowed`,
- * or NULL when every key is allowed (API.md: unknown fields are refused).
- */
-const char *lc_json_unknown_key(const cJSON *obj, const char *const *allowed);
 
 /* Field-level validation problems, collected for the error envelope. */
 #define LC_JSON_MAX_FIELD_ERRORS 16

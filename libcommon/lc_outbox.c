@@ -20,6 +20,7 @@
 
 struct lc_outbox {
     size_t nkeys;
+    char keys[LC_OUTBOX_MAX_KEYS][64]; /* the key columns' names */
     bool has_pub;
     nng_socket pub;
     atomic_llong announced; /* highest seq published */
@@ -133,6 +134,9 @@ lc_outbox_open(const lc_outbox_options *opts, char *err, size_t errlen)
         return NULL;
     }
     o->nkeys = opts->nkeys;
+    for (i = 0; i < opts->nkeys; i++) {
+        snprintf(o->keys[i], sizeof(o->keys[i]), "%s", opts->keys[i]);
+    }
     if (outbox_build(o, opts) != 0) {
         snprintf(err, errlen, "outbox: names too long");
         free(o);
@@ -274,50 +278,101 @@ lc_outbox_page_clear(lc_outbox_page *page)
     page->rows = NULL;
 }
 
-void
-lc_outbox_serve(lc_req *req, const lc_outbox *o)
+/* Sets the field `name` of `msg`, when its message has one, to the row's
+ * text (a string field) or number (a uint64 field). */
+static void
+outbox_set(ProtobufCMessage *msg, const char *name, const char *value)
 {
-    const Lintel__V1__EventsSinceRequest *in;
-    Lintel__V1__EventsSinceResponse out =
-        LINTEL__V1__EVENTS_SINCE_RESPONSE__INIT;
-    Lintel__V1__Event *events = NULL, **ptrs = NULL;
-    lc_outbox_page page;
-    int i, n;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    char *at;
 
+    if (f == NULL || f->label == PROTOBUF_C_LABEL_REPEATED) {
+        return;
+    }
+    at = (char *)msg + f->offset;
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        *(const char **)at = value;
+    } else if (f->type == PROTOBUF_C_TYPE_UINT64) {
+        *(uint64_t *)at = strtoull(value, NULL, 10);
+    }
+}
+
+void
+lc_outbox_serve_as(lc_req *req, const lc_outbox *o,
+                   const ProtobufCMessageDescriptor *reply_desc)
+{
+    static const struct {
+        const char *name;
+        int column;
+    } fixed[] = {
+        {"seq", LC_OUTBOX_COL_SEQ},
+        {"tenant_id", LC_OUTBOX_COL_TENANT_ID},
+        {"type", LC_OUTBOX_COL_TYPE},
+        {"actor_id", LC_OUTBOX_COL_ACTOR_ID},
+        {"occurred_at", LC_OUTBOX_COL_OCCURRED_AT},
+        {"data_json", LC_OUTBOX_COL_DATA_JSON},
+    };
+    const ProtobufCFieldDescriptor *events_f =
+        protobuf_c_message_descriptor_get_field_by_name(reply_desc, "events");
+    const ProtobufCFieldDescriptor *last_f =
+        protobuf_c_message_descriptor_get_field_by_name(reply_desc, "last_seq");
+    const ProtobufCMessageDescriptor *event_desc;
+    const Lintel__V1__EventsSinceRequest *in;
+    ProtobufCMessage *reply = NULL, **ptrs = NULL;
+    char *events = NULL;
+    lc_outbox_page page = {0};
+    size_t i, k, n = 0;
+
+    if (events_f == NULL || last_f == NULL ||
+        events_f->type != PROTOBUF_C_TYPE_MESSAGE ||
+        events_f->label != PROTOBUF_C_LABEL_REPEATED) {
+        lc_req_error(req, 500, "internal", "internal error");
+        return;
+    }
+    event_desc = events_f->descriptor;
+    /* Every EventsSince request has these two fields, by number. */
     in = (const Lintel__V1__EventsSinceRequest *)lc_req_pb(
         req, &lintel__v1__events_since_request__descriptor);
     if (in == NULL ||
         lc_outbox_read(req, o, in->after_seq, in->limit, &page) != 0) {
         return;
     }
-    n = PQntuples(page.rows);
-    if (n > 0) {
-        events = calloc((size_t)n, sizeof(*events));
-        ptrs = calloc((size_t)n, sizeof(*ptrs));
-        if (events == NULL || ptrs == NULL) {
-            lc_req_error(req, 500, "internal", "internal error");
-            goto done;
+    n = (size_t)PQntuples(page.rows);
+    reply = calloc(1, reply_desc->sizeof_message);
+    events = calloc(n ? n : 1, event_desc->sizeof_message);
+    ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    if (reply == NULL || events == NULL || ptrs == NULL) {
+        lc_req_error(req, 500, "internal", "internal error");
+        goto done;
+    }
+    protobuf_c_message_init(reply_desc, reply);
+    for (i = 0; i < n; i++) {
+        ptrs[i] = (ProtobufCMessage *)(events + i * event_desc->sizeof_message);
+        protobuf_c_message_init(event_desc, ptrs[i]);
+        for (k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++) {
+            outbox_set(ptrs[i], fixed[k].name,
+                       PQgetvalue(page.rows, (int)i, fixed[k].column));
+        }
+        for (k = 0; k < o->nkeys; k++) {
+            outbox_set(
+                ptrs[i], o->keys[k],
+                PQgetvalue(page.rows, (int)i, LC_OUTBOX_COL_KEY0 + (int)k));
         }
     }
-    for (i = 0; i < n; i++) {
-        lintel__v1__event__init(&events[i]);
-        events[i].seq =
-            strtoull(PQgetvalue(page.rows, i, LC_OUTBOX_COL_SEQ), NULL, 10);
-        events[i].tenant_id = PQgetvalue(page.rows, i, LC_OUTBOX_COL_TENANT_ID);
-        events[i].type = PQgetvalue(page.rows, i, LC_OUTBOX_COL_TYPE);
-        events[i].subject_id = PQgetvalue(page.rows, i, LC_OUTBOX_COL_KEY0);
-        events[i].actor_id = PQgetvalue(page.rows, i, LC_OUTBOX_COL_ACTOR_ID);
-        events[i].occurred_at =
-            PQgetvalue(page.rows, i, LC_OUTBOX_COL_OCCURRED_AT);
-        events[i].data_json = PQgetvalue(page.rows, i, LC_OUTBOX_COL_DATA_JSON);
-        ptrs[i] = &events[i];
-    }
-    out.n_events = (size_t)n;
-    out.events = ptrs;
-    out.last_seq = page.last_seq;
-    lc_req_respond_pb(req, &out.base);
+    *(size_t *)((char *)reply + events_f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)reply + events_f->offset) = ptrs;
+    *(uint64_t *)((char *)reply + last_f->offset) = page.last_seq;
+    lc_req_respond_pb(req, reply);
 done:
+    free(reply);
     free(events);
     free(ptrs);
     lc_outbox_page_clear(&page);
+}
+
+void
+lc_outbox_serve(lc_req *req, const lc_outbox *o)
+{
+    lc_outbox_serve_as(req, o, &lintel__v1__events_since_response__descriptor);
 }

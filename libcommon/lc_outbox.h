@@ -106,4 +106,13 @@ void lc_outbox_page_clear(lc_outbox_page *page);
  * proto/lintel/v1/events.proto; an event's subject_id is key 0. */
 void lc_outbox_serve(lc_req *req, const lc_outbox *o);
 
+/* The same with a service's own reply message (`reply_desc`), filled by
+ * field name: repeated `events` and `last_seq`; in each event seq,
+ * tenant_id, type, actor_id, occurred_at, data_json and one string field
+ * per key column, named as the column (projects.Event: project_id,
+ * task_id). The request must be wire-compatible with
+ * lintel.v1.EventsSinceRequest (after_seq = 1, limit = 2). */
+void lc_outbox_serve_as(lc_req *req, const lc_outbox *o,
+                        const ProtobufCMessageDescriptor *reply_desc);
+
 #endif

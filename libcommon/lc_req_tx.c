@@ -33,6 +33,16 @@ lc_req_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx)
     return -1;
 }
 
+int
+lc_req_query_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    lc_req_query *q = arg;
+
+    PQclear(q->res); /* what an attempt before a retry left */
+    q->res = lc_db_exec(db, q->stmt, q->params, err);
+    return q->res ? 0 : -1;
+}
+
 PGresult *
 lc_req_read(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
             const char *const *params)

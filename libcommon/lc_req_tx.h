@@ -39,9 +39,21 @@ int lc_req_fail_tx(lc_req_fail *f, lc_db_error *err, int status,
  */
 int lc_req_tx(lc_req *req, const char *tenant_id, lc_db_tx_fn fn, void *ctx);
 
+/* The context of a transaction of one statement, and its body: pass
+ * lc_req_query_tx and an lc_req_query to lc_req_tx; its result (PQclear
+ * it) is in `res`. A body of several steps may end with it. */
+typedef struct {
+    lc_req_fail fail; /* first, as lc_req_tx wants */
+    const lc_db_stmt *stmt;
+    const char *const *params;
+    PGresult *res;
+} lc_req_query;
+
+int lc_req_query_tx(lc_db *db, void *arg, lc_db_error *err);
+
 /* One read-only statement in the tenant's transaction, in one round trip;
  * the result (PQclear it), or NULL with the error response set. */
-PGresult *lc_req_read(lc_req *req, const char *tenant_id,
-                      const lc_db_stmt *st, const char *const *params);
+PGresult *lc_req_read(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
+                      const char *const *params);
 
 #endif

@@ -39,11 +39,13 @@ typedef struct {
     long json_max_bytes, grace_ms, redis_timeout_ms, cpu;
     bool db_prepared;
     lc_service_peer_config peers[LC_SERVICE_MAX_PEERS];
+    const char *events_url;
 } lc_service_config;
 
 /* Defaults that depend on the service's name and ports. */
 typedef struct {
     char rpc_url[64], ops_url[64], db_url[128], migrations_dir[128];
+    char events_url[64];
 } lc_service_defaults;
 
 /* The three settings of each peer (lc_service_peer). */
@@ -68,8 +70,8 @@ lc_service_peer_vars(const lc_service_def *def, lc_service_config *c,
                  "LINTEL_%s_TIMEOUT_MS", upper);
         snprintf(pc->max_name, sizeof(pc->max_name),
                  "LINTEL_%s_RPC_MAX_MESSAGE", upper);
-        snprintf(pc->url_default, sizeof(pc->url_default),
-                 "tcp://127.0.0.1:%d", p->port);
+        snprintf(pc->url_default, sizeof(pc->url_default), "tcp://127.0.0.1:%d",
+                 p->port);
         snprintf(pc->url_help, sizeof(pc->url_help),
                  "NNG URL of the %s service (%s)", p->name, p->what);
         snprintf(pc->timeout_default, sizeof(pc->timeout_default), "%d",
@@ -128,7 +130,8 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
       "worker threads, each with its own database connection", &c->workers);
     V("LINTEL_CPU", "-1", LC_CFG_INT, -1, 1023,
       "pin every thread of the service, NNG's too, to this CPU; -1: no "
-      "pinning", &c->cpu);
+      "pinning",
+      &c->cpu);
     V("LINTEL_RPC_MAX_MESSAGE", "4194304", LC_CFG_INT, 1024, 67108864,
       "largest NNG message accepted, in bytes", &c->max_message);
     V("LINTEL_RPC_TIMEOUT_MS", "5000", LC_CFG_INT, 1, 600000,
@@ -144,6 +147,13 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
     V("LINTEL_MIGRATIONS_DIR", d->migrations_dir, LC_CFG_STRING, 0, 0,
       "folder of the service's NNNN_name.sql files (migrate)",
       &c->migrations_dir);
+    if (def->outbox != NULL) {
+        snprintf(d->events_url, sizeof(d->events_url), "tcp://127.0.0.1:%d",
+                 def->outbox->pub_port);
+        V("LINTEL_EVENTS_URL", d->events_url, LC_CFG_URL, 0, 0,
+          "NNG pub URL announcing the highest committed event seq",
+          &c->events_url);
+    }
     n = lc_service_peer_vars(def, c, vars, n);
 #undef V
     for (i = 0; i < def->nvars && n < LC_SERVICE_MAX_VARS; i++) {
@@ -180,6 +190,37 @@ lc_service_close_peers(const lc_service_def *def)
     }
 }
 
+static void
+lc_service_close_outbox(const lc_service_def *def)
+{
+    if (def->outbox != NULL) {
+        lc_outbox_close(*def->outbox->outbox);
+        *def->outbox->outbox = NULL;
+    }
+}
+
+static int
+lc_service_open_outbox(const lc_service_def *def, const lc_service_config *c)
+{
+    lc_outbox_options o = {.schema = def->name, .pub_url = c->events_url};
+    char err[256];
+    size_t i;
+
+    if (def->outbox == NULL) {
+        return 0;
+    }
+    for (i = 0; i < def->outbox->nkeys && i < 2; i++) {
+        o.keys[i] = def->outbox->keys[i];
+    }
+    o.nkeys = i;
+    *def->outbox->outbox = lc_outbox_open(&o, err, sizeof(err));
+    if (*def->outbox->outbox == NULL) {
+        fprintf(stderr, "lintel-%s: LINTEL_EVENTS_URL %s\n", def->name, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 lc_service_open_peers(const lc_service_def *def, const lc_service_config *c)
 {
@@ -210,6 +251,7 @@ lc_service_stop_app(const lc_service_def *def)
         def->stop(def->app);
     }
     lc_service_close_peers(def);
+    lc_service_close_outbox(def);
 }
 
 static int
@@ -274,12 +316,18 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
         fprintf(stderr, "%s: cannot register routes\n", app);
         return 1;
     }
+    if (lc_service_open_outbox(def, c) != 0) {
+        lc_rpc_server_free(server);
+        return 2;
+    }
     if (lc_service_open_peers(def, c) != 0) {
+        lc_service_close_outbox(def);
         lc_rpc_server_free(server);
         return 2;
     }
     if (def->start != NULL && def->start(&ro.db, &ro.cache, def->app) != 0) {
         lc_service_close_peers(def);
+        lc_service_close_outbox(def);
         lc_rpc_server_free(server);
         return 2;
     }

@@ -14,6 +14,8 @@
  * Configuration comes from the environment: the common variables below plus
  * the service's own; a bad value exits 2 naming the variable.
  *
+ * How to write a service with the kit: README.md, "Writing a service".
+ *
  * A service is declared, not wired: its lc_service_def names its routes,
  * its own settings, whether it uses Redis, the peers it calls and the
  * database constraints that are its clients' mistakes. lc_service builds
@@ -27,6 +29,7 @@
 #include <stddef.h>
 
 #include "lc_config.h"
+#include "lc_outbox.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
 
@@ -52,6 +55,19 @@ typedef struct {
 
 #define LC_SERVICE_MAX_PEERS 4
 
+/*
+ * A service's domain events (lc_outbox) in <name>.events. lc_service gives
+ * it the setting LINTEL_EVENTS_URL (its pub socket of "new events" hints,
+ * default tcp://127.0.0.1:<pub_port>), opens it before `start` and closes
+ * it after `stop`.
+ */
+typedef struct {
+    const char *keys[2]; /* its key columns: "subject_id", … */
+    size_t nkeys;
+    int pub_port;
+    lc_outbox **outbox; /* where the opened outbox goes */
+} lc_service_outbox;
+
 typedef struct {
     const char *name;          /* "users": schema, role, log service */
     int rpc_port;              /* default NNG port, 7101… */
@@ -64,6 +80,7 @@ typedef struct {
     bool uses_redis;
     const lc_service_peer *peers; /* the services it calls */
     size_t npeers;
+    const lc_service_outbox *outbox; /* NULL: it publishes no events */
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
     void *app;                       /* passed to handlers (lc_req_app) */
     /* constraints whose violation is the client's mistake (lc_req_db_error) */

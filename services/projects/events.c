@@ -4,42 +4,13 @@
  * task_id for a task's) and its EventsSince reply, projects.Event, which
  * predates the shared lintel.v1.Event and keeps its wire contract.
  */
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "lintel/v1/projects.pb-c.h"
 #include "projects.h"
 
-/* Opened at start, before any worker runs, and read-only after: the
- * transactions that append have only their connection at hand. */
-static lc_outbox *projects_outbox;
-
-int
-projects_events_start(projects_app *app)
-{
-    const lc_outbox_options opts = {
-        .schema = "projects",
-        .keys = {"project_id", "task_id"},
-        .nkeys = 2,
-        .pub_url = app->events_url,
-    };
-    char err[256];
-
-    projects_outbox = lc_outbox_open(&opts, err, sizeof(err));
-    if (projects_outbox == NULL) {
-        fprintf(stderr, "lintel-projects: LINTEL_EVENTS_URL %s\n", err);
-        return -1;
-    }
-    app->outbox = projects_outbox;
-    return 0;
-}
-
-void
-projects_events_stop(projects_app *app)
-{
-    lc_outbox_close(projects_outbox);
-    projects_outbox = app->outbox = NULL;
-}
+/* Opened by lc_service before any worker runs (main.c's definition), and
+ * read-only after: the transactions that append have only their
+ * connection at hand. */
+lc_outbox *projects_outbox;
 
 int
 projects_event_add(lc_db *db, const char *type, const char *project_id,
@@ -56,55 +27,14 @@ projects_event_add(lc_db *db, const char *type, const char *project_id,
     return lc_outbox_append(db, projects_outbox, &ev, seq, err);
 }
 
-/* projects.EventsSince: lc_outbox_read's rows as projects.Event. */
+/* projects.EventsSince: the kit's, in projects.Event, which predates the
+ * shared lintel.v1.Event and keeps its wire contract. */
 static void
 events_since_rpc(lc_req *req)
 {
-    const Lintel__V1__Projects__EventsSinceRequest *in;
-    Lintel__V1__Projects__EventsSinceResponse out =
-        LINTEL__V1__PROJECTS__EVENTS_SINCE_RESPONSE__INIT;
-    Lintel__V1__Projects__Event *events = NULL, **ptrs = NULL;
-    lc_outbox_page page;
-    const PGresult *rows;
-    int i, n;
-
-    in = (const Lintel__V1__Projects__EventsSinceRequest *)lc_req_pb(
-        req, &lintel__v1__projects__events_since_request__descriptor);
-    if (in == NULL || lc_outbox_read(req, projects_outbox, in->after_seq,
-                                     in->limit, &page) != 0) {
-        return;
-    }
-    rows = page.rows;
-    n = PQntuples(rows);
-    if (n > 0) {
-        events = calloc((size_t)n, sizeof(*events));
-        ptrs = calloc((size_t)n, sizeof(*ptrs));
-        if (events == NULL || ptrs == NULL) {
-            lc_req_error(req, 500, "internal", "internal error");
-            goto done;
-        }
-    }
-    for (i = 0; i < n; i++) {
-        lintel__v1__projects__event__init(&events[i]);
-        events[i].seq =
-            strtoull(PQgetvalue(rows, i, LC_OUTBOX_COL_SEQ), NULL, 10);
-        events[i].tenant_id = PQgetvalue(rows, i, LC_OUTBOX_COL_TENANT_ID);
-        events[i].type = PQgetvalue(rows, i, LC_OUTBOX_COL_TYPE);
-        events[i].project_id = PQgetvalue(rows, i, LC_OUTBOX_COL_KEY0);
-        events[i].task_id = PQgetvalue(rows, i, LC_OUTBOX_COL_KEY0 + 1);
-        events[i].actor_id = PQgetvalue(rows, i, LC_OUTBOX_COL_ACTOR_ID);
-        events[i].occurred_at = PQgetvalue(rows, i, LC_OUTBOX_COL_OCCURRED_AT);
-        events[i].data_json = PQgetvalue(rows, i, LC_OUTBOX_COL_DATA_JSON);
-        ptrs[i] = &events[i];
-    }
-    out.n_events = (size_t)n;
-    out.events = ptrs;
-    out.last_seq = page.last_seq;
-    lc_req_respond_pb(req, &out.base);
-done:
-    free(events);
-    free(ptrs);
-    lc_outbox_page_clear(&page);
+    lc_outbox_serve_as(
+        req, projects_outbox,
+        &lintel__v1__projects__events_since_response__descriptor);
 }
 
 int

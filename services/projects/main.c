@@ -13,9 +13,12 @@
 
 static projects_app app;
 
-static const lc_config_var projects_vars[] = {
-    {"LINTEL_EVENTS_URL", "tcp://127.0.0.1:7202", LC_CFG_URL, 0, 0,
-     "NNG pub URL announcing the highest committed event seq", &app.events_url},
+/* Its events: a project's, or a task's (with its project). */
+static const lc_service_outbox projects_events = {
+    .keys = {"project_id", "task_id"},
+    .nkeys = 2,
+    .pub_port = 7202,
+    .outbox = &projects_outbox,
 };
 
 static const lc_service_peer projects_peers[] = {
@@ -36,14 +39,22 @@ static const lc_service_peer projects_peers[] = {
 
 /* Constraints whose violation is the client's mistake, not a bug. */
 static const lc_req_constraint projects_constraints[] = {
-    {.constraint = "projects_tenant_code_key", .status = 409,
-     .code = "conflict", .field = "code", .field_code = "taken",
+    {.constraint = "projects_tenant_code_key",
+     .status = 409,
+     .code = "conflict",
+     .field = "code",
+     .field_code = "taken",
      .message = "another project already has this code"},
-    {.constraint = "projects_dates_ordered", .status = 400,
-     .code = "validation_failed", .field = "end_date",
-     .field_code = "before_start", .message = "end_date is before start_date"},
-    {.constraint = "projects_budget_currency", .status = 400,
-     .code = "validation_failed", .field = "currency",
+    {.constraint = "projects_dates_ordered",
+     .status = 400,
+     .code = "validation_failed",
+     .field = "end_date",
+     .field_code = "before_start",
+     .message = "end_date is before start_date"},
+    {.constraint = "projects_budget_currency",
+     .status = 400,
+     .code = "validation_failed",
+     .field = "currency",
      .field_code = "required_with_budget",
      .message = "budget_cents and currency go together"},
 };
@@ -68,13 +79,7 @@ projects_start(const lc_db_options *db, const lc_cache_options *cache,
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
-    return projects_events_start(a);
-}
-
-static void
-projects_stop(void *arg)
-{
-    projects_events_stop(arg);
+    return 0;
 }
 
 int
@@ -84,8 +89,7 @@ main(int argc, char **argv)
         .name = "projects",
         .rpc_port = 7102,
         .ops_port = 9102,
-        .vars = projects_vars,
-        .nvars = sizeof(projects_vars) / sizeof(projects_vars[0]),
+        .outbox = &projects_events,
         .uses_redis = true,
         .peers = projects_peers,
         .npeers = sizeof(projects_peers) / sizeof(projects_peers[0]),
@@ -95,7 +99,6 @@ main(int argc, char **argv)
         .nconstraints =
             sizeof(projects_constraints) / sizeof(projects_constraints[0]),
         .start = projects_start,
-        .stop = projects_stop,
     };
 
     return lc_service_main(argc, argv, &def);

@@ -58,10 +58,40 @@ static const lc_body_field project_fields[F_COUNT] = {
      .max = 10000},
 };
 
-static const lc_db_stmt project_get = {"SELECT version, " PROJECT_JSON
-                                       " FROM projects.projects"
-                                       " WHERE id = $1 AND deleted_at IS NULL",
-                                       1};
+/* GET /api/projects/:id: binary columns, the JSON built in C (lc_row);
+ * PROJECT_JSON below is the same object built by SQL, for the writes. */
+static const lc_db_stmt project_get = {
+    "SELECT version, id, name, code, status, start_date, end_date,"
+    " budget_cents, currency, address, description, created_at, updated_at,"
+    " created_by, updated_by"
+    " FROM projects.projects WHERE id = $1 AND deleted_at IS NULL",
+    1, .binary = true};
+
+static const lc_row_column project_columns[] = {
+    {"id", 1, LC_ROW_UUID},
+    {"name", 2, LC_ROW_TEXT},
+    {"code", 3, LC_ROW_TEXT},
+    {"status", 4, LC_ROW_TEXT},
+    {"start_date", 5, LC_ROW_DATE},
+    {"end_date", 6, LC_ROW_DATE},
+    {"budget_cents", 7, LC_ROW_INT8},
+    {"currency", 8, LC_ROW_TEXT},
+    {"address", 9, LC_ROW_TEXT},
+    {"description", 10, LC_ROW_TEXT},
+    {"created_at", 11, LC_ROW_TIMESTAMPTZ},
+    {"updated_at", 12, LC_ROW_TIMESTAMPTZ},
+    {"created_by", 13, LC_ROW_UUID},
+    {"updated_by", 14, LC_ROW_UUID},
+    {"version", 0, LC_ROW_INT4},
+};
+
+#define PROJECT_ENTITY                                                         \
+    {                                                                          \
+        .min_role = "viewer", .get = &project_get, .cols = project_columns,    \
+        .ncols = sizeof(project_columns) / sizeof(project_columns[0]),         \
+        .missing = "no such project",                                          \
+        .changed = "the project has changed since you read it"                 \
+    }
 
 static const lc_db_stmt project_insert = {
     "INSERT INTO projects.projects (tenant_id, name, code, status, start_date,"
@@ -109,7 +139,7 @@ static const lc_db_stmt project_delete_tasks = {
     "UPDATE projects.tasks SET deleted_at = now(), updated_at = now(),"
     " updated_by = $2, version = version + 1"
     " WHERE project_id = $1 AND deleted_at IS NULL"
-    " RETURNING id, " TASK_JSON,
+    " RETURNING id, version, " TASK_JSON ", project_id",
     2};
 
 /* Projects, and active ones: what billing's plans limit. */
@@ -162,23 +192,6 @@ static const lc_page_order list_sorts[] = {
 
 /* --- one statement, one result ---------------------------------------------*/
 
-typedef struct {
-    lc_req_fail fail;
-    const lc_db_stmt *stmt;
-    const char *const *params;
-    PGresult *res;
-} query_ctx;
-
-static int
-query_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    query_ctx *c = arg;
-
-    PQclear(c->res);
-    c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
-}
-
 /* --- list and read
  * -----------------------------------------------------------*/
 
@@ -225,48 +238,15 @@ projects_list(lc_req *req)
     }
 }
 
-static void
-projects_get(lc_req *req)
-{
-    projects_get_one(req, &project_get, "no such project");
-}
-
-/* --- changes
- * -----------------------------------------------------------------*/
-
-static int
-project_create_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    projects_change *c = arg;
-    const char *params[10];
-    char location[96];
-    int i;
-
-    for (i = 0; i < F_COUNT; i++) {
-        params[i] = c->vals[i].text;
-    }
-    params[9] = c->caller->user_id;
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &project_insert, params, err);
-    if (c->res == NULL) {
-        return -1;
-    }
-    if (projects_event_add(db, "project.created", PQgetvalue(c->res, 0, 0),
-                           NULL, c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                           &c->seq, err) != 0) {
-        return -1;
-    }
-    snprintf(location, sizeof(location), "/api/projects/%s",
-             PQgetvalue(c->res, 0, 0));
-    return lc_idem_store(db, c->idem, 201, location, PQgetvalue(c->res, 0, 1),
-                         PQgetvalue(c->res, 0, 2), err);
-}
+/* --- changes ------------------------------------------------------------ */
 
 /* May the tenant's plan have one more active project (billing)? A project
  * created completed or cancelled is not active: plans do not limit it.
- * 0, or -1 with the response set (402, or the count's failure). */
+ * Asked with the create's other rules, before its Idempotency-Key is
+ * claimed: a refusal claims nothing. 0, or -1 with the response set (402,
+ * or the count's failure). */
 static int
-projects_entitled(lc_req *req, const projects_caller *caller,
+projects_entitled(lc_req *req, const lc_caller *caller,
                   const lc_body_value *status)
 {
     projects_app *app = lc_req_app(req);
@@ -287,134 +267,93 @@ projects_entitled(lc_req *req, const projects_caller *caller,
                                 "projects", active);
 }
 
-static void
-projects_create(lc_req *req)
+/* What a single field cannot say: dates in order, a budget with its
+ * currency (PATCH leaves both to the table's constraints, which see the
+ * row as it ends up). */
+static int
+projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
+               bool create)
 {
-    projects_caller caller;
-    lc_idem idem;
-    lc_body_value vals[F_COUNT];
-    projects_change c = {0};
-
-    /* The body is checked before the key is claimed: a bad body claims
-     * nothing, and its retry is checked afresh. */
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        lc_body_read(req, project_fields, F_COUNT, vals) != 0) {
-        return;
+    if (!create) {
+        return 0;
     }
     if (vals[F_START].text != NULL && vals[F_END].text != NULL &&
         strcmp(vals[F_END].text, vals[F_START].text) < 0) {
         lc_body_field_error(req, "end_date", "before_start",
                             "end_date is before start_date");
-        return;
+        return -1;
     }
     if ((vals[F_BUDGET].text == NULL) != (vals[F_CURRENCY].text == NULL)) {
         lc_body_field_error(
             req, vals[F_CURRENCY].text ? "budget_cents" : "currency",
             "required_with_budget", "budget_cents and currency go together");
-        return;
-    }
-    if (lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
-        return;
-    }
-    if (projects_entitled(req, &caller, &vals[F_STATUS]) != 0) {
-        lc_idem_abort(req, &idem);
-        return;
-    }
-    c.caller = &caller;
-    c.idem = &idem;
-    c.vals = vals;
-    projects_change_run(req, project_create_tx, &c, 201, "/api/projects/");
-}
-
-static const projects_entity project_entity = {
-    &project_get, "no such project",
-    "the project has changed since you read it"};
-
-static int
-project_update_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    projects_change *c = arg;
-    const char *params[3 + 2 * F_COUNT];
-
-    projects_change_update_params(c, F_COUNT, params);
-    if (projects_change_exec(c, db, &project_update, params, &project_entity,
-                             err) != 0) {
         return -1;
     }
-    return projects_event_add(db, "project.updated", c->id, NULL,
-                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                              &c->seq, err);
+    return projects_entitled(req, caller, &vals[F_STATUS]);
 }
 
-static void
-projects_patch(lc_req *req)
-{
-    projects_caller caller;
-    lc_body_value vals[F_COUNT];
-    projects_change c = {0};
-    char version[16];
-
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0) {
-        return;
-    }
-    if (projects_patch_args(req, project_fields, F_COUNT, vals, version,
-                            sizeof(version)) != 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.vals = vals;
-    c.version = version;
-    projects_change_run(req, project_update_tx, &c, 200, NULL);
-}
-
+/* A deleted project takes its tasks along, each with its task.deleted. */
 static int
-project_delete_tx(lc_db *db, void *arg, lc_db_error *err)
+projects_cascade(lc_db *db, lc_entity_change *c, int what, lc_db_error *err)
 {
-    projects_change *c = arg;
-    const char *params[3];
+    const char *params[2] = {c->id, c->caller->user_id};
     PGresult *tasks;
-    int i, n;
+    int i, n, rv = 0;
 
-    projects_change_update_params(c, 0, params);
-    if (projects_change_exec(c, db, &project_delete, params, &project_entity,
-                             err) != 0) {
-        return -1;
+    if (what != LC_RESOURCE_DELETED) {
+        return 0;
     }
     tasks = lc_db_exec(db, &project_delete_tasks, params, err);
     if (tasks == NULL) {
         return -1;
     }
     n = PQntuples(tasks);
-    for (i = 0; i < n; i++) {
-        if (projects_event_add(db, "task.deleted", c->id,
-                               PQgetvalue(tasks, i, 0), c->caller->user_id,
-                               PQgetvalue(tasks, i, 1), &c->seq, err) != 0) {
-            PQclear(tasks);
-            return -1;
-        }
+    for (i = 0; i < n && rv == 0; i++) {
+        rv = lc_resource_event(db, &task_resource, c, LC_RESOURCE_DELETED,
+                               tasks, i, err);
     }
     PQclear(tasks);
-    return projects_event_add(db, "project.deleted", c->id, NULL,
-                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                              &c->seq, err);
+    return rv;
+}
+
+static const lc_resource project_resource = {
+    .entity = PROJECT_ENTITY,
+    .write_role = "manager",
+    .fields = project_fields,
+    .nfields = F_COUNT,
+    .insert = &project_insert,
+    .location = "/api/projects/",
+    .update = &project_update,
+    .remove = &project_delete,
+    .outbox = &projects_outbox,
+    .events = {"project.created", "project.updated", "project.deleted"},
+    .key_cols = {0, -1},
+    .check = projects_check,
+    .also = projects_cascade,
+};
+
+static void
+projects_create(lc_req *req)
+{
+    lc_resource_create(req, &project_resource);
+}
+
+static void
+projects_patch(lc_req *req)
+{
+    lc_resource_patch(req, &project_resource);
 }
 
 static void
 projects_delete(lc_req *req)
 {
-    projects_caller caller;
-    projects_change c = {0};
-    char version[16] = "";
+    lc_resource_delete(req, &project_resource);
+}
 
-    if (lc_caller_get(req, "manager", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0 ||
-        lc_etag_if_match(req, version, sizeof(version)) < 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.version = version;
-    projects_change_run(req, project_delete_tx, &c, 204, NULL);
+static void
+projects_get(lc_req *req)
+{
+    lc_entity_get(req, &project_resource.entity);
 }
 
 /* --- projects.CountProjects -------------------------------------------------
@@ -426,7 +365,7 @@ projects_count_rpc(lc_req *req)
     const Lintel__V1__Projects__CountProjectsRequest *in;
     Lintel__V1__Projects__CountProjectsResponse out =
         LINTEL__V1__PROJECTS__COUNT_PROJECTS_RESPONSE__INIT;
-    query_ctx c = {0};
+    lc_req_query c = {0};
 
     in = (const Lintel__V1__Projects__CountProjectsRequest *)lc_req_pb(
         req, &lintel__v1__projects__count_projects_request__descriptor);
@@ -438,7 +377,7 @@ projects_count_rpc(lc_req *req)
         return;
     }
     c.stmt = &project_count;
-    if (lc_req_tx(req, in->tenant_id, query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);

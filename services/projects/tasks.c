@@ -47,10 +47,38 @@ static const lc_body_field task_fields[T_COUNT] = {
      .decimals = 2},
 };
 
-static const lc_db_stmt task_get = {"SELECT version, " TASK_JSON
-                                    " FROM projects.tasks"
-                                    " WHERE id = $1 AND deleted_at IS NULL",
-                                    1};
+/* GET /api/tasks/:id: binary columns, the JSON built in C (lc_row). */
+static const lc_db_stmt task_get = {
+    "SELECT version, id, project_id, title, description, status, priority,"
+    " assignee_id, due_date, estimate_hours::text, created_at, updated_at,"
+    " created_by, updated_by"
+    " FROM projects.tasks WHERE id = $1 AND deleted_at IS NULL",
+    1, .binary = true};
+
+static const lc_row_column task_columns[] = {
+    {"id", 1, LC_ROW_UUID},
+    {"project_id", 2, LC_ROW_UUID},
+    {"title", 3, LC_ROW_TEXT},
+    {"description", 4, LC_ROW_TEXT},
+    {"status", 5, LC_ROW_TEXT},
+    {"priority", 6, LC_ROW_TEXT},
+    {"assignee_id", 7, LC_ROW_UUID},
+    {"due_date", 8, LC_ROW_DATE},
+    {"estimate_hours", 9, LC_ROW_NUMBER_TEXT},
+    {"created_at", 10, LC_ROW_TIMESTAMPTZ},
+    {"updated_at", 11, LC_ROW_TIMESTAMPTZ},
+    {"created_by", 12, LC_ROW_UUID},
+    {"updated_by", 13, LC_ROW_UUID},
+    {"version", 0, LC_ROW_INT4},
+};
+
+#define TASK_ENTITY                                                            \
+    {                                                                          \
+        .min_role = "viewer", .get = &task_get, .cols = task_columns,          \
+        .ncols = sizeof(task_columns) / sizeof(task_columns[0]),               \
+        .missing = "no such task",                                             \
+        .changed = "the task has changed since you read it"                    \
+    }
 
 /* FOR SHARE: a concurrent delete of the project waits for this task's
  * transaction, and then takes the new task with it. */
@@ -63,8 +91,8 @@ static const lc_db_stmt task_insert = {
     "INSERT INTO projects.tasks (tenant_id, project_id, title, description,"
     " status, priority, assignee_id, due_date, estimate_hours, created_by,"
     " updated_by)"
-    " VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3,"
-    " coalesce($4, 'todo'), coalesce($5, 'normal'), $6, $7, $8, $9, $9)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $9, $1, $2,"
+    " coalesce($3, 'todo'), coalesce($4, 'normal'), $5, $6, $7, $8, $8)"
     " RETURNING id, version, " TASK_JSON ", project_id",
     9};
 
@@ -176,30 +204,11 @@ tasks_check_assignee(lc_req *req, const projects_caller *caller,
     return 0;
 }
 
-/* --- one statement, one result ---------------------------------------------*/
-
-typedef struct {
-    lc_req_fail fail;
-    const lc_db_stmt *stmt;
-    const char *const *params;
-    PGresult *res;
-} query_ctx;
-
-static int
-query_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    query_ctx *c = arg;
-
-    PQclear(c->res);
-    c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
-}
-
 /* The list, after the project is known to be there. */
 static int
 list_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    query_ctx *c = arg;
+    lc_req_query *c = arg;
     PGresult *res = lc_db_exec(db, &task_project_exists, c->params, err);
     int found;
 
@@ -212,7 +221,7 @@ list_tx(lc_db *db, void *arg, lc_db_error *err)
         return lc_req_fail_tx(&c->fail, err, 404, "not_found",
                               "no such project");
     }
-    return query_tx(db, arg, err);
+    return lc_req_query_tx(db, arg, err);
 }
 
 static void
@@ -222,13 +231,13 @@ tasks_list(lc_req *req)
         "limit", "cursor", "sort", "status", "assignee_id", "due_before", NULL};
     projects_caller caller;
     lc_page page;
-    query_ctx c = {0};
+    lc_req_query c = {0};
     char status_buf[32], assignee_buf[64], due_buf[16], limit[16];
     const char *project_id, *status, *assignee, *due, *params[7];
     size_t i;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        projects_path_id(req, "no such project", &project_id) != 0 ||
+        lc_entity_path_id(req, "no such project", &project_id) != 0 ||
         lc_page_parse_orders(req, allowed, list_sorts,
                              sizeof(list_sorts) / sizeof(list_sorts[0]),
                              &page) != 0 ||
@@ -276,158 +285,58 @@ tasks_list(lc_req *req)
     PQclear(c.res);
 }
 
+/* --- changes ------------------------------------------------------------ */
+
+/* The assignee, when one is set, is an active user of the tenant. */
+static int
+tasks_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
+            bool create)
+{
+    (void)create;
+    return vals[T_ASSIGNEE].text != NULL
+               ? tasks_check_assignee(req, caller, vals[T_ASSIGNEE].text)
+               : 0;
+}
+
+const lc_resource task_resource = {
+    .entity = TASK_ENTITY,
+    .write_role = "member",
+    .fields = task_fields,
+    .nfields = T_COUNT,
+    .insert = &task_insert,
+    .parent_lock = &task_project_lock,
+    .parent_missing = "no such project",
+    .location = "/api/tasks/",
+    .update = &task_update,
+    .remove = &task_delete,
+    .outbox = &projects_outbox,
+    .events = {"task.created", "task.updated", "task.deleted"},
+    .key_cols = {3, 0}, /* the project, then the task */
+    .check = tasks_check,
+};
+
 static void
 tasks_get(lc_req *req)
 {
-    projects_get_one(req, &task_get, "no such task");
-}
-
-/* --- changes
- * -----------------------------------------------------------------*/
-
-static int
-task_create_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    projects_change *c = arg;
-    const char *params[9];
-    char location[96];
-    PGresult *res;
-    int i, found;
-
-    res = lc_db_exec(db, &task_project_lock, &c->id, err);
-    if (res == NULL) {
-        return -1;
-    }
-    found = PQntuples(res);
-    PQclear(res);
-    if (!found) {
-        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
-                              "no such project");
-    }
-    params[0] = c->id;
-    for (i = 0; i < T_COUNT; i++) {
-        params[1 + i] = c->vals[i].text;
-    }
-    params[8] = c->caller->user_id;
-    PQclear(c->res);
-    c->res = lc_db_exec(db, &task_insert, params, err);
-    if (c->res == NULL) {
-        return -1;
-    }
-    if (projects_event_add(db, "task.created", c->id, PQgetvalue(c->res, 0, 0),
-                           c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                           &c->seq, err) != 0) {
-        return -1;
-    }
-    snprintf(location, sizeof(location), "/api/tasks/%s",
-             PQgetvalue(c->res, 0, 0));
-    return lc_idem_store(db, c->idem, 201, location, PQgetvalue(c->res, 0, 1),
-                         PQgetvalue(c->res, 0, 2), err);
+    lc_entity_get(req, &task_resource.entity);
 }
 
 static void
 tasks_create(lc_req *req)
 {
-    projects_caller caller;
-    lc_idem idem;
-    lc_body_value vals[T_COUNT];
-    projects_change c = {0};
-
-    /* The body is checked before the key is claimed: a bad body claims
-     * nothing, and its retry is checked afresh. */
-    if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such project", &c.id) != 0 ||
-        lc_body_read(req, task_fields, T_COUNT, vals) != 0 ||
-        (vals[T_ASSIGNEE].text != NULL &&
-         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0) ||
-        lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.idem = &idem;
-    c.vals = vals;
-    projects_change_run(req, task_create_tx, &c, 201, "/api/tasks/");
-}
-
-static const projects_entity task_entity = {
-    &task_get, "no such task", "the task has changed since you read it"};
-
-/* task.updated or task.deleted, after the change of c->res's row */
-static int
-task_event(projects_change *c, lc_db *db, const char *type, lc_db_error *err)
-{
-    return projects_event_add(db, type, PQgetvalue(c->res, 0, 3), c->id,
-                              c->caller->user_id, PQgetvalue(c->res, 0, 2),
-                              &c->seq, err);
-}
-
-static int
-task_update_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    projects_change *c = arg;
-    const char *params[3 + 2 * T_COUNT];
-
-    projects_change_update_params(c, T_COUNT, params);
-    if (projects_change_exec(c, db, &task_update, params, &task_entity, err) !=
-        0) {
-        return -1;
-    }
-    return task_event(c, db, "task.updated", err);
+    lc_resource_create(req, &task_resource);
 }
 
 static void
 tasks_patch(lc_req *req)
 {
-    projects_caller caller;
-    lc_body_value vals[T_COUNT];
-    projects_change c = {0};
-    char version[16];
-
-    if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such task", &c.id) != 0) {
-        return;
-    }
-    if (projects_patch_args(req, task_fields, T_COUNT, vals, version,
-                            sizeof(version)) != 0 ||
-        (vals[T_ASSIGNEE].text != NULL &&
-         tasks_check_assignee(req, &caller, vals[T_ASSIGNEE].text) != 0)) {
-        return;
-    }
-    c.caller = &caller;
-    c.vals = vals;
-    c.version = version;
-    projects_change_run(req, task_update_tx, &c, 200, NULL);
-}
-
-static int
-task_delete_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    projects_change *c = arg;
-    const char *params[3];
-
-    projects_change_update_params(c, 0, params);
-    if (projects_change_exec(c, db, &task_delete, params, &task_entity, err) !=
-        0) {
-        return -1;
-    }
-    return task_event(c, db, "task.deleted", err);
+    lc_resource_patch(req, &task_resource);
 }
 
 static void
 tasks_delete(lc_req *req)
 {
-    projects_caller caller;
-    projects_change c = {0};
-    char version[16] = "";
-
-    if (lc_caller_get(req, "member", &caller) != 0 ||
-        projects_path_id(req, "no such task", &c.id) != 0 ||
-        lc_etag_if_match(req, version, sizeof(version)) < 0) {
-        return;
-    }
-    c.caller = &caller;
-    c.version = version;
-    projects_change_run(req, task_delete_tx, &c, 204, NULL);
+    lc_resource_delete(req, &task_resource);
 }
 
 int

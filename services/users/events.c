@@ -11,35 +11,10 @@
 
 #include "users.h"
 
-/* Opened at start, before any worker runs, and read-only after: the
- * transactions that append have only their connection at hand. */
-static lc_outbox *users_outbox;
-
-int
-users_events_start(users_app *app)
-{
-    const lc_outbox_options opts = {
-        .schema = "users",
-        .keys = {"subject_id"},
-        .nkeys = 1,
-        .pub_url = app->events_url,
-    };
-    char err[256];
-
-    users_outbox = lc_outbox_open(&opts, err, sizeof(err));
-    if (users_outbox == NULL) {
-        fprintf(stderr, "lintel-users: LINTEL_EVENTS_URL %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-void
-users_events_stop(void)
-{
-    lc_outbox_close(users_outbox);
-    users_outbox = NULL;
-}
+/* Opened by lc_service before any worker runs (main.c's definition), and
+ * read-only after: the transactions that append have only their
+ * connection at hand. */
+lc_outbox *users_outbox;
 
 int
 users_event_add(lc_db *db, const users_event *ev, cJSON *data, int64_t *seq,

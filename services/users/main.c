@@ -51,8 +51,15 @@ static const lc_config_var users_vars[] = {
      LC_CFG_STRING, 0, 0, "base of links in mail; {tenant} is the slug",
      &app.public_url},
     LC_JOBS_CONFIG_VARS(app.jobs_options),
-    {"LINTEL_EVENTS_URL", "tcp://127.0.0.1:7201", LC_CFG_URL, 0, 0,
-     "NNG pub URL announcing the highest committed event seq", &app.events_url},
+};
+
+/* Its events, each about one subject: a tenant, a member, an invitation
+ * or a session. */
+static const lc_service_outbox users_events = {
+    .keys = {"subject_id"},
+    .nkeys = 1,
+    .pub_port = 7201,
+    .outbox = &users_outbox,
 };
 
 static const lc_service_peer users_peers[] = {
@@ -91,13 +98,8 @@ users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
         keys_free(a);
         return -1;
     }
-    if (users_events_start(a) != 0) {
-        keys_free(a);
-        return -1;
-    }
     if (mail_start(a, db) != 0) {
         fprintf(stderr, "lintel-users: cannot start the job runner\n");
-        users_events_stop();
         keys_free(a);
         return -1;
     }
@@ -108,7 +110,6 @@ static void
 users_stop(void *arg)
 {
     mail_stop(arg);
-    users_events_stop();
     keys_free(arg);
 }
 
@@ -124,6 +125,7 @@ main(int argc, char **argv)
         .uses_redis = true,
         .peers = users_peers,
         .npeers = sizeof(users_peers) / sizeof(users_peers[0]),
+        .outbox = &users_events,
         .routes = users_all_routes,
         .app = &app,
         .start = users_start,

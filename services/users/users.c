@@ -68,30 +68,13 @@ static const lc_db_stmt users_count_seats = {
 
 /* --- one statement, one result ------------------------------------------ */
 
-typedef struct {
-    lc_req_fail fail;
-    const lc_db_stmt *stmt;
-    const char *const *params;
-    PGresult *res;
-} users_query_ctx;
-
-static int
-users_query_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    users_query_ctx *c = arg;
-
-    PQclear(c->res);
-    c->res = lc_db_exec(db, c->stmt, c->params, err);
-    return c->res ? 0 : -1;
-}
-
 /* --- me ----------------------------------------------------------------- */
 
 static void
 users_me(lc_req *req)
 {
     users_caller caller;
-    users_query_ctx c = {0};
+    lc_req_query c = {0};
     const char *params[1];
 
     if (lc_caller_get(req, "viewer", &caller) != 0) {
@@ -100,7 +83,7 @@ users_me(lc_req *req)
     params[0] = caller.user_id;
     c.stmt = &users_by_id;
     c.params = params;
-    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     lc_req_respond_json(req, 200, users_user_json(c.res, 0, 0));
@@ -111,7 +94,7 @@ static void
 users_me_patch(lc_req *req)
 {
     users_caller caller;
-    users_query_ctx c = {0};
+    lc_req_query c = {0};
     const char *params[2];
     /* Only what a member may change about themselves: "role", "status",
      * "email" or "tenant_id" in this body are unknown fields, a 400. */
@@ -128,7 +111,7 @@ users_me_patch(lc_req *req)
     params[1] = v[0].text;
     c.stmt = &users_rename;
     c.params = params;
-    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     lc_req_respond_json(req, 200, users_user_json(c.res, 0, 0));
@@ -164,7 +147,7 @@ users_me_password(lc_req *req)
 {
     users_app *app = lc_req_app(req);
     users_caller caller;
-    users_query_ctx q = {0};
+    lc_req_query q = {0};
     users_password_ctx c = {0};
     const char *current, *next, *params[1];
     char hash[LC_PASSWORD_HASH_MAX];
@@ -187,7 +170,7 @@ users_me_password(lc_req *req)
     params[0] = caller.user_id;
     q.stmt = &users_by_id;
     q.params = params;
-    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &q) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, lc_req_query_tx, &q) != 0) {
         return;
     }
     ok = PQntuples(q.res) == 1 &&
@@ -219,7 +202,7 @@ users_list(lc_req *req)
     static const char *const allowed[] = {"limit",  "cursor", "role",
                                           "status", "email",  NULL};
     users_caller caller;
-    users_query_ctx c = {0};
+    lc_req_query c = {0};
     lc_page page;
     char role_buf[16], status_buf[16], email_buf[USERS_EMAIL_MAX + 1];
     char limit[16];
@@ -257,7 +240,7 @@ users_list(lc_req *req)
     params[5] = limit;
     c.stmt = &users_page_stmt;
     c.params = params;
-    if (lc_req_tx(req, caller.tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, caller.tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     n = PQntuples(c.res);
@@ -305,8 +288,8 @@ users_change_events(lc_db *db, users_change_ctx *c, lc_db_error *err)
     if (strcmp(status, c->was_status) == 0) {
         return 0;
     }
-    ev.type = strcmp(status, "deactivated") == 0 ? "member.removed"
-                                                 : "member.joined";
+    ev.type =
+        strcmp(status, "deactivated") == 0 ? "member.removed" : "member.joined";
     return users_event_add(db, &ev, users_user_json(c->res, 0, 0), &c->seq,
                            err);
 }
@@ -349,11 +332,11 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
     PQclear(res);
     if (target > actor) {
         return lc_req_fail_tx(&c->fail, err, 403, "forbidden",
-                             "you may not edit a user above your own role");
+                              "you may not edit a user above your own role");
     }
     if (c->role != NULL && users_role_rank(c->role) > actor) {
         return lc_req_fail_tx(&c->fail, err, 403, "forbidden",
-                             "you may not grant a role above your own");
+                              "you may not grant a role above your own");
     }
     stays_owner = (c->role == NULL || strcmp(c->role, "owner") == 0) &&
                   (c->status == NULL || strcmp(c->status, "active") == 0);
@@ -365,8 +348,8 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
         if (PQntuples(res) <= 1) {
             PQclear(res);
             return lc_req_fail_tx(&c->fail, err, 409, "conflict",
-                                 "the last owner cannot be demoted or "
-                                 "deactivated; make another owner first");
+                                  "the last owner cannot be demoted or "
+                                  "deactivated; make another owner first");
         }
         PQclear(res);
     }
@@ -448,7 +431,7 @@ users_get_user(lc_req *req)
     Lintel__V1__Users__GetUserResponse out =
         LINTEL__V1__USERS__GET_USER_RESPONSE__INIT;
     Lintel__V1__Users__User user = LINTEL__V1__USERS__USER__INIT;
-    users_query_ctx c = {0};
+    lc_req_query c = {0};
     const char *params[1];
 
     in = (const Lintel__V1__Users__GetUserRequest *)lc_req_pb(
@@ -463,7 +446,7 @@ users_get_user(lc_req *req)
     params[0] = in->user_id;
     c.stmt = &users_by_id;
     c.params = params;
-    if (lc_req_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     if (PQntuples(c.res) == 1) {
@@ -485,7 +468,7 @@ users_count_seats_rpc(lc_req *req)
     const Lintel__V1__Users__CountSeatsRequest *in;
     Lintel__V1__Users__CountSeatsResponse out =
         LINTEL__V1__USERS__COUNT_SEATS_RESPONSE__INIT;
-    users_query_ctx c = {0};
+    lc_req_query c = {0};
 
     in = (const Lintel__V1__Users__CountSeatsRequest *)lc_req_pb(
         req, &lintel__v1__users__count_seats_request__descriptor);
@@ -497,7 +480,7 @@ users_count_seats_rpc(lc_req *req)
         return;
     }
     c.stmt = &users_count_seats;
-    if (lc_req_tx(req, in->tenant_id, users_query_tx, &c) != 0) {
+    if (lc_req_tx(req, in->tenant_id, lc_req_query_tx, &c) != 0) {
         return;
     }
     out.active = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);

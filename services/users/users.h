@@ -48,7 +48,6 @@ typedef struct {
     const char *smtp_url;       /* smtp://host:port of the relay */
     const char *mail_from;
     const char *public_url; /* links in mail; {tenant} is the slug */
-    const char *events_url; /* NNG pub socket: "new events" hints */
     lc_password_params password; /* argon2id parameters (OWASP) */
     users_keys *keys;
     lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
@@ -162,10 +161,8 @@ int users_event_add(lc_db *db, const users_event *ev, cJSON *data, int64_t *seq,
  * was written). */
 void users_events_announce(int64_t seq);
 
-/* Opens the outbox (its pub socket on events_url); -1 with a reason on
- * stderr. */
-int users_events_start(users_app *app);
-void users_events_stop(void);
+/* The service's outbox, opened and closed by lc_service. */
+extern lc_outbox *users_outbox;
 int events_routes(lc_rpc_server *s);
 
 /* --- the resources ----------------------------------------------------- */

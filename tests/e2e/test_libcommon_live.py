@@ -63,3 +63,14 @@ def test_lc_consumer(stack):
         run_unit("test_consumer", env)
     finally:
         _psql_super(stack, "DROP SCHEMA consumer_test CASCADE")
+
+
+def test_the_service_kit(stack):
+    """lc_resource, lc_entity, lc_idem, lc_etag, lc_req_tx, lc_row, lc_body
+    and lc_caller together, on a resource of a scratch schema."""
+    _psql_super(stack, "CREATE SCHEMA kit_test AUTHORIZATION lintel_migrator")
+    env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("migrator"))
+    try:
+        run_unit("test_kit", env)
+    finally:
+        _psql_super(stack, "DROP SCHEMA kit_test CASCADE")

@@ -123,6 +123,8 @@ def test_key_rotation_logs_nobody_out(stack, api, tenant):
 def test_service_refuses_to_start_without_a_usable_key(stack, tmp_path):
     env = stack.service_env("users")
     env["LINTEL_RPC_URL"] = "tcp://127.0.0.1:1"  # never reached
+    # its own events socket: the stack's users holds the configured one
+    env["LINTEL_EVENTS_URL"] = f"ipc://{tmp_path}/events.sock"
     cases = {"missing": tmp_path / "nope", "empty": tmp_path / "empty"}
     (tmp_path / "empty").mkdir()
     bad = tmp_path / "bad"
