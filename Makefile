@@ -115,6 +115,11 @@ $(BUILD)/bin/lintel-call: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/linte
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# billing.CheckEntitlement from a C client (tests/bench/entitlement_bench.c).
+$(BUILD)/bench/entitlement_bench: $(BUILD)/obj/tests/bench/entitlement_bench.o $(LC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -131,6 +136,8 @@ $(BUILD)/tests/test_pbjson: $(BUILD)/obj/gen/test/pbjson_test.pb-c.o
 $(BUILD)/tests/test_password $(BUILD)/tests/test_body \
     $(BUILD)/tests/test_page $(BUILD)/tests/test_kit: LDLIBS += -largon2
 $(BUILD)/tests/test_jwt: LDLIBS += -ljwt
+# billing renders invoices as PDF with libharu.
+$(BUILD)/bin/lintel-billing: LDLIBS += -lhpdf
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_PURE); do echo "== $$t"; $$t; done

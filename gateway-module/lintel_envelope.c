@@ -37,6 +37,7 @@ static const char *const  lintel_envelope_request_headers[] = {
     "if-none-match",
     "if-modified-since",
     "user-agent",
+    "webhook-signature",   /* a payment provider's, over the raw body */
     NULL
 };
 

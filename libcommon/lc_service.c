@@ -27,7 +27,7 @@
 /* The settings lc_service makes for one peer. */
 typedef struct {
     char url_name[64], timeout_name[64], max_name[64];
-    char url_default[64], url_help[160];
+    char url_default[64], url_help[160], timeout_default[16];
     const char *url;
     long max_message;
 } lc_service_peer_config;
@@ -74,22 +74,15 @@ lc_service_peer_vars(const lc_service_def *def, lc_service_config *c,
                  p->port);
         snprintf(pc->url_help, sizeof(pc->url_help),
                  "NNG URL of the %s service (%s)", p->name, p->what);
-        vars[n++] =
-            (lc_config_var){pc->url_name, pc->url_default, LC_CFG_URL, 0, 0,
-                            pc->url_help, &pc->url};
-        vars[n++] = (lc_config_var){pc->timeout_name,
-                                    "1000",
-                                    LC_CFG_INT,
-                                    1,
-                                    60000,
-                                    "deadline of a call to that service",
-                                    p->timeout_ms};
+        snprintf(pc->timeout_default, sizeof(pc->timeout_default), "%d",
+                 p->default_timeout_ms > 0 ? p->default_timeout_ms : 1000);
+        vars[n++] = (lc_config_var){pc->url_name, pc->url_default, LC_CFG_URL,
+                                    0, 0, pc->url_help, &pc->url};
         vars[n++] = (lc_config_var){
-            pc->max_name,
-            "1048576",
-            LC_CFG_INT,
-            1024,
-            67108864,
+            pc->timeout_name, pc->timeout_default, LC_CFG_INT, 1, 60000,
+            "deadline of a call to that service", p->timeout_ms};
+        vars[n++] = (lc_config_var){
+            pc->max_name, "1048576", LC_CFG_INT, 1024, 67108864,
             "largest reply accepted from that service, in bytes",
             &pc->max_message};
     }

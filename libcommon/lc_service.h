@@ -48,6 +48,7 @@ typedef struct {
     int port;               /* its default NNG port on 127.0.0.1 */
     lc_rpc_client **client; /* where the opened client goes */
     long *timeout_ms;       /* where LINTEL_<NAME>_TIMEOUT_MS goes */
+    int default_timeout_ms; /* its default; 0: 1000 */
     /* where LINTEL_<NAME>_RPC_URL goes, for a follower of the peer's
      * events (lc_consumer opens its own socket); NULL: not needed */
     const char **url;

@@ -200,6 +200,23 @@ service_env() {
         echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
         echo "LINTEL_PROJECTS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
     fi
+    # users and projects ask billing for plan limits
+    if [ "$s" = users ] || [ "$s" = projects ]; then
+        echo "LINTEL_BILLING_RPC_URL=tcp://127.0.0.1:$(rpc_port billing)"
+    fi
+    if [ "$s" = billing ]; then
+        echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
+        echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+        echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
+        echo "LINTEL_PAYMENT_WEBHOOK_SECRET=$(payment_webhook_secret)"
+    fi
+}
+
+# The secret the local stand-in payment provider signs webhooks with.
+payment_webhook_secret() {
+    local f=$RUN_DIR/payment-webhook.secret
+    [ -f "$f" ] || (umask 077; secret >"$f")
+    cat "$f"
 }
 
 start_service() {
@@ -242,6 +259,7 @@ start_nginx() {
         -e "s|@USERS_ADDR@|127.0.0.1:$(cur_rpc_port users)|g" \
         -e "s|@PROJECTS_ADDR@|127.0.0.1:$(cur_rpc_port projects)|g" \
         -e "s|@REPORTING_ADDR@|127.0.0.1:$(cur_rpc_port reporting)|g" \
+        -e "s|@BILLING_ADDR@|127.0.0.1:$(cur_rpc_port billing)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"

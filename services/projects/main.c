@@ -1,7 +1,8 @@
 /*
  * lintel-projects: construction projects and tasks, per tenant, with an
  * outbox of domain events. main.c declares the service to lc_service: its
- * settings, its peer (users: the caller policy's fallback and assignees),
+ * settings, its peers (users: the caller policy's fallback and assignees;
+ * billing: plan limits),
  * its Redis (caller snapshots), its constraints and its routes; at start
  * the caller policy is pointed at users and the events pub socket opened.
  */
@@ -27,6 +28,13 @@ static const lc_service_peer projects_peers[] = {
      .port = 7101,
      .client = &app.users,
      .timeout_ms = &app.users_timeout_ms},
+    {.name = "billing",
+     .what = "billing.CheckEntitlement before a project is created; when it "
+             "cannot answer within the timeout, the project is created",
+     .port = 7104,
+     .client = &app.billing.client,
+     .timeout_ms = &app.billing.timeout_ms,
+     .default_timeout_ms = 200},
 };
 
 /* Constraints whose violation is the client's mistake, not a bug. */

@@ -142,8 +142,12 @@ static const lc_db_stmt project_delete_tasks = {
     " RETURNING id, version, " TASK_JSON ", project_id",
     2};
 
+/* Projects, and active ones: what billing's plans limit. */
+#define PROJECTS_ACTIVE "status NOT IN ('completed', 'cancelled')"
 static const lc_db_stmt project_count = {
-    "SELECT count(*) FROM projects.projects WHERE deleted_at IS NULL", 0};
+    "SELECT count(*), count(*) FILTER (WHERE " PROJECTS_ACTIVE ")"
+    " FROM projects.projects WHERE deleted_at IS NULL",
+    0};
 
 /* Two statements per sort order, the first page and the pages after a
  * cursor (so that a generic plan of either can walk the index): the key,
@@ -236,6 +240,33 @@ projects_list(lc_req *req)
 
 /* --- changes ------------------------------------------------------------ */
 
+/* May the tenant's plan have one more active project (billing)? A project
+ * created completed or cancelled is not active: plans do not limit it.
+ * Asked with the create's other rules, before its Idempotency-Key is
+ * claimed: a refusal claims nothing. 0, or -1 with the response set (402,
+ * or the count's failure). */
+static int
+projects_entitled(lc_req *req, const lc_caller *caller,
+                  const lc_body_value *status)
+{
+    projects_app *app = lc_req_app(req);
+    PGresult *res;
+    uint32_t active;
+
+    if (status->text != NULL && (strcmp(status->text, "completed") == 0 ||
+                                 strcmp(status->text, "cancelled") == 0)) {
+        return 0;
+    }
+    res = lc_req_read(req, caller->tenant_id, &project_count, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    active = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return lc_entitlement_check(req, &app->billing, caller->tenant_id,
+                                "projects", active);
+}
+
 /* What a single field cannot say: dates in order, a budget with its
  * currency (PATCH leaves both to the table's constraints, which see the
  * row as it ends up). */
@@ -243,7 +274,6 @@ static int
 projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
                bool create)
 {
-    (void)caller;
     if (!create) {
         return 0;
     }
@@ -259,7 +289,7 @@ projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
             "required_with_budget", "budget_cents and currency go together");
         return -1;
     }
-    return 0;
+    return projects_entitled(req, caller, &vals[F_STATUS]);
 }
 
 /* A deleted project takes its tasks along, each with its task.deleted. */
@@ -351,6 +381,7 @@ projects_count_rpc(lc_req *req)
         return;
     }
     out.projects = (uint32_t)strtoul(PQgetvalue(c.res, 0, 0), NULL, 10);
+    out.active = (uint32_t)strtoul(PQgetvalue(c.res, 0, 1), NULL, 10);
     lc_req_respond_pb(req, &out.base);
     PQclear(c.res);
 }

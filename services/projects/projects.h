@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lc_entitlement.h"
 #include "lc_entity.h"
 #include "lc_etag.h"
 #include "lc_page.h"
@@ -41,6 +42,7 @@ typedef struct {
     long users_timeout_ms;
     lc_rpc_client *users;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
+    lc_entitlement_client billing; /* plan limits on project creation */
 } projects_app;
 
 /* The caller of a tenant route: lc_caller_get (the kit's policy). */

@@ -5,6 +5,7 @@
  * account and a first login.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lc_token.h"
@@ -44,6 +45,33 @@ static const lc_db_stmt invitations_accepted = {
     2};
 
 /* --- invite ------------------------------------------------------------- */
+
+/* Seats a plan limits: active members and the invitations still open
+ * (each may become one). */
+static const lc_db_stmt invitations_seats = {
+    "SELECT (SELECT count(*) FROM users.users WHERE status = 'active')"
+    " + (SELECT count(*) FROM users.invitations"
+    "     WHERE accepted_at IS NULL AND expires_at > now())",
+    0};
+
+/* May the tenant's plan have one more seat (billing)? 0, or -1 with the
+ * response set (402, or the count's failure). */
+static int
+invitations_entitled(lc_req *req, const users_app *app,
+                     const users_caller *caller)
+{
+    PGresult *res;
+    uint32_t seats;
+
+    res = lc_req_read(req, caller->tenant_id, &invitations_seats, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    seats = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return lc_entitlement_check(req, &app->billing, caller->tenant_id, "seats",
+                                seats);
+}
 
 typedef struct {
     lc_req_fail fail;
@@ -154,6 +182,9 @@ invitations_create(lc_req *req)
     if (users_role_rank(c.role) > users_role_rank(caller.role)) {
         lc_req_error(req, 403, "forbidden",
                      "you may not invite with a role above your own");
+        return;
+    }
+    if (invitations_entitled(req, app, &caller) != 0) {
         return;
     }
     c.app = app;

@@ -62,6 +62,16 @@ static const lc_service_outbox users_events = {
     .outbox = &users_outbox,
 };
 
+static const lc_service_peer users_peers[] = {
+    {.name = "billing",
+     .what = "billing.CheckEntitlement before a member is invited; when it "
+             "cannot answer within the timeout, the invitation is sent",
+     .port = 7104,
+     .client = &app.billing.client,
+     .timeout_ms = &app.billing.timeout_ms,
+     .default_timeout_ms = 200},
+};
+
 static int
 users_all_routes(lc_rpc_server *s)
 {
@@ -113,6 +123,8 @@ main(int argc, char **argv)
         .vars = users_vars,
         .nvars = sizeof(users_vars) / sizeof(users_vars[0]),
         .uses_redis = true,
+        .peers = users_peers,
+        .npeers = sizeof(users_peers) / sizeof(users_peers[0]),
         .outbox = &users_events,
         .routes = users_all_routes,
         .app = &app,

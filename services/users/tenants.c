@@ -473,6 +473,52 @@ tenants_patch(lc_req *req)
     PQclear(c.res);
 }
 
+/* users.SetTenantStatus: the platform's own change of a tenant's status
+ * (billing's dunning), made as tenants_patch makes an admin's. */
+static void
+tenants_set_status_rpc(lc_req *req)
+{
+    const Lintel__V1__Users__SetTenantStatusRequest *in;
+    Lintel__V1__Users__SetTenantStatusResponse out =
+        LINTEL__V1__USERS__SET_TENANT_STATUS_RESPONSE__INIT;
+    tenants_query_ctx c = {0};
+    const char *params[3];
+
+    in = (const Lintel__V1__Users__SetTenantStatusRequest *)lc_req_pb(
+        req, &lintel__v1__users__set_tenant_status_request__descriptor);
+    if (in == NULL) {
+        return;
+    }
+    if (!lc_db_is_uuid(in->tenant_id) ||
+        (strcmp(in->status, "active") != 0 &&
+         strcmp(in->status, "suspended") != 0)) {
+        lc_req_error(req, 400, "validation_failed",
+                     "tenant_id must be a uuid and status active or suspended");
+        return;
+    }
+    params[0] = in->tenant_id;
+    params[1] = in->status;
+    params[2] = NULL;
+    c.stmt = &tenants_update;
+    c.params = params;
+    c.event = (users_event){.type = "tenant.updated"}; /* the platform's */
+    users_caller_fence(req, in->tenant_id, NULL);
+    if (lc_req_tx(req, NULL, tenants_query_tx, &c) != 0) {
+        users_caller_stamp(req, in->tenant_id, NULL);
+        return;
+    }
+    users_caller_stamp(req, in->tenant_id, NULL);
+    users_events_announce(c.seq);
+    out.found = PQntuples(c.res) > 0;
+    out.status = "";
+    if (out.found) {
+        tenants_cache_forget(req, PQgetvalue(c.res, 0, 1));
+        out.status = in->status;
+    }
+    lc_req_respond_pb(req, &out.base);
+    PQclear(c.res);
+}
+
 int
 tenants_routes(lc_rpc_server *s)
 {
@@ -482,6 +528,7 @@ tenants_routes(lc_rpc_server *s)
         {"GET", "/api/admin/tenants", tenants_list},
         {"POST", "/api/admin/tenants", tenants_create},
         {"PATCH", "/api/admin/tenants/:id", tenants_patch},
+        {"RPC", "/rpc/users.SetTenantStatus", tenants_set_status_rpc},
     };
 
     return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));

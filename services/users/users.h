@@ -12,6 +12,7 @@
 
 #include "lc_body.h"
 #include "lc_caller.h"
+#include "lc_entitlement.h"
 #include "lc_jobs.h"
 #include "lc_outbox.h"
 #include "lc_page.h"
@@ -51,6 +52,7 @@ typedef struct {
     users_keys *keys;
     lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
     lc_jobs *jobs;                /* the runner: mail is its "mail.send" */
+    lc_entitlement_client billing; /* plan limits on invitations */
 } users_app;
 
 /* --- roles.c: the caller policy's source of truth (lc_caller.h) ------- */

@@ -55,6 +55,13 @@ def test_migrate_runs_before_its_service(services, compose):
         assert m["command"] == ["migrate"]
         assert m["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
         for peer in services[name].peers:
+            # Two services that call each other (users and billing): compose
+            # cannot start a cycle, so the one that comes first does not
+            # wait for the other, which waits for it (checked from its side).
+            if name in compose["services"][peer]["depends_on"]:
+                assert name in services[peer].peers, (name, peer)
+                assert peer not in s["depends_on"], (name, peer)
+                continue
             assert s["depends_on"][peer]["condition"] == "service_healthy", (name, peer)
 
 

@@ -14,6 +14,7 @@ PACKAGES_TXT = os.path.join(ROOT, "compose", "local", "packages.txt")
 # What a runtime stage may hold beside the libraries its artefact needs.
 TOOLS = {"users": {"ca-certificates", "curl"}, "projects": {"ca-certificates", "curl"},
          "reporting": {"ca-certificates", "curl"},
+         "billing": {"ca-certificates", "curl"},
          "edge": {"nginx", "curl"},
          "ops": {"postgresql-client", "python3", "python3-aiosmtpd"}}
 # Deployable → the artefact its runtime stage carries.

@@ -119,12 +119,16 @@ class Contract:
             return out + [f"{what} → {status}: Content-Type {ctype!r}, "
                           f"documented: {', '.join(content)}"]
         if not ctype.endswith("json"):
-            # A file (an export's CSV): its Content-Type is what is checked,
-            # and that it is text in the charset it names.
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError:
-                out.append(f"{what} → {status}: {ctype} body is not UTF-8")
+            if ctype.startswith("text/"):
+                # A file (an export's CSV): its Content-Type is what is
+                # checked, and that it is text in the charset it names.
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append(f"{what} → {status}: {ctype} body is not UTF-8")
+            elif not body:
+                # a document (an invoice's PDF): its type is the contract
+                out.append(f"{what} → {status}: an empty {ctype} body")
             return out
         try:
             doc = json.loads(body)

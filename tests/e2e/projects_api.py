@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from conftest import wait_until
 from users_api import PASSWORD, EdgeApi, Mailbox
 
 ROLES = ("viewer", "member", "manager", "admin", "owner")
@@ -26,10 +27,11 @@ def add_member(api, mailbox, t, role):
             "email": email}
 
 
-def new_tenant(api, mailbox=None, roles=()):
+def new_tenant(api, mailbox=None, roles=(), unlimited=False):
     """A tenant signed up through the API; its owner, plus one member of
     each of `roles`, as {"slug", "id", "token", "user_id", "as": {role:
-    {"id", "token"}}}."""
+    {"id", "token"}}}. `unlimited`: on the business plan, for a test that
+    creates projects without bound (a new tenant's trial allows 50)."""
     t = api.signup()
     tokens = api.login(t["slug"], t["email"], t["password"])
     out = {"slug": t["slug"], "id": t["id"], "token": tokens["access_token"],
@@ -37,6 +39,13 @@ def new_tenant(api, mailbox=None, roles=()):
     out["as"] = {"owner": {"id": out["user_id"], "token": out["token"]}}
     for role in roles:
         out["as"][role] = add_member(api, mailbox, out, role)
+    if unlimited:
+        wait_until(lambda: api.call("GET", "/api/billing/subscription",
+                                    out["slug"], out["token"]).status == 200,
+                   15, "the new tenant's subscription")
+        r = api.call("POST", "/api/billing/subscription", out["slug"],
+                     out["token"], json_body={"plan": "business"})
+        assert r.status == 200, r
     return out
 
 

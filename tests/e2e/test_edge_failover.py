@@ -94,6 +94,8 @@ class Edge:
                          f"127.0.0.1:{stack.env['LINTEL_USERS_RPC_PORT']}",
                      "@REPORTING_ADDR@":
                          f"127.0.0.1:{stack.env['LINTEL_REPORTING_RPC_PORT']}",
+                     "@BILLING_ADDR@":
+                         f"127.0.0.1:{stack.env['LINTEL_BILLING_RPC_PORT']}",
                      "@RUN_DIR@": str(run_dir),
                      "@MODULE_PATH@": str(MODULE)}.items():
             text = text.replace(k, v)
@@ -137,7 +139,7 @@ def two_instances(stack, tmp_path):
 def test_kill_9_of_one_instance_under_load(stack, two_instances):
     edge, second = two_instances
     api = EdgeApi(stack)
-    t = new_tenant(api)
+    t = new_tenant(api, unlimited=True)
     host = f"{t['slug']}.{BASE}"
     auth = {"Host": host, "Authorization": f"Bearer {t['token']}"}
     project = requests.post(edge.url("/api/projects"),

@@ -89,7 +89,8 @@ def restart_projects(stack):
     assert up.returncode == 0, up.stderr
 
 
-def test_concurrent_writers_and_a_restart_lose_nothing(stack, papi, tenant):
+def test_concurrent_writers_and_a_restart_lose_nothing(stack, papi):
+    tenant = new_tenant(papi, unlimited=True)  # writers add without bound
     cursor = head(stack)
     created, seen = [], []
     stop = threading.Event()

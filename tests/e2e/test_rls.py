@@ -20,6 +20,14 @@ CROSS_TENANT = {
     ("projects", "events"),
     # the same for users' events (users 0004_events.sql)
     ("users", "events"),
+    # billing's job runner (billing 0002_invoices.sql), as users'
+    ("billing", "jobs"),
+    # when each tenant's period ends: the invoicing run's work list, a
+    # reference and a date (billing 0002_invoices.sql)
+    ("billing", "invoice_schedule"),
+    # the platform admin's view of every subscription (billing
+    # 0004_directory.sql): plan, state, seats, MRR, kept by a trigger
+    ("billing", "subscription_directory"),
 }
 
 POLICY = "(tenant_id = ( SELECT (current_setting('app.tenant_id'::text))::uuid AS current_setting))"

@@ -182,6 +182,7 @@ def test_example_configuration_passes_nginx_t(tmp_path):
                  "@USERS_ADDR@": "127.0.0.1:7101",
                  "@PROJECTS_ADDR@": "127.0.0.1:7102",
                  "@REPORTING_ADDR@": "127.0.0.1:7103",
+                 "@BILLING_ADDR@": "127.0.0.1:7104",
                  "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE}.items():
         text = text.replace(k, v)
     path = tmp_path / "nginx.conf"

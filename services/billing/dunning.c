@@ -1,0 +1,157 @@
+/*
+ * dunning.c: what billing does about an unpaid invoice. A failed payment
+ * (invoice.payment_failed) makes an active subscription past due and
+ * starts the retries, jobs dunning.step at +1, +3 and +7 days (the
+ * provider retries the charge on its side; each step checks whether a
+ * payment arrived). Still unpaid after the last, the tenant is suspended
+ * through users.SetTenantStatus: its API answers 403 tenant_suspended.
+ * A later payment (invoice.paid) makes the subscription active, ends the
+ * retries and reactivates a tenant that billing suspended.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billing.h"
+#include "lc_clock.h"
+#include "lintel/v1/users.pb-c.h"
+
+#define DUNNING_JOB_KIND "dunning.step"
+#define DUNNING_LAST_STEP 3
+
+/* Days after the failure of each retry: +1, +3, +7. */
+static const int dunning_day[DUNNING_LAST_STEP + 1] = {0, 1, 3, 7};
+
+static const lc_db_stmt dunning_state = {
+    "SELECT s.state, s.dunning_step, coalesce(i.status, '')"
+    " FROM billing.subscriptions s"
+    " LEFT JOIN billing.invoices i ON i.id = $1 FOR UPDATE OF s",
+    1};
+
+static const lc_db_stmt dunning_advance = {
+    "UPDATE billing.subscriptions SET dunning_step = $1::int,"
+    " suspended_by_billing = suspended_by_billing OR $1::int = 3",
+    1};
+
+int
+dunning_start(billing_app *app, lc_db *db, const char *tenant_id,
+              const char *invoice_id, int step, lc_db_error *err)
+{
+    char payload[160];
+    lc_job_new job = {.kind = DUNNING_JOB_KIND,
+                      .tenant_id = tenant_id,
+                      .payload = payload};
+
+    snprintf(payload, sizeof(payload),
+             "{\"invoice_id\":\"%s\",\"step\":%d}", invoice_id, step);
+    job.run_at_ms = lc_clock_wall_ms() +
+                    (int64_t)(dunning_day[step] - dunning_day[step - 1]) *
+                        86400000;
+    return lc_jobs_enqueue(app->jobs, db, &job, NULL, err);
+}
+
+int
+dunning_set_tenant_status(billing_app *app, const char *tenant_id,
+                          const char *status)
+{
+    Lintel__V1__Users__SetTenantStatusRequest in =
+        LINTEL__V1__USERS__SET_TENANT_STATUS_REQUEST__INIT;
+    Lintel__V1__Users__SetTenantStatusResponse *out = NULL;
+    int code = 0, rc;
+
+    in.tenant_id = (char *)tenant_id;
+    in.status = (char *)status;
+    if (lc_rpc_call_method(
+            app->users, "users.SetTenantStatus", "", tenant_id, &in.base,
+            &lintel__v1__users__set_tenant_status_response__descriptor,
+            lc_clock_mono_ms() + app->users_timeout_ms,
+            (ProtobufCMessage **)&out, &code) != LC_RPC_OK) {
+        return -1;
+    }
+    rc = out->found ? 0 : -1;
+    lc_envelope_free_message(&out->base);
+    return rc;
+}
+
+typedef struct {
+    billing_app *app;
+    const char *tenant_id, *invoice_id;
+    int step;
+    bool suspend; /* the last step found it unpaid */
+} dunning_ctx;
+
+static int
+dunning_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    dunning_ctx *c = arg;
+    char step[8];
+    const char *params[1] = {step};
+    PGresult *s, *r;
+    bool unpaid;
+
+    c->suspend = false;
+    s = lc_db_exec(db, &dunning_state, &c->invoice_id, err);
+    if (s == NULL) {
+        return -1;
+    }
+    /* paid meanwhile, or no longer past due: the retries end */
+    unpaid = PQntuples(s) > 0 &&
+             strcmp(PQgetvalue(s, 0, 0), "past_due") == 0 &&
+             strcmp(PQgetvalue(s, 0, 2), "open") == 0;
+    PQclear(s);
+    if (!unpaid) {
+        return 0;
+    }
+    snprintf(step, sizeof(step), "%d", c->step);
+    r = lc_db_exec(db, &dunning_advance, params, err);
+    if (r == NULL) {
+        return -1;
+    }
+    PQclear(r);
+    if (c->step < DUNNING_LAST_STEP) {
+        return dunning_start(c->app, db, c->tenant_id, c->invoice_id,
+                             c->step + 1, err);
+    }
+    c->suspend = true;
+    return 0;
+}
+
+static lc_job_outcome
+dunning_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
+{
+    cJSON *p = cJSON_Parse(job->payload);
+    const cJSON *inv = cJSON_GetObjectItemCaseSensitive(p, "invoice_id");
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(p, "step");
+    dunning_ctx c = {.app = arg, .tenant_id = job->tenant_id};
+    lc_job_outcome out = LC_JOB_DONE;
+    lc_db_error err;
+
+    if (job->tenant_id == NULL || !cJSON_IsString(inv) ||
+        !lc_db_is_uuid(inv->valuestring) || !cJSON_IsNumber(step) ||
+        step->valueint < 1 || step->valueint > DUNNING_LAST_STEP) {
+        cJSON_Delete(p);
+        snprintf(why, whylen, "a payload without invoice_id and step");
+        return LC_JOB_DEAD;
+    }
+    c.invoice_id = inv->valuestring;
+    c.step = step->valueint;
+    if (lc_db_tenant_tx(db, job->tenant_id, lc_clock_mono_ms() + 10000,
+                        dunning_tx, &c, &err) != 0) {
+        snprintf(why, whylen, "%s", err.message);
+        out = LC_JOB_RETRY;
+    } else if (c.suspend &&
+               dunning_set_tenant_status(c.app, job->tenant_id, "suspended") !=
+                   0) {
+        /* runs again: the step is recorded, the suspension is not yet */
+        snprintf(why, whylen, "users.SetTenantStatus did not answer");
+        out = LC_JOB_RETRY;
+    }
+    cJSON_Delete(p);
+    return out;
+}
+
+int
+dunning_jobs_register(billing_app *app)
+{
+    return lc_jobs_handle(app->jobs, DUNNING_JOB_KIND, dunning_job, app);
+}
