@@ -136,7 +136,7 @@ start_postgres() {
         return
     fi
     as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w -t 30 \
-        -o "-p $PG_PORT -k $PGDIR/sock -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 -c fsync=${LINTEL_PG_FSYNC:-on}" \
+        -o "-p $PG_PORT -k $PGDIR/sock -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 -c fsync=${LINTEL_PG_FSYNC:-on} -c max_connections=${LINTEL_PG_MAX_CONNECTIONS:-200}" \
         start >/dev/null || { tail_log "$PGDIR/postgres.log"; die "postgres did not start"; }
     ln -sfn "$PGDIR/postgres.log" "$LOG_DIR/postgres.log"
     echo "$PGDIR/data" >"$PID_DIR/postgres.datadir"
