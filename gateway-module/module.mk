@@ -118,6 +118,7 @@ gateway-test: $(GATEWAY_ALL)
 	    -p no:cacheprovider tests/gateway
 	$(MAKE) fuzz FUZZ_SECONDS=3
 
-bench: $(GATEWAY_ALL) $(GW_FLOOR) $(SVC_BINS)
+bench: $(GATEWAY_ALL) $(GW_FLOOR) $(SVC_BINS) $(BUILD)/bench/entitlement_bench
 	bash tests/bench/run.sh $(abspath $(BUILD))
 	bash tests/bench/projects.sh $(abspath $(BUILD))
+	bash tests/bench/entitlement.sh $(abspath $(BUILD))

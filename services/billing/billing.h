@@ -8,6 +8,7 @@
 #ifndef BILLING_H
 #define BILLING_H
 
+#include "entitlement_cache.h"
 #include "lc_body.h"
 #include "lc_caller.h"
 #include "lc_consumer.h"
@@ -31,6 +32,10 @@
     " 'limits', json_build_object('seats', " a ".max_seats,"                   \
     " 'projects', " a ".max_projects))"
 
+/* How many tenants' limits the entitlement cache holds (about 100 bytes
+ * each); past that the oldest give way. */
+#define ENTITLEMENT_CACHE_TENANTS 16384
+
 typedef struct {
     long users_timeout_ms, projects_timeout_ms;
     lc_rpc_client *users, *projects;
@@ -43,6 +48,8 @@ typedef struct {
     lc_jobs *jobs;                /* the runner: invoice.run, webhook.process */
     const char *webhook_provider; /* the payment provider's name in the URL */
     const char *webhook_secret;   /* its signing secret; "off": none */
+    long entitlement_cache_ms;    /* an entry's longest life; 0: no cache */
+    entitlement_cache *limits;    /* NULL: every check reads the database */
 } billing_app;
 
 /* --- usage.c -------------------------------------------------------------*/
@@ -70,6 +77,9 @@ int subscriptions_admin_routes(lc_rpc_server *s);
 
 /* --- entitlements.c ------------------------------------------------------*/
 int entitlements_routes(lc_rpc_server *s);
+/* After a committed change of a tenant's plan (or its cancellation): the
+ * next checks read the plans again. */
+void entitlements_plan_changed(billing_app *app);
 
 /* --- invoices.c ---------------------------------------------------------*/
 typedef struct {

@@ -5,24 +5,70 @@
  * have; billing answers from the tenant's plan. A tenant without a
  * subscription (made before billing followed users' events) is not
  * limited; a canceled subscription is held to the free plan.
+ *
+ * The answer comes from the tenant's plan limits as entitlement_cache.h
+ * keeps them (a database read only when the entry is missing, older than
+ * LINTEL_ENTITLEMENT_CACHE_MS or older than the last plan change here).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "billing.h"
+#include "lc_clock.h"
 #include "lintel/v1/billing.pb-c.h"
 
-/* $1 "seats" or "projects": the plan's code and that limit (NULL:
- * unlimited); no row without a subscription. */
-static const lc_db_stmt entitlement_limit = {
-    "SELECT p.code, CASE $1 WHEN 'seats' THEN p.max_seats"
-    " ELSE p.max_projects END"
+/* The tenant's plan code and its limits (NULL: unlimited); no row without
+ * a subscription. */
+static const lc_db_stmt entitlement_limits_get = {
+    "SELECT p.code, p.max_seats, p.max_projects"
     " FROM billing.subscriptions s"
     " JOIN billing.plans p ON CASE WHEN s.state = 'canceled'"
     "   THEN p.code = 'free' AND p.retired_at IS NULL"
     "   ELSE (p.code, p.version) = (s.plan_code, s.plan_version) END",
-    1};
+    0};
+
+static int64_t
+limit_value(PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? -1
+                                    : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+/* The tenant's limits from the cache, else from the database (and then
+ * cached). 1: found, 0: no subscription, -1: failed (answered). */
+static int
+entitlements_limits(lc_req *req, const char *tenant_id, entitlement_limits *l)
+{
+    billing_app *app = lc_req_app(req);
+    uint64_t gen = 0;
+    PGresult *res;
+    int found;
+
+    if (app->limits != NULL) {
+        if (entitlement_cache_get(app->limits, tenant_id, lc_clock_mono_ms(),
+                                  l)) {
+            return 1;
+        }
+        gen = entitlement_cache_generation(app->limits);
+    }
+    res = lc_req_read(req, tenant_id, &entitlement_limits_get, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+    found = PQntuples(res) > 0;
+    if (found) {
+        snprintf(l->plan, sizeof(l->plan), "%s", PQgetvalue(res, 0, 0));
+        l->max_seats = limit_value(res, 1);
+        l->max_projects = limit_value(res, 2);
+        if (app->limits != NULL) {
+            entitlement_cache_put(app->limits, tenant_id, gen,
+                                  lc_clock_mono_ms(), l);
+        }
+    }
+    PQclear(res);
+    return found;
+}
 
 static void
 entitlements_check_rpc(lc_req *req)
@@ -30,8 +76,9 @@ entitlements_check_rpc(lc_req *req)
     const Lintel__V1__Billing__CheckEntitlementRequest *in;
     Lintel__V1__Billing__CheckEntitlementResponse out =
         LINTEL__V1__BILLING__CHECK_ENTITLEMENT_RESPONSE__INIT;
-    PGresult *res;
-    const char *limit;
+    entitlement_limits l;
+    int64_t max;
+    int found;
 
     in = (const Lintel__V1__Billing__CheckEntitlementRequest *)lc_req_pb(
         req, &lintel__v1__billing__check_entitlement_request__descriptor);
@@ -47,24 +94,31 @@ entitlements_check_rpc(lc_req *req)
                      "limit must be seats or projects");
         return;
     }
-    limit = in->limit;
-    res = lc_req_read(req, in->tenant_id, &entitlement_limit, &limit);
-    if (res == NULL) {
+    found = entitlements_limits(req, in->tenant_id, &l);
+    if (found < 0) {
         return;
     }
     out.plan = "";
     out.allowed = true;
     out.unlimited = true;
-    if (PQntuples(res) > 0) {
-        out.plan = PQgetvalue(res, 0, 0);
-        if (!PQgetisnull(res, 0, 1)) {
+    if (found) {
+        out.plan = l.plan;
+        max = strcmp(in->limit, "seats") == 0 ? l.max_seats : l.max_projects;
+        if (max >= 0) {
             out.unlimited = false;
-            out.max = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+            out.max = (uint32_t)max;
             out.allowed = in->wanted <= out.max;
         }
     }
     lc_req_respond_pb(req, &out.base);
-    PQclear(res);
+}
+
+void
+entitlements_plan_changed(billing_app *app)
+{
+    if (app->limits != NULL) {
+        entitlement_cache_invalidate(app->limits);
+    }
 }
 
 int

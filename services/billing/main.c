@@ -28,6 +28,10 @@ static const lc_config_var billing_vars[] = {
     {"LINTEL_PAYMENT_WEBHOOK_SECRET", "off", LC_CFG_STRING, 0, 0,
      "the secret the provider signs its webhooks with; off: webhooks refused",
      &app.webhook_secret},
+    {"LINTEL_ENTITLEMENT_CACHE_MS", "2000", LC_CFG_INT, 0, 60000,
+     "longest time a plan change made elsewhere (another replica, a hand-made"
+     " UPDATE) may go unseen by the entitlement checks; 0: no cache",
+     &app.entitlement_cache_ms},
     LC_JOBS_CONFIG_VARS(app.jobs_options),
 };
 
@@ -103,6 +107,13 @@ billing_jobs_stop(billing_app *a)
     }
 }
 
+static void
+billing_cache_free(billing_app *a)
+{
+    entitlement_cache_free(a->limits);
+    a->limits = NULL;
+}
+
 static int
 billing_start(const lc_db_options *db, const lc_cache_options *cache,
               void *arg)
@@ -113,11 +124,19 @@ billing_start(const lc_db_options *db, const lc_cache_options *cache,
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
+    if (a->entitlement_cache_ms > 0 &&
+        (a->limits = entitlement_cache_new(
+             ENTITLEMENT_CACHE_TENANTS, a->entitlement_cache_ms)) == NULL) {
+        fprintf(stderr, "lintel-billing: out of memory\n");
+        return -1;
+    }
     if (billing_jobs_start(a, db) != 0) {
+        billing_cache_free(a);
         return -1;
     }
     if (tenant_events_start(a, db) != 0) {
         billing_jobs_stop(a);
+        billing_cache_free(a);
         return -1;
     }
     return 0;
@@ -128,6 +147,8 @@ billing_stop(void *arg)
 {
     tenant_events_stop(arg);
     billing_jobs_stop(arg);
+    /* the RPC server has stopped: no check reads the cache any more */
+    billing_cache_free(arg);
 }
 
 int

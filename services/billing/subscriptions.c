@@ -442,6 +442,7 @@ change_run(lc_req *req, bool apply)
         return;
     }
     if (apply) {
+        entitlements_plan_changed(lc_req_app(req));
         /* the subscription's ETag, as a replay of the key answers too */
         lc_etag_respond(req, 200, c.version, c.body);
     } else {

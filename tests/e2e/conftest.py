@@ -138,8 +138,11 @@ def stack():
         pytest.fail(_stack_failure[0])
     run_dir = pathlib.Path(os.environ.get("LINTEL_TEST_RUN_DIR",
                                           ROOT / "build" / "e2e-run"))
+    # billing's entitlement cache keeps a plan for a minute here (2 s by
+    # default), so that a plan change seen by the next check proves the
+    # invalidation, not an expiry (test_billing.py)
     env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
-               LINTEL_PG_FSYNC="off")
+               LINTEL_PG_FSYNC="off", LINTEL_ENTITLEMENT_CACHE_MS="60000")
     if run_dir.exists():  # a previous run that died: stop it, start clean
         subprocess.run(["bash", str(STACK), "down"], env=env)
         if (run_dir / "pg").is_symlink():

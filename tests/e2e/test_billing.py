@@ -265,6 +265,24 @@ def test_projects_over_the_plan_are_a_402_naming_the_limit(api):
     assert r.status == 201, r
 
 
+def test_a_plan_change_takes_effect_on_the_next_check(api):
+    # billing caches the plan's limits (for a minute in this stack): the
+    # checks of the first two projects leave the team plan cached, and the
+    # downgrade must be seen by the very next check all the same
+    t = trialing_tenant(api)
+    pp = P(api, t)
+    pp.create_project()
+    pp.create_project()
+    assert change(api, t, "free").status == 200
+    r = pp.call("POST", "/api/projects", {"name": "Third", "code": "THIRD"})
+    assert r.status == 402 and r.code == "plan_limit_reached", r
+    assert r.body["error"]["limit"] == {
+        "name": "projects", "plan": "free", "usage": 2, "max": 2}
+    assert change(api, t, "team").status == 200
+    r = pp.call("POST", "/api/projects", {"name": "Third", "code": "THIRD"})
+    assert r.status == 201, r
+
+
 def test_completed_projects_do_not_count(api):
     t = on_free_plan(api)
     pp = P(api, t)

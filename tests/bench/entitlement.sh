@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# make bench, billing part: billing.CheckEntitlement over NNG from a C
+# client (tests/bench/entitlement_bench.c, lc_rpc_client as projects and
+# users call it), against the billing service of a throw-away local stack
+# (compose/local/stack.sh), for the demo tenant:
+#   (x) the check, BENCH_ENTITLEMENT_IN_FLIGHT checks in flight on one NNG socket
+# and prints checks/s, the billing process's CPU time and context switches
+# per check (tests/bench/cpustat.py) and the billing issue's goal: >= 20,000
+# checks/s. The check answers from billing's cache of plan limits
+# (LINTEL_ENTITLEMENT_CACHE_MS); run with LINTEL_ENTITLEMENT_CACHE_MS=0 to
+# measure a database read per check.
+#
+#   tests/bench/entitlement.sh <build-dir>
+#
+# Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3: reports the
+# median round), BENCH_ENTITLEMENT_IN_FLIGHT (64).
+set -euo pipefail
+
+build=${1:?usage: entitlement.sh <build-dir>}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+inflight=${BENCH_ENTITLEMENT_IN_FLIGHT:-64}
+bench=$build/bench/entitlement_bench
+
+run=$(mktemp -d /tmp/lintel-ebench.XXXXXX)
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
+export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
+export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
+export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+for s in USERS PROJECTS REPORTING BILLING; do
+    export "LINTEL_${s}_RPC_PORT=$(free_port)" "LINTEL_${s}_OPS_PORT=$(free_port)"
+done
+export LINTEL_USERS_EVENTS_PORT=$(free_port) LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
+stack=$root/compose/local/stack.sh
+
+cleanup() {
+    local pg
+    pg=$(readlink "$run/pg" 2>/dev/null || true)
+    bash "$stack" down >/dev/null 2>&1 || true
+    [ -n "$pg" ] && rm -rf "$pg"
+    rm -rf "$run"
+}
+trap cleanup EXIT
+
+echo "bench: starting a throw-away stack in $run" >&2
+bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
+
+pgdir=$(readlink -f "$run/pg")
+pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+psql_super() { as_pg "$pgbin/psql" -X -qtA -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
+
+# The demo tenant, once billing has made its trial from tenant.created.
+tenant=
+for _ in $(seq 1 150); do
+    tenant=$(psql_super -c "SELECT tenant_id FROM billing.subscriptions LIMIT 1")
+    [ -n "$tenant" ] && break
+    sleep 0.2
+done
+[ -n "$tenant" ] || { echo "bench: billing made no subscription" >&2; exit 1; }
+url=tcp://127.0.0.1:$LINTEL_BILLING_RPC_PORT
+billing_pid=$(cat "$run/pids/billing.pid")
+cpustat() { /usr/bin/python3 "$root/tests/bench/cpustat.py" "$@"; }
+
+"$bench" "$url" "$tenant" "$inflight" 2 >/dev/null                # warm-up
+for r in $(seq 1 "$rounds"); do
+    cpustat snap "$run/snap0" "billing=$billing_pid"
+    "$bench" "$url" "$tenant" "$inflight" "$seconds" >"$run/res.$r"
+    cpustat snap "$run/snap1" "billing=$billing_pid"
+    cpustat diff "$run/snap0" "$run/snap1" "$(awk '{print $1}' "$run/res.$r")" \
+        >"$run/cpu.$r"
+done
+m=$(for r in $(seq 1 "$rounds"); do echo "$(awk '{print $3}' "$run/res.$r") $r"; done |
+    sort -g | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
+rate=$(awk '{print $3}' "$run/res.$m")
+printf '\n%-46s %10s %11s %11s\n' case "checks/s" "cpu us/req" "switch/req"
+printf '%-46s %10s %11s %11s\n' \
+    "(x) billing.CheckEntitlement, $inflight in flight" "$rate" \
+    $(awk '{print $2, $3}' "$run/cpu.$m")
+awk -F' [|] ' '{
+    printf "(x) per check:"
+    for (i = 2; i <= NF; i++) { split($i, g, " "); printf "  %s %s us, %s switches", g[1], g[2], g[3] }
+    print "" }' "$run/cpu.$m"
+echo "(x) round by round: $(for r in $(seq 1 "$rounds"); do awk '{printf "%s ", $3}' "$run/res.$r"; done)"
+awk -v x="$rate" 'BEGIN { printf "goal (x): %.0f checks/s (>= 20,000: %s)\n",
+    x, ((x >= 20000) ? "met" : "NOT met") }'
