@@ -125,24 +125,6 @@ consumer_event_at(const consumer_layout *l, const ProtobufCMessage *resp,
 
 /* --- the cursor and the batch's transaction ------------------------------- */
 
-/* [a-z_][a-z0-9_]{0,62}: a schema name spliced into the statements. */
-static bool
-consumer_identifier(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) {
-        return false;
-    }
-    for (i = 0; s[i] != '\0'; i++) {
-        if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
-                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 consumer_build(lc_consumer *c)
 {
@@ -378,7 +360,7 @@ lc_consumer_start(const lc_consumer_options *opts, char *err, size_t errlen)
 {
     lc_consumer *c;
 
-    if (!consumer_identifier(opts->schema) || opts->source == NULL ||
+    if (!lc_db_is_identifier(opts->schema) || opts->source == NULL ||
         opts->method == NULL || opts->apply == NULL || opts->response == NULL) {
         snprintf(err, errlen,
                  "consumer: schema, source, method, response"

@@ -102,6 +102,23 @@ lc_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
 }
 
 bool
+lc_db_is_identifier(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) {
+        return false;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
+                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
 lc_db_is_uuid(const char *s)
 {
     size_t i;

@@ -114,6 +114,11 @@ lc_db_fault lc_db_sqlstate_fault(const char *sqlstate);
 int lc_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
                 char *out, size_t outlen, lc_db_error *err);
 
+/* true when `s` is [a-z_][a-z0-9_]{0,62}: a schema, table or column name
+ * a caller may splice into a statement it builds once (lc_outbox,
+ * lc_consumer). */
+bool lc_db_is_identifier(const char *s);
+
 /* true when `s` is a canonical textual UUID. */
 bool lc_db_is_uuid(const char *s);
 

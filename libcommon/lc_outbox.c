@@ -30,24 +30,6 @@ struct lc_outbox {
     lc_db_stmt append, since, last;
 };
 
-/* [a-z_][a-z0-9_]{0,62}: what may be spliced into the statements. */
-static bool
-outbox_identifier(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) {
-        return false;
-    }
-    for (i = 0; s[i] != '\0'; i++) {
-        if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
-                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Appends to `buf` (of OUTBOX_SQL_MAX); -1 when it would not fit. */
 static int
 outbox_catf(char *buf, const char *fmt, ...)
@@ -116,14 +98,14 @@ lc_outbox_open(const lc_outbox_options *opts, char *err, size_t errlen)
     size_t i;
     int rv;
 
-    if (!outbox_identifier(opts->schema) || opts->nkeys < 1 ||
+    if (!lc_db_is_identifier(opts->schema) || opts->nkeys < 1 ||
         opts->nkeys > LC_OUTBOX_MAX_KEYS) {
         snprintf(err, errlen, "outbox: a schema and 1..%d keys",
                  LC_OUTBOX_MAX_KEYS);
         return NULL;
     }
     for (i = 0; i < opts->nkeys; i++) {
-        if (!outbox_identifier(opts->keys[i])) {
+        if (!lc_db_is_identifier(opts->keys[i])) {
             snprintf(err, errlen, "outbox: bad key column name");
             return NULL;
         }

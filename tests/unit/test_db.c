@@ -384,6 +384,14 @@ static void
 test_uuid_check(void **state)
 {
     (void)state;
+    assert_true(lc_db_is_identifier("users"));
+    assert_true(lc_db_is_identifier("_x9"));
+    assert_false(lc_db_is_identifier("9x"));
+    assert_false(lc_db_is_identifier(""));
+    assert_false(lc_db_is_identifier("Users"));
+    assert_false(lc_db_is_identifier("a; DROP TABLE x"));
+    assert_false(lc_db_is_identifier(
+        "a123456789012345678901234567890123456789012345678901234567890123"));
     assert_true(lc_db_is_uuid(TENANT_A));
     assert_false(lc_db_is_uuid("0b7c5f3e6a1d4c4e9d511f2a3b4c5d6e"));
     assert_false(lc_db_is_uuid("0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6g"));
