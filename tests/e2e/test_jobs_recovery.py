@@ -81,15 +81,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_a_job_leased_by_a_killed_process_runs_again(stack, api, mailbox):
+def test_a_job_leased_by_a_killed_process_runs_again(stack, api, mailbox,
+                                                     tmp_path):
     tenant = api.signup()
     to = f"kill9-{uuid.uuid4().hex[:8]}@example.test"
     hole = Blackhole()
     ops = free_port()
     env = dict(stack.service_env("users"),
-               LINTEL_RPC_URL=f"tcp://127.0.0.1:{free_port()}",
+               # sockets of its own, no port to race for
+               LINTEL_RPC_URL=f"ipc://{tmp_path}/rpc.sock",
                LINTEL_OPS_URL=f"http://127.0.0.1:{ops}",
-               LINTEL_EVENTS_URL=f"tcp://127.0.0.1:{free_port()}",
+               LINTEL_EVENTS_URL=f"ipc://{tmp_path}/events.sock",
                LINTEL_SMTP_URL=f"smtp://127.0.0.1:{hole.port}",
                LINTEL_JOBS_LEASE_MS="1000", LINTEL_JOBS_POLL_MS="50",
                LINTEL_JOBS_WORKERS="4", LINTEL_WORKERS="1")
