@@ -504,26 +504,29 @@ ngx_http_lintel_process_header(ngx_http_request_t *r)
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
-    rc = ngx_http_lintel_reply_head(r, res);
+    /* checked before any header is set: a 502 or a retry follows */
 
-    if (rc == NGX_OK && res->continuation) {
-        if (reply.body_len == 0
+    if (res->continuation
+        && (reply.body_len == 0
             || res->continuation->total_length <= reply.body_len
             || res->continuation->total_length > NGX_MAX_OFF_T_VALUE
             || ngx_http_lintel_set_cursor(r, ctx, res->continuation)
-               != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "lintel: bad continued reply from the service, "
-                          "request id %V", &ctx->request_id);
-            rc = NGX_HTTP_UPSTREAM_INVALID_HEADER;
-
-        } else {
-            ctx->continued = 1;
-            ctx->total_rest = res->continuation->total_length;
-            ctx->part_status = res->status;
-        }
+               != NGX_OK))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: bad continued reply from the service, "
+                      "request id %V", &ctx->request_id);
+        lintel_envelope_free_response(res);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
+
+    if (res->continuation) {
+        ctx->continued = 1;
+        ctx->total_rest = res->continuation->total_length;
+        ctx->part_status = res->status;
+    }
+
+    rc = ngx_http_lintel_reply_head(r, res);
 
     lintel_envelope_free_response(res);
 

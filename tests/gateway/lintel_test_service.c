@@ -24,8 +24,8 @@
  *   /parts/<n>/<k>  the same n bytes as a continued reply, k bytes a part
  *                   (the cursor is the offset); ?fail=<i> answers part i
  *                   (from 1) with a 500, ?short=1 promises one byte more
- *                   than it sends, ?delay_ms=<ms> delays every part after
- *                   the first
+ *                   than it sends, ?first_total=<n> promises n bytes,
+ *                   ?delay_ms=<ms> delays every part after the first
  *   /raw/<case>     a reply that is an SP message but a broken Response:
  *                   body-not-last, bad-status, huge-head
  *   .../bench       200 {"ok":true} (any path ending in /bench)
@@ -432,6 +432,8 @@ static nng_msg *edge_parts(const Lintel__V1__Request *req, const char *args,
     cont.total_length = off == 0 ? total + (query_long(req->query, "short")
                                             ? 1 : 0)
                                  : 0;
+    if (off == 0 && query_long(req->query, "first_total") > 0)
+        cont.total_length = (uint64_t)query_long(req->query, "first_total");
     lintel__v1__header__init(&h);
     h.name = "content-disposition";
     h.value = "attachment; filename=\"parts.bin\"";

@@ -8,7 +8,7 @@ pattern, k bytes a part.
 import socket
 import time
 
-from gateway_stack import BASE
+from gateway_stack import BASE, assert_error
 
 from test_gateway_upstream import (MIB, pattern, peak_rss_kib, wait_until,
                                    worker_pids)
@@ -127,3 +127,11 @@ def test_parts_that_fall_short_of_the_promised_length_cut_the_connection(
     assert body == pattern(300000)
     assert "continued reply ended 1 bytes short" in gw.error_log()
     assert gw.alerts() == [], gw.alerts()
+
+
+def test_a_first_part_that_promises_no_more_than_itself_is_502(gw, token):
+    # nothing was sent yet: an ordinary bad reply, a JSON error
+    assert_error(gw.get("/parts/1000/100?first_total=100", token=token), 502,
+                 "bad_gateway")
+    assert "bad continued reply from the service" in gw.error_log()
+    assert gw.get("/parts/1000/100", token=token).content == pattern(1000)
