@@ -8,11 +8,14 @@ import csv
 import http.client
 import io
 import subprocess
+import socket
 import time
 
-from users_api import BASE
-from projects_api import P, new_tenant, papi  # noqa: F401 (fixture)
+import pytest
+
+from projects_api import P, new_tenant
 from test_reporting_exports import ask, seed_tasks, wait_done
+from users_api import BASE, EdgeApi
 
 MIB = 1024 * 1024
 ROWS = 100000
@@ -48,11 +51,13 @@ def stored_csv(stack, tenant_id, export_id):
     return bytes(data), chunks, titles
 
 
-def test_a_100000_row_export_downloads_streamed_byte_for_byte(stack, papi):
-    conf = (stack.run_dir / "nginx" / "nginx.conf").read_text()
-    assert "lintel_max_reply_size 4m;" in conf
-    t = new_tenant(papi)
-    p = P(papi, t)
+@pytest.fixture(scope="module")
+def big_export(stack):
+    """One large export for the module (it costs seconds of CPU): its
+    tenant, id, stored bytes and the titles of its rows."""
+    api = EdgeApi(stack)
+    t = new_tenant(api)
+    p = P(api, t)
     seed_tasks(stack, t["id"], ROWS)
     # multi-byte text, so that a part cut by characters is not one cut by
     # bytes, and rows long enough to make more than ten MiB
@@ -65,25 +70,47 @@ def test_a_100000_row_export_downloads_streamed_byte_for_byte(stack, papi):
     wait_done(p, e["id"], timeout=60)
     want, chunks, titles = stored_csv(stack, t["id"], e["id"])
     assert len(want) > 10 * MIB and chunks > 1
+    return {"tenant": t, "id": e["id"], "want": want, "titles": titles,
+            "port": api.port}
+
+
+def open_download(big, rcvbuf=None):
+    """The download on a connection of its own (http.client, not requests:
+    the suite's contract check reads a requests body whole before the test
+    sees it); rcvbuf: a small receive buffer, for a client that reads
+    slowly."""
+    t = big["tenant"]
+    conn = http.client.HTTPConnection("127.0.0.1", big["port"], timeout=30)
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", big["port"]))
+    conn.sock = s
+    conn.request("GET", f"/api/reports/exports/{big['id']}/download",
+                 headers={"Host": f"{t['slug']}.{BASE}",
+                          "Authorization": f"Bearer {t['token']}"})
+    return conn, conn.getresponse()
+
+
+def test_a_100000_row_export_downloads_streamed_byte_for_byte(stack,
+                                                             big_export):
+    conf = (stack.run_dir / "nginx" / "nginx.conf").read_text()
+    assert "lintel_max_reply_size 4m;" in conf
+    want, titles = big_export["want"], big_export["titles"]
 
     workers = nginx_workers(stack)
     rss = {pid: peak_rss_kib(pid) for pid in workers}
     service = stack.pid("reporting")
     service_rss = peak_rss_kib(service)
 
-    # http.client, not requests: the suite's contract check reads a
-    # requests body whole before the test sees it
-    conn = http.client.HTTPConnection("127.0.0.1", papi.port, timeout=30)
     started = time.time()
-    conn.request("GET", f"/api/reports/exports/{e['id']}/download",
-                 headers={"Host": f"{t['slug']}.{BASE}",
-                          "Authorization": f"Bearer {t['token']}"})
-    r = conn.getresponse()
+    conn, r = open_download(big_export)
     assert r.status == 200
     assert r.getheader("Content-Type") == "text/csv; charset=utf-8"
     assert r.getheader("Content-Length") == str(len(want))
     assert r.getheader("Content-Disposition") == \
-        f'attachment; filename="tasks-{e["id"][:8]}.csv"'
+        f'attachment; filename="tasks-{big_export["id"][:8]}.csv"'
     got = io.BytesIO()
     first = None
     while True:
@@ -113,3 +140,31 @@ def test_a_100000_row_export_downloads_streamed_byte_for_byte(stack, papi):
     # the whole file would be (several copies of) len(body)
     assert service_growth * 1024 < len(body) // 2, \
         f"the reporting service grew by {service_growth} KiB"
+
+
+def test_an_export_that_expires_mid_download_cuts_the_connection(
+        stack, big_export):
+    """The service answers a part with 410 once the export has expired: the
+    client got the headers long ago, so the edge cuts its connection short
+    of Content-Length (a client can tell), after the bytes that were good."""
+    want = big_export["want"]
+    conn, r = open_download(big_export, rcvbuf=64 * 1024)
+    assert r.status == 200 and r.getheader("Content-Length") == str(len(want))
+    first = r.read(MIB)
+    # the edge reads ahead only as far as the socket buffers let it (a few
+    # MiB), far from the end of the file
+    with stack.db("migrator") as db, db.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                    (big_export["tenant"]["id"],))
+        cur.execute("UPDATE reporting.exports SET expires_at = now()"
+                    " WHERE id = %s", (big_export["id"],))
+    rest = b""
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        rest = r.read()
+    conn.close()
+    got = first + (rest or cut.value.partial)
+    assert MIB <= len(got) < len(want)
+    assert got == want[:len(got)]
+    log = (stack.run_dir / "nginx" / "nginx-error.log").read_text()
+    assert ("the service failed in the middle of a continued reply "
+            "(status 410)") in log
