@@ -702,7 +702,7 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
         break;
     case AUTH_REVOKE_ONE:
         c.session_id = lc_req_param(req, "id");
-        if (!lc_db_is_uuid(c.session_id)) {
+        if (!lc_db_is_path_uuid(c.session_id)) {
             lc_req_error(req, 404, "not_found", "no such session");
             return;
         }

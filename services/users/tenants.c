@@ -444,7 +444,7 @@ tenants_patch(lc_req *req)
     if (lc_caller_platform_admin(req) != 0) {
         return;
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such tenant");
         return;
     }

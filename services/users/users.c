@@ -371,7 +371,7 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
     users_change_ctx c = {0};
 
     c.id = lc_req_param(req, "id");
-    if (!lc_db_is_uuid(c.id)) {
+    if (!lc_db_is_path_uuid(c.id)) {
         lc_req_error(req, 404, "not_found", "no such user");
         return;
     }

@@ -97,7 +97,8 @@ cJSON *users_user_json(const PGresult *res, int row, int col);
 
 /* 3–40 of [a-z0-9-], no leading or trailing hyphen. */
 bool tenant_slug_valid(const char *s);
-/* Names kept for the platform's own hosts (www, api, admin, …). */
+/* Names kept for the platform's own hosts (www, api, admin, rpc, …) and
+ * IDNA's reserved labels (xn--…). */
 bool tenant_slug_reserved(const char *s);
 
 /* --- keys.c ------------------------------------------------------------ */
