@@ -9,9 +9,20 @@
  * first: that one gets the same child, derived again from the parent and
  * the child's stored salt (lc_token_derive), never stored in clear.
  *
- * Login failures are throttled per account and per client IP in Redis with
- * exponential back-off and a cap; an unknown email costs the same argon2
- * time as a wrong password and gets the same answer.
+ * Login failures are throttled so that they slow an attacker, not the
+ * user (lc_throttle's sliding windows in Redis):
+ *   - per account: from the LINTEL_LOGIN_MAX_FAILURES-th failure in the
+ *     window on, every attempt waits a back-off (2 s, 4 s, … capped at
+ *     LINTEL_LOGIN_BACKOFF_CAP_S), so the owner gets in by waiting minutes;
+ *     a successful login clears it; the owner is mailed once a window when
+ *     it starts (a tenant's member: a platform admin has no tenant mail);
+ *   - per client IP: the DISTINCT accounts that failed from it. Past the
+ *     limit, an account that has failed itself is refused (429) without a
+ *     guess, and a wrong password answers 429 instead of 401; a correct
+ *     password of an account that did not fail always gets in, so a NAT
+ *     under attack does not lock out the people behind it.
+ * An unknown email costs the same argon2 time as a wrong password and gets
+ * the same answer.
  */
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -27,13 +38,13 @@
  * told so, but only to whoever proves the password (login) or holds a
  * valid refresh token (refresh). */
 static const lc_db_stmt auth_user_by_email = {
-    "SELECT u.id, u.role, u.password_hash, t.status = 'active'"
+    "SELECT u.id, u.role, u.password_hash, t.status = 'active', u.email"
     " FROM users.users u JOIN users.tenants t ON t.id = u.tenant_id"
     " WHERE lower(u.email) = lower($1) AND u.status = 'active'",
     1};
 
 static const lc_db_stmt auth_admin_by_email = {
-    "SELECT id, 'platform_admin', password_hash, true"
+    "SELECT id, 'platform_admin', password_hash, true, email"
     " FROM users.platform_admins WHERE lower(email) = lower($1)",
     1};
 
@@ -225,65 +236,6 @@ auth_revoke_user_sessions(lc_db *db, const char *user_id,
     return rv;
 }
 
-/* --- login throttling --------------------------------------------------- */
-
-/* Redis keys of one throttled subject: a failure counter and the time the
- * current back-off ends. Losing them (Redis down) only loses throttling. */
-typedef struct {
-    char count[160];
-    char until[160];
-    long max;
-} auth_throttle;
-
-static void
-auth_throttle_keys(auth_throttle *t, const char *kind, const char *subject,
-                   long max)
-{
-    snprintf(t->count, sizeof(t->count), "users:login:v1:%s:%s:n", kind,
-             subject);
-    snprintf(t->until, sizeof(t->until), "users:login:v1:%s:%s:until", kind,
-             subject);
-    t->max = max;
-}
-
-/* Seconds the subject must still wait, 0 when it may try. */
-static long
-auth_throttle_wait(lc_cache *cache, const auth_throttle *t)
-{
-    char *val = NULL;
-    size_t len;
-    long until, now = (long)time(NULL);
-
-    if (lc_cache_get(cache, t->until, &val, &len) != LC_CACHE_OK) {
-        return 0;
-    }
-    until = atol(val);
-    free(val);
-    return until > now ? until - now : 0;
-}
-
-/* Counts a failure; from the max-th on, backs off 2, 4, 8 … s up to cap. */
-static void
-auth_throttle_fail(lc_cache *cache, const auth_throttle *t, long cap)
-{
-    int64_t n = 0;
-    long backoff, over;
-    char val[32];
-
-    if (lc_cache_incr(cache, t->count, (int)(cap > 3600 ? cap : 3600), &n) !=
-            LC_CACHE_OK ||
-        n < t->max) {
-        return;
-    }
-    over = (long)(n - t->max);
-    backoff = over >= 20 ? cap : 2L << over;
-    if (backoff > cap) {
-        backoff = cap;
-    }
-    snprintf(val, sizeof(val), "%ld", (long)time(NULL) + backoff);
-    lc_cache_set(cache, t->until, val, strlen(val), (int)backoff);
-}
-
 /* --- login -------------------------------------------------------------- */
 
 typedef struct {
@@ -292,6 +244,7 @@ typedef struct {
     const char *email;
     char id[37], role[16];
     char hash[LC_PASSWORD_HASH_MAX];
+    char stored_email[USERS_EMAIL_MAX + 1];
     int found;
     bool tenant_active; /* false: suspended (never for platform admins) */
 } auth_lookup_ctx;
@@ -314,6 +267,8 @@ auth_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
         snprintf(c->role, sizeof(c->role), "%s", PQgetvalue(res, 0, 1));
         snprintf(c->hash, sizeof(c->hash), "%s", PQgetvalue(res, 0, 2));
         c->tenant_active = PQgetvalue(res, 0, 3)[0] == 't';
+        snprintf(c->stored_email, sizeof(c->stored_email), "%s",
+                 PQgetvalue(res, 0, 4));
     }
     PQclear(res);
     return 0;
@@ -366,15 +321,112 @@ auth_uuid_v4(char *out)
              b[11], b[12], b[13], b[14], b[15]);
 }
 
-static void
-auth_too_many(lc_req *req, long wait)
-{
-    char secs[24];
+/* --- login throttling (the file's header says how) --------------------- */
 
-    snprintf(secs, sizeof(secs), "%ld", wait);
-    lc_req_error(req, 429, "rate_limited",
-                 "too many failed logins; try again later");
-    lc_req_header(req, "retry-after", secs);
+typedef struct {
+    lc_req_fail fail;
+    const users_app *app;
+    const char *to, *slug;
+} auth_alert_ctx;
+
+static int
+auth_alert_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_alert_ctx *c = arg;
+    char body[1024];
+
+    snprintf(body, sizeof(body),
+             "Hello,\n\nSomeone tried to sign in to your %s account on "
+             "Lintel with a wrong password %ld times in a row.\n"
+             "Further attempts now wait a little longer each time (at most "
+             "%ld seconds); your password still works after that wait.\n\n"
+             "If it was you, nothing needs doing. If it was not, your "
+             "password has held; consider changing it to a longer one.\n",
+             c->slug, c->app->login_max_failures, c->app->login_backoff_cap_s);
+    return mail_enqueue(c->app, db, c->to, "Failed sign-ins to your Lintel "
+                        "account", body, err);
+}
+
+/* The owner of an account whose back-off just began is told, once a
+ * window; best effort: the login's own answer does not depend on it. */
+static void
+auth_alert_owner(lc_req *req, const char *subject, const char *to)
+{
+    users_app *app = lc_req_app(req);
+    const lc_request *env = lc_req_envelope(req);
+    auth_alert_ctx c = {.app = app, .to = to};
+    long wait;
+
+    if (env->tenant == NULL ||
+        lc_throttle_hit(lc_req_cache(req), &app->throttles.login_alert,
+                        subject, NULL, &wait) != LC_THROTTLE_ALLOW) {
+        return;
+    }
+    c.slug = env->tenant->slug;
+    if (lc_req_tx(req, lc_req_tenant_id(req), auth_alert_tx, &c) == 0) {
+        mail_wake(app);
+    }
+}
+
+/* Before the password is checked: 0, or -1 with the 429 answered.
+ * *ip_over: the IP is past its limit (a wrong password then answers 429). */
+static int
+auth_throttle_before(lc_req *req, const char *acct, const char *ip,
+                     bool *ip_over, long *ip_wait)
+{
+    const users_throttles *t = &((users_app *)lc_req_app(req))->throttles;
+    lc_cache *cache = lc_req_cache(req);
+    lc_throttle_verdict v;
+    int64_t failed = 0;
+    long wait = 0;
+
+    *ip_over = false;
+    v = lc_throttle_check(cache, &t->login_account, acct, NULL, &wait);
+    if (v == LC_THROTTLE_UNKNOWN) {
+        users_throttle_unknown(req, &t->login_account);
+        return 0;
+    }
+    if (v == LC_THROTTLE_LIMITED) {
+        users_too_many(req, wait,
+                       "too many failed logins for this account; try again "
+                       "after Retry-After seconds");
+        return -1;
+    }
+    /* Counting mode, any member: is the IP over its limit at all? */
+    if (lc_throttle_check(cache, &t->login_ip, ip, NULL, ip_wait) !=
+        LC_THROTTLE_LIMITED) {
+        return 0;
+    }
+    *ip_over = true;
+    if (lc_throttle_count(cache, &t->login_account, acct, &failed) ==
+            LC_CACHE_OK &&
+        failed > 0) {
+        users_too_many(req, *ip_wait,
+                       "too many failed logins from this address; try again "
+                       "after Retry-After seconds");
+        return -1;
+    }
+    return 0;
+}
+
+/* After a wrong password: counts it for the account and the IP; alerts the
+ * owner when the account's back-off begins. */
+static void
+auth_throttle_failed(lc_req *req, const char *acct, const char *ip,
+                     const char *owner_email)
+{
+    users_app *app = lc_req_app(req);
+    lc_cache *cache = lc_req_cache(req);
+    int64_t n = 0;
+
+    if (lc_throttle_record(cache, &app->throttles.login_account, acct, NULL,
+                           &n) != LC_CACHE_OK) {
+        return;
+    }
+    lc_throttle_record(cache, &app->throttles.login_ip, ip, acct, NULL);
+    if (owner_email != NULL && n >= app->login_max_failures) {
+        auth_alert_owner(req, acct, owner_email);
+    }
 }
 
 static void
@@ -386,8 +438,7 @@ auth_login(lc_req *req)
     auth_lookup_ctx look = {0};
     auth_login_ctx login = {0};
     auth_grant grant = {0};
-    auth_throttle acct, ip;
-    char email_lower[USERS_EMAIL_MAX + 1], email_hash[LC_TOKEN_HASH_LEN + 1];
+    char acct[128];
     char new_hash[LC_PASSWORD_HASH_MAX];
     /* Any text: a login tells nothing about the password policy. */
     static const lc_body_field fields[] = {
@@ -401,8 +452,9 @@ auth_login(lc_req *req)
          .max = LC_PASSWORD_MAX_CHARS},
     };
     lc_body_value v[2];
-    long wait_acct, wait_ip;
-    size_t i;
+    const char *ip = users_client_ip(req);
+    bool ip_over;
+    long ip_wait = 0;
     int ok;
 
     if (lc_body_read(req, fields, 2, v) != 0) {
@@ -411,27 +463,9 @@ auth_login(lc_req *req)
     look.email = v[0].text;
     password = v[1].text;
     look.platform = tenant_id == NULL;
-    for (i = 0; look.email[i] != '\0' && i < USERS_EMAIL_MAX; i++) {
-        email_lower[i] = (char)((look.email[i] >= 'A' && look.email[i] <= 'Z')
-                                    ? look.email[i] + 32
-                                    : look.email[i]);
-    }
-    email_lower[i] = '\0';
-    lc_token_hash(email_lower, email_hash);
-    {
-        char subject[128];
-
-        snprintf(subject, sizeof(subject), "%s:%s",
-                 tenant_id ? tenant_id : "platform", email_hash);
-        auth_throttle_keys(&acct, "acct", subject, app->login_max_failures);
-        auth_throttle_keys(&ip, "ip",
-                           env->client_ip[0] ? env->client_ip : "unknown",
-                           app->login_ip_max_failures);
-    }
-    wait_acct = auth_throttle_wait(lc_req_cache(req), &acct);
-    wait_ip = auth_throttle_wait(lc_req_cache(req), &ip);
-    if (wait_acct > 0 || wait_ip > 0) {
-        auth_too_many(req, wait_acct > wait_ip ? wait_acct : wait_ip);
+    users_email_key(tenant_id ? tenant_id : "platform", look.email, acct,
+                    sizeof(acct));
+    if (auth_throttle_before(req, acct, ip, &ip_over, &ip_wait) != 0) {
         return;
     }
     if (lc_req_tx(req, tenant_id, auth_lookup_tx, &look) != 0) {
@@ -446,13 +480,20 @@ auth_login(lc_req *req)
         ok = 0;
     }
     if (!ok) {
-        auth_throttle_fail(lc_req_cache(req), &acct, app->login_backoff_cap_s);
-        auth_throttle_fail(lc_req_cache(req), &ip, app->login_backoff_cap_s);
+        auth_throttle_failed(req, acct, ip,
+                             look.found && !look.platform ? look.stored_email
+                                                          : NULL);
+        if (ip_over) {
+            users_too_many(req, ip_wait,
+                           "too many failed logins from this address; try "
+                           "again after Retry-After seconds");
+            return;
+        }
         lc_req_error(req, 401, "invalid_credentials",
                      "the email or the password is wrong");
         return;
     }
-    lc_cache_del(lc_req_cache(req), acct.count);
+    lc_throttle_clear(lc_req_cache(req), &app->throttles.login_account, acct);
     /* Defence in depth: the edge refuses a suspended tenant, but a request
      * that got past a stale cache must not get a session either. */
     if (!look.tenant_active) {

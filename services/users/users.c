@@ -159,6 +159,8 @@ users_me_password(lc_req *req)
         {.name = "new_password", .kind = LC_BODY_PASSWORD, .required = true},
     };
     lc_body_value v[2];
+    char subject[80];
+    long wait;
     int ok;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
@@ -167,6 +169,23 @@ users_me_password(lc_req *req)
     }
     current = v[0].text;
     next = v[1].text;
+    /* A stolen access token must not buy unlimited guesses of the current
+     * password: the same capped back-off as a login, per member. */
+    snprintf(subject, sizeof(subject), "%s:%s", caller.tenant_id,
+             caller.user_id);
+    switch (lc_throttle_check(lc_req_cache(req), &app->throttles.password_change,
+                              subject, NULL, &wait)) {
+    case LC_THROTTLE_LIMITED:
+        users_too_many(req, wait,
+                       "too many wrong current passwords; try again after "
+                       "Retry-After seconds");
+        return;
+    case LC_THROTTLE_UNKNOWN:
+        users_throttle_unknown(req, &app->throttles.password_change);
+        break;
+    case LC_THROTTLE_ALLOW:
+        break;
+    }
     params[0] = caller.user_id;
     q.stmt = &users_by_id;
     q.params = params;
@@ -177,10 +196,14 @@ users_me_password(lc_req *req)
          lc_password_verify(PQgetvalue(q.res, 0, 7), current) == 1;
     PQclear(q.res);
     if (!ok) {
+        lc_throttle_record(lc_req_cache(req), &app->throttles.password_change,
+                           subject, NULL, NULL);
         lc_body_field_error(req, "current_password", "incorrect",
                             "current_password: incorrect");
         return;
     }
+    lc_throttle_clear(lc_req_cache(req), &app->throttles.password_change,
+                      subject);
     if (lc_password_hash(&app->password, next, hash, sizeof(hash)) != 0) {
         lc_req_error(req, 500, "internal", "internal error");
         return;
