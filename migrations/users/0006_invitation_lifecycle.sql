@@ -33,3 +33,12 @@ ALTER TABLE users.password_reset_requests FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON users.password_reset_requests
     USING (tenant_id = (SELECT current_setting('app.tenant_id')::uuid))
     WITH CHECK (tenant_id = (SELECT current_setting('app.tenant_id')::uuid));
+
+-- A revoked invitation is an event (subject: the invitation), like its
+-- invitation was.
+ALTER TABLE users.events DROP CONSTRAINT events_type_check;
+ALTER TABLE users.events ADD CONSTRAINT events_type_check
+    CHECK (type IN ('tenant.created', 'tenant.updated',
+                    'member.invited', 'member.joined',
+                    'member.role_changed', 'member.removed',
+                    'member.invitation_revoked', 'session.revoked'));

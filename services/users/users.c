@@ -380,6 +380,19 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
     if (c->res == NULL || users_change_events(db, c, err) != 0) {
         return -1;
     }
+    /* What they sent speaks for them: it goes when their right to grant
+     * it goes, in this same transaction. */
+    if (strcmp(PQgetvalue(c->res, 0, 4), "active") != 0 ||
+        strcmp(PQgetvalue(c->res, 0, 3), c->was_role) != 0) {
+        if (invitations_revoke_by(
+                db, c->id,
+                strcmp(PQgetvalue(c->res, 0, 4), "active") == 0
+                    ? PQgetvalue(c->res, 0, 3)
+                    : NULL,
+                c->caller->user_id, &c->seq, err) != 0) {
+            return -1;
+        }
+    }
     if (c->status != NULL && strcmp(c->status, "deactivated") == 0) {
         return auth_revoke_user_sessions(db, c->id, NULL, "deactivated",
                                          c->caller->user_id, &c->seq, err);

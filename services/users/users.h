@@ -215,6 +215,12 @@ int events_routes(lc_rpc_server *s);
 int tenants_routes(lc_rpc_server *s);
 int users_routes(lc_rpc_server *s);
 int invitations_routes(lc_rpc_server *s);
+/* Inside a tenant transaction that deactivates a member (new_role NULL) or
+ * gives them `new_role`: revokes their pending invitations they may no
+ * longer grant, with a member.invitation_revoked event each by `actor_id`. */
+int invitations_revoke_by(lc_db *db, const char *sender_id,
+                          const char *new_role, const char *actor_id,
+                          int64_t *seq, lc_db_error *err);
 int password_reset_routes(lc_rpc_server *s);
 /* The "password_reset.request" job (registered by mail_start). */
 lc_job_outcome password_reset_job(lc_db *db, const lc_job *job, void *arg,

@@ -136,8 +136,9 @@ class Mailbox:
     def __init__(self, stack):
         self.folder = pathlib.Path(stack.run_dir) / "mail"
 
-    def wait_for(self, to, pattern, timeout=15):
-        """The first capture of `pattern` in a message to `to`."""
+    def wait_for(self, to, pattern, timeout=15, exclude=()):
+        """The first capture of `pattern` in a message to `to` (other than
+        those in `exclude`)."""
         rx = re.compile(pattern)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -145,10 +146,17 @@ class Mailbox:
                 text = f.read_text(errors="replace")
                 if f"X-Sink-Rcpt: {to}" in text:
                     m = rx.search(text)
-                    if m:
+                    if m and m.group(1) not in exclude:
                         return m.group(1), text
             time.sleep(0.1)
         raise AssertionError(f"no mail to {to} matching {pattern}")
+
+    def count(self, to, pattern):
+        """How many messages to `to` match `pattern` now."""
+        rx = re.compile(pattern)
+        return sum(1 for f in self.folder.glob("*.eml")
+                   if f"X-Sink-Rcpt: {to}" in (text := f.read_text(
+                       errors="replace")) and rx.search(text))
 
 
 def restart_users(stack, **extra_env):
