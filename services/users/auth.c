@@ -393,7 +393,8 @@ auth_throttle_before(lc_req *req, const char *acct, const char *ip,
         return -1;
     }
     /* Counting mode, any member: is the IP over its limit at all? */
-    if (lc_throttle_check(cache, &t->login_ip, ip, NULL, ip_wait) !=
+    if (ip == NULL ||
+        lc_throttle_check(cache, &t->login_ip, ip, NULL, ip_wait) !=
         LC_THROTTLE_LIMITED) {
         return 0;
     }
@@ -423,7 +424,9 @@ auth_throttle_failed(lc_req *req, const char *acct, const char *ip,
                            &n) != LC_CACHE_OK) {
         return;
     }
-    lc_throttle_record(cache, &app->throttles.login_ip, ip, acct, NULL);
+    if (ip != NULL) {
+        lc_throttle_record(cache, &app->throttles.login_ip, ip, acct, NULL);
+    }
     if (owner_email != NULL && n >= app->login_max_failures) {
         auth_alert_owner(req, acct, owner_email);
     }

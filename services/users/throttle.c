@@ -9,6 +9,10 @@
  * the edge's per-IP limit_req, and cannot get more than
  * RESET_MAILS_PER_HOUR reset mails per account (checked in PostgreSQL by
  * the reset job). Each such pass is logged.
+ *
+ * Per-IP limits need the client's address, which the edge always sends (the
+ * TCP peer's). A request without one comes from an internal caller
+ * (lintel-call, the stack's seed), not from the internet: it has none.
  */
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +99,9 @@ users_throttle_hit(lc_req *req, const lc_throttle_rule *rule,
 {
     long wait = 0;
 
+    if (subject == NULL) {
+        return 0;
+    }
     switch (lc_throttle_hit(lc_req_cache(req), rule, subject, NULL, &wait)) {
     case LC_THROTTLE_ALLOW:
         return 0;
@@ -113,7 +120,7 @@ users_client_ip(lc_req *req)
 {
     const char *ip = lc_req_envelope(req)->client_ip;
 
-    return ip != NULL && ip[0] != '\0' ? ip : "unknown";
+    return ip != NULL && ip[0] != '\0' ? ip : NULL;
 }
 
 void

@@ -116,12 +116,13 @@ void users_too_many(lc_req *req, long retry_after_s, const char *message);
 /* Logs a limit Redis could not tell (the request goes on). */
 void users_throttle_unknown(lc_req *req, const lc_throttle_rule *rule);
 
-/* One more event of `subject`: 0, or -1 with the 429 answered. Redis down
- * lets it through (throttle.c says why). */
+/* One more event of `subject` (NULL: no limit): 0, or -1 with the 429
+ * answered. Redis down lets it through (throttle.c says why). */
 int users_throttle_hit(lc_req *req, const lc_throttle_rule *rule,
                        const char *subject, const char *message);
 
-/* The client's address as the edge saw it ("unknown" without one). */
+/* The client's address as the edge saw it; NULL without one (an internal
+ * caller: no per-IP limit). */
 const char *users_client_ip(lc_req *req);
 
 /* "<scope>:<sha256 of the lower-cased email>": an account's throttle
