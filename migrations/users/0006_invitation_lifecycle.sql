@@ -28,11 +28,7 @@ CREATE TABLE users.password_reset_requests (
     PRIMARY KEY (tenant_id, id)
 );
 
-ALTER TABLE users.password_reset_requests ENABLE ROW LEVEL SECURITY;
-ALTER TABLE users.password_reset_requests FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON users.password_reset_requests
-    USING (tenant_id = (SELECT current_setting('app.tenant_id')::uuid))
-    WITH CHECK (tenant_id = (SELECT current_setting('app.tenant_id')::uuid));
+SELECT lintel.enable_tenant_rls('users.password_reset_requests');
 
 -- A revoked invitation is an event (subject: the invitation), like its
 -- invitation was.

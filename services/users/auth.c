@@ -23,12 +23,15 @@
  *     under attack does not lock out the people behind it.
  * An unknown email costs the same argon2 time as a wrong password and gets
  * the same answer.
+ *
+ * A platform admin logs in on the apex host and gets a session of the same
+ * kind, in the platform's tables (auth_store): refresh, logout and
+ * logout-all work there as on a tenant host, and every platform request
+ * checks the session (lc_caller_platform_admin).
  */
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lc_log.h"
 #include "lc_token.h"
@@ -119,12 +122,105 @@ static const lc_db_stmt auth_sessions_list = {
                         " ORDER BY created_at DESC, id DESC LIMIT $5",
     5};
 
+/* A platform admin's sessions and tokens (0007_platform_sessions.sql):
+ * the same statements on the platform's tables, the same columns. */
+static const lc_db_stmt auth_platform_session_insert = {
+    "INSERT INTO users.platform_sessions (admin_id, user_agent, client_ip)"
+    " VALUES ($1, left($2, 512), left($3, 64)) RETURNING id",
+    3};
+
+static const lc_db_stmt auth_platform_refresh_insert = {
+    "INSERT INTO users.platform_refresh_tokens (session_id, token_hash,"
+    " parent_id, derive_salt, access_jti, access_iat, expires_at)"
+    " VALUES ($1, $2, $3, $4, gen_random_uuid(),"
+    " extract(epoch FROM now())::bigint, now() + make_interval(secs => $5))"
+    " RETURNING access_jti, access_iat",
+    5};
+
+static const lc_db_stmt auth_platform_refresh_lookup = {
+    "SELECT rt.id, rt.session_id, rt.used_at IS NOT NULL,"
+    " coalesce(extract(epoch FROM now() - rt.used_at), 0)::float8,"
+    " rt.expires_at <= now(), s.revoked_at IS NOT NULL, s.admin_id,"
+    " 'platform_admin', true, true"
+    " FROM users.platform_refresh_tokens rt"
+    " JOIN users.platform_sessions s ON s.id = rt.session_id"
+    " WHERE rt.token_hash = $1 FOR UPDATE OF rt",
+    1};
+
+static const lc_db_stmt auth_platform_refresh_child = {
+    "SELECT derive_salt, access_jti, access_iat"
+    " FROM users.platform_refresh_tokens"
+    " WHERE parent_id = $1 AND used_at IS NULL AND expires_at > now()",
+    1};
+
+static const lc_db_stmt auth_platform_refresh_spend = {
+    "UPDATE users.platform_refresh_tokens SET used_at = now() WHERE id = $1",
+    1};
+
+static const lc_db_stmt auth_platform_session_touch = {
+    "UPDATE users.platform_sessions SET last_used_at = now() WHERE id = $1",
+    1};
+
+static const lc_db_stmt auth_platform_session_revoke = {
+    "UPDATE users.platform_sessions SET revoked_at = now(),"
+    " revoked_reason = $3"
+    " WHERE id = $1 AND admin_id = $2 AND revoked_at IS NULL RETURNING id",
+    3};
+
+static const lc_db_stmt auth_platform_sessions_revoke = {
+    "UPDATE users.platform_sessions SET revoked_at = now(),"
+    " revoked_reason = $3"
+    " WHERE admin_id = $1 AND revoked_at IS NULL"
+    "   AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id",
+    3};
+
+/* Where a login's session and refresh tokens live: a tenant's tables
+ * (under RLS, each revocation an event) or the platform's. */
+typedef struct {
+    const lc_db_stmt *session_insert, *refresh_insert, *refresh_lookup,
+        *refresh_child, *refresh_spend, *session_touch, *session_revoke,
+        *sessions_revoke;
+    bool events; /* session.revoked events: tenant sessions only */
+} auth_store;
+
+static const auth_store auth_tenant_store = {
+    .session_insert = &auth_session_insert,
+    .refresh_insert = &auth_refresh_insert,
+    .refresh_lookup = &auth_refresh_lookup,
+    .refresh_child = &auth_refresh_child,
+    .refresh_spend = &auth_refresh_spend,
+    .session_touch = &auth_session_touch,
+    .session_revoke = &auth_session_revoke,
+    .sessions_revoke = &auth_user_sessions_revoke,
+    .events = true,
+};
+
+static const auth_store auth_platform_store = {
+    .session_insert = &auth_platform_session_insert,
+    .refresh_insert = &auth_platform_refresh_insert,
+    .refresh_lookup = &auth_platform_refresh_lookup,
+    .refresh_child = &auth_platform_refresh_child,
+    .refresh_spend = &auth_platform_refresh_spend,
+    .session_touch = &auth_platform_session_touch,
+    .session_revoke = &auth_platform_session_revoke,
+    .sessions_revoke = &auth_platform_sessions_revoke,
+    .events = false,
+};
+
+/* The store of the request's scope: the tenant's, or the apex's. */
+static const auth_store *
+auth_store_of(lc_req *req)
+{
+    return lc_req_tenant_id(req) != NULL ? &auth_tenant_store
+                                         : &auth_platform_store;
+}
+
 /* --- sessions and grants ------------------------------------------------ */
 
 static int
-auth_refresh_row(lc_db *db, const char *session_id, const char *token,
-                 const char *parent_id, const char *salt, auth_grant *g,
-                 lc_db_error *err)
+auth_refresh_row(lc_db *db, const auth_store *st, const char *session_id,
+                 const char *token, const char *parent_id, const char *salt,
+                 auth_grant *g, lc_db_error *err)
 {
     char hash[LC_TOKEN_HASH_LEN + 1], ttl[16];
     const char *params[5] = {session_id, hash, parent_id, salt, ttl};
@@ -132,7 +228,7 @@ auth_refresh_row(lc_db *db, const char *session_id, const char *token,
 
     lc_token_hash(token, hash);
     snprintf(ttl, sizeof(ttl), "%d", USERS_REFRESH_TTL_S);
-    res = lc_db_exec(db, &auth_refresh_insert, params, err);
+    res = lc_db_exec(db, st->refresh_insert, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -142,15 +238,16 @@ auth_refresh_row(lc_db *db, const char *session_id, const char *token,
     return 0;
 }
 
-int
-auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
-                  const char *client_ip, auth_grant *g, lc_db_error *err)
+static int
+auth_session_open_in(lc_db *db, const auth_store *st, const char *user_id,
+                     const char *user_agent, const char *client_ip,
+                     auth_grant *g, lc_db_error *err)
 {
     const char *params[3] = {user_id, user_agent, client_ip};
     PGresult *res;
 
     snprintf(g->user_id, sizeof(g->user_id), "%s", user_id);
-    res = lc_db_exec(db, &auth_session_insert, params, err);
+    res = lc_db_exec(db, st->session_insert, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -160,7 +257,16 @@ auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
         lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
-    return auth_refresh_row(db, g->session_id, g->refresh, NULL, NULL, g, err);
+    return auth_refresh_row(db, st, g->session_id, g->refresh, NULL, NULL, g,
+                            err);
+}
+
+int
+auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
+                  const char *client_ip, auth_grant *g, lc_db_error *err)
+{
+    return auth_session_open_in(db, &auth_tenant_store, user_id, user_agent,
+                                client_ip, g, err);
 }
 
 cJSON *
@@ -297,28 +403,9 @@ auth_login_tx(lc_db *db, void *arg, lc_db_error *err)
         }
         PQclear(res);
     }
-    if (c->platform) {
-        return 0;
-    }
-    return auth_session_open(db, c->user_id, c->user_agent, c->client_ip,
-                             c->grant, err);
-}
-
-static void
-auth_uuid_v4(char *out)
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        memset(b, 0, sizeof(b));
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
+    return auth_session_open_in(
+        db, c->platform ? &auth_platform_store : &auth_tenant_store,
+        c->user_id, c->user_agent, c->client_ip, c->grant, err);
 }
 
 /* --- login throttling (the file's header says how) --------------------- */
@@ -518,14 +605,6 @@ auth_login(lc_req *req)
         return;
     }
     snprintf(grant.role, sizeof(grant.role), "%s", look.role);
-    if (look.platform) {
-        /* Platform admins get an access token only: no tenant to keep a
-         * session in; they sign in again after 15 minutes. */
-        snprintf(grant.user_id, sizeof(grant.user_id), "%s", look.id);
-        auth_uuid_v4(grant.session_id);
-        auth_uuid_v4(grant.jti);
-        grant.iat = (long)time(NULL);
-    }
     auth_respond_grant(req, 200, tenant_id ? tenant_id : "", &grant);
 }
 
@@ -533,6 +612,7 @@ auth_login(lc_req *req)
 
 typedef struct {
     lc_req_fail fail;
+    const auth_store *store;
     const char *token;
     long grace_s;
     bool reused;
@@ -553,7 +633,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     c->reused = false;
     lc_token_hash(c->token, hash);
     params[0] = hash;
-    res = lc_db_exec(db, &auth_refresh_lookup, params, err);
+    res = lc_db_exec(db, c->store->refresh_lookup, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -587,7 +667,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     if (used) {
         params[0] = id;
         child = age <= (double)c->grace_s
-                    ? lc_db_exec(db, &auth_refresh_child, params, err)
+                    ? lc_db_exec(db, c->store->refresh_child, params, err)
                     : NULL;
         if (age <= (double)c->grace_s && child == NULL) {
             return -1;
@@ -608,17 +688,20 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
         params[0] = c->grant.session_id;
         params[1] = c->grant.user_id;
         params[2] = "refresh_token_reuse";
-        res = lc_db_exec(db, &auth_session_revoke, params, err);
+        res = lc_db_exec(db, c->store->session_revoke, params, err);
         if (res == NULL) {
             return -1;
         }
         PQclear(res);
         c->reused = true;
+        if (!c->store->events) {
+            return 0;
+        }
         return auth_event_revoked(db, c->grant.session_id, c->grant.user_id,
                                   "refresh_token_reuse", NULL, &c->seq, err);
     }
     params[0] = id;
-    res = lc_db_exec(db, &auth_refresh_spend, params, err);
+    res = lc_db_exec(db, c->store->refresh_spend, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -628,12 +711,12 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     lc_token_derive(c->token, salt, c->grant.refresh);
-    if (auth_refresh_row(db, c->grant.session_id, c->grant.refresh, id, salt,
-                         &c->grant, err) != 0) {
+    if (auth_refresh_row(db, c->store, c->grant.session_id, c->grant.refresh,
+                         id, salt, &c->grant, err) != 0) {
         return -1;
     }
     params[0] = c->grant.session_id;
-    res = lc_db_exec(db, &auth_session_touch, params, err);
+    res = lc_db_exec(db, c->store->session_touch, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -655,9 +738,11 @@ auth_refresh(lc_req *req)
     };
     lc_body_value v[1];
 
-    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
+    /* On a tenant host a member's token; on the apex a platform admin's. */
+    if (lc_body_read(req, fields, 1, v) != 0) {
         return;
     }
+    c.store = auth_store_of(req);
     c.token = v[0].text;
     if (!lc_token_valid(c.token)) {
         lc_req_error(req, 401, "invalid_token",
@@ -670,7 +755,9 @@ auth_refresh(lc_req *req)
     }
     users_events_announce(c.seq);
     if (c.reused) {
-        users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
+        if (lc_req_tenant_id(req) != NULL) {
+            users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
+        }
         lc_log(LC_LOG_WARN, lc_req_id(req), lc_req_tenant_id(req),
                "refresh token reused: session %s revoked", c.grant.session_id);
         lc_req_error(req, 401, "invalid_token",
@@ -678,13 +765,16 @@ auth_refresh(lc_req *req)
                      "revoked");
         return;
     }
-    auth_respond_grant(req, 200, lc_req_tenant_id(req), &c.grant);
+    auth_respond_grant(req, 200,
+                       lc_req_tenant_id(req) ? lc_req_tenant_id(req) : "",
+                       &c.grant);
 }
 
 /* --- logout and sessions ------------------------------------------------ */
 
 typedef struct {
     lc_req_fail fail;
+    const auth_store *store;
     const users_caller *caller;
     const char *session_id; /* one session, or NULL for all */
     const char *reason;
@@ -700,12 +790,22 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3] = {c->session_id, c->caller->user_id, c->reason};
     PGresult *res;
 
-    if (c->session_id == NULL) {
+    if (c->session_id == NULL && c->store->events) {
         return auth_revoke_user_sessions(db, c->caller->user_id, NULL,
                                          c->reason, c->caller->user_id,
                                          &c->seq, err);
     }
-    res = lc_db_exec(db, &auth_session_revoke, params, err);
+    if (c->session_id == NULL) {
+        const char *all[3] = {c->caller->user_id, NULL, c->reason};
+
+        res = lc_db_exec(db, c->store->sessions_revoke, all, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
+        return 0;
+    }
+    res = lc_db_exec(db, c->store->session_revoke, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -715,6 +815,9 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
                              "no such session");
     }
     PQclear(res);
+    if (!c->store->events) {
+        return 0;
+    }
     return auth_event_revoked(db, c->session_id, c->caller->user_id, c->reason,
                               c->caller->user_id, &c->seq, err);
 }
@@ -726,15 +829,44 @@ typedef enum {
     AUTH_REVOKE_ONE,     /* DELETE /api/auth/sessions/:id */
 } auth_revoke_scope;
 
+/* A platform admin's logout or logout-all, on the apex host: no caller
+ * snapshot to fence, every platform request checks its session in the
+ * database (lc_caller_platform_admin). */
+static void
+auth_revoke_platform(lc_req *req, auth_revoke_scope scope, const char *reason)
+{
+    const Lintel__V1__Principal *p = lc_req_envelope(req)->principal;
+    users_caller caller = {0};
+    auth_sessions_ctx c = {0};
+
+    if (lc_caller_platform_admin(req) != 0) {
+        return;
+    }
+    caller.user_id = p->user_id;
+    caller.session_id = p->session_id;
+    c.store = &auth_platform_store;
+    c.caller = &caller;
+    c.reason = reason;
+    c.session_id = scope == AUTH_REVOKE_CURRENT ? p->session_id : NULL;
+    if (lc_req_tx(req, NULL, auth_revoke_tx, &c) == 0) {
+        lc_req_respond(req, 204, NULL, NULL, 0);
+    }
+}
+
 static void
 auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
 {
     users_caller caller;
     auth_sessions_ctx c = {0};
 
+    if (lc_req_tenant_id(req) == NULL && scope != AUTH_REVOKE_ONE) {
+        auth_revoke_platform(req, scope, reason);
+        return;
+    }
     if (lc_caller_get(req, "viewer", &caller) != 0) {
         return;
     }
+    c.store = &auth_tenant_store;
     c.caller = &caller;
     c.reason = reason;
     switch (scope) {
