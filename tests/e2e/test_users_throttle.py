@@ -18,7 +18,8 @@ import pytest
 from conftest import wait_until
 from users_api import PASSWORD, restart_users
 
-LIMITS = {"LINTEL_SIGNUP_MAX_PER_IP": "3", "LINTEL_RESET_MAX_PER_IP": "12",
+LIMITS = {"LINTEL_SIGNUP_MAX_PER_IP": "3", "LINTEL_RESET_MAX_PER_IP": "16",
+          "LINTEL_RESET_MAX_PER_ACCOUNT": "16",
           "LINTEL_LOGIN_IP_MAX_FAILURES": "100",
           "LINTEL_INVITE_MAX_PER_MEMBER": "3"}
 _addresses = (f"127.77.{n // 250}.{n % 250 + 1}" for n in itertools.count())
@@ -127,9 +128,9 @@ def test_reset_requests_look_and_cost_the_same_for_known_and_unknown(
     nobody = f"nobody-{uuid.uuid4().hex[:8]}@x.test"
     times = {"known": [], "unknown": []}
     answers = {"known": set(), "unknown": set()}
-    for _ in range(5):  # LINTEL_RESET_MAX_PER_ACCOUNT: 5 an hour
-        for kind, c, email in (("known", known, victim["email"]),
-                               ("unknown", unknown, nobody)):
+    sends = [("known", known, victim["email"]), ("unknown", unknown, nobody)]
+    for i in range(15):  # in turns, each kind first half of the time
+        for kind, c, email in (sends if i % 2 else sends[::-1]):
             start = time.perf_counter()
             r = c.call("POST", "/api/auth/password-reset", victim["slug"],
                        json_body={"email": email})
@@ -138,31 +139,45 @@ def test_reset_requests_look_and_cost_the_same_for_known_and_unknown(
                                r.headers.get("content-type")))
     assert answers["known"] == answers["unknown"]
     assert {a[0] for a in answers["known"]} == {202}
-    # The same work, structurally: each request stored one request and
-    # queued one job; the account is looked up only by the job.
+    # The same work, structurally: each request stored a request and queued
+    # a job; only the job looks the account up.
     with stack.db("migrator") as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM users.jobs WHERE tenant_id = %s"
                     " AND kind = 'password_reset.request'", (victim["id"],))
-        assert cur.fetchone()[0] == 10
-    # Timing: medians within a generous bound (the lookup is off the path).
+        assert cur.fetchone()[0] == 30
+    # Timing, with a generous bound (a shared, busy machine): the medians
+    # of interleaved requests within 10 ms or a factor of two.
     known_ms = statistics.median(times["known"]) * 1000
     unknown_ms = statistics.median(times["unknown"]) * 1000
-    assert abs(known_ms - unknown_ms) <= max(5.0, 0.5 * unknown_ms), \
+    assert abs(known_ms - unknown_ms) <= max(10.0, min(known_ms, unknown_ms)),\
         (known_ms, unknown_ms)
-    # The known address gets its mail (the job), capped at 5 an hour.
-    mailbox.wait_for(victim["email"], r"(reset-password)")
+
+    # Every job done: the known address got 5 mails (the job's own cap,
+    # counted in PostgreSQL), the unknown one none.
+    def jobs_done():
+        with stack.db("migrator") as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM users.jobs WHERE tenant_id = %s"
+                        " AND kind = 'password_reset.request'"
+                        " AND status <> 'done'", (victim["id"],))
+            return cur.fetchone()[0] == 0
+    wait_until(jobs_done, what="the reset jobs")
     wait_until(lambda: mailbox.count(victim["email"], r"reset-password") == 5,
                what="five reset mails")
-    # A sixth request for the address is refused, from any address.
-    r = api.from_address(next(_addresses)).call(
-        "POST", "/api/auth/password-reset", victim["slug"],
-        json_body={"email": victim["email"].upper()})
+    assert mailbox.count(nobody, r".") == 0
+    # The address's own limit (16 an hour here), from any client address.
+    other = api.from_address(next(_addresses))
+    assert other.call("POST", "/api/auth/password-reset", victim["slug"],
+                      json_body={"email": victim["email"]}).status == 202
+    r = other.call("POST", "/api/auth/password-reset", victim["slug"],
+                   json_body={"email": victim["email"].upper()})
     assert r.status == 429 and r.code == "rate_limited", r
     assert int(r.headers["retry-after"]) >= 1
+    wait_until(jobs_done, what="the last reset job")
+    assert mailbox.count(victim["email"], r"reset-password") == 5
 
 
 def test_reset_requests_are_limited_per_address(client, victim):
-    for i in range(12):
+    for i in range(16):
         r = client.call("POST", "/api/auth/password-reset", victim["slug"],
                         json_body={"email": f"p{i}-{uuid.uuid4().hex[:6]}"
                                             "@x.test"})
