@@ -481,7 +481,7 @@ export_read(lc_req *req, const lc_db_stmt *st, const char **params)
     if (lc_caller_get(req, "manager", &caller) != 0) {
         return NULL;
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such export");
         return NULL;
     }
