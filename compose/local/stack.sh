@@ -12,6 +12,10 @@
 #                     the new build of one service on its other ports, the
 #                     edge's upstream switched over to it (nginx reload), the
 #                     old instance drained and stopped; nothing else restarts
+#   stack.sh edge-config <dir>
+#                     write <dir>/nginx.conf: the edge's config for this
+#                     environment (ports, LINTEL_EDGE_* limits), in front
+#                     of the running services (the tests' second edge)
 #
 # Every port and the run folder come from the environment (see README), so
 # a second stack (the tests') can run beside a developer's.
@@ -250,9 +254,22 @@ wait_ready() {
 # module, configured from gateway-module/nginx.conf.example.
 edge_enabled() { [ -f "$NGINX_MODULE" ] && [ -f "$ROOT/gateway-module/nginx.conf.example" ]; }
 
-start_nginx() {
-    local dir=$RUN_DIR/nginx
-    alive "$dir/nginx.pid" && return
+# The edge's limits (README "Edge limits"): production values by default;
+# the test suite raises them (its clients all come from 127.0.0.1) and
+# starts an edge of its own with tight ones to test them.
+EDGE_IP_RATE=${LINTEL_EDGE_IP_RATE:-10r/s}
+EDGE_IP_BURST=${LINTEL_EDGE_IP_BURST:-20}
+EDGE_USER_RATE=${LINTEL_EDGE_USER_RATE:-20r/s}
+EDGE_USER_BURST=${LINTEL_EDGE_USER_BURST:-40}
+EDGE_TENANT_RATE=${LINTEL_EDGE_TENANT_RATE:-200r/s}
+EDGE_TENANT_BURST=${LINTEL_EDGE_TENANT_BURST:-400}
+EDGE_CONN_PER_IP=${LINTEL_EDGE_CONN_PER_IP:-100}
+EDGE_CLIENT_TIMEOUT=${LINTEL_EDGE_CLIENT_TIMEOUT:-10s}
+
+# gateway-module/nginx.conf.example with its placeholders filled in, as
+# $1/nginx.conf (nginx's prefix, pid, logs and temporary files in $1).
+render_nginx_conf() {
+    local dir=$1
     mkdir -p "$dir/nginx.d"
     sed -e "s|@BASE_DOMAIN@|$BASE_DOMAIN|g" \
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
@@ -262,7 +279,21 @@ start_nginx() {
         -e "s|@BILLING_ADDR@|127.0.0.1:$(cur_rpc_port billing)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
+        -e "s|@EDGE_IP_RATE@|$EDGE_IP_RATE|g" \
+        -e "s|@EDGE_IP_BURST@|$EDGE_IP_BURST|g" \
+        -e "s|@EDGE_USER_RATE@|$EDGE_USER_RATE|g" \
+        -e "s|@EDGE_USER_BURST@|$EDGE_USER_BURST|g" \
+        -e "s|@EDGE_TENANT_RATE@|$EDGE_TENANT_RATE|g" \
+        -e "s|@EDGE_TENANT_BURST@|$EDGE_TENANT_BURST|g" \
+        -e "s|@EDGE_CONN_PER_IP@|$EDGE_CONN_PER_IP|g" \
+        -e "s|@EDGE_CLIENT_TIMEOUT@|$EDGE_CLIENT_TIMEOUT|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
+}
+
+start_nginx() {
+    local dir=$RUN_DIR/nginx
+    alive "$dir/nginx.pid" && return
+    render_nginx_conf "$dir"
     /usr/sbin/nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$LOG_DIR/nginx-test.log" 2>&1 ||
         { tail_log "$LOG_DIR/nginx-test.log"; die "nginx: invalid configuration"; }
     /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" >>"$LOG_DIR/nginx-start.log" 2>&1 ||
@@ -686,5 +717,6 @@ status) cmd_status ;;
 logs) cmd_logs ;;
 run) cmd_run ;;
 rollout) cmd_rollout "${2:-}" ;;
-*) say "usage: $0 up | down | status | logs | run | rollout <service>"; exit 2 ;;
+edge-config) render_nginx_conf "${2:?usage: $0 edge-config <dir>}" ;;
+*) say "usage: $0 up | down | status | logs | run | rollout <service> | edge-config <dir>"; exit 2 ;;
 esac

@@ -44,6 +44,18 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
 }.items()}
 
 
+# The edge's limits for the suite: every client of the suite comes from
+# 127.0.0.1 and many tests share users, so the stack's edge gets limits no
+# real test reaches; test_edge_limits.py starts a second edge with tight
+# ones to test them.
+SUITE_EDGE_LIMITS = {
+    "LINTEL_EDGE_IP_RATE": "2000r/s", "LINTEL_EDGE_IP_BURST": "20000",
+    "LINTEL_EDGE_USER_RATE": "5000r/s", "LINTEL_EDGE_USER_BURST": "50000",
+    "LINTEL_EDGE_TENANT_RATE": "10000r/s", "LINTEL_EDGE_TENANT_BURST": "100000",
+    "LINTEL_EDGE_CONN_PER_IP": "4000",
+}
+
+
 def wait_until(cond, timeout=30.0, what="condition"):
     """Polls `cond` until it is true; fails the test after `timeout` s."""
     deadline = time.time() + timeout
@@ -141,7 +153,8 @@ def stack():
     # billing's entitlement cache keeps a plan for a minute here (2 s by
     # default), so that a plan change seen by the next check proves the
     # invalidation, not an expiry (test_billing.py)
-    env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
+    env = dict(os.environ, **PORTS, **SUITE_EDGE_LIMITS,
+               LINTEL_RUN_DIR=str(run_dir),
                LINTEL_PG_FSYNC="off", LINTEL_ENTITLEMENT_CACHE_MS="60000")
     if run_dir.exists():  # a previous run that died: stop it, start clean
         subprocess.run(["bash", str(STACK), "down"], env=env)
