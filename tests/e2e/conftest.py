@@ -40,6 +40,7 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
     "LINTEL_BILLING_RPC_PORT": 17104,
     "LINTEL_BILLING_OPS_PORT": 19104,
     "LINTEL_HTTP_PORT": 18080,
+    "LINTEL_TEST_TIGHT_EDGE_PORT": 18081,  # test_edge_limits.py's edge
     "LINTEL_SMTP_PORT": 12525,
 }.items()}
 
