@@ -111,17 +111,17 @@ psql_super() {
 
 secret() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
 
+# Every password the stack needs, generated on first start; a run folder
+# from before a password existed gets the missing ones added.
 ensure_secrets() {
-    local f=$RUN_DIR/secrets.env
-    if [ ! -f "$f" ]; then
-        umask 077
-        {
-            echo "LINTEL_PG_MIGRATOR_PASSWORD=$(secret)"
-            for s in "${SERVICE_ORDER[@]}"; do
-                echo "LINTEL_PG_$(upper "$s")_PASSWORD=$(secret)"
-            done
-        } >"$f"
-    fi
+    local f=$RUN_DIR/secrets.env name s
+    (umask 077; touch "$f")
+    for name in LINTEL_PG_MIGRATOR_PASSWORD LINTEL_REDIS_ADMIN_PASSWORD \
+        $(for s in "${SERVICE_ORDER[@]}"; do
+            echo "LINTEL_PG_$(upper "$s")_PASSWORD LINTEL_REDIS_$(upper "$s")_PASSWORD"
+        done); do
+        grep -q "^$name=" "$f" || echo "$name=$(secret)" >>"$f"
+    done
     # shellcheck disable=SC1090
     . "$f"
 }
@@ -163,16 +163,53 @@ bootstrap_db() {
 }
 
 # --- Redis ---------------------------------------------------------------
+# One ACL user per service, with a password and only the commands the kit
+# and that service send (lc_cache: GET, SET, DEL, MGET, PING, EVAL, and in
+# its Lua scripts INCR, EXPIRE; users' throttles: sorted sets and TIME).
+# Nothing else: no CONFIG, FLUSHALL, KEYS, DEBUG, SHUTDOWN, MONITOR...
+# The default user is off (no access without a password); lintel_admin,
+# for operators and the tests, may do anything.
+REDIS_COMMANDS_COMMON="+ping +get +set +mget +eval"
+declare -A REDIS_COMMANDS=(
+    [users]="$REDIS_COMMANDS_COMMON +del +incr +expire +pexpire +time +zadd +zcard +zrange +zremrangebyscore +zscore"
+    [projects]="$REDIS_COMMANDS_COMMON"
+    [reporting]="$REDIS_COMMANDS_COMMON"
+    [billing]="$REDIS_COMMANDS_COMMON"
+)
+
+write_redis_acl() {
+    local f=$RUN_DIR/redis/users.acl s pwvar
+    (
+        umask 077
+        {
+            echo "user default off resetpass -@all"
+            echo "user lintel_admin on >$LINTEL_REDIS_ADMIN_PASSWORD ~* &* +@all"
+            for s in "${SERVICE_ORDER[@]}"; do
+                pwvar="LINTEL_REDIS_$(upper "$s")_PASSWORD"
+                echo "user $s on >${!pwvar} ~* resetchannels -@all ${REDIS_COMMANDS[$s]}"
+            done
+        } >"$f"
+    )
+}
+
+redis_admin_cli() {
+    REDISCLI_AUTH=$LINTEL_REDIS_ADMIN_PASSWORD redis-cli --user lintel_admin \
+        -p "$REDIS_PORT" "$@"
+}
+
 start_redis() {
     alive "$PID_DIR/redis.pid" && return
     mkdir -p "$RUN_DIR/redis"
+    ensure_secrets
+    write_redis_acl
     # Redis holds copies and hints only (DESIGN §7): no persistence.
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --aclfile "$RUN_DIR/redis/users.acl" \
         --dir "$RUN_DIR/redis" --daemonize yes --pidfile "$PID_DIR/redis.pid" \
         --logfile "$LOG_DIR/redis.log" || die "redis did not start"
     local i
     for i in $(seq 1 50); do
-        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
+        redis_admin_cli ping 2>/dev/null | grep -q PONG && return
         sleep 0.1
     done
     tail_log "$LOG_DIR/redis.log"
@@ -181,7 +218,7 @@ start_redis() {
 
 # --- services ------------------------------------------------------------
 service_env() {
-    local s=$1 pwvar
+    local s=$1 pwvar redis_pwvar
     pwvar="LINTEL_PG_$(upper "$s")_PASSWORD"
     echo "LINTEL_RPC_URL=tcp://127.0.0.1:$(rpc_port "$s")"
     echo "LINTEL_OPS_URL=http://127.0.0.1:$(ops_port "$s")"
@@ -189,6 +226,9 @@ service_env() {
     echo "LINTEL_MIGRATE_DB_URL=postgresql://lintel_migrator:$LINTEL_PG_MIGRATOR_PASSWORD@127.0.0.1:$PG_PORT/lintel"
     echo "LINTEL_REDIS_HOST=127.0.0.1"
     echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+    echo "LINTEL_REDIS_USER=$s"
+    redis_pwvar="LINTEL_REDIS_$(upper "$s")_PASSWORD"
+    echo "LINTEL_REDIS_PASSWORD=${!redis_pwvar}"
     echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
     if [ "$s" = users ]; then
         users_env

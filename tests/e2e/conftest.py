@@ -208,10 +208,16 @@ def tenants(stack):
     return out
 
 
-def redis_cli(stack, *args):
-    return subprocess.run(
-        ["redis-cli", "-p", stack.env["LINTEL_REDIS_PORT"], *args],
-        capture_output=True, text=True, timeout=5).stdout.strip()
+def redis_cli(stack, *args, user="lintel_admin", password=None):
+    """redis-cli as `user` (the stack's ACL users: lintel_admin, may do
+    anything; one per service); stdout and stderr, stripped."""
+    if password is None:
+        password = stack.secrets["LINTEL_REDIS_ADMIN_PASSWORD"]
+    p = subprocess.run(
+        ["redis-cli", "--user", user, "-p", stack.env["LINTEL_REDIS_PORT"],
+         *args], env=dict(os.environ, REDISCLI_AUTH=password),
+        capture_output=True, text=True, timeout=5)
+    return (p.stdout + p.stderr).strip()
 
 
 @pytest.fixture

@@ -27,7 +27,10 @@ def test_lc_db(stack):
 
 def test_lc_cache(stack):
     env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"])
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
+               LINTEL_TEST_REDIS_USER="lintel_admin",
+               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
+                   "LINTEL_REDIS_ADMIN_PASSWORD"])
     run_unit("test_cache", env)
 
 
