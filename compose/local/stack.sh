@@ -163,33 +163,18 @@ bootstrap_db() {
 }
 
 # --- Redis ---------------------------------------------------------------
-# One ACL user per service, with a password and only the commands the kit
-# and that service send (lc_cache: GET, SET, DEL, MGET, PING, EVAL, and in
-# its Lua scripts INCR, EXPIRE; users' throttles: sorted sets and TIME).
-# Nothing else: no CONFIG, FLUSHALL, KEYS, DEBUG, SHUTDOWN, MONITOR...
-# The default user is off (no access without a password); lintel_admin,
-# for operators and the tests, may do anything.
-REDIS_COMMANDS_COMMON="+ping +get +set +mget +eval"
-declare -A REDIS_COMMANDS=(
-    [users]="$REDIS_COMMANDS_COMMON +del +incr +expire +pexpire +time +zadd +zcard +zrange +zremrangebyscore +zscore"
-    [projects]="$REDIS_COMMANDS_COMMON"
-    [reporting]="$REDIS_COMMANDS_COMMON"
-    [billing]="$REDIS_COMMANDS_COMMON"
-)
-
+# Redis's users (compose/redis-acl.sh): the default one off, one per
+# service with only the commands it sends, lintel_admin for operators.
 write_redis_acl() {
-    local f=$RUN_DIR/redis/users.acl s pwvar
     (
         umask 077
-        {
-            echo "user default off resetpass -@all"
-            echo "user lintel_admin on >$LINTEL_REDIS_ADMIN_PASSWORD ~* &* +@all"
-            for s in "${SERVICE_ORDER[@]}"; do
-                pwvar="LINTEL_REDIS_$(upper "$s")_PASSWORD"
-                echo "user $s on >${!pwvar} ~* resetchannels -@all ${REDIS_COMMANDS[$s]}"
-            done
-        } >"$f"
-    )
+        env LINTEL_REDIS_ADMIN_PASSWORD="$LINTEL_REDIS_ADMIN_PASSWORD" \
+            LINTEL_REDIS_USERS_PASSWORD="$LINTEL_REDIS_USERS_PASSWORD" \
+            LINTEL_REDIS_PROJECTS_PASSWORD="$LINTEL_REDIS_PROJECTS_PASSWORD" \
+            LINTEL_REDIS_REPORTING_PASSWORD="$LINTEL_REDIS_REPORTING_PASSWORD" \
+            LINTEL_REDIS_BILLING_PASSWORD="$LINTEL_REDIS_BILLING_PASSWORD" \
+            bash "$ROOT/compose/redis-acl.sh" >"$RUN_DIR/redis/users.acl"
+    ) || die "cannot write the Redis ACL"
 }
 
 redis_admin_cli() {
