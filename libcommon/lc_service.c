@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lc_health.h"
 #include "lc_jobs.h"
 #include "lc_log.h"
 #include "lc_migrate.h"
@@ -322,7 +323,8 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     oo.use_cache = def->uses_redis;
 
     server = lc_rpc_server_new(&ro);
-    if (server == NULL || def->routes(server) != 0) {
+    if (server == NULL || def->routes(server) != 0 ||
+        lc_health_route(server, def->name) != 0) {
         fprintf(stderr, "%s: cannot register routes\n", app);
         return 1;
     }
@@ -394,7 +396,8 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
         lc_rpc_server_options none = {0};
         lc_rpc_server *s = lc_rpc_server_new(&none);
 
-        if (s == NULL || def->routes(s) != 0) {
+        if (s == NULL || def->routes(s) != 0 ||
+            lc_health_route(s, def->name) != 0) {
             return 1;
         }
         lc_rpc_server_print_routes(s, stdout);

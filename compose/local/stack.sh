@@ -218,6 +218,9 @@ service_env() {
     if [ "$s" = users ]; then
         users_env
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+        # their Ready, for GET /api/health
+        echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
+        echo "LINTEL_REPORTING_RPC_URL=tcp://127.0.0.1:$(rpc_port reporting)"
     fi
     if [ "$s" = projects ]; then
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
