@@ -89,7 +89,7 @@ sed -e "s|@BASE_DOMAIN@|$base|g" -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@EDGE_IP_RATE@|1000000r/s|g" -e "s|@EDGE_IP_BURST@|1000000|g" \
     -e "s|@EDGE_USER_RATE@|1000000r/s|g" -e "s|@EDGE_USER_BURST@|1000000|g" \
     -e "s|@EDGE_TENANT_RATE@|1000000r/s|g" -e "s|@EDGE_TENANT_BURST@|1000000|g" \
-    -e "s|@EDGE_CONN_PER_IP@|100000|g" -e "s|@EDGE_CLIENT_TIMEOUT@|10s|g" \
+    -e "s|@EDGE_CONN_PER_IP@|60000|g" -e "s|@EDGE_CLIENT_TIMEOUT@|10s|g" \
     "$root/gateway-module/nginx.conf.example" > "$run/nginx.conf"
 # workers run as root only because this is a throw-away run directory
 sed -i "1i user root;" "$run/nginx.conf"
