@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Writes the secrets compose/compose.yaml mounts, once: a random password
-# per database role (the superuser, lintel_migrator, one per service) and an
-# RS256 signing key for the users service. Existing files are kept.
+# per database role (the superuser, lintel_migrator, one per service) and
+# per Redis user (lintel_admin, one per service), Redis's ACL file made
+# from them, and an RS256 signing key for the users service. Existing
+# files are kept (the ACL file is made again from them).
 #
 #   compose/secrets.sh [DIR]     DIR: $LINTEL_SECRETS_DIR, else compose/secrets
 #
@@ -14,12 +16,20 @@ dir=${1:-${LINTEL_SECRETS_DIR:-$here/secrets}}
 mkdir -p "$dir/jwt-keys"
 chmod 700 "$dir"
 chmod 755 "$dir/jwt-keys"
-for name in superuser migrator users projects reporting billing; do
-    f=$dir/pg_${name}_password
+for f in "$dir"/pg_{superuser,migrator,users,projects,reporting,billing}_password \
+         "$dir"/redis_{admin,users,projects,reporting,billing}_password; do
     [ -s "$f" ] && continue
     head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$f"
     chmod 644 "$f"
 done
+# Redis's ACL (compose/redis-acl.sh), from the passwords above: hashes only.
+env LINTEL_REDIS_ADMIN_PASSWORD="$(cat "$dir/redis_admin_password")" \
+    LINTEL_REDIS_USERS_PASSWORD="$(cat "$dir/redis_users_password")" \
+    LINTEL_REDIS_PROJECTS_PASSWORD="$(cat "$dir/redis_projects_password")" \
+    LINTEL_REDIS_REPORTING_PASSWORD="$(cat "$dir/redis_reporting_password")" \
+    LINTEL_REDIS_BILLING_PASSWORD="$(cat "$dir/redis_billing_password")" \
+    bash "$here/redis-acl.sh" >"$dir/redis_acl"
+chmod 644 "$dir/redis_acl"
 if ! compgen -G "$dir/jwt-keys/*.pem" >/dev/null; then
     kid=k-$(date -u +%Y%m%dT%H%M%S)
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \

@@ -24,6 +24,7 @@ GW_PURE      := $(GW_DIR)/lintel_host.c $(GW_DIR)/lintel_jwt.c \
                 $(GW_DIR)/lintel_envelope.c $(GW_DIR)/lintel_sp.c $(GW_COMMON)
 GW_GEN_C     := $(BUILD)/gen/lintel/v1/envelope.pb-c.c \
                 $(BUILD)/gen/lintel/v1/events.pb-c.c \
+                $(BUILD)/gen/lintel/v1/health.pb-c.c \
                 $(BUILD)/gen/lintel/v1/users.pb-c.c
 GW_GEN_H     := $(GW_GEN_C:.c=.h)
 GW_SRCS      := $(wildcard $(GW_DIR)/*.c $(GW_DIR)/*.h) $(GW_COMMON) \

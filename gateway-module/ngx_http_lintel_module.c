@@ -46,6 +46,9 @@ static ngx_http_lintel_ctx_t *ngx_http_lintel_create_ctx(
 static void ngx_http_lintel_cleanup(void *data);
 static ngx_int_t ngx_http_lintel_error_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_lintel_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lintel_add_safety_headers(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_lintel_has_out_header(ngx_http_request_t *r,
+    const char *name, size_t len);
 static ngx_int_t ngx_http_lintel_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -331,6 +334,8 @@ static ngx_str_t  ngx_http_lintel_expose_headers =
                "Idempotent-Replayed, WWW-Authenticate, Allow");
 static ngx_str_t  ngx_http_lintel_max_age = ngx_string("600");
 static ngx_str_t  ngx_http_lintel_vary_origin = ngx_string("Origin");
+static ngx_str_t  ngx_http_lintel_no_store = ngx_string("no-store");
+static ngx_str_t  ngx_http_lintel_nosniff = ngx_string("nosniff");
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -802,7 +807,8 @@ ngx_http_lintel_header_filter(ngx_http_request_t *r)
     ctx->headers_added = 1;
 
     if (ngx_http_lintel_add_header(r, "X-Request-Id", &ctx->request_id)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_lintel_add_safety_headers(r) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -822,6 +828,66 @@ ngx_http_lintel_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * Every answer of the edge carries personal or tenant data or an error
+ * about them: no cache may keep it (a shared proxy, the browser's back
+ * button), unless the service said otherwise (the public JWKS); and no
+ * browser may guess a type other than the one sent (a JSON string that
+ * looks like HTML must never render).
+ */
+
+static ngx_int_t
+ngx_http_lintel_add_safety_headers(ngx_http_request_t *r)
+{
+    if (ngx_http_lintel_add_header(r, "X-Content-Type-Options",
+                                   &ngx_http_lintel_nosniff) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (r->headers_out.cache_control.nelts == 0
+        && !ngx_http_lintel_has_out_header(r, "cache-control", 13))
+    {
+        return ngx_http_lintel_add_header(r, "Cache-Control",
+                                          &ngx_http_lintel_no_store);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_lintel_has_out_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0 && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return 1;
+        }
+    }
 }
 
 

@@ -50,6 +50,8 @@ static const char lc_cache_incr_script[] =
 struct lc_cache {
     char *host;
     int port;
+    char *user;     /* NULL: the default user */
+    char *password; /* NULL: no AUTH */
     struct timeval connect_timeout;
     struct timeval command_timeout;
     int64_t retry_after_ms;
@@ -89,6 +91,16 @@ lc_cache_open(const lc_cache_options *opts)
         return NULL;
     }
     c->port = opts->port > 0 ? opts->port : LC_CACHE_DEFAULT_PORT;
+    if (opts->password != NULL && opts->password[0] != '\0') {
+        c->password = strdup(opts->password);
+        if (opts->user != NULL && opts->user[0] != '\0')
+            c->user = strdup(opts->user);
+        if (c->password == NULL ||
+            (opts->user != NULL && opts->user[0] != '\0' && c->user == NULL)) {
+            lc_cache_close(c);
+            return NULL;
+        }
+    }
     c->connect_timeout =
         lc_cache_timeval(opts->connect_timeout_ms, LC_CACHE_DEFAULT_CONNECT_MS);
     c->command_timeout =
@@ -106,6 +118,8 @@ lc_cache_close(lc_cache *c)
     if (c->ctx != NULL)
         redisFree(c->ctx);
     free(c->host);
+    free(c->user);
+    free(c->password);
     free(c);
 }
 
@@ -134,6 +148,36 @@ lc_cache_fail(lc_cache *c)
     lc_cache_count_error();
 }
 
+static redisReply *lc_cache_run(redisContext *ctx, const char *fmt,
+                                va_list ap);
+
+/* AUTH [user] password on a new connection: 0, or -1 when refused. */
+static int
+lc_cache_vauth(redisContext *ctx, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+    int ok;
+
+    va_start(ap, fmt);
+    reply = lc_cache_run(ctx, fmt, ap);
+    va_end(ap);
+    ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    if (reply != NULL)
+        freeReplyObject(reply);
+    return ok ? 0 : -1;
+}
+
+static int
+lc_cache_auth(lc_cache *c, redisContext *ctx)
+{
+    if (c->password == NULL)
+        return 0;
+    if (c->user == NULL)
+        return lc_cache_vauth(ctx, "AUTH %s", c->password);
+    return lc_cache_vauth(ctx, "AUTH %s %s", c->user, c->password);
+}
+
 static int
 lc_cache_connect(lc_cache *c)
 {
@@ -145,7 +189,8 @@ lc_cache_connect(lc_cache *c)
         return 0;
     ctx = redisConnectWithTimeout(c->host, c->port, c->connect_timeout);
     if (ctx == NULL || ctx->err != 0 ||
-        redisSetTimeout(ctx, c->command_timeout) != REDIS_OK) {
+        redisSetTimeout(ctx, c->command_timeout) != REDIS_OK ||
+        lc_cache_auth(c, ctx) != 0) {
         if (ctx != NULL)
             redisFree(ctx);
         lc_cache_fail(c);

@@ -28,6 +28,11 @@ typedef struct {
     int connect_timeout_ms; /* 0: 200 */
     int command_timeout_ms; /* 0: 200 */
     int retry_after_ms;     /* back-off after a failure; 0: 1000 */
+    /* ACL credentials, sent with AUTH on every new connection; a refused
+     * AUTH counts as Redis down. password NULL or "": no AUTH; user NULL
+     * or "": Redis's "default" user. */
+    const char *user;
+    const char *password;
 } lc_cache_options;
 
 /* Never fails for an unreachable server (it connects lazily); NULL = OOM.

@@ -146,7 +146,9 @@ lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
             lc_config_error(err, errlen, "%s: must be set", v->name);
         return -1;
     }
-    lc_config_quote(quoted, sizeof(quoted), text);
+    /* a secret has nothing to check, and nothing of it may reach a log */
+    if (v->kind != LC_CFG_SECRET)
+        lc_config_quote(quoted, sizeof(quoted), text);
 
     switch (v->kind) {
     case LC_CFG_STRING:
@@ -183,6 +185,9 @@ lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
                             v->name, quoted);
             return -1;
         }
+        *(const char **)v->target = text;
+        return 0;
+    case LC_CFG_SECRET:
         *(const char **)v->target = text;
         return 0;
     }
@@ -240,6 +245,8 @@ lc_config_print(FILE *out, const lc_config_var *vars, size_t n)
         fprintf(out, "| `%s` | ", v->name);
         if (v->def == NULL) {
             fputs("*required*", out);
+        } else if (v->kind == LC_CFG_SECRET) {
+            fputs(v->def[0] == '\0' ? "*none*" : "*secret*", out);
         } else {
             fputc('`', out);
             lc_config_print_cell(out, v->def);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lc_health.h"
 #include "lc_jobs.h"
 #include "lc_log.h"
 #include "lc_migrate.h"
@@ -34,6 +35,7 @@ typedef struct {
 
 typedef struct {
     const char *rpc_url, *ops_url, *db_url, *migrate_db_url, *redis_host;
+    const char *redis_user, *redis_password;
     const char *log_level, *migrations_dir;
     long redis_port, workers, max_message, timeout_ms, max_timeout_ms;
     long json_max_bytes, grace_ms, redis_timeout_ms, cpu;
@@ -125,6 +127,12 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
           &c->redis_port);
         V("LINTEL_REDIS_TIMEOUT_MS", "200", LC_CFG_INT, 1, 10000,
           "Redis connect and command timeout", &c->redis_timeout_ms);
+        V("LINTEL_REDIS_USER", "default", LC_CFG_STRING, 0, 0,
+          "Redis ACL user (the local stack, compose and k8s give each "
+          "service its own)",
+          &c->redis_user);
+        V("LINTEL_REDIS_PASSWORD", "", LC_CFG_SECRET, 0, 0,
+          "that user's password; empty: no AUTH", &c->redis_password);
     }
     V("LINTEL_WORKERS", "8", LC_CFG_INT, 1, 256,
       "worker threads, each with its own database connection", &c->workers);
@@ -297,9 +305,13 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     ro.max_timeout_ms = (int)c->max_timeout_ms;
     ro.max_json_bytes = (size_t)c->json_max_bytes;
     ro.db = (lc_db_options){c->db_url, app, c->db_prepared, 3};
-    ro.cache = (lc_cache_options){c->redis_host, (int)c->redis_port,
+    ro.cache = (lc_cache_options){c->redis_host,
+                                  (int)c->redis_port,
                                   (int)c->redis_timeout_ms,
-                                  (int)c->redis_timeout_ms, 1000};
+                                  (int)c->redis_timeout_ms,
+                                  1000,
+                                  c->redis_user,
+                                  c->redis_password};
     ro.use_cache = def->uses_redis;
     ro.app = def->app;
     ro.constraints = def->constraints;
@@ -311,7 +323,8 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     oo.use_cache = def->uses_redis;
 
     server = lc_rpc_server_new(&ro);
-    if (server == NULL || def->routes(server) != 0) {
+    if (server == NULL || def->routes(server) != 0 ||
+        lc_health_route(server, def->name) != 0) {
         fprintf(stderr, "%s: cannot register routes\n", app);
         return 1;
     }
@@ -383,7 +396,8 @@ lc_service_main(int argc, char **argv, const lc_service_def *def)
         lc_rpc_server_options none = {0};
         lc_rpc_server *s = lc_rpc_server_new(&none);
 
-        if (s == NULL || def->routes(s) != 0) {
+        if (s == NULL || def->routes(s) != 0 ||
+            lc_health_route(s, def->name) != 0) {
             return 1;
         }
         lc_rpc_server_print_routes(s, stdout);

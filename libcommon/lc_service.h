@@ -20,7 +20,8 @@
  * its own settings, whether it uses Redis, the peers it calls and the
  * database constraints that are its clients' mistakes. lc_service builds
  * the settings, opens and closes the connections and clients, runs the
- * migrations and the ops port (/healthz, /readyz, /metrics).
+ * migrations and the ops port (/healthz, /readyz, /metrics), and answers
+ * <name>.Ready over NNG (lc_health).
  */
 #ifndef LC_SERVICE_H
 #define LC_SERVICE_H

@@ -12,6 +12,10 @@
 #                     the new build of one service on its other ports, the
 #                     edge's upstream switched over to it (nginx reload), the
 #                     old instance drained and stopped; nothing else restarts
+#   stack.sh edge-config <dir>
+#                     write <dir>/nginx.conf: the edge's config for this
+#                     environment (ports, LINTEL_EDGE_* limits), in front
+#                     of the running services (the tests' second edge)
 #
 # Every port and the run folder come from the environment (see README), so
 # a second stack (the tests') can run beside a developer's.
@@ -107,17 +111,17 @@ psql_super() {
 
 secret() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
 
+# Every password the stack needs, generated on first start; a run folder
+# from before a password existed gets the missing ones added.
 ensure_secrets() {
-    local f=$RUN_DIR/secrets.env
-    if [ ! -f "$f" ]; then
-        umask 077
-        {
-            echo "LINTEL_PG_MIGRATOR_PASSWORD=$(secret)"
-            for s in "${SERVICE_ORDER[@]}"; do
-                echo "LINTEL_PG_$(upper "$s")_PASSWORD=$(secret)"
-            done
-        } >"$f"
-    fi
+    local f=$RUN_DIR/secrets.env name s
+    (umask 077; touch "$f")
+    for name in LINTEL_PG_MIGRATOR_PASSWORD LINTEL_REDIS_ADMIN_PASSWORD \
+        $(for s in "${SERVICE_ORDER[@]}"; do
+            echo "LINTEL_PG_$(upper "$s")_PASSWORD LINTEL_REDIS_$(upper "$s")_PASSWORD"
+        done); do
+        grep -q "^$name=" "$f" || echo "$name=$(secret)" >>"$f"
+    done
     # shellcheck disable=SC1090
     . "$f"
 }
@@ -159,16 +163,38 @@ bootstrap_db() {
 }
 
 # --- Redis ---------------------------------------------------------------
+# Redis's users (compose/redis-acl.sh): the default one off, one per
+# service with only the commands it sends, lintel_admin for operators.
+write_redis_acl() {
+    (
+        umask 077
+        env LINTEL_REDIS_ADMIN_PASSWORD="$LINTEL_REDIS_ADMIN_PASSWORD" \
+            LINTEL_REDIS_USERS_PASSWORD="$LINTEL_REDIS_USERS_PASSWORD" \
+            LINTEL_REDIS_PROJECTS_PASSWORD="$LINTEL_REDIS_PROJECTS_PASSWORD" \
+            LINTEL_REDIS_REPORTING_PASSWORD="$LINTEL_REDIS_REPORTING_PASSWORD" \
+            LINTEL_REDIS_BILLING_PASSWORD="$LINTEL_REDIS_BILLING_PASSWORD" \
+            bash "$ROOT/compose/redis-acl.sh" >"$RUN_DIR/redis/users.acl"
+    ) || die "cannot write the Redis ACL"
+}
+
+redis_admin_cli() {
+    REDISCLI_AUTH=$LINTEL_REDIS_ADMIN_PASSWORD redis-cli --user lintel_admin \
+        -p "$REDIS_PORT" "$@"
+}
+
 start_redis() {
     alive "$PID_DIR/redis.pid" && return
     mkdir -p "$RUN_DIR/redis"
+    ensure_secrets
+    write_redis_acl
     # Redis holds copies and hints only (DESIGN §7): no persistence.
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --aclfile "$RUN_DIR/redis/users.acl" \
         --dir "$RUN_DIR/redis" --daemonize yes --pidfile "$PID_DIR/redis.pid" \
         --logfile "$LOG_DIR/redis.log" || die "redis did not start"
     local i
     for i in $(seq 1 50); do
-        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return
+        redis_admin_cli ping 2>/dev/null | grep -q PONG && return
         sleep 0.1
     done
     tail_log "$LOG_DIR/redis.log"
@@ -177,7 +203,7 @@ start_redis() {
 
 # --- services ------------------------------------------------------------
 service_env() {
-    local s=$1 pwvar
+    local s=$1 pwvar redis_pwvar
     pwvar="LINTEL_PG_$(upper "$s")_PASSWORD"
     echo "LINTEL_RPC_URL=tcp://127.0.0.1:$(rpc_port "$s")"
     echo "LINTEL_OPS_URL=http://127.0.0.1:$(ops_port "$s")"
@@ -185,10 +211,16 @@ service_env() {
     echo "LINTEL_MIGRATE_DB_URL=postgresql://lintel_migrator:$LINTEL_PG_MIGRATOR_PASSWORD@127.0.0.1:$PG_PORT/lintel"
     echo "LINTEL_REDIS_HOST=127.0.0.1"
     echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+    echo "LINTEL_REDIS_USER=$s"
+    redis_pwvar="LINTEL_REDIS_$(upper "$s")_PASSWORD"
+    echo "LINTEL_REDIS_PASSWORD=${!redis_pwvar}"
     echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
     if [ "$s" = users ]; then
         users_env
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
+        # their Ready, for GET /api/health
+        echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
+        echo "LINTEL_REPORTING_RPC_URL=tcp://127.0.0.1:$(rpc_port reporting)"
     fi
     if [ "$s" = projects ]; then
         echo "LINTEL_USERS_RPC_URL=tcp://127.0.0.1:$(rpc_port users)"
@@ -250,9 +282,22 @@ wait_ready() {
 # module, configured from gateway-module/nginx.conf.example.
 edge_enabled() { [ -f "$NGINX_MODULE" ] && [ -f "$ROOT/gateway-module/nginx.conf.example" ]; }
 
-start_nginx() {
-    local dir=$RUN_DIR/nginx
-    alive "$dir/nginx.pid" && return
+# The edge's limits (README "Edge limits"): production values by default;
+# the test suite raises them (its clients all come from 127.0.0.1) and
+# starts an edge of its own with tight ones to test them.
+EDGE_IP_RATE=${LINTEL_EDGE_IP_RATE:-10r/s}
+EDGE_IP_BURST=${LINTEL_EDGE_IP_BURST:-20}
+EDGE_USER_RATE=${LINTEL_EDGE_USER_RATE:-20r/s}
+EDGE_USER_BURST=${LINTEL_EDGE_USER_BURST:-40}
+EDGE_TENANT_RATE=${LINTEL_EDGE_TENANT_RATE:-200r/s}
+EDGE_TENANT_BURST=${LINTEL_EDGE_TENANT_BURST:-400}
+EDGE_CONN_PER_IP=${LINTEL_EDGE_CONN_PER_IP:-100}
+EDGE_CLIENT_TIMEOUT=${LINTEL_EDGE_CLIENT_TIMEOUT:-10s}
+
+# gateway-module/nginx.conf.example with its placeholders filled in, as
+# $1/nginx.conf (nginx's prefix, pid, logs and temporary files in $1).
+render_nginx_conf() {
+    local dir=$1
     mkdir -p "$dir/nginx.d"
     sed -e "s|@BASE_DOMAIN@|$BASE_DOMAIN|g" \
         -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
@@ -262,7 +307,21 @@ start_nginx() {
         -e "s|@BILLING_ADDR@|127.0.0.1:$(cur_rpc_port billing)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
+        -e "s|@EDGE_IP_RATE@|$EDGE_IP_RATE|g" \
+        -e "s|@EDGE_IP_BURST@|$EDGE_IP_BURST|g" \
+        -e "s|@EDGE_USER_RATE@|$EDGE_USER_RATE|g" \
+        -e "s|@EDGE_USER_BURST@|$EDGE_USER_BURST|g" \
+        -e "s|@EDGE_TENANT_RATE@|$EDGE_TENANT_RATE|g" \
+        -e "s|@EDGE_TENANT_BURST@|$EDGE_TENANT_BURST|g" \
+        -e "s|@EDGE_CONN_PER_IP@|$EDGE_CONN_PER_IP|g" \
+        -e "s|@EDGE_CLIENT_TIMEOUT@|$EDGE_CLIENT_TIMEOUT|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
+}
+
+start_nginx() {
+    local dir=$RUN_DIR/nginx
+    alive "$dir/nginx.pid" && return
+    render_nginx_conf "$dir"
     /usr/sbin/nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$LOG_DIR/nginx-test.log" 2>&1 ||
         { tail_log "$LOG_DIR/nginx-test.log"; die "nginx: invalid configuration"; }
     /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" >>"$LOG_DIR/nginx-start.log" 2>&1 ||
@@ -686,5 +745,6 @@ status) cmd_status ;;
 logs) cmd_logs ;;
 run) cmd_run ;;
 rollout) cmd_rollout "${2:-}" ;;
-*) say "usage: $0 up | down | status | logs | run | rollout <service>"; exit 2 ;;
+edge-config) render_nginx_conf "${2:?usage: $0 edge-config <dir>}" ;;
+*) say "usage: $0 up | down | status | logs | run | rollout <service> | edge-config <dir>"; exit 2 ;;
 esac

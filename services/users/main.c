@@ -87,6 +87,18 @@ static const lc_service_peer users_peers[] = {
      .client = &app.billing.client,
      .timeout_ms = &app.billing.timeout_ms,
      .default_timeout_ms = 200},
+    {.name = "projects",
+     .what = "projects.Ready, for GET /api/health",
+     .port = 7102,
+     .client = &app.projects,
+     .timeout_ms = &app.projects_timeout_ms,
+     .default_timeout_ms = 300},
+    {.name = "reporting",
+     .what = "reporting.Ready, for GET /api/health",
+     .port = 7103,
+     .client = &app.reporting,
+     .timeout_ms = &app.reporting_timeout_ms,
+     .default_timeout_ms = 300},
 };
 
 static int
@@ -96,7 +108,7 @@ users_all_routes(lc_rpc_server *s)
                    auth_routes(s) != 0 || users_routes(s) != 0 ||
                    invitations_routes(s) != 0 ||
                    password_reset_routes(s) != 0 || roles_routes(s) != 0 ||
-                   events_routes(s) != 0
+                   events_routes(s) != 0 || health_routes(s) != 0
                ? -1
                : 0;
 }

@@ -74,6 +74,10 @@ typedef struct {
     lc_jobs_options jobs_options; /* LINTEL_JOBS_* */
     lc_jobs *jobs;                /* the runner: mail is its "mail.send" */
     lc_entitlement_client billing; /* plan limits on invitations */
+    lc_rpc_client *projects;       /* projects.Ready, for GET /api/health */
+    long projects_timeout_ms;
+    lc_rpc_client *reporting; /* reporting.Ready, for GET /api/health */
+    long reporting_timeout_ms;
 } users_app;
 
 /* --- roles.c: the caller policy's source of truth (lc_caller.h) ------- */
@@ -231,6 +235,11 @@ lc_job_outcome password_reset_job(lc_db *db, const lc_job *job, void *arg,
 
 /* `lintel-users create-platform-admin`; the exit status. */
 int platform_admin_command(void);
+
+/* --- health.c ---------------------------------------------------------- */
+
+/* GET /api/health on the apex: every service's readiness (lc_health). */
+int health_routes(lc_rpc_server *s);
 
 /* --- mail.c ------------------------------------------------------------ */
 

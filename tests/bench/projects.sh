@@ -35,6 +35,11 @@ free_port() {
 }
 export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
 export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
+# one user drives the whole load: the edge's limits must not be measured
+export LINTEL_EDGE_USER_RATE=1000000r/s LINTEL_EDGE_USER_BURST=1000000
+export LINTEL_EDGE_TENANT_RATE=1000000r/s LINTEL_EDGE_TENANT_BURST=1000000
+export LINTEL_EDGE_IP_RATE=1000000r/s LINTEL_EDGE_IP_BURST=1000000
+export LINTEL_EDGE_CONN_PER_IP=60000
 export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
 export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
 export LINTEL_USERS_RPC_PORT=$(free_port) LINTEL_USERS_OPS_PORT=$(free_port)

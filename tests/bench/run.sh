@@ -18,7 +18,8 @@
 # (s) worker RSS growth <= 16 MiB.
 #
 # The module's nginx.conf is gateway-module/nginx.conf.example with its
-# placeholders filled in (limits, log format and all); the stock baselines
+# placeholders filled in (log format and all; the rate limits raised far
+# above what one machine drives through one user); the stock baselines
 # come in through its `include @RUN_DIR@/nginx.d/*.conf`.
 #
 #   tests/bench/run.sh <build-dir>
@@ -83,7 +84,12 @@ sed -e "s|@BASE_DOMAIN@|$base|g" -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@USERS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@PROJECTS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@REPORTING_ADDR@|127.0.0.1:$nng_port|g" \
+    -e "s|@BILLING_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@RUN_DIR@|$run|g" -e "s|@MODULE_PATH@|$module|g" \
+    -e "s|@EDGE_IP_RATE@|1000000r/s|g" -e "s|@EDGE_IP_BURST@|1000000|g" \
+    -e "s|@EDGE_USER_RATE@|1000000r/s|g" -e "s|@EDGE_USER_BURST@|1000000|g" \
+    -e "s|@EDGE_TENANT_RATE@|1000000r/s|g" -e "s|@EDGE_TENANT_BURST@|1000000|g" \
+    -e "s|@EDGE_CONN_PER_IP@|60000|g" -e "s|@EDGE_CLIENT_TIMEOUT@|10s|g" \
     "$root/gateway-module/nginx.conf.example" > "$run/nginx.conf"
 # workers run as root only because this is a throw-away run directory
 sed -i "1i user root;" "$run/nginx.conf"

@@ -35,7 +35,7 @@ class Service:
         r = run([os.path.join(BIN, "lintel-" + name), "config"], env=CLEAN_ENV)
         assert r.returncode == 0, r.stderr
         self.defaults = {}
-        for m in re.finditer(r"^\| `(LINTEL_[A-Z0-9_]+)` \| (?:`([^`]*)`|\*required\*)",
+        for m in re.finditer(r"^\| `(LINTEL_[A-Z0-9_]+)` \| (?:`([^`]*)`|\*required\*|\*none\*)",
                              r.stdout, re.M):
             self.defaults[m.group(1)] = m.group(2)
         assert "LINTEL_RPC_URL" in self.defaults, r.stdout

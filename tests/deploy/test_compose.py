@@ -42,9 +42,14 @@ def test_every_variable_a_service_reads_is_set(services, compose):
             env = compose["services"][c]["environment"]
             missing = svc.vars - env_names(env)
             assert not missing, f"compose service {c} lacks {sorted(missing)}"
-            assert set(env) - {"PGPASSWORD_FILE"} <= svc.vars, \
+            assert env_names(env) - {"PGPASSWORD"} <= svc.vars, \
                 f"compose service {c} sets what lintel-{name} does not read"
             assert "PGPASSWORD_FILE" in env, c
+            # Redis: the service's own ACL user, its password a secret
+            assert env["LINTEL_REDIS_USER"] == name, c
+            secret = f"redis_{name}_password"
+            assert env["LINTEL_REDIS_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+            assert {"source": secret} in compose["services"][c]["secrets"], c
 
 
 def test_migrate_runs_before_its_service(services, compose):

@@ -69,6 +69,10 @@ def test_every_variable_a_service_reads_is_set(rendered, services, overlay):
             assert set(env) - {"PGPASSWORD"} <= svc.vars, (overlay, name, c["name"])
             # Passwords only from the Secret, never in a URL of the ConfigMap.
             assert env["PGPASSWORD"]["secretKeyRef"]["name"] == "lintel-db"
+            # Redis: the service's own ACL user and its password.
+            assert env["LINTEL_REDIS_USER"] == name, (overlay, name)
+            assert env["LINTEL_REDIS_PASSWORD"]["secretKeyRef"] == {
+                "name": "lintel-redis", "key": f"{name}-password"}
             for k in ("LINTEL_DB_URL", "LINTEL_MIGRATE_DB_URL"):
                 assert ":" not in env[k].split("//")[1].split("@")[0], (overlay, k)
         keys = [env_of(r, c)["PGPASSWORD"]["secretKeyRef"]["key"] for c in containers(d)]

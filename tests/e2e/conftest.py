@@ -40,8 +40,21 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
     "LINTEL_BILLING_RPC_PORT": 17104,
     "LINTEL_BILLING_OPS_PORT": 19104,
     "LINTEL_HTTP_PORT": 18080,
+    "LINTEL_TEST_TIGHT_EDGE_PORT": 18081,  # test_edge_limits.py's edge
     "LINTEL_SMTP_PORT": 12525,
 }.items()}
+
+
+# The edge's limits for the suite: every client of the suite comes from
+# 127.0.0.1 and many tests share users, so the stack's edge gets limits no
+# real test reaches; test_edge_limits.py starts a second edge with tight
+# ones to test them.
+SUITE_EDGE_LIMITS = {
+    "LINTEL_EDGE_IP_RATE": "2000r/s", "LINTEL_EDGE_IP_BURST": "20000",
+    "LINTEL_EDGE_USER_RATE": "5000r/s", "LINTEL_EDGE_USER_BURST": "50000",
+    "LINTEL_EDGE_TENANT_RATE": "10000r/s", "LINTEL_EDGE_TENANT_BURST": "100000",
+    "LINTEL_EDGE_CONN_PER_IP": "4000",
+}
 
 
 def wait_until(cond, timeout=30.0, what="condition"):
@@ -145,7 +158,8 @@ def stack():
     # failing logins over hundreds of tenants, like a busy NAT: the users
     # service's per-IP limits are out of its way here; test_users_throttle.py
     # restarts users with small ones and sends from addresses of its own.
-    env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
+    env = dict(os.environ, **PORTS, **SUITE_EDGE_LIMITS,
+               LINTEL_RUN_DIR=str(run_dir),
                LINTEL_PG_FSYNC="off", LINTEL_ENTITLEMENT_CACHE_MS="60000",
                LINTEL_SIGNUP_MAX_PER_IP="1000000",
                LINTEL_RESET_MAX_PER_IP="1000000",
@@ -201,10 +215,16 @@ def tenants(stack):
     return out
 
 
-def redis_cli(stack, *args):
-    return subprocess.run(
-        ["redis-cli", "-p", stack.env["LINTEL_REDIS_PORT"], *args],
-        capture_output=True, text=True, timeout=5).stdout.strip()
+def redis_cli(stack, *args, user="lintel_admin", password=None):
+    """redis-cli as `user` (the stack's ACL users: lintel_admin, may do
+    anything; one per service); stdout and stderr, stripped."""
+    if password is None:
+        password = stack.secrets["LINTEL_REDIS_ADMIN_PASSWORD"]
+    p = subprocess.run(
+        ["redis-cli", "--user", user, "-p", stack.env["LINTEL_REDIS_PORT"],
+         *args], env=dict(os.environ, REDISCLI_AUTH=password),
+        capture_output=True, text=True, timeout=5)
+    return (p.stdout + p.stderr).strip()
 
 
 @pytest.fixture

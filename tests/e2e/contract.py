@@ -26,6 +26,10 @@ SPEC_PATH = ROOT / "proto" / "openapi.yaml"
 TRANSPORT_HEADERS = {"date", "server", "content-type", "content-length",
                      "connection", "keep-alive", "transfer-encoding", "vary"}
 TRANSPORT_PREFIXES = ("access-control-",)
+# The edge's on every response (info.description), with these values
+# unless the response documents its own.
+EDGE_HEADERS = {"cache-control": "no-store",
+                "x-content-type-options": "nosniff"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch",
            "trace")
 
@@ -103,8 +107,13 @@ class Contract:
                 value = int(value)
             for e in self._errors(schema, value):
                 out.append(f"{what} → {status}: header {name}: {e}")
+        for name, value in EDGE_HEADERS.items():
+            if name not in documented and got.get(name) != value:
+                out.append(f"{what} → {status}: header {name} is "
+                           f"{got.get(name)!r}, not {value!r}")
         for name in got:
             if (name not in documented and name not in TRANSPORT_HEADERS
+                    and name not in EDGE_HEADERS
                     and not name.startswith(TRANSPORT_PREFIXES)):
                 out.append(f"{what} → {status}: header {name} is not "
                            "documented")

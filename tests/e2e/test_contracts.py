@@ -87,7 +87,8 @@ def test_the_contract_check_refuses_what_the_spec_does_not_say():
     user = {"id": uid, "email": "a@b.test", "name": "A", "role": "owner",
             "status": "active", "created_at": "2027-01-10T08:30:00Z",
             "updated_at": "2027-01-10T08:30:00.123456Z"}
-    ok = {"X-Request-Id": rid, "Content-Type": "application/json"}
+    ok = {"X-Request-Id": rid, "Content-Type": "application/json",
+          "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
     def check(status, headers, body, method="GET", path="/api/users/me"):
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -105,6 +106,10 @@ def test_the_contract_check_refuses_what_the_spec_does_not_say():
     assert check(200, dict(ok, **{"X-Debug": "1"}), user), \
         "an undocumented header"
     assert check(200, dict(ok, **{"Content-Type": "text/html"}), user)
+    assert check(200, {k: v for k, v in ok.items()
+                       if k != "X-Content-Type-Options"}, user), "no nosniff"
+    assert check(200, dict(ok, **{"Cache-Control": "max-age=60"}), user), \
+        "a cacheable answer"
     err = {"error": {"code": "missing_token", "message": "sign in",
                      "request_id": rid}}
     assert check(401, dict(ok, **{"WWW-Authenticate": "Bearer"}), err) == []

@@ -18,7 +18,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN, ROOT, wait_until
+from conftest import BIN, ROOT, SUITE_EDGE_LIMITS, wait_until
 from projects_api import new_tenant
 from users_api import BASE, EdgeApi
 
@@ -97,7 +97,10 @@ class Edge:
                      "@BILLING_ADDR@":
                          f"127.0.0.1:{stack.env['LINTEL_BILLING_RPC_PORT']}",
                      "@RUN_DIR@": str(run_dir),
-                     "@MODULE_PATH@": str(MODULE)}.items():
+                     "@MODULE_PATH@": str(MODULE),
+                     "@EDGE_CLIENT_TIMEOUT@": "10s",
+                     **{"@" + k[len("LINTEL_"):] + "@": v
+                        for k, v in SUITE_EDGE_LIMITS.items()}}.items():
             text = text.replace(k, v)
         # workers run as root only because this is a throw-away folder
         self.conf = run_dir / "nginx.conf"

@@ -27,13 +27,20 @@ def test_lc_db(stack):
 
 def test_lc_cache(stack):
     env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"])
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
+               LINTEL_TEST_REDIS_USER="lintel_admin",
+               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
+                   "LINTEL_REDIS_ADMIN_PASSWORD"])
     run_unit("test_cache", env)
 
 
 def test_lc_throttle(stack):
+    """As the users service's Redis user: its ACL must allow the throttles."""
     env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"])
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
+               LINTEL_TEST_REDIS_USER="users",
+               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
+                   "LINTEL_REDIS_USERS_PASSWORD"])
     run_unit("test_throttle", env)
 
 

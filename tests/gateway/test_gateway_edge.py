@@ -150,3 +150,38 @@ def test_nginx_s_own_errors_are_json_with_a_request_id(gw):
 def test_the_error_location_is_not_reachable_from_outside(gw):
     r = gw.get("/.lintel/error", host="acme.example.test")
     assert r.status_code == 404
+
+
+def assert_not_kept_or_sniffed(what, headers):
+    assert headers.get("cache-control") == "no-store", (what, headers)
+    assert headers.get("x-content-type-options") == "nosniff", (what, headers)
+
+
+def test_every_answer_says_no_store_and_nosniff(gw, token):
+    answers = {
+        "a service's answer": gw.get("/echo", token=token),
+        "a service's error": gw.get("/status/409", token=token),
+        "the edge's refusal": gw.get("/echo"),
+        "an upstream failure": gw.get("/down/x", token=token),
+        "a preflight": gw.request("OPTIONS", "/echo", headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": "GET"}),
+    }
+    for what, r in answers.items():
+        assert_not_kept_or_sniffed(what, {k.lower(): v for k, v in
+                                          r.headers.items()})
+    for what, data, _, _ in NGINX_OWN_ERRORS:
+        _, headers, _ = raw_request(gw, data)
+        assert_not_kept_or_sniffed(what, headers)
+
+
+def test_a_forged_token_spends_no_one_s_budget(gw, keys):
+    """limit_req counts after the rewrite phase has verified the token:
+    a token signed with another key naming the victim is refused (401)
+    and the victim keeps the one request /limited/ allows a minute."""
+    victim = make_token(keys["main"])
+    sub = json.loads(base64.urlsafe_b64decode(victim.split(".")[1] + "==="))
+    forged = make_token(keys["rogue"], sub=sub["sub"])
+    for _ in range(3):
+        assert_error(gw.get("/limited/echo", token=forged), 401,
+                     "invalid_token")
+    assert gw.get("/limited/echo", token=victim).status_code == 200

@@ -175,18 +175,25 @@ http {
 
 
 def test_example_configuration_passes_nginx_t(tmp_path):
+    """The local stack's edge as stack.sh renders it, with its production
+    defaults (limits and all): every placeholder filled, nginx -t clean."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
-    text = open(os.path.join(root, "gateway-module", "nginx.conf.example")).read()
-    for k, v in {"@BASE_DOMAIN@": "lintel.localhost", "@HTTP_PORT@": "18080",
-                 "@USERS_ADDR@": "127.0.0.1:7101",
-                 "@PROJECTS_ADDR@": "127.0.0.1:7102",
-                 "@REPORTING_ADDR@": "127.0.0.1:7103",
-                 "@BILLING_ADDR@": "127.0.0.1:7104",
-                 "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE}.items():
-        text = text.replace(k, v)
+    env = dict(os.environ, LINTEL_RUN_DIR=str(tmp_path / "run"),
+               LINTEL_NGINX_MODULE=MODULE)
+    env = {k: v for k, v in env.items() if not k.startswith("LINTEL_EDGE_")}
+    r = subprocess.run(["bash", os.path.join(root, "compose", "local",
+                                             "stack.sh"),
+                        "edge-config", str(tmp_path)],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     path = tmp_path / "nginx.conf"
-    path.write_text(text)
+    text = path.read_text()
+    # placeholders outside the header comment
+    body = text.split("load_module", 1)[1]
+    assert re.findall(r"@[A-Z_]+@", body) == []
+    assert "limit_req_zone $binary_remote_addr zone=lintel_ip:10m " \
+        "rate=10r/s;" in text
     r = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

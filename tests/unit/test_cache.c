@@ -3,7 +3,9 @@
  * closed or never answer.
  *
  * The live tests need LINTEL_TEST_REDIS_HOST and LINTEL_TEST_REDIS_PORT and
- * fail without them: a cache test that silently skips proves nothing. They
+ * fail without them: a cache test that silently skips proves nothing; with
+ * LINTEL_TEST_REDIS_USER and LINTEL_TEST_REDIS_PASSWORD (a user that may do
+ * anything: the raw connection kills clients) every connection AUTHs. They
  * use keys under "lc-test:<pid>:" and delete them. A second, plain hiredis
  * connection checks what lc_cache cannot show (TTLs, client ids).
  */
@@ -58,13 +60,22 @@ redis_address(const char **host, int *port)
     *port = atoi(p);
 }
 
+/* The live Redis's address and credentials. */
+static void
+live_options(lc_cache_options *opts)
+{
+    redis_address(&opts->host, &opts->port);
+    opts->user = getenv("LINTEL_TEST_REDIS_USER");
+    opts->password = getenv("LINTEL_TEST_REDIS_PASSWORD");
+}
+
 static lc_cache *
 open_live(int retry_after_ms)
 {
     lc_cache_options opts = {0};
     lc_cache *c;
 
-    redis_address(&opts.host, &opts.port);
+    live_options(&opts);
     opts.retry_after_ms = retry_after_ms;
     c = lc_cache_open(&opts);
     assert_non_null(c);
@@ -79,10 +90,22 @@ open_raw(void)
     int port;
     redisContext *r;
 
+    lc_cache_options creds = {0};
+    redisReply *reply;
+
     redis_address(&host, &port);
     r = redisConnectWithTimeout(host, port, tv);
     assert_non_null(r);
     assert_int_equal(r->err, 0);
+    live_options(&creds);
+    if (creds.password != NULL && creds.password[0] != '\0') {
+        reply = redisCommand(r, "AUTH %s %s",
+                             creds.user != NULL ? creds.user : "default",
+                             creds.password);
+        assert_non_null(reply);
+        assert_int_equal(reply->type, REDIS_REPLY_STATUS);
+        freeReplyObject(reply);
+    }
     return r;
 }
 
@@ -221,6 +244,34 @@ test_binary_values_round_trip(void **state)
     lc_cache_close(c);
 }
 
+/* Wrong credentials are a Redis that is down, never a crash or a hang. */
+static void
+test_refused_auth_is_down(void **state)
+{
+    lc_cache_options opts = {0};
+    lc_cache *c;
+    char *val = NULL;
+    size_t len;
+
+    (void)state;
+    live_options(&opts);
+    if (opts.password == NULL || opts.password[0] == '\0')
+        fail_msg("LINTEL_TEST_REDIS_PASSWORD must name a password to test "
+                 "a refused one against");
+    opts.password = "not-the-password";
+    c = lc_cache_open(&opts);
+    assert_non_null(c);
+    assert_int_equal(lc_cache_get(c, "k", &val, &len), LC_CACHE_DOWN);
+    assert_int_equal(lc_cache_ping(c), LC_CACHE_DOWN);
+    lc_cache_close(c);
+
+    live_options(&opts);
+    c = lc_cache_open(&opts);
+    assert_non_null(c);
+    assert_int_equal(lc_cache_ping(c), LC_CACHE_OK);
+    lc_cache_close(c);
+}
+
 static void
 test_large_value_round_trip(void **state)
 {
@@ -234,7 +285,7 @@ test_large_value_round_trip(void **state)
     assert_non_null(value);
     for (k = 0; k < big; k++)
         value[k] = (char)(k * 31);
-    redis_address(&opts.host, &opts.port);
+    live_options(&opts);
     opts.command_timeout_ms = 2000;
     c = lc_cache_open(&opts);
     assert_non_null(c);
@@ -571,6 +622,7 @@ main(void)
         cmocka_unit_test(test_incr_without_ttl_never_expires),
         cmocka_unit_test(test_error_reply_is_down_and_counted),
         cmocka_unit_test(test_ping_ok),
+        cmocka_unit_test(test_refused_auth_is_down),
         cmocka_unit_test(test_reconnects_after_connection_killed),
         cmocka_unit_test(test_ping_ignores_back_off),
         cmocka_unit_test(

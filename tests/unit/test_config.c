@@ -21,7 +21,7 @@
 #include "lc_config.h"
 
 static const char *const test_names[] = {"LCT_NAME", "LCT_WORKERS", "LCT_DEBUG",
-                                         "LCT_URL", "LCT_DB"};
+                                         "LCT_URL", "LCT_DB", "LCT_PASSWORD"};
 
 static const char *name;
 static long workers;
@@ -355,6 +355,42 @@ test_print_markdown_table(void **state)
     free(text);
 }
 
+/* A secret may be empty (none), and no message or table shows it. */
+static void
+test_secret_is_optional_and_never_shown(void **state)
+{
+    static const char *password;
+    static const lc_config_var vars[] = {
+        {"LCT_PASSWORD", "", LC_CFG_SECRET, 0, 0, "Redis password",
+         &password},
+        {"LCT_WORKERS", "8", LC_CFG_INT, 1, 256, "worker threads", &workers},
+    };
+    char err[256] = "";
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    (void)state;
+    assert_int_equal(lc_config_load(vars, 2, err, sizeof(err)), 0);
+    assert_string_equal(password, "");
+
+    setenv("LCT_PASSWORD", "hunter2 \"x\"", 1);
+    setenv("LCT_WORKERS", "lots", 1);
+    assert_int_equal(lc_config_load(vars, 2, err, sizeof(err)), -1);
+    assert_string_equal(password, "hunter2 \"x\"");
+    assert_non_null(strstr(err, "LCT_WORKERS"));
+    assert_null(strstr(err, "hunter2"));
+
+    out = open_memstream(&text, &len);
+    assert_non_null(out);
+    lc_config_print(out, vars, 1);
+    fclose(out);
+    assert_string_equal(text, "| variable | default | meaning |\n"
+                              "|---|---|---|\n"
+                              "| `LCT_PASSWORD` | *none* | Redis password |\n");
+    free(text);
+}
+
 int
 main(void)
 {
@@ -376,6 +412,8 @@ main(void)
         cmocka_unit_test_setup(test_load_or_exit_exits_2, unset_all),
         cmocka_unit_test_setup(test_load_or_exit_returns_when_valid, unset_all),
         cmocka_unit_test_setup(test_print_markdown_table, unset_all),
+        cmocka_unit_test_setup(test_secret_is_optional_and_never_shown,
+                               unset_all),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * test_throttle.c: lc_throttle against a live Redis (LINTEL_TEST_REDIS_HOST
- * and LINTEL_TEST_REDIS_PORT; run from tests/e2e/test_libcommon_live.py),
+ * and LINTEL_TEST_REDIS_PORT, as LINTEL_TEST_REDIS_USER with
+ * LINTEL_TEST_REDIS_PASSWORD; run from tests/e2e/test_libcommon_live.py),
  * and against a closed port. Subjects are unique per run.
  */
 #include <setjmp.h>
@@ -30,6 +31,8 @@ open_live(void)
     }
     opts.host = h;
     opts.port = atoi(p);
+    opts.user = getenv("LINTEL_TEST_REDIS_USER");
+    opts.password = getenv("LINTEL_TEST_REDIS_PASSWORD");
     c = lc_cache_open(&opts);
     assert_non_null(c);
     return c;
