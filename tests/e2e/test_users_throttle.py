@@ -160,9 +160,9 @@ def test_reset_requests_look_and_cost_the_same_for_known_and_unknown(
                         " AND kind = 'password_reset.request'"
                         " AND status <> 'done'", (victim["id"],))
             return cur.fetchone()[0] == 0
-    wait_until(jobs_done, what="the reset jobs")
+    wait_until(jobs_done, timeout=120, what="the reset jobs")
     wait_until(lambda: mailbox.count(victim["email"], r"reset-password") == 5,
-               what="five reset mails")
+               timeout=120, what="five reset mails")
     assert mailbox.count(nobody, r".") == 0
     # The address's own limit (16 an hour here), from any client address.
     other = api.from_address(next(_addresses))
@@ -172,7 +172,7 @@ def test_reset_requests_look_and_cost_the_same_for_known_and_unknown(
                    json_body={"email": victim["email"].upper()})
     assert r.status == 429 and r.code == "rate_limited", r
     assert int(r.headers["retry-after"]) >= 1
-    wait_until(jobs_done, what="the last reset job")
+    wait_until(jobs_done, timeout=120, what="the last reset job")
     assert mailbox.count(victim["email"], r"reset-password") == 5
 
 
