@@ -7,6 +7,11 @@
 -- test_reporting_oracle.py), except that the tenant's version, which only
 -- keys cached answers, moves once per batch. 0001's per-event functions
 -- stay for an instance of the previous release during a rolling update.
+--
+-- Their statements are planned at each call (force_custom_plan): the
+-- consumer's connection keeps them for hours, and a plan cached while
+-- the tables were small (a new deployment catching up a backlog) scans
+-- them whole at every batch once they have grown.
 
 -- One projects event as reporting/feed.c sends it (a JSON array of these).
 CREATE TYPE reporting.projects_event AS (
@@ -30,7 +35,8 @@ CREATE TYPE reporting.users_event AS (
 );
 
 CREATE FUNCTION reporting.apply_projects_events(p_events jsonb)
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog
+    SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     t uuid := current_setting('app.tenant_id')::uuid;
     ev reporting.projects_event[] := ARRAY(
@@ -137,7 +143,8 @@ END
 $$;
 
 CREATE FUNCTION reporting.apply_users_events(p_events jsonb)
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog
+    SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     t uuid := current_setting('app.tenant_id')::uuid;
     ev reporting.users_event[] := ARRAY(
