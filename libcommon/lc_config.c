@@ -149,6 +149,9 @@ lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
     lc_config_quote(quoted, sizeof(quoted), text);
 
     switch (v->kind) {
+    case LC_CFG_OPTIONAL:
+        *(const char **)v->target = text[0] != '\0' ? text : NULL;
+        return 0;
     case LC_CFG_STRING:
         if (text[0] == '\0') {
             lc_config_error(err, errlen, "%s: must not be empty (got \"\")",
@@ -240,6 +243,8 @@ lc_config_print(FILE *out, const lc_config_var *vars, size_t n)
         fprintf(out, "| `%s` | ", v->name);
         if (v->def == NULL) {
             fputs("*required*", out);
+        } else if (v->def[0] == '\0') {
+            fputs("*none*", out);
         } else {
             fputc('`', out);
             lc_config_print_cell(out, v->def);

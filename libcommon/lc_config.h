@@ -19,6 +19,8 @@ typedef enum {
     LC_CFG_INT,    /* decimal integer within [min, max]; target: long * */
     LC_CFG_BOOL,   /* 1/0, true/false, yes/no, on/off; target: bool * */
     LC_CFG_URL,    /* NNG/HTTP style "scheme://rest"; target: const char ** */
+    LC_CFG_OPTIONAL, /* any string; empty: not set, target NULL (const char
+                        **) */
 } lc_config_kind;
 
 typedef struct {

@@ -461,7 +461,9 @@ export_read(lc_req *req, const lc_db_stmt *st)
         lc_req_error(req, 404, "not_found", "no such export");
         return NULL;
     }
-    res = lc_req_read(req, caller.tenant_id, st, &id);
+    /* the primary's: an export just created is there, the replica may
+     * not have it yet */
+    res = lc_req_read_primary(req, caller.tenant_id, st, &id);
     if (res == NULL) {
         return NULL;
     }

@@ -122,6 +122,7 @@ main(int argc, char **argv)
         .vars = reporting_vars,
         .nvars = sizeof(reporting_vars) / sizeof(reporting_vars[0]),
         .uses_redis = true,
+        .read_replica = true,
         .peers = reporting_peers,
         .npeers = sizeof(reporting_peers) / sizeof(reporting_peers[0]),
         .routes = reporting_all_routes,
