@@ -172,9 +172,21 @@ LINTEL_REPORTING_CACHE_TTL_S=0 bash "$stack" up 2>>"$run/up.log" ||
     { tail -30 "$run/up.log" >&2; exit 1; }
 # The rate from the moment it is ready (its start-up is not application);
 # the time from its start is printed beside it.
+# Its CPU time, and PostgreSQL's and projects', per event: what the rate
+# would be on idle cores, whatever else this machine runs.
+groups() {
+    local w pg=
+    for w in $(pgrep -P "$(head -n 1 "$pgdir/data/postmaster.pid")"); do pg+="$w,"; done
+    echo "reporting=$(cat "$run/pids/reporting.pid")" "postgres=$pg" \
+        "projects=$(cat "$run/pids/projects.pid")"
+}
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
 c0=$(cursor) t0=$(date +%s.%N)
 until [ "$(cursor)" -ge "$head" ]; do sleep 0.1; done
 t1=$(date +%s.%N)
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
+/usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" "$run/snap1" \
+    "$((head - c0))" >"$run/cpu.r"
 applied=$(psql_super -c "SELECT count(*) FROM reporting.audit
     WHERE tenant_id IN (md5('bench-tenant-0')::uuid, md5('bench-tenant-1')::uuid,
                         md5('bench-tenant-2')::uuid)")
@@ -202,6 +214,10 @@ echo "(r) event application: $events_rate events/s ($((head - c0)) events" \
      "in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s once" \
      "ready; all $backlog in $(awk -v a="$start" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
      "from its start)"
+awk -F' [|] ' '{
+    printf "(r) CPU per event:"
+    for (i = 2; i <= NF; i++) { split($i, g, " "); printf "  %s %s us", g[1], g[2]; sum += g[2] }
+    printf "  (%.0f events per second of CPU)\n", 1e6 / sum }' "$run/cpu.r"
 c=$(cat "$build/bench/c.rps" 2>/dev/null || true)
 /usr/bin/python3 - "$(rate "$run/p.txt")" "$(rate "$run/w.txt")" \
     "$(rate "$run/n.txt")" "${c:-0}" "$events_rate" "$f_p95" "$f_bad" <<'PY'

@@ -83,6 +83,7 @@ sed -e "s|@BASE_DOMAIN@|$base|g" -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@USERS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@PROJECTS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@REPORTING_ADDR@|127.0.0.1:$nng_port|g" \
+    -e "s|@BILLING_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@RUN_DIR@|$run|g" -e "s|@MODULE_PATH@|$module|g" \
     "$root/gateway-module/nginx.conf.example" > "$run/nginx.conf"
 # workers run as root only because this is a throw-away run directory
