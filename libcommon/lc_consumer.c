@@ -232,11 +232,16 @@ consumer_apply(lc_db *db, consumer_batch *b, lc_db_error *err)
 {
     lc_consumer *c = b->c;
     size_t i, n = consumer_count(&c->layout, b->resp), fresh = 0;
-    lc_consumer_event *evs = calloc(n, sizeof(*evs));
-    lc_consumer_event *group = calloc(n, sizeof(*group));
-    bool *taken = calloc(n, sizeof(*taken));
+    lc_consumer_event *evs, *group;
+    bool *taken;
     int rc = -1;
 
+    if (n == 0) {
+        return 0;
+    }
+    evs = calloc(n, sizeof(*evs));
+    group = calloc(n, sizeof(*group));
+    taken = calloc(n, sizeof(*taken));
     if (evs == NULL || group == NULL || taken == NULL) {
         lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
     } else {

@@ -172,12 +172,13 @@ LINTEL_REPORTING_CACHE_TTL_S=0 bash "$stack" up 2>>"$run/up.log" ||
     { tail -30 "$run/up.log" >&2; exit 1; }
 # The rate from the moment it is ready (its start-up is not application);
 # the time from its start is printed beside it.
-# Its CPU time, and PostgreSQL's and projects', per event: what the rate
-# would be on idle cores, whatever else this machine runs.
+# Its CPU time, and projects', and their PostgreSQL backends' (not
+# autovacuum's), per event: what the rate would be on idle cores,
+# whatever else this machine runs.
+backends=$(psql_super -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+    WHERE usename IN ('lintel_reporting', 'lintel_projects')")
 groups() {
-    local w pg=
-    for w in $(pgrep -P "$(head -n 1 "$pgdir/data/postmaster.pid")"); do pg+="$w,"; done
-    echo "reporting=$(cat "$run/pids/reporting.pid")" "postgres=$pg" \
+    echo "reporting=$(cat "$run/pids/reporting.pid")" "postgres=$backends" \
         "projects=$(cat "$run/pids/projects.pid")"
 }
 /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
