@@ -243,8 +243,6 @@ lc_config_print(FILE *out, const lc_config_var *vars, size_t n)
         fprintf(out, "| `%s` | ", v->name);
         if (v->def == NULL) {
             fputs("*required*", out);
-        } else if (v->def[0] == '\0') {
-            fputs("*none*", out);
         } else {
             fputc('`', out);
             lc_config_print_cell(out, v->def);
