@@ -176,8 +176,9 @@ status:
 	@bash $(STACK) status
 logs:
 	@bash $(STACK) logs
+# REPLICA=1: with a streaming replica that reporting reads from
 run: all
-	@bash $(STACK) run
+	@LINTEL_PG_REPLICA=$(if $(REPLICA),1,0) bash $(STACK) run
 
 # The new build of one service on the running stack (stack.sh rollout):
 # only that service's binary is rebuilt, nothing else restarts.

@@ -122,4 +122,5 @@ gateway-test: $(GATEWAY_ALL)
 bench: $(GATEWAY_ALL) $(GW_FLOOR) $(SVC_BINS) $(BUILD)/bench/entitlement_bench
 	bash tests/bench/run.sh $(abspath $(BUILD))
 	bash tests/bench/projects.sh $(abspath $(BUILD))
+	bash tests/bench/reporting.sh $(abspath $(BUILD))
 	bash tests/bench/entitlement.sh $(abspath $(BUILD))

@@ -151,6 +151,9 @@ lc_config_load_one(const lc_config_var *v, char *err, size_t errlen)
         lc_config_quote(quoted, sizeof(quoted), text);
 
     switch (v->kind) {
+    case LC_CFG_OPTIONAL:
+        *(const char **)v->target = text[0] != '\0' ? text : NULL;
+        return 0;
     case LC_CFG_STRING:
         if (text[0] == '\0') {
             lc_config_error(err, errlen, "%s: must not be empty (got \"\")",

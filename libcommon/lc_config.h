@@ -21,6 +21,8 @@ typedef enum {
     LC_CFG_URL,    /* NNG/HTTP style "scheme://rest"; target: const char ** */
     LC_CFG_SECRET, /* a password: any string, "" meaning none; never quoted
                       in a message nor printed; target: const char ** */
+    LC_CFG_OPTIONAL, /* any string; empty: not set, target NULL (const char
+                        **) */
 } lc_config_kind;
 
 typedef struct {

@@ -172,17 +172,96 @@ consumer_cursor_lock(lc_db *db, consumer_batch *b, lc_db_error *err)
 }
 
 static int
-consumer_apply_one(lc_db *db, lc_consumer *c, const lc_consumer_event *ev,
-                   lc_db_error *err)
+consumer_scope(lc_db *db, const char *tenant_id, lc_db_error *err)
 {
-    const char *params[1] = {ev->tenant_id};
+    const char *params[1] = {tenant_id};
     PGresult *res = lc_db_exec(db, &consumer_set_tenant, params, err);
 
-    if (res == NULL) {
-        return -1;
-    }
     PQclear(res);
-    return c->opts.apply(db, ev, c->opts.arg, err);
+    return res != NULL ? 0 : -1;
+}
+
+/* apply: event by event, each in its tenant's scope. */
+static int
+consumer_apply_each(lc_db *db, lc_consumer *c, const lc_consumer_event *evs,
+                    size_t n, lc_db_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (consumer_scope(db, evs[i].tenant_id, err) != 0 ||
+            c->opts.apply(db, &evs[i], c->opts.arg, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* apply_batch: tenant by tenant, in the order of each tenant's first
+ * event, each tenant's events in seq order. `group` has room for n. */
+static int
+consumer_apply_tenants(lc_db *db, lc_consumer *c, const lc_consumer_event *evs,
+                       size_t n, bool *taken, lc_consumer_event *group,
+                       lc_db_error *err)
+{
+    size_t i, j, g;
+
+    for (i = 0; i < n; i++) {
+        if (taken[i]) {
+            continue;
+        }
+        for (g = 0, j = i; j < n; j++) {
+            if (!taken[j] && strcmp(evs[j].tenant_id, evs[i].tenant_id) == 0) {
+                taken[j] = true;
+                group[g++] = evs[j];
+            }
+        }
+        if (consumer_scope(db, evs[i].tenant_id, err) != 0 ||
+            c->opts.apply_batch(db, evs[i].tenant_id, group, g, c->opts.arg,
+                                err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The events past the stored cursor, by the consumer's apply or
+ * apply_batch; b->cursor moves to the last of them. */
+static int
+consumer_apply(lc_db *db, consumer_batch *b, lc_db_error *err)
+{
+    lc_consumer *c = b->c;
+    size_t i, n = consumer_count(&c->layout, b->resp), fresh = 0;
+    lc_consumer_event *evs, *group;
+    bool *taken;
+    int rc = -1;
+
+    if (n == 0) {
+        return 0;
+    }
+    evs = calloc(n, sizeof(*evs));
+    group = calloc(n, sizeof(*group));
+    taken = calloc(n, sizeof(*taken));
+    if (evs == NULL || group == NULL || taken == NULL) {
+        lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
+    } else {
+        for (i = 0; i < n; i++) {
+            evs[fresh] = consumer_event_at(&c->layout, b->resp, i);
+            if (evs[fresh].seq > b->cursor) {
+                fresh++;
+            }
+        }
+        rc = c->opts.apply_batch != NULL
+                 ? consumer_apply_tenants(db, c, evs, fresh, taken, group, err)
+                 : consumer_apply_each(db, c, evs, fresh, err);
+        if (rc == 0 && fresh > 0) {
+            b->cursor = evs[fresh - 1].seq;
+        }
+    }
+    free(taken);
+    free(group);
+    free(evs);
+    return rc;
 }
 
 /* The batch's events past the stored cursor, in order, then the cursor.
@@ -193,8 +272,6 @@ static int
 consumer_batch_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     consumer_batch *b = arg;
-    size_t i, n;
-    lc_consumer_event ev;
     char seq[24];
     const char *params[2];
     uint64_t stored;
@@ -204,16 +281,8 @@ consumer_batch_tx(lc_db *db, void *arg, lc_db_error *err)
         return b->resp == NULL ? 0 : -1;
     }
     stored = b->cursor;
-    n = consumer_count(&b->c->layout, b->resp);
-    for (i = 0; i < n; i++) {
-        ev = consumer_event_at(&b->c->layout, b->resp, i);
-        if (ev.seq <= b->cursor) {
-            continue;
-        }
-        if (consumer_apply_one(db, b->c, &ev, err) != 0) {
-            return -1;
-        }
-        b->cursor = ev.seq;
+    if (consumer_apply(db, b, err) != 0) {
+        return -1;
     }
     if (b->cursor == stored) {
         return 0;
@@ -361,10 +430,12 @@ lc_consumer_start(const lc_consumer_options *opts, char *err, size_t errlen)
     lc_consumer *c;
 
     if (!lc_db_is_identifier(opts->schema) || opts->source == NULL ||
-        opts->method == NULL || opts->apply == NULL || opts->response == NULL) {
+        opts->method == NULL || (opts->apply == NULL) ==
+                                    (opts->apply_batch == NULL) ||
+        opts->response == NULL) {
         snprintf(err, errlen,
                  "consumer: schema, source, method, response"
-                 " and apply are required");
+                 " and apply or apply_batch are required");
         return NULL;
     }
     c = calloc(1, sizeof(*c));

@@ -55,6 +55,20 @@ typedef struct {
 typedef int (*lc_consumer_apply_fn)(lc_db *db, const lc_consumer_event *ev,
                                     void *arg, lc_db_error *err);
 
+/*
+ * Or, instead, applies one tenant's events of a batch at once, so that a
+ * consumer can aggregate them (one statement per table, not per event):
+ * `evs` are that tenant's events past the cursor, in seq order, and
+ * app.tenant_id is set to `tenant_id`. A batch that spans tenants calls it
+ * once per tenant, in the order of each tenant's first event: the order
+ * within a tenant is kept, not across tenants (under RLS no read model
+ * spans them). The same rules as lc_consumer_apply_fn otherwise.
+ */
+typedef int (*lc_consumer_apply_batch_fn)(lc_db *db, const char *tenant_id,
+                                          const lc_consumer_event *evs,
+                                          size_t n, void *arg,
+                                          lc_db_error *err);
+
 typedef struct {
     const char *source;   /* the cursor's key, e.g. "projects" */
     const char *method;   /* "projects.EventsSince" */
@@ -66,7 +80,8 @@ typedef struct {
     uint32_t batch;     /* events per call and transaction; 0: 100 */
     long poll_ms;       /* longest sleep without a hint; 0: 1000 */
     long timeout_ms;    /* deadline of a call to the source; 0: 2000 */
-    lc_consumer_apply_fn apply;
+    lc_consumer_apply_fn apply;             /* one of these two */
+    lc_consumer_apply_batch_fn apply_batch; /* (not both) */
     void *arg;
 } lc_consumer_options;
 

@@ -47,6 +47,27 @@ PGresult *
 lc_req_read(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
             const char *const *params)
 {
+    lc_db *replica = lc_req_replica_db(req);
+    lc_db_error err;
+    PGresult *res;
+
+    /* A replica that fails a read (down, or a query cancelled by replay)
+     * costs that read a second try on the primary, never an error. */
+    if (replica != NULL) {
+        res = lc_db_tenant_read(replica, tenant_id, lc_req_deadline_ms(req), st,
+                                params, &err);
+        if (res != NULL) {
+            return res;
+        }
+        lc_req_replica_failed(req);
+    }
+    return lc_req_read_primary(req, tenant_id, st, params);
+}
+
+PGresult *
+lc_req_read_primary(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
+                    const char *const *params)
+{
     lc_db_error err;
     PGresult *res = lc_db_tenant_read(
         lc_req_db(req), tenant_id, lc_req_deadline_ms(req), st, params, &err);

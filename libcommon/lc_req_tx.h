@@ -3,7 +3,9 @@
  * deadline, answered as an API error when it fails.
  *
  *   lc_req_read  one read-only statement: the tenant, the statement timeout
- *                and the statement go in one round trip (lc_db_tenant_read)
+ *                and the statement go in one round trip (lc_db_tenant_read),
+ *                to the read replica while it keeps up (lc_replica.h), else
+ *                to the primary
  *   lc_req_tx    a transaction (lc_db_tenant_tx: BEGIN and the settings in
  *                one round trip, serialization failures and deadlocks
  *                retried) whose body may decide an API error itself
@@ -55,5 +57,10 @@ int lc_req_query_tx(lc_db *db, void *arg, lc_db_error *err);
  * the result (PQclear it), or NULL with the error response set. */
 PGresult *lc_req_read(lc_req *req, const char *tenant_id, const lc_db_stmt *st,
                       const char *const *params);
+
+/* lc_req_read on the primary always: for a read that must see what the
+ * caller has just written (a job's state right after its creation). */
+PGresult *lc_req_read_primary(lc_req *req, const char *tenant_id,
+                              const lc_db_stmt *st, const char *const *params);
 
 #endif

@@ -18,6 +18,7 @@
 #include "lc_clock.h"
 #include "lc_log.h"
 #include "lc_metrics.h"
+#include "lc_replica.h"
 #include "lc_router.h"
 
 #define LC_REQ_MAX_HEADERS 16
@@ -32,6 +33,7 @@ struct lc_rpc_server {
     bool open;
     lc_rpc_worker *workers;
     int nworkers;
+    lc_replica *replica; /* NULL: no read replica */
     atomic_int busy;
 };
 
@@ -42,6 +44,7 @@ struct lc_rpc_worker {
     nng_ctx ctx;
     nng_aio *aio;
     lc_db *db;
+    lc_db *read_db; /* NULL: no read replica */
     lc_cache *cache;
 };
 
@@ -113,6 +116,22 @@ lc_db *
 lc_req_db(lc_req *req)
 {
     return req->worker->db;
+}
+
+lc_db *
+lc_req_replica_db(lc_req *req)
+{
+    lc_rpc_worker *w = req->worker;
+
+    return w->read_db != NULL && lc_replica_pick(w->server->replica, w->read_db)
+               ? w->read_db
+               : NULL;
+}
+
+void
+lc_req_replica_failed(lc_req *req)
+{
+    lc_replica_failed(req->worker->server->replica);
 }
 
 lc_cache *
@@ -663,7 +682,11 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
         return -1;
     }
     s->workers = calloc((size_t)s->opts.workers, sizeof(lc_rpc_worker));
-    if (s->workers == NULL) {
+    if (s->opts.read_db.conninfo != NULL) {
+        s->replica = lc_replica_new(s->opts.read_max_lag_ms);
+    }
+    if (s->workers == NULL ||
+        (s->opts.read_db.conninfo != NULL && s->replica == NULL)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -672,8 +695,10 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
 
         w->server = s;
         w->db = lc_db_open(&s->opts.db);
+        w->read_db = s->replica != NULL ? lc_db_open(&s->opts.read_db) : NULL;
         w->cache = s->opts.use_cache ? lc_cache_open(&s->opts.cache) : NULL;
-        if (w->db == NULL || (s->opts.use_cache && w->cache == NULL) ||
+        if (w->db == NULL || (s->replica != NULL && w->read_db == NULL) ||
+            (s->opts.use_cache && w->cache == NULL) ||
             nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
             nng_ctx_open(&w->ctx, s->sock) != 0) {
             snprintf(err, errlen, "worker %d: out of resources", i);
@@ -727,9 +752,11 @@ lc_rpc_server_free(lc_rpc_server *s)
             nng_aio_free(w->aio);
         }
         lc_db_close(w->db);
+        lc_db_close(w->read_db);
         lc_cache_close(w->cache);
     }
     free(s->workers);
+    lc_replica_free(s->replica);
     lc_router_free(s->router);
     free(s);
 }

@@ -53,6 +53,10 @@ typedef struct {
     int max_timeout_ms;     /* a larger budget is cut to this */
     size_t max_json_bytes;  /* request body limit for lc_req_json() */
     lc_db_options db;
+    /* a streaming replica for lc_req_read (conninfo NULL: none), used
+     * while its lag is at most read_max_lag_ms (lc_replica.h) */
+    lc_db_options read_db;
+    long read_max_lag_ms;
     bool use_cache; /* false: no Redis, lc_req_cache() is NULL */
     lc_cache_options cache;
     void *app; /* the service's state, for handlers */
@@ -99,6 +103,11 @@ const char *lc_req_id(const lc_req *req);
 const char *lc_req_service(const lc_req *req);
 int64_t lc_req_deadline_ms(const lc_req *req); /* lc_clock_mono_ms() scale */
 lc_db *lc_req_db(lc_req *req);
+/* The worker's connection to the read replica when this read may go there
+ * (lc_replica_pick), else NULL: no replica, or it lags or is down. */
+lc_db *lc_req_replica_db(lc_req *req);
+/* A read failed on that connection: it goes to the primary instead. */
+void lc_req_replica_failed(lc_req *req);
 /* The worker's Redis connection; NULL for a service without Redis (the
  * lc_cache calls treat NULL as Redis being down). */
 lc_cache *lc_req_cache(lc_req *req);

@@ -34,8 +34,9 @@ typedef struct {
 } lc_service_peer_config;
 
 typedef struct {
-    const char *rpc_url, *ops_url, *db_url, *migrate_db_url, *redis_host;
-    const char *redis_user, *redis_password;
+    const char *rpc_url, *ops_url, *db_url, *read_db_url, *migrate_db_url;
+    const char *redis_host, *redis_user, *redis_password;
+    long read_max_lag_ms;
     const char *log_level, *migrations_dir;
     long redis_port, workers, max_message, timeout_ms, max_timeout_ms;
     long json_max_bytes, grace_ms, redis_timeout_ms, cpu;
@@ -120,6 +121,15 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
     V("LINTEL_DB_PREPARED", "true", LC_CFG_BOOL, 0, 0,
       "use server-side prepared statements (false behind PgBouncer < 1.21)",
       &c->db_prepared);
+    if (def->read_replica) {
+        V("LINTEL_DB_READ_URL", "", LC_CFG_OPTIONAL, 0, 0,
+          "PostgreSQL connection string of a streaming replica for the"
+          " service's reads; empty: every read on the primary",
+          &c->read_db_url);
+        V("LINTEL_DB_READ_MAX_LAG_MS", "500", LC_CFG_INT, 0, 600000,
+          "a replica further behind (or down) leaves reads to the primary",
+          &c->read_max_lag_ms);
+    }
     if (def->uses_redis) {
         V("LINTEL_REDIS_HOST", "127.0.0.1", LC_CFG_STRING, 0, 0, "Redis host",
           &c->redis_host);
@@ -305,6 +315,9 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     ro.max_timeout_ms = (int)c->max_timeout_ms;
     ro.max_json_bytes = (size_t)c->json_max_bytes;
     ro.db = (lc_db_options){c->db_url, app, c->db_prepared, 3};
+    /* A replica that cannot connect in 1 s counts as down. */
+    ro.read_db = (lc_db_options){c->read_db_url, app, c->db_prepared, 1};
+    ro.read_max_lag_ms = c->read_max_lag_ms;
     ro.cache = (lc_cache_options){c->redis_host,
                                   (int)c->redis_port,
                                   (int)c->redis_timeout_ms,

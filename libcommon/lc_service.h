@@ -80,6 +80,10 @@ typedef struct {
      * settings; for one that does, losing it costs speed, not availability
      * (DESIGN §7): /readyz says "degraded" and stays 200. */
     bool uses_redis;
+    /* Its request reads (lc_req_read) may go to a streaming replica: it
+     * lists LINTEL_DB_READ_URL and LINTEL_DB_READ_MAX_LAG_MS (lc_replica.h);
+     * its writes, jobs and consumers stay on the primary. */
+    bool read_replica;
     const lc_service_peer *peers; /* the services it calls */
     size_t npeers;
     const lc_service_outbox *outbox; /* NULL: it publishes no events */

@@ -8,6 +8,10 @@
 #   stack.sh status   one line per component
 #   stack.sh logs     follow every log
 #   stack.sh run      up, follow the logs until Ctrl-C, then down
+#   stack.sh replica up|down
+#                     a streaming replica of PostgreSQL (pg_basebackup) on
+#                     LINTEL_PG_REPLICA_PORT; `up` with LINTEL_PG_REPLICA=1
+#                     starts it too, and reporting then reads from it
 #   stack.sh rollout <service>
 #                     the new build of one service on its other ports, the
 #                     edge's upstream switched over to it (nginx reload), the
@@ -162,6 +166,57 @@ bootstrap_db() {
         { tail_log "$LOG_DIR/bootstrap.log"; die "database bootstrap failed"; }
 }
 
+# --- the read replica (LINTEL_PG_REPLICA=1, or `stack.sh replica up`) -----
+# A streaming standby of the local PostgreSQL, from pg_basebackup, on its
+# own port; the services that read from a replica (reporting) get it as
+# LINTEL_DB_READ_URL.
+REPLICA_PORT=${LINTEL_PG_REPLICA_PORT:-55433}
+
+replica_running() {
+    [ -f "$PID_DIR/replica.datadir" ] &&
+        as_pg "$PG_BIN/pg_ctl" -D "$(cat "$PID_DIR/replica.datadir")" status >/dev/null 2>&1
+}
+
+start_replica() {
+    local data
+    PGDIR=$(pg_dir)
+    data=$PGDIR/replica
+    if [ ! -f "$data/PG_VERSION" ]; then
+        say "stack: pg_basebackup $data"
+        # -R: standby.signal and primary_conninfo (the primary's socket)
+        as_pg "$PG_BIN/pg_basebackup" -h "$PGDIR/sock" -p "$PG_PORT" -U postgres \
+            -D "$data" -R -X stream -c fast >"$LOG_DIR/basebackup.log" 2>&1 ||
+            { tail_log "$LOG_DIR/basebackup.log"; die "pg_basebackup failed"; }
+    fi
+    if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        return
+    fi
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$PGDIR/replica.log" -w -t 30 \
+        -o "-p $REPLICA_PORT -k $PGDIR/sock -c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 -c fsync=${LINTEL_PG_FSYNC:-on} -c max_connections=${LINTEL_PG_MAX_CONNECTIONS:-200} -c hot_standby=on" \
+        start >/dev/null || { tail_log "$PGDIR/replica.log"; die "the replica did not start"; }
+    ln -sfn "$PGDIR/replica.log" "$LOG_DIR/replica.log"
+    echo "$data" >"$PID_DIR/replica.datadir"
+}
+
+stop_replica() {
+    local data
+    [ -f "$PID_DIR/replica.datadir" ] || return 0
+    data=$(cat "$PID_DIR/replica.datadir")
+    if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null
+    fi
+    rm -f "$PID_DIR/replica.datadir"
+}
+
+cmd_replica() {
+    mkdir -p "$LOG_DIR" "$PID_DIR"
+    case "${1:-}" in
+    up) start_replica; say "stack: replica up on 127.0.0.1:$REPLICA_PORT" ;;
+    down) stop_replica ;;
+    *) say "usage: $0 replica up | down"; exit 2 ;;
+    esac
+}
+
 # --- Redis ---------------------------------------------------------------
 # Redis's users (compose/redis-acl.sh): the default one off, one per
 # service with only the commands it sends, lintel_admin for operators.
@@ -231,6 +286,9 @@ service_env() {
         echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(cur_rpc_port projects)"
         echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
         echo "LINTEL_PROJECTS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_PROJECTS_EVENTS_PORT:-7202}"
+        if replica_running; then
+            echo "LINTEL_DB_READ_URL=postgresql://lintel_$s:${!pwvar}@127.0.0.1:$REPLICA_PORT/lintel"
+        fi
     fi
     # users and projects ask billing for plan limits
     if [ "$s" = users ] || [ "$s" = projects ]; then
@@ -637,6 +695,7 @@ cmd_down() {
     done
     stop_pid smtp-sink "$PID_DIR/smtp-sink.pid"
     stop_pid redis "$PID_DIR/redis.pid"
+    stop_replica
     if [ -f "$PID_DIR/postgres.datadir" ]; then
         local data
         data=$(cat "$PID_DIR/postgres.datadir")
@@ -668,6 +727,7 @@ cmd_up() {
     trap '[ "$UP_OK" = 1 ] || { say "stack: start-up failed, stopping everything"; cmd_down; }' EXIT
     start_postgres
     bootstrap_db
+    if [ "${LINTEL_PG_REPLICA:-0}" = 1 ]; then start_replica; fi
     start_redis
     ensure_signing_key
     start_smtp_sink
@@ -746,5 +806,6 @@ logs) cmd_logs ;;
 run) cmd_run ;;
 rollout) cmd_rollout "${2:-}" ;;
 edge-config) render_nginx_conf "${2:?usage: $0 edge-config <dir>}" ;;
-*) say "usage: $0 up | down | status | logs | run | rollout <service> | edge-config <dir>"; exit 2 ;;
+replica) cmd_replica "${2:-}" ;;
+*) say "usage: $0 up | down | status | logs | run | rollout <service> | edge-config <dir> | replica up|down"; exit 2 ;;
 esac

@@ -15,7 +15,8 @@
  * (CRLF, every text cell quoted), UTF-8, with formula-like cells defused
  * (reporting.csv_cell). At most LINTEL_REPORTING_EXPORTS_PER_TENANT
  * exports of a tenant run at once (the runner's tenant cap, across
- * replicas); an export expires 24 h after it was asked for.
+ * replicas); an export expires 24 h after it was asked for, when a job
+ * (export.purge, enqueued with it) deletes its file.
  *
  * A download is a continued reply (lc_req_continue): each part is a slice
  * of at most PART_CHARS characters of one stored chunk, read by one
@@ -33,6 +34,8 @@
 #include "reporting.h"
 
 #define EXPORT_JOB_KIND "export.run"
+/* Each export's file is purged by a job due when the export expires. */
+#define EXPORT_PURGE_KIND "export.purge"
 #define CHUNK_ROWS "5000"
 #define CHUNK_ROWS_N 5000
 #define AT_US "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
@@ -277,7 +280,8 @@ static const lc_db_stmt export_insert = {
     " requested_by)"
     " VALUES (current_setting('app.tenant_id')::uuid, $1, 'csv',"
     " $2::jsonb, $3)"
-    " RETURNING id, " EXPORT_JSON,
+    " RETURNING id, " EXPORT_JSON ","
+    " (extract(epoch FROM expires_at) * 1000)::bigint",
     3};
 
 static const lc_db_stmt export_get = {"SELECT kind, " EXPORT_JSON
@@ -334,7 +338,7 @@ static const lc_db_stmt export_fail = {
     "UPDATE reporting.exports SET status = 'failed', error = $2,"
     " finished_at = now() WHERE id = $1",
     2};
-/* Expired files go; their rows stay, to say "expired". */
+/* Expired files of the tenant go; their rows stay, to say "expired". */
 static const lc_db_stmt exports_purge = {
     "DELETE FROM reporting.export_chunks c USING reporting.exports e"
     " WHERE e.tenant_id = c.tenant_id AND e.id = c.export_id"
@@ -361,6 +365,7 @@ export_create_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3] = {c->kind, c->filters, c->caller->user_id};
     char payload[80];
     lc_job_new job = {.kind = EXPORT_JOB_KIND};
+    lc_job_new purge = {.kind = EXPORT_PURGE_KIND};
 
     PQclear(c->res);
     c->res = lc_db_exec(db, &export_insert, params, err);
@@ -371,7 +376,11 @@ export_create_tx(lc_db *db, void *arg, lc_db_error *err)
              PQgetvalue(c->res, 0, 0));
     job.tenant_id = c->caller->tenant_id;
     job.payload = payload;
-    if (lc_jobs_enqueue(c->app->jobs, db, &job, NULL, err) != 0) {
+    purge.tenant_id = c->caller->tenant_id;
+    purge.payload = payload;
+    purge.run_at_ms = strtoll(PQgetvalue(c->res, 0, 2), NULL, 10);
+    if (lc_jobs_enqueue(c->app->jobs, db, &job, NULL, err) != 0 ||
+        lc_jobs_enqueue(c->app->jobs, db, &purge, NULL, err) != 0) {
         return -1;
     }
     snprintf(c->location, sizeof(c->location), "/api/reports/exports/%s",
@@ -485,8 +494,10 @@ export_read(lc_req *req, const lc_db_stmt *st, const char **params)
         lc_req_error(req, 404, "not_found", "no such export");
         return NULL;
     }
+    /* the primary's: an export just created is there, the replica may
+     * not have it yet */
     params[0] = id;
-    res = lc_req_read(req, caller.tenant_id, st, params);
+    res = lc_req_read_primary(req, caller.tenant_id, st, params);
     if (res == NULL) {
         return NULL;
     }
@@ -694,7 +705,18 @@ export_finish_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     PQclear(res);
+    /* also a sweep for exports asked for before their purge jobs existed */
     res = lc_db_exec(db, &exports_purge, NULL, err);
+    PQclear(res);
+    return res == NULL ? -1 : 0;
+}
+
+static int
+export_purge_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    PGresult *res = lc_db_exec(db, &exports_purge, NULL, err);
+
+    (void)arg;
     PQclear(res);
     return res == NULL ? -1 : 0;
 }
@@ -798,6 +820,22 @@ done:
     return out;
 }
 
+/* Due when an export expires: the tenant's expired files go, its own
+ * with them. */
+static lc_job_outcome
+export_purge(lc_db *db, const lc_job *job, void *arg, char *why,
+             size_t whylen)
+{
+    (void)arg;
+    if (job->tenant_id == NULL) {
+        snprintf(why, whylen, "not an export job's payload");
+        return LC_JOB_DEAD;
+    }
+    return export_step(db, job, export_purge_tx, NULL, why, whylen) == 0
+               ? LC_JOB_DONE
+               : LC_JOB_RETRY;
+}
+
 int
 reporting_exports_start(reporting_app *app, const lc_db_options *db)
 {
@@ -808,6 +846,7 @@ reporting_exports_start(reporting_app *app, const lc_db_options *db)
     app->jobs = lc_jobs_new(&app->jobs_options);
     if (app->jobs == NULL ||
         lc_jobs_handle(app->jobs, EXPORT_JOB_KIND, export_run, app) != 0 ||
+        lc_jobs_handle(app->jobs, EXPORT_PURGE_KIND, export_purge, app) != 0 ||
         lc_jobs_start(app->jobs) != 0) {
         lc_jobs_free(app->jobs);
         app->jobs = NULL;

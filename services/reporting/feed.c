@@ -3,9 +3,12 @@
  * Two lc_consumer threads, one per source, each apply a batch and move
  * their cursor in one transaction of this service's database, so an event
  * takes effect exactly once and in seq order, across restarts and outages.
- * What an event does to the read models is one SQL function per source
- * (migrations/reporting/0001_init.sql): one statement per event.
+ * Each consumer hands a tenant's events of a batch at once (lc_consumer's
+ * apply_batch) to one SQL function per source (migrations/reporting/
+ * 0004_batch_apply.sql) as a JSON array: one round trip and one statement
+ * per read-model table, however many events the batch holds.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 
 #include "lc_metrics.h"
@@ -13,32 +16,95 @@
 #include "lintel/v1/projects.pb-c.h"
 #include "reporting.h"
 
-static const lc_db_stmt apply_projects_event = {
-    "SELECT reporting.apply_projects_event($1::bigint, $2, $3::uuid,"
-    " $4::uuid, $5::uuid, $6::timestamptz, $7::jsonb)",
-    7};
+static const lc_db_stmt apply_projects_events = {
+    "SELECT reporting.apply_projects_events($1::jsonb)", 1};
 
-static const lc_db_stmt apply_users_event = {
-    "SELECT reporting.apply_users_event($1::bigint, $2, $3::uuid, $4::uuid,"
-    " $5::timestamptz, $6::jsonb)",
-    6};
+static const lc_db_stmt apply_users_events = {
+    "SELECT reporting.apply_users_events($1::jsonb)", 1};
 
-/* An empty id (no task, the platform as actor) is SQL NULL. */
-static const char *
-feed_id(const char *s)
+/* The fields of one event that its source's SQL function reads, beside
+ * seq, actor, at and data. */
+typedef void (*feed_fields_fn)(cJSON *o, const lc_consumer_event *ev);
+
+/* An empty id (no task, the platform as actor) is JSON null. */
+static void
+feed_add_id(cJSON *o, const char *name, const char *id)
 {
-    return s != NULL && s[0] != '\0' ? s : NULL;
+    if (id != NULL && id[0] != '\0') {
+        cJSON_AddStringToObject(o, name, id);
+    } else {
+        cJSON_AddNullToObject(o, name);
+    }
 }
 
-/* Applies one event of `source`; the gauge says how far each source's
- * consumer got (its batch may still roll back: the cursor is the truth). */
-static int
-feed_run(lc_db *db, const char *source, uint64_t seq, const lc_db_stmt *st,
-         const char *const *params, lc_db_error *err)
+static void
+feed_projects_fields(cJSON *o, const lc_consumer_event *ev)
 {
-    PGresult *res = lc_db_exec(db, st, params, err);
-    char labels[32];
+    const Lintel__V1__Projects__Event *m =
+        (const Lintel__V1__Projects__Event *)ev->msg;
 
+    feed_add_id(o, "project", m->project_id);
+    feed_add_id(o, "task", m->task_id);
+}
+
+static void
+feed_users_fields(cJSON *o, const lc_consumer_event *ev)
+{
+    const Lintel__V1__Event *m = (const Lintel__V1__Event *)ev->msg;
+
+    feed_add_id(o, "subject", m->subject_id);
+}
+
+/* The events as a JSON array of the source's reporting.*_event rows; NULL
+ * when out of memory. */
+static char *
+feed_render(const lc_consumer_event *evs, size_t n, feed_fields_fn fields)
+{
+    cJSON *a = cJSON_CreateArray(), *o;
+    char *text = NULL;
+    size_t i;
+
+    for (i = 0; a != NULL && i < n; i++) {
+        o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(a);
+            return NULL;
+        }
+        cJSON_AddNumberToObject(o, "seq", (double)evs[i].seq);
+        cJSON_AddStringToObject(o, "type", evs[i].type);
+        feed_add_id(o, "actor", evs[i].actor_id);
+        cJSON_AddStringToObject(o, "at", evs[i].occurred_at);
+        /* the source's own JSON, as it is: no parse, no copy of values */
+        cJSON_AddRawToObject(o, "data", evs[i].data_json);
+        fields(o, &evs[i]);
+    }
+    if (a != NULL) {
+        text = cJSON_PrintUnformatted(a);
+        cJSON_Delete(a);
+    }
+    return text;
+}
+
+/* Applies one tenant's events of a batch of `source`; the gauge says how
+ * far each source's consumer got (its batch may still roll back: the
+ * cursor is the truth). */
+static int
+feed_apply(lc_db *db, const char *source, const lc_db_stmt *st,
+           feed_fields_fn fields, const lc_consumer_event *evs, size_t n,
+           lc_db_error *err)
+{
+    char *events = feed_render(evs, n, fields);
+    const char *params[1] = {events};
+    char labels[32];
+    PGresult *res;
+
+    if (events == NULL) {
+        lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
+        return -1;
+    }
+    res = lc_db_exec(db, st, params, err);
+    cJSON_free(events);
     if (res == NULL) {
         return -1;
     }
@@ -46,56 +112,37 @@ feed_run(lc_db *db, const char *source, uint64_t seq, const lc_db_stmt *st,
     snprintf(labels, sizeof(labels), "source=\"%s\"", source);
     lc_metrics_gauge_set("lintel_reporting_applied_seq", labels,
                          "seq of the last event applied, per source",
-                         (double)seq);
+                         (double)evs[n - 1].seq);
     return 0;
 }
 
 static int
-feed_apply_projects(lc_db *db, const lc_consumer_event *ev, void *arg,
+feed_apply_projects(lc_db *db, const char *tenant_id,
+                    const lc_consumer_event *evs, size_t n, void *arg,
                     lc_db_error *err)
 {
-    const Lintel__V1__Projects__Event *m =
-        (const Lintel__V1__Projects__Event *)ev->msg;
-    char seq[24];
-    const char *params[7];
-
+    (void)tenant_id;
     (void)arg;
-    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)ev->seq);
-    params[0] = seq;
-    params[1] = ev->type;
-    params[2] = m->project_id;
-    params[3] = feed_id(m->task_id);
-    params[4] = feed_id(ev->actor_id);
-    params[5] = ev->occurred_at;
-    params[6] = ev->data_json;
-    return feed_run(db, "projects", ev->seq, &apply_projects_event, params,
-                    err);
+    return feed_apply(db, "projects", &apply_projects_events,
+                      feed_projects_fields, evs, n, err);
 }
 
 static int
-feed_apply_users(lc_db *db, const lc_consumer_event *ev, void *arg,
+feed_apply_users(lc_db *db, const char *tenant_id,
+                 const lc_consumer_event *evs, size_t n, void *arg,
                  lc_db_error *err)
 {
-    const Lintel__V1__Event *m = (const Lintel__V1__Event *)ev->msg;
-    char seq[24];
-    const char *params[6];
-
+    (void)tenant_id;
     (void)arg;
-    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)ev->seq);
-    params[0] = seq;
-    params[1] = ev->type;
-    params[2] = feed_id(m->subject_id);
-    params[3] = feed_id(ev->actor_id);
-    params[4] = ev->occurred_at;
-    params[5] = ev->data_json;
-    return feed_run(db, "users", ev->seq, &apply_users_event, params, err);
+    return feed_apply(db, "users", &apply_users_events, feed_users_fields,
+                      evs, n, err);
 }
 
 static lc_consumer *
 feed_start(const reporting_app *app, const lc_db_options *db,
            const char *source, const char *method, const char *rpc_url,
            const char *hint_url, const ProtobufCMessageDescriptor *response,
-           long timeout_ms, lc_consumer_apply_fn apply)
+           long timeout_ms, lc_consumer_apply_batch_fn apply)
 {
     char err[256];
     /* The consumer keeps these pointers: `source` and `method` are static
@@ -111,7 +158,7 @@ feed_start(const reporting_app *app, const lc_db_options *db,
         .batch = (uint32_t)app->batch,
         .poll_ms = app->poll_ms,
         .timeout_ms = timeout_ms,
-        .apply = apply,
+        .apply_batch = apply,
     };
     lc_consumer *c;
 

@@ -28,6 +28,7 @@ STACK = ROOT / "compose" / "local" / "stack.sh"
 _OFFSET = int(os.environ.get("LINTEL_TEST_PORT_OFFSET", "0"))
 PORTS = {name: str(port + _OFFSET) for name, port in {
     "LINTEL_PG_PORT": 15442,
+    "LINTEL_PG_REPLICA_PORT": 15443,  # test_reporting_replica.py starts it
     "LINTEL_REDIS_PORT": 16389,
     "LINTEL_USERS_RPC_PORT": 17101,
     "LINTEL_USERS_OPS_PORT": 19101,

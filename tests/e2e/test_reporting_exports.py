@@ -269,3 +269,41 @@ def test_an_idempotency_key_asks_for_one_export(papi, staffed):
     other = p.call("POST", "/api/reports/exports",
                    {"kind": "projects", "status": "active"}, headers=key)
     assert other.status == 422 and other.code == "idempotency_key_reused"
+
+
+def test_an_expired_export_is_purged_by_its_own_job(stack, papi):
+    """Its file goes when it expires, by the export.purge job enqueued with
+    it, not only at the tenant's next export."""
+    tenant = new_tenant(papi)
+    p = P(papi, tenant)
+    p.create_project(name="Purged")
+    wait_caught_up(stack, p, tenant["id"])
+    e = ask(p, {"kind": "projects", "format": "csv"})
+    wait_done(p, e["id"])
+
+    def chunks():
+        with stack.db("migrator") as conn, conn.cursor() as cur:
+            cur.execute("SELECT set_config('app.tenant_id', %s, false)",
+                        (tenant["id"],))
+            cur.execute("SELECT count(*) FROM reporting.export_chunks"
+                        " WHERE export_id = %s", (e["id"],))
+            return cur.fetchone()[0]
+    assert chunks() > 0
+    # 24 h pass: the export expires, and its purge job falls due.
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, false)",
+                    (tenant["id"],))
+        cur.execute("SELECT status, run_at > now() + interval '23 hours'"
+                    " FROM reporting.jobs WHERE kind = 'export.purge'"
+                    " AND payload->>'export_id' = %s", (e["id"],))
+        assert cur.fetchall() == [("queued", True)]
+        cur.execute("UPDATE reporting.exports SET expires_at = now()"
+                    " WHERE id = %s", (e["id"],))
+        cur.execute("UPDATE reporting.jobs SET run_at = now()"
+                    " WHERE kind = 'export.purge'"
+                    " AND payload->>'export_id' = %s", (e["id"],))
+    wait_until(lambda: chunks() == 0, 30, "the expired file purged")
+    r = p.call("GET", f"/api/reports/exports/{e['id']}")
+    assert r.status == 200 and r.body["status"] == "expired", r
+    r = p.call("GET", f"/api/reports/exports/{e['id']}/download")
+    assert r.status == 410 and r.body["error"]["code"] == "expired", r

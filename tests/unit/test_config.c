@@ -64,6 +64,27 @@ load_with(const char *var, const char *value, char *err, size_t errlen)
     return lc_config_load(test_vars, TEST_NVARS, err, errlen);
 }
 
+/* An optional string: unset or empty is NULL, anything else itself. */
+static void
+test_an_optional_string_may_be_empty(void **state)
+{
+    const char *replica = "stale";
+    const lc_config_var var[] = {
+        {"LCT_DB", "", LC_CFG_OPTIONAL, 0, 0, "replica URL", &replica},
+    };
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(lc_config_load(var, 1, err, sizeof(err)), 0);
+    assert_null(replica);
+    setenv("LCT_DB", "", 1);
+    assert_int_equal(lc_config_load(var, 1, err, sizeof(err)), 0);
+    assert_null(replica);
+    setenv("LCT_DB", "postgresql://replica/lintel", 1);
+    assert_int_equal(lc_config_load(var, 1, err, sizeof(err)), 0);
+    assert_string_equal(replica, "postgresql://replica/lintel");
+}
+
 static void
 test_defaults_apply_when_unset(void **state)
 {
@@ -414,6 +435,7 @@ main(void)
         cmocka_unit_test_setup(test_print_markdown_table, unset_all),
         cmocka_unit_test_setup(test_secret_is_optional_and_never_shown,
                                unset_all),
+        cmocka_unit_test_setup(test_an_optional_string_may_be_empty, unset_all),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "lintel/v1/events.pb-c.h"
 
 #define TENANT "0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6e"
+#define TENANT2 "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 #define ACTOR "7e0d9c8b-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
 
 static const char *db_url, *rpc_url, *hint_url;
@@ -37,7 +38,7 @@ static lc_rpc_server *server;
 /* The apply function's fault: fail once at this seq (0: never), after the
  * batch's earlier events already ran their INSERTs. */
 static _Atomic uint64_t fail_at;
-static atomic_int applied_calls;
+static atomic_int applied_calls, batch_calls;
 
 static const char *const schema_sql[] = {
     "DROP TABLE IF EXISTS consumer_test.events, consumer_test.event_counter,"
@@ -125,19 +126,26 @@ produce_tx(lc_db *d, void *arg, lc_db_error *err)
     return 0;
 }
 
-/* Commits `n` events; announces them when `announce`. The last seq. */
+/* Commits `n` events of `tenant`; announces them when `announce`. The
+ * last seq. */
 static uint64_t
-produce(int n, bool announce)
+produce_in(const char *tenant, int n, bool announce)
 {
     produce_ctx p = {.n = n};
     lc_db_error err;
 
-    assert_int_equal(lc_db_tenant_tx(db, TENANT, soon(), produce_tx, &p, &err),
+    assert_int_equal(lc_db_tenant_tx(db, tenant, soon(), produce_tx, &p, &err),
                      0);
     if (announce) {
         lc_outbox_announce(outbox, p.seq);
     }
     return (uint64_t)p.seq;
+}
+
+static uint64_t
+produce(int n, bool announce)
+{
+    return produce_in(TENANT, n, announce);
 }
 
 /* --- the consumer's effect ------------------------------------------------ */
@@ -165,8 +173,33 @@ apply_event(lc_db *d, const lc_consumer_event *ev, void *arg, lc_db_error *err)
     return res ? 0 : -1;
 }
 
+/* apply_batch: one tenant's events in seq order, each applied as above
+ * (so in the scope the kit set); a call that breaks the promise fails, and
+ * the consumer never catches up. */
+static int
+apply_tenant_batch(lc_db *d, const char *tenant_id,
+                   const lc_consumer_event *evs, size_t n, void *arg,
+                   lc_db_error *err)
+{
+    size_t i;
+
+    atomic_fetch_add(&batch_calls, 1);
+    for (i = 0; i < n; i++) {
+        if (strcmp(evs[i].tenant_id, tenant_id) != 0 ||
+            (i > 0 && evs[i].seq <= evs[i - 1].seq)) {
+            lc_db_error_set(err, LC_DB_BUG, "mixed tenants, or out of order");
+            return -1;
+        }
+        if (apply_event(d, &evs[i], arg, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static lc_consumer *
-consumer(const char *source, long poll_ms)
+consumer_with(const char *source, long poll_ms, uint32_t batch,
+              lc_consumer_apply_batch_fn apply_batch)
 {
     const lc_consumer_options o = {
         .source = source,
@@ -176,10 +209,11 @@ consumer(const char *source, long poll_ms)
         .response = &lintel__v1__events_since_response__descriptor,
         .schema = "consumer_test",
         .db = {db_url, "test-consumer", true, 3},
-        .batch = 2, /* several batches per catch-up */
+        .batch = batch,
         .poll_ms = poll_ms,
         .timeout_ms = 2000,
-        .apply = apply_event,
+        .apply = apply_batch != NULL ? NULL : apply_event,
+        .apply_batch = apply_batch,
         .arg = (void *)source,
     };
     char err[256];
@@ -189,6 +223,12 @@ consumer(const char *source, long poll_ms)
         fail_msg("lc_consumer_start: %s", err);
     }
     return c;
+}
+
+static lc_consumer *
+consumer(const char *source, long poll_ms)
+{
+    return consumer_with(source, poll_ms, 2, NULL); /* several batches */
 }
 
 /* Waits until the consumer's cursor reaches `seq`; its latency in ms, or
@@ -344,6 +384,51 @@ test_a_reply_without_events_is_refused(void **state)
     assert_null(lc_consumer_start(&o, err, sizeof(err)));
 }
 
+/* Runs last: the earlier tests' assertions count TENANT's events only. */
+static void
+test_a_batch_hook_gets_each_tenant_in_seq_order(void **state)
+{
+    lc_consumer *c;
+    uint64_t seq = 0;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 4; i++) { /* interleaved: A B A B ... */
+        produce_in(TENANT, 1, false);
+        seq = produce_in(TENANT2, 1, false);
+    }
+    atomic_store(&batch_calls, 0);
+    c = consumer_with("batch", 200, 4, apply_tenant_batch);
+    assert_true(wait_cursor(c, seq, 10000) >= 0);
+    lc_consumer_stop(c);
+    /* fewer calls than events: each batch's tenants came grouped */
+    assert_true(atomic_load(&batch_calls) < (int)seq);
+    assert_int_equal(query_number("SELECT count(*) FROM consumer_test.applied"
+                                  " WHERE source = 'batch'"),
+                     (long long)seq);
+    assert_int_equal(query_number("SELECT count(DISTINCT seq)"
+                                  " FROM consumer_test.applied"
+                                  " WHERE source = 'batch'"),
+                     (long long)seq);
+    /* each event applied in its own tenant's scope */
+    assert_int_equal(
+        query_number("SELECT count(*) FROM consumer_test.applied a"
+                     " JOIN consumer_test.events e USING (seq)"
+                     " WHERE a.source = 'batch'"
+                     " AND a.tenant_id <> e.tenant_id"),
+        0);
+    /* within a tenant, in seq order */
+    assert_int_equal(
+        query_number("SELECT count(*) FROM (SELECT seq - lag(seq, 1,"
+                     " 0::bigint) OVER (PARTITION BY tenant_id ORDER BY n)"
+                     " AS step FROM consumer_test.applied"
+                     " WHERE source = 'batch') s WHERE step <= 0"),
+        0);
+    assert_int_equal(query_number("SELECT seq FROM consumer_test.consumer_cursors"
+                                  " WHERE source = 'batch'"),
+                     (long long)seq);
+}
+
 /* --- setup ---------------------------------------------------------------- */
 
 static int
@@ -413,6 +498,7 @@ main(void)
         cmocka_unit_test(test_a_hint_wakes_it_well_before_the_poll),
         cmocka_unit_test(test_it_polls_when_the_hint_is_missed),
         cmocka_unit_test(test_a_reply_without_events_is_refused),
+        cmocka_unit_test(test_a_batch_hook_gets_each_tenant_in_seq_order),
     };
 
     db_url = getenv("LINTEL_TEST_DB_URL");

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# make bench, reporting part: the full stack on a throw-away run folder,
+# and in the same run, against the same PostgreSQL server:
+#   (p) pgbench -S -M prepared (select-only, prepared): the baseline, as in
+#       tests/bench/projects.sh;
+#   (w) GET /api/reports/dashboard through the edge, the cache warm;
+#   (f) freshness: 500 changes/s through the edge (tests/bench/
+#       freshness.py), and the lag from a change's answer to the dashboard
+#       showing it, p50 and p95;
+#   (r) event application: reporting stopped, a backlog of 100,000
+#       projects events (task and project changes of three tenants,
+#       interleaved) written to projects' outbox, reporting started: events
+#       per second until its cursor reaches the head;
+#   (n) as (w), the cache off (LINTEL_REPORTING_CACHE_TTL_S=0).
+# Goals (issue 12): (w) >= 0.8 x (c), (c) being tests/bench/run.sh's
+# module case of the same `make bench` (its median, left in
+# <build-dir>/bench/c.rps); (r) >= 5,000 events/s; (f) p95 <= 1 s.
+#
+#   tests/bench/reporting.sh <build-dir>
+#
+# Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3: (p), (w) and
+# (n) run once a round and report their median round), BENCH_CONNECTIONS
+# (64), BENCH_THREADS (2), BENCH_PGBENCH_SCALE (10), BENCH_BACKLOG
+# (100000), BENCH_WRITE_RATE (500), BENCH_FRESH_SECONDS (20).
+set -euo pipefail
+
+build=${1:?usage: reporting.sh <build-dir>}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+scale=${BENCH_PGBENCH_SCALE:-10}
+backlog=${BENCH_BACKLOG:-100000}
+write_rate=${BENCH_WRITE_RATE:-500}
+fresh_seconds=${BENCH_FRESH_SECONDS:-20}
+
+run=$(mktemp -d /tmp/lintel-rbench.XXXXXX)
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
+export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
+export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
+export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+for s in USERS PROJECTS REPORTING BILLING; do
+    export "LINTEL_${s}_RPC_PORT=$(free_port)" "LINTEL_${s}_OPS_PORT=$(free_port)"
+done
+export LINTEL_USERS_EVENTS_PORT=$(free_port) LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
+stack=$root/compose/local/stack.sh
+
+cleanup() {
+    local pg
+    pg=$(readlink "$run/pg" 2>/dev/null || true)
+    bash "$stack" down >/dev/null 2>&1 || true
+    [ -n "$pg" ] && rm -rf "$pg"
+    rm -rf "$run"
+}
+trap cleanup EXIT
+
+echo "bench: starting a throw-away stack in $run" >&2
+bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
+
+edge=http://127.0.0.1:$LINTEL_HTTP_PORT
+hostname=acme.lintel.localhost
+host="Host: $hostname"
+token=$(curl -fsS -H "$host" -H 'Content-Type: application/json' \
+    "$edge/api/auth/login" \
+    -d "{\"email\":\"owner@acme.test\",\"password\":\"${LINTEL_DEMO_PASSWORD:-lintel-demo-pass}\"}" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+auth="Authorization: Bearer $token"
+post() { curl -fsS -H "$host" -H "$auth" -H 'Content-Type: application/json' "$edge$1" -d "$2"; }
+id_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+
+echo "bench: creating 20 projects of 10 tasks each, and the JPY marker" >&2
+: >"$run/tasks"
+for i in $(seq 1 20); do
+    p=$(post /api/projects "{\"name\":\"Bench site $i\",\"code\":\"R-$i\",\"status\":\"active\",\"budget_cents\":100000,\"currency\":\"EUR\"}" | id_of)
+    for j in $(seq 1 10); do
+        post "/api/projects/$p/tasks" "{\"title\":\"Task $j\",\"due_date\":\"2020-01-0$((j % 9 + 1))\",\"estimate_hours\":2}" |
+            id_of >>"$run/tasks"
+    done
+done
+marker=$(post /api/projects '{"name":"Marker","code":"R-JPY","status":"active","budget_cents":0,"currency":"JPY"}' | id_of)
+
+pgdir=$(readlink -f "$run/pg")
+pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+pgb() { as_pg "$pgbin/pgbench" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres "$@"; }
+psql_super() { as_pg "$pgbin/psql" -X -qtA -v ON_ERROR_STOP=1 -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
+as_pg "$pgbin/createdb" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres pgbench
+echo "bench: pgbench -i -s $scale" >&2
+pgb -i -q -s "$scale" pgbench >"$run/pgbench-init.log" 2>&1
+
+rate() { awk '/^tps = / {printf "%.0f", $3} /^Requests\/sec/ {printf "%.0f", $2}' "$1"; }
+ms() { awk -v p="$1" '$1 == p {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+       if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v}' "$2"; }
+dashboard() { # name: wrk on the dashboard, its output in $run/<name>.txt
+    wrk -t "$threads" -c "$conns" -d 2s -H "$host" -H "$auth" \
+        "$edge/api/reports/dashboard" >/dev/null              # warm-up
+    wrk -t "$threads" -c "$conns" -d "${seconds}s" --latency -H "$host" \
+        -H "$auth" "$edge/api/reports/dashboard" >"$run/$1.txt"
+    if grep -q "Non-2xx" "$run/$1.txt"; then
+        cat "$run/$1.txt" >&2
+        echo "bench: $1 answered errors" >&2
+        exit 1
+    fi
+}
+median() { # case: its median round's output to $run/<case>.txt
+    local m
+    m=$(for r in $(seq 1 "$rounds"); do echo "$(rate "$run/$1.$r.txt") $r"; done |
+        sort -g | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
+    cp "$run/$1.$m.txt" "$run/$1.txt"
+}
+
+echo "bench: $rounds rounds of ${seconds}s per case, $conns connections" >&2
+for r in $(seq 1 "$rounds"); do
+    pgb -S -M prepared -c "$conns" -j "$threads" -T "$seconds" pgbench \
+        >"$run/p.$r.txt" 2>&1 || { cat "$run/p.$r.txt" >&2; exit 1; }
+    dashboard "w.$r"
+done
+median p
+median w
+
+echo "bench: (f) $write_rate changes/s for ${fresh_seconds}s" >&2
+fresh=$(/usr/bin/python3 "$root/tests/bench/freshness.py" "$LINTEL_HTTP_PORT" \
+    "$hostname" "$token" "$marker" "$run/tasks" "$write_rate" "$fresh_seconds")
+
+echo "bench: (r) a backlog of $backlog events" >&2
+kill -TERM "$(cat "$run/pids/reporting.pid")"
+while kill -0 "$(cat "$run/pids/reporting.pid")" 2>/dev/null; do sleep 0.1; done
+# Three tenants of their own (so that acme's dashboard stays as (w) saw it),
+# event by event in turn; each: 20 projects, then tasks that are created,
+# moved through the statuses, and a quarter of them deleted.
+psql_super >/dev/null <<SQL
+BEGIN;
+SELECT seq AS base FROM projects.event_counter FOR UPDATE \gset
+INSERT INTO projects.events (seq, tenant_id, type, project_id, task_id,
+                             actor_id, occurred_at, data)
+SELECT :base + g, md5('bench-tenant-' || g % 3)::uuid, e.type,
+       md5('bench-project-' || g % 3 || '-' || e.project)::uuid,
+       CASE WHEN e.type LIKE 'task.%'
+            THEN md5('bench-task-' || g % 3 || '-' || e.task)::uuid END,
+       md5('bench-actor-' || g % 3)::uuid, clock_timestamp(), e.data
+  FROM generate_series(1, $backlog) g,
+       LATERAL (SELECT (g - 1) / 3 AS i) l,
+       LATERAL (SELECT (l.i - 20) / 5 AS task, (l.i - 20) % 5 AS step) k,
+       LATERAL (SELECT
+           CASE WHEN l.i < 20 THEN 'project.created'
+                WHEN k.step = 0 THEN 'task.created'
+                WHEN k.step = 4 AND k.task % 4 = 0 THEN 'task.deleted'
+                ELSE 'task.updated' END AS type,
+           CASE WHEN l.i < 20 THEN l.i ELSE k.task % 20 END AS project,
+           k.task,
+           CASE WHEN l.i < 20
+                THEN jsonb_build_object('name', 'Backlog ' || l.i,
+                         'code', 'B-' || l.i, 'status', 'active',
+                         'budget_cents', 5000, 'currency', 'EUR')
+                ELSE jsonb_build_object('title', 'Task ' || k.task,
+                         'status', (ARRAY['todo', 'in_progress', 'blocked',
+                                          'done', 'done'])[k.step + 1],
+                         'assignee_id', NULL,
+                         'due_date', '2020-06-01', 'estimate_hours', 1.5)
+           END AS data) e;
+UPDATE projects.event_counter SET seq = :base + $backlog;
+COMMIT;
+SQL
+head=$(psql_super -c "SELECT seq FROM projects.event_counter")
+cursor() { psql_super -c "SELECT coalesce(max(seq), 0) FROM reporting.consumer_cursors WHERE source = 'projects'"; }
+start=$(date +%s.%N)
+LINTEL_REPORTING_CACHE_TTL_S=0 bash "$stack" up 2>>"$run/up.log" ||
+    { tail -30 "$run/up.log" >&2; exit 1; }
+# The rate from the moment it is ready (its start-up is not application);
+# the time from its start is printed beside it.
+# Its CPU time, and projects', and their PostgreSQL backends' (not
+# autovacuum's), per event: what the rate would be on idle cores,
+# whatever else this machine runs.
+backends=$(psql_super -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+    WHERE usename IN ('lintel_reporting', 'lintel_projects')")
+groups() {
+    echo "reporting=$(cat "$run/pids/reporting.pid")" "postgres=$backends" \
+        "projects=$(cat "$run/pids/projects.pid")"
+}
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap0" $(groups)
+c0=$(cursor) t0=$(date +%s.%N)
+until [ "$(cursor)" -ge "$head" ]; do sleep 0.1; done
+t1=$(date +%s.%N)
+/usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
+/usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" "$run/snap1" \
+    "$((head - c0))" >"$run/cpu.r"
+applied=$(psql_super -c "SELECT count(*) FROM reporting.audit
+    WHERE tenant_id IN (md5('bench-tenant-0')::uuid, md5('bench-tenant-1')::uuid,
+                        md5('bench-tenant-2')::uuid)")
+[ "$applied" = "$backlog" ] ||
+    { echo "bench: $applied of the $backlog backlog events in the audit log" >&2; exit 1; }
+events_rate=$(awk -v n="$((head - c0))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+
+for r in $(seq 1 "$rounds"); do
+    dashboard "n.$r"
+done
+median n
+
+row() { printf '%-52s %10s %9s %9s\n' "$@"; }
+printf '\n'
+row "case" "req/s" "p50 ms" "p99 ms"
+row "(p) pgbench -S -M prepared" "$(rate "$run/p.txt")" "-" "-"
+row "(w) GET /api/reports/dashboard, cache warm" "$(rate "$run/w.txt")" \
+    "$(ms 50% "$run/w.txt")" "$(ms 99% "$run/w.txt")"
+row "(n) GET /api/reports/dashboard, cache off" "$(rate "$run/n.txt")" \
+    "$(ms 50% "$run/n.txt")" "$(ms 99% "$run/n.txt")"
+read -r f_rate f_bad f_n f_p50 f_p95 f_max <<<"$fresh"
+echo "(f) freshness: $f_rate changes/s applied through the edge ($f_bad errors)," \
+     "$f_n samples: lag p50 $f_p50 ms, p95 $f_p95 ms, max $f_max ms"
+echo "(r) event application: $events_rate events/s ($((head - c0)) events" \
+     "in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s once" \
+     "ready; all $backlog in $(awk -v a="$start" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
+     "from its start)"
+awk -F' [|] ' '{
+    printf "(r) CPU per event:"
+    for (i = 2; i <= NF; i++) { split($i, g, " "); printf "  %s %s us", g[1], g[2]; sum += g[2] }
+    printf "  (%.0f events per second of CPU)\n", 1e6 / sum }' "$run/cpu.r"
+c=$(cat "$build/bench/c.rps" 2>/dev/null || true)
+/usr/bin/python3 - "$(rate "$run/p.txt")" "$(rate "$run/w.txt")" \
+    "$(rate "$run/n.txt")" "${c:-0}" "$events_rate" "$f_p95" "$f_bad" <<'PY'
+import sys
+p, w, n, c, ev, p95, bad = (float(x) for x in sys.argv[1:8])
+met = lambda ok: "met" if ok else "NOT met"
+print(f"\nratios of the medians: w/p {w / p:.1%}   n/p {n / p:.1%}   w/n {w / n:.1f}")
+warm = (f"(w) {w:.0f}/s >= 0.8 x (c) {c:.0f}/s: {met(w >= 0.8 * c)}" if c > 0
+        else "(w) against (c): (c) not measured (tests/bench/run.sh writes it)")
+print(f"goals: {warm};  (r) {ev:.0f} events/s >= 5000: {met(ev >= 5000)};  "
+      f"(f) p95 {p95:.0f} ms <= 1000: {met(p95 <= 1000 and bad == 0)}")
+PY
