@@ -212,6 +212,18 @@ ngx_http_lintel_create_request(ngx_http_request_t *r)
 
     *ll = NULL;
 
+    /*
+     * The end of the message: over TLS (lintel_ssl) nginx holds written
+     * bytes back in its SSL buffer until a buffer says flush, and a reused
+     * keepalive connection gets no write event to flush them later.
+     */
+
+    for (cl = r->upstream->request_bufs; cl->next; cl = cl->next) {
+        /* void */
+    }
+
+    cl->buf->flush = 1;
+
     return NGX_OK;
 }
 

@@ -97,6 +97,8 @@ class Edge:
                      "@BILLING_ADDR@":
                          f"127.0.0.1:{stack.env['LINTEL_BILLING_RPC_PORT']}",
                      "@RUN_DIR@": str(run_dir),
+                     "@RPC_SSL@": "on" if stack.tls else "off",
+                     "@TLS_DIR@": str(stack.run_dir / "tls"),
                      "@MODULE_PATH@": str(MODULE)}.items():
             text = text.replace(k, v)
         # workers run as root only because this is a throw-away folder

@@ -183,8 +183,12 @@ def test_example_configuration_passes_nginx_t(tmp_path):
                  "@PROJECTS_ADDR@": "127.0.0.1:7102",
                  "@REPORTING_ADDR@": "127.0.0.1:7103",
                  "@BILLING_ADDR@": "127.0.0.1:7104",
-                 "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE}.items():
+                 "@RUN_DIR@": str(tmp_path), "@MODULE_PATH@": MODULE,
+                 "@RPC_SSL@": "on", "@TLS_DIR@": str(tmp_path / "tls")}.items():
         text = text.replace(k, v)
+    # the certificates the edge presents and trusts (lintel_ssl_*)
+    subprocess.run(["bash", os.path.join(root, "compose", "tls.sh"),
+                    str(tmp_path / "tls")], check=True, capture_output=True)
     path = tmp_path / "nginx.conf"
     path.write_text(text)
     r = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(path)],
