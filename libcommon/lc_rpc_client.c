@@ -17,8 +17,11 @@
 #include "lc_log.h"
 
 /* How long a call waits for a first connection before calling the peer
- * absent: long enough for a dial on loopback, short against any deadline. */
+ * absent: long enough for a dial on loopback, short against any deadline;
+ * a TLS handshake (ECDHE and two ECDSA checks in mbedtls) takes longer,
+ * and much longer on a loaded machine. */
 #define LC_RPC_CONNECT_WAIT_MS 200
+#define LC_RPC_TLS_CONNECT_WAIT_MS 2000
 
 /* The process's identity for tls+tcp:// (lc_rpc_client_tls): PEM text,
  * read once; each client builds its own configuration from it, because the
@@ -30,6 +33,7 @@ static struct {
 struct lc_rpc_client {
     nng_socket sock;
     nng_dialer dialer;
+    int64_t connect_wait_ms;
     atomic_int pipes;
     pthread_mutex_t lock;
     pthread_cond_t connected;
@@ -188,6 +192,10 @@ lc_rpc_client_open(const char *url, size_t max_message, char *err,
         free(c);
         return NULL;
     }
+    c->connect_wait_ms = LC_RPC_CONNECT_WAIT_MS;
+    if (strncmp(url, "tls+", 4) == 0) {
+        c->connect_wait_ms = LC_RPC_TLS_CONNECT_WAIT_MS;
+    }
     if ((strncmp(url, "tls+", 4) == 0 &&
          lc_rpc_client_dial_tls(c->dialer, url, err, errlen) != 0)) {
         nng_close(c->sock);
@@ -269,7 +277,7 @@ lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
     if (deadline_ms <= now) {
         return LC_RPC_TIMEOUT;
     }
-    wait_until = now + LC_RPC_CONNECT_WAIT_MS;
+    wait_until = now + c->connect_wait_ms;
     if (!lc_rpc_client_wait_peer(c, wait_until < deadline_ms ? wait_until
                                                              : deadline_ms)) {
         return LC_RPC_NO_PEER;
