@@ -2,8 +2,9 @@
 # Writes the secrets compose/compose.yaml mounts, once: a random password
 # per database role (the superuser, lintel_migrator, one per service) and
 # per Redis user (lintel_admin, one per service), Redis's ACL file made
-# from them, and an RS256 signing key for the users service. Existing
-# files are kept (the ACL file is made again from them).
+# from them, an RS256 signing key for the users service and the private
+# PKI of internal calls (tls/, compose/tls.sh). Existing files are kept
+# (the ACL file is made again from them).
 #
 #   compose/secrets.sh [DIR]     DIR: $LINTEL_SECRETS_DIR, else compose/secrets
 #
@@ -37,4 +38,9 @@ if ! compgen -G "$dir/jwt-keys/*.pem" >/dev/null; then
     chmod 644 "$dir/jwt-keys/$kid.pem"
     echo "secrets: signing key $kid" >&2
 fi
+# Each container mounts its own tls/<id>.pem and tls/ca/; the CAs' keys
+# (tls/ca-keys/, 0700) are mounted nowhere.
+bash "$here/tls.sh" "$dir/tls"
+chmod 755 "$dir/tls"
+chmod 644 "$dir"/tls/*.pem
 echo "secrets: $dir" >&2

@@ -77,6 +77,15 @@ typedef struct {
     size_t                          max_reply_size;
     ngx_array_t                    *cors_origins;   /* ngx_str_t */
     ngx_flag_t                      enabled;    /* some location forwards */
+
+    /* mutual TLS to the services (README, "Internal calls") */
+    ngx_flag_t                      ssl;
+    ngx_str_t                       ssl_certificate;
+    ngx_str_t                       ssl_certificate_key;
+    ngx_str_t                       ssl_trusted_certificate;
+    ngx_flag_t                      ssl_verify;
+    ngx_str_t                       ssl_ciphers;
+    ngx_ssl_t                      *ssl_ctx;    /* NULL: plain TCP */
 } ngx_http_lintel_main_conf_t;
 
 

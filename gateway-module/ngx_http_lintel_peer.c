@@ -9,7 +9,10 @@
  * server of the users upstream (round robin over its primary servers, then
  * its backups, the next one on a connect error), write the handshake and
  * one message, read the handshake and the reply whole (replies are small:
- * at most NGX_HTTP_LINTEL_LOOKUP_MAX bytes), close.  The connection's
+ * at most NGX_HTTP_LINTEL_LOOKUP_MAX bytes), close; with lintel_ssl, the
+ * TLS handshake comes first and the users service's certificate must
+ * chain to lintel_ssl_trusted_certificate and name the upstream.  The
+ * connection's
  * timers are not cancelable, so a graceful shutdown waits for lookups in
  * flight, never longer than lintel_lookup_timeout.
  */
@@ -49,6 +52,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_lintel_lookup_connect(ngx_http_lintel_lookup_t *lk);
+static void ngx_http_lintel_lookup_ssl_connected(ngx_event_t *ev);
+static void ngx_http_lintel_lookup_ssl_handshaked(ngx_connection_t *c);
 static void ngx_http_lintel_lookup_write(ngx_event_t *wev);
 static void ngx_http_lintel_lookup_read(ngx_event_t *rev);
 static void ngx_http_lintel_lookup_retry(ngx_http_lintel_lookup_t *lk);
@@ -266,6 +271,25 @@ ngx_http_lintel_lookup_connect(ngx_http_lintel_lookup_t *lk)
 
         ngx_add_timer(c->read, left);
 
+        if (p->lmcf->ssl_ctx) {
+            if (ngx_ssl_create_connection(p->lmcf->ssl_ctx, c,
+                                          NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+                != NGX_OK)
+            {
+                ngx_http_lintel_lookup_close(lk);
+                return NGX_ERROR;
+            }
+
+            c->read->handler = ngx_http_lintel_lookup_ssl_connected;
+            c->write->handler = ngx_http_lintel_lookup_ssl_connected;
+
+            if (rc == NGX_OK) {
+                ngx_http_lintel_lookup_ssl_connected(c->write);
+            }
+
+            return NGX_OK;
+        }
+
         if (rc == NGX_OK) {
             ngx_http_lintel_lookup_write(c->write);
         }
@@ -274,6 +298,85 @@ ngx_http_lintel_lookup_connect(ngx_http_lintel_lookup_t *lk)
     }
 
     return NGX_ERROR;
+}
+
+
+/* connected (or timed out): the TLS handshake */
+
+static void
+ngx_http_lintel_lookup_ssl_connected(ngx_event_t *ev)
+{
+    ngx_int_t                  rc;
+    ngx_connection_t          *c;
+    ngx_http_lintel_lookup_t  *lk;
+
+    c = ev->data;
+    lk = c->data;
+
+    if (c->read->timedout) {
+        ngx_http_lintel_lookup_done(lk, NULL);
+        return;
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        c->ssl->handler = ngx_http_lintel_lookup_ssl_handshaked;
+        return;
+    }
+
+    ngx_http_lintel_lookup_ssl_handshaked(c);
+}
+
+
+static void
+ngx_http_lintel_lookup_ssl_handshaked(ngx_connection_t *c)
+{
+    long                       rc;
+    ngx_http_lintel_peers_t   *p;
+    ngx_http_lintel_lookup_t  *lk;
+
+    p = &ngx_http_lintel_peers;
+    lk = c->data;
+
+    if (c->read->timedout) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "lintel: %s timed out in the TLS handshake", lk->path);
+        ngx_http_lintel_lookup_done(lk, NULL);
+        return;
+    }
+
+    if (!c->ssl->handshaked) {
+        ngx_http_lintel_lookup_retry(lk);
+        return;
+    }
+
+    if (p->lmcf->ssl_verify) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "lintel: %s: the users service's certificate "
+                          "does not verify: (%l:%s)", lk->path, rc,
+                          X509_verify_cert_error_string(rc));
+            ngx_http_lintel_lookup_done(lk, NULL);
+            return;
+        }
+
+        if (ngx_ssl_check_host(c, &p->lmcf->users->host) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "lintel: %s: the users service's certificate "
+                          "does not name \"%V\"", lk->path,
+                          &p->lmcf->users->host);
+            ngx_http_lintel_lookup_done(lk, NULL);
+            return;
+        }
+    }
+
+    c->read->handler = ngx_http_lintel_lookup_read;
+    c->write->handler = ngx_http_lintel_lookup_write;
+
+    ngx_http_lintel_lookup_write(c->write);
 }
 
 
@@ -500,6 +603,12 @@ static void
 ngx_http_lintel_lookup_close(ngx_http_lintel_lookup_t *lk)
 {
     if (lk->peer.connection) {
+        if (lk->peer.connection->ssl) {
+            /* a lookup ends with its reply: no close_notify to wait for */
+            lk->peer.connection->ssl->no_wait_shutdown = 1;
+            (void) ngx_ssl_shutdown(lk->peer.connection);
+        }
+
         lk->peer.connection->pool = NULL;
         ngx_close_connection(lk->peer.connection);
         lk->peer.connection = NULL;

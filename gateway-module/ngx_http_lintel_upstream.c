@@ -120,6 +120,7 @@ ngx_http_lintel_upstream_handler(ngx_http_request_t *r)
     u = r->upstream;
 
     ngx_str_set(&u->schema, "sp://");
+    u->ssl = (llcf->upstream.ssl != NULL);
     u->output.tag = (ngx_buf_tag_t) &ngx_http_lintel_module;
 
     u->conf = (r->method & NGX_HTTP_LINTEL_RETRYABLE) ? &llcf->upstream
@@ -244,6 +245,18 @@ ngx_http_lintel_create_request(ngx_http_request_t *r)
     }
 
     *ll = NULL;
+
+    /*
+     * The end of the message: over TLS (lintel_ssl) nginx holds written
+     * bytes back in its SSL buffer until a buffer says flush, and a reused
+     * keepalive connection gets no write event to flush them later.
+     */
+
+    for (cl = r->upstream->request_bufs; cl->next; cl = cl->next) {
+        /* void */
+    }
+
+    cl->buf->flush = 1;
 
     return NGX_OK;
 }
@@ -1114,6 +1127,8 @@ char *
 ngx_http_lintel_upstream_merge(ngx_conf_t *cf, ngx_http_lintel_loc_conf_t *prev,
     ngx_http_lintel_loc_conf_t *conf)
 {
+    ngx_http_lintel_main_conf_t  *lmcf;
+
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);
     ngx_conf_merge_value(conf->upstream.socket_keepalive,
@@ -1143,6 +1158,15 @@ ngx_http_lintel_upstream_merge(ngx_conf_t *cf, ngx_http_lintel_loc_conf_t *prev,
     conf->upstream.send_timeout = conf->timeout;
     conf->upstream.read_timeout = conf->timeout;
     conf->upstream.next_upstream_timeout = conf->timeout;
+
+    /* TLS (lintel_ssl): the name checked is the upstream's */
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lintel_module);
+
+    conf->upstream.ssl = lmcf->ssl_ctx;
+    conf->upstream.ssl_verify = lmcf->ssl_verify;
+    conf->upstream.ssl_session_reuse = 1;
+    conf->upstream.ssl_server_name = 0;
 
     conf->upstream_once = conf->upstream;
     conf->upstream_once.next_upstream = NGX_CONF_BITMASK_SET

@@ -6,6 +6,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,12 +17,23 @@
 #include "lc_log.h"
 
 /* How long a call waits for a first connection before calling the peer
- * absent: long enough for a dial on loopback, short against any deadline. */
+ * absent: long enough for a dial on loopback, short against any deadline;
+ * a TLS handshake (ECDHE and two ECDSA checks in mbedtls) takes longer,
+ * and much longer on a loaded machine. */
 #define LC_RPC_CONNECT_WAIT_MS 200
+#define LC_RPC_TLS_CONNECT_WAIT_MS 2000
+
+/* The process's identity for tls+tcp:// (lc_rpc_client_tls): PEM text,
+ * read once; each client builds its own configuration from it, because the
+ * callee's name to check differs per URL. */
+static struct {
+    char *cert, *key, *ca;
+} lc_rpc_tls;
 
 struct lc_rpc_client {
     nng_socket sock;
     nng_dialer dialer;
+    int64_t connect_wait_ms;
     atomic_int pipes;
     pthread_mutex_t lock;
     pthread_cond_t connected;
@@ -41,6 +53,111 @@ lc_rpc_client_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&c->pipes, 1);
     }
+}
+
+/* A whole file as a NUL-terminated string (PEM is text); NULL on error. */
+static char *
+lc_rpc_read_pem(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)len + 1)) == NULL ||
+        fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        snprintf(err, errlen, "cannot read %s", path);
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[len] = '\0';
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return buf;
+}
+
+int
+lc_rpc_client_tls(const char *cert_file, const char *key_file,
+                  const char *ca_file, char *err, size_t errlen)
+{
+    free(lc_rpc_tls.cert);
+    free(lc_rpc_tls.key);
+    free(lc_rpc_tls.ca);
+    lc_rpc_tls.cert = lc_rpc_tls.key = NULL;
+    if ((lc_rpc_tls.ca = lc_rpc_read_pem(ca_file, err, errlen)) == NULL) {
+        return -1;
+    }
+    if (cert_file == NULL) {
+        return 0;
+    }
+    if ((lc_rpc_tls.cert = lc_rpc_read_pem(cert_file, err, errlen)) == NULL ||
+        (lc_rpc_tls.key = lc_rpc_read_pem(key_file ? key_file : cert_file, err,
+                                          errlen)) == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The host of "tls+tcp://host:port" into `host`; -1 when there is none. */
+static int
+lc_rpc_url_host(const char *url, char *host, size_t len)
+{
+    const char *start = strstr(url, "://"), *end;
+
+    if (start == NULL) {
+        return -1;
+    }
+    start += 3;
+    if (*start == '[') { /* [::1]:7101 */
+        start++;
+        end = strchr(start, ']');
+    } else {
+        end = strrchr(start, ':');
+    }
+    if (end == NULL || end == start || (size_t)(end - start) >= len) {
+        return -1;
+    }
+    memcpy(host, start, (size_t)(end - start));
+    host[end - start] = '\0';
+    return 0;
+}
+
+/* Mutual TLS for a tls+tcp:// dialer: the process's certificate, the
+ * callee's CAs, and the callee's certificate must name the URL's host. */
+static int
+lc_rpc_client_dial_tls(nng_dialer d, const char *url, char *err, size_t errlen)
+{
+    nng_tls_config *cfg;
+    char host[256];
+    int rv;
+
+    if (lc_rpc_tls.ca == NULL) {
+        snprintf(err, errlen, "%s: no TLS identity configured", url);
+        return -1;
+    }
+    if (lc_rpc_url_host(url, host, sizeof(host)) != 0) {
+        snprintf(err, errlen, "%s: no host in the URL", url);
+        return -1;
+    }
+    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
+        snprintf(err, errlen, "tls: %s", nng_strerror(rv));
+        return -1;
+    }
+    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+        (rv = nng_tls_config_server_name(cfg, host)) != 0 ||
+        (rv = nng_tls_config_ca_chain(cfg, lc_rpc_tls.ca, NULL)) != 0 ||
+        (lc_rpc_tls.cert != NULL &&
+         (rv = nng_tls_config_own_cert(cfg, lc_rpc_tls.cert, lc_rpc_tls.key,
+                                       NULL)) != 0) ||
+        (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0) {
+        snprintf(err, errlen, "tls: %s", nng_strerror(rv));
+        nng_tls_config_free(cfg);
+        return -1;
+    }
+    nng_tls_config_free(cfg); /* the dialer holds it */
+    return 0;
 }
 
 lc_rpc_client *
@@ -69,8 +186,23 @@ lc_rpc_client_open(const char *url, size_t max_message, char *err,
     nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, lc_rpc_client_pipe_event, c);
     if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0 ||
         (rv = nng_dialer_set_size(c->dialer, NNG_OPT_RECVMAXSZ, max_message)) !=
-            0 ||
-        (rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+            0) {
+        snprintf(err, errlen, "dial %s: %s", url, nng_strerror(rv));
+        nng_close(c->sock);
+        free(c);
+        return NULL;
+    }
+    c->connect_wait_ms = LC_RPC_CONNECT_WAIT_MS;
+    if (strncmp(url, "tls+", 4) == 0) {
+        c->connect_wait_ms = LC_RPC_TLS_CONNECT_WAIT_MS;
+    }
+    if ((strncmp(url, "tls+", 4) == 0 &&
+         lc_rpc_client_dial_tls(c->dialer, url, err, errlen) != 0)) {
+        nng_close(c->sock);
+        free(c);
+        return NULL;
+    }
+    if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
         snprintf(err, errlen, "dial %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
         free(c);
@@ -145,7 +277,7 @@ lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
     if (deadline_ms <= now) {
         return LC_RPC_TIMEOUT;
     }
-    wait_until = now + LC_RPC_CONNECT_WAIT_MS;
+    wait_until = now + c->connect_wait_ms;
     if (!lc_rpc_client_wait_peer(c, wait_until < deadline_ms ? wait_until
                                                              : deadline_ms)) {
         return LC_RPC_NO_PEER;

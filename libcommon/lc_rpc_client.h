@@ -27,7 +27,23 @@ typedef enum {
     LC_RPC_INTERNAL,  /* out of memory or a local NNG failure */
 } lc_rpc_status;
 
-/* Starts dialing `url` in the background; NULL with `err` on a bad URL. */
+/*
+ * The process's client identity for tls+tcp:// URLs (mutual TLS, README
+ * "Internal calls"): `cert_file` holds its certificate chain, `key_file`
+ * its private key (the same file when both are in one PEM), `ca_file` the
+ * CAs whose certificates a callee may present. Without a certificate
+ * (cert_file NULL) a client still verifies the callee but presents none,
+ * and a callee that requires one cuts it off: only tools use that. Call it
+ * once, before any lc_rpc_client_open(); 0, or -1 with a reason in `err`.
+ */
+int lc_rpc_client_tls(const char *cert_file, const char *key_file,
+                      const char *ca_file, char *err, size_t errlen);
+
+/*
+ * Starts dialing `url` in the background; NULL with `err` on a bad URL. A
+ * tls+tcp:// URL uses the identity of lc_rpc_client_tls() (an error without
+ * one) and checks that the callee's certificate names the URL's host.
+ */
 lc_rpc_client *lc_rpc_client_open(const char *url, size_t max_message,
                                   char *err, size_t errlen);
 void lc_rpc_client_close(lc_rpc_client *c);

@@ -6,6 +6,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -29,7 +30,11 @@ struct lc_rpc_server {
     lc_rpc_server_options opts;
     lc_router *router;
     nng_socket sock;
-    nng_listener listener;
+    /* listeners[i] accepts the callers of specs[i] */
+    const lc_rpc_listener *specs;
+    size_t nlisteners;
+    lc_rpc_listener any; /* `url`, trusting every caller */
+    nng_listener *listeners;
     bool open;
     lc_rpc_worker *workers;
     int nworkers;
@@ -50,6 +55,7 @@ struct lc_rpc_worker {
 
 struct lc_req {
     lc_rpc_worker *worker;
+    const lc_rpc_listener *via; /* who called; NULL: unknown (refused) */
     lc_request *env;
     lc_route_match match;
     int64_t deadline_ms;
@@ -425,6 +431,49 @@ lc_rpc_reset(lc_req *req)
     lc_envelope_free_request(req->env);
 }
 
+/* Whether `name` ("users.GetJwks") is in the NULL-terminated `rpcs`. */
+static bool
+lc_rpc_listed(const char *const *rpcs, const char *name)
+{
+    for (; rpcs != NULL && *rpcs != NULL; rpcs++) {
+        if (strcmp(*rpcs, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Whether the caller `req` came from may make this request: only the edge
+ * speaks for an HTTP client (origin EDGE), and an internal RPC runs only
+ * for the services its service lets call it (lc_service_def.callers).
+ */
+static bool
+lc_rpc_caller_allowed(const lc_req *req)
+{
+    const lc_rpc_listener *via = req->via;
+    const char *path = req->env->path;
+    bool internal = req->env->origin == LINTEL__V1__ORIGIN__ORIGIN_INTERNAL;
+    bool rpc = strncmp(path, "/rpc/", 5) == 0;
+
+    if (via == NULL) {
+        return false;
+    }
+    switch (via->kind) {
+    case LC_RPC_CALLER_OPERATOR:
+        return true;
+    case LC_RPC_CALLER_EDGE:
+        if (req->env->origin == LINTEL__V1__ORIGIN__ORIGIN_EDGE) {
+            return !rpc && strcmp(req->env->method, "RPC") != 0;
+        }
+        return internal && rpc && lc_rpc_listed(via->rpcs, path + 5);
+    case LC_RPC_CALLER_SERVICE:
+        return internal && rpc &&
+               (via->rpcs == NULL || lc_rpc_listed(via->rpcs, path + 5));
+    }
+    return false;
+}
+
 /* Runs one request through the pipeline; leaves the reply in `req`. */
 static const char *
 lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
@@ -450,6 +499,15 @@ lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
     }
     req->deadline_ms = now + budget;
 
+    if (!lc_rpc_caller_allowed(req)) {
+        lc_log(LC_LOG_WARN, req->request_id, NULL,
+               "caller %s may not %s %s (origin %d): refused",
+               req->via ? req->via->caller : "unknown", req->env->method,
+               req->env->path, (int)req->env->origin);
+        lc_req_error(req, 403, "forbidden",
+                     "this caller may not make this request");
+        return "caller_refused";
+    }
     /* Internal RPCs exist only for other services: from the edge they are
      * answered exactly like a path that does not exist. */
     if ((strncmp(req->env->path, "/rpc/", 5) == 0 ||
@@ -527,6 +585,22 @@ lc_rpc_pack(lc_req *req)
     return msg;
 }
 
+/* The listener whose pipe brought `msg`: its caller (lc_rpc_listener). */
+static const lc_rpc_listener *
+lc_rpc_listener_of(const lc_rpc_server *s, nng_msg *msg)
+{
+    nng_listener l = nng_pipe_listener(nng_msg_get_pipe(msg));
+    size_t i;
+
+    for (i = 0; i < s->nlisteners; i++) {
+        if (nng_listener_id(l) > 0 &&
+            nng_listener_id(l) == nng_listener_id(s->listeners[i])) {
+            return &s->specs[i];
+        }
+    }
+    return NULL;
+}
+
 static void
 lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
 {
@@ -539,6 +613,7 @@ lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
 
     memset(&req, 0, sizeof(req));
     req.worker = w;
+    req.via = lc_rpc_listener_of(s, in);
     req.env = lc_envelope_unpack_request(nng_msg_body(in), nng_msg_len(in));
     nng_msg_free(in);
     if (req.env == NULL) {
@@ -661,6 +736,50 @@ lc_rpc_server_print_routes(const lc_rpc_server *s, FILE *out)
     lc_router_each(s->router, lc_rpc_server_print_route, out);
 }
 
+/* Mutual TLS on a tls+tcp:// listener: the service's certificate, and a
+ * peer must present one issued by the CA of this listener's caller. */
+static int
+lc_rpc_listen_tls(const lc_rpc_server *s, const lc_rpc_listener *spec,
+                  nng_listener l)
+{
+    nng_tls_config *cfg;
+    int rv;
+
+    if (spec->ca_file == NULL || s->opts.cert_key_file == NULL) {
+        return NNG_EINVAL;
+    }
+    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0) {
+        return rv;
+    }
+    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
+        (rv = nng_tls_config_ca_file(cfg, spec->ca_file)) == 0 &&
+        (rv = nng_tls_config_cert_key_file(cfg, s->opts.cert_key_file,
+                                           NULL)) == 0) {
+        rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+    }
+    nng_tls_config_free(cfg); /* the listener holds it */
+    return rv;
+}
+
+static int
+lc_rpc_listen(lc_rpc_server *s, const lc_rpc_listener *spec, nng_listener *l,
+              char *err, size_t errlen)
+{
+    int rv;
+
+    if ((rv = nng_listener_create(l, s->sock, spec->url)) != 0 ||
+        (rv = nng_listener_set_size(*l, NNG_OPT_RECVMAXSZ,
+                                    s->opts.max_message)) != 0 ||
+        (strncmp(spec->url, "tls+", 4) == 0 &&
+         (rv = lc_rpc_listen_tls(s, spec, *l)) != 0) ||
+        (rv = nng_listener_start(*l, 0)) != 0) {
+        snprintf(err, errlen, "listen on %s (for %s): %s", spec->url,
+                 spec->caller, nng_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
 int
 lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
 {
@@ -673,13 +792,26 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
     s->open = true;
     /* NNG's default is unlimited: a peer could announce any length. */
     nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message);
-    if ((rv = nng_listener_create(&s->listener, s->sock, s->opts.url)) != 0 ||
-        (rv = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ,
-                                    s->opts.max_message)) != 0 ||
-        (rv = nng_listener_start(s->listener, 0)) != 0) {
-        snprintf(err, errlen, "listen on %s: %s", s->opts.url,
-                 nng_strerror(rv));
+    if (s->opts.nlisteners > 0) {
+        s->specs = s->opts.listeners;
+        s->nlisteners = s->opts.nlisteners;
+    } else {
+        s->any = (lc_rpc_listener){.caller = "any",
+                                   .kind = LC_RPC_CALLER_OPERATOR,
+                                   .url = s->opts.url};
+        s->specs = &s->any;
+        s->nlisteners = 1;
+    }
+    s->listeners = calloc(s->nlisteners, sizeof(nng_listener));
+    if (s->listeners == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    for (i = 0; i < (int)s->nlisteners; i++) {
+        if (lc_rpc_listen(s, &s->specs[i], &s->listeners[i], err, errlen) !=
+            0) {
+            return -1;
+        }
     }
     s->workers = calloc((size_t)s->opts.workers, sizeof(lc_rpc_worker));
     if (s->opts.read_db.conninfo != NULL) {
@@ -723,7 +855,9 @@ lc_rpc_server_stop(lc_rpc_server *s, int grace_ms)
     if (!s->open) {
         return;
     }
-    nng_listener_close(s->listener);
+    for (i = 0; i < (int)s->nlisteners; i++) {
+        nng_listener_close(s->listeners[i]);
+    }
     while (atomic_load(&s->busy) > 0 && lc_clock_mono_ms() < until) {
         usleep(10 * 1000);
     }
@@ -757,6 +891,7 @@ lc_rpc_server_free(lc_rpc_server *s)
     }
     free(s->workers);
     lc_replica_free(s->replica);
+    free(s->listeners);
     lc_router_free(s->router);
     free(s);
 }

@@ -7,6 +7,9 @@
  * own small thread pool (DESIGN §13). Every request gets, in order:
  *   - the envelope unpacked under a size budget (garbage → 400);
  *   - a local deadline from the envelope's time budget;
+ *   - the caller's identity, from the listener the message came through
+ *     (lc_rpc_listener): a request its caller may not make → 403, and no
+ *     handler runs;
  *   - paths under /rpc/ refused unless the origin is INTERNAL (→ 404, as if
  * absent);
  *   - routing by method and path pattern (→ 404 / 405 with Allow);
@@ -44,9 +47,38 @@ typedef struct {
     const char *message;
 } lc_req_constraint;
 
+/*
+ * Who calls through a listener. NNG 1.5.2 cannot tell a handler whose
+ * certificate a TLS peer presented, only that it was verified; so a
+ * service listens once per caller, each listener trusting only the CA
+ * that issues that caller's certificates, and the listener a message came
+ * through is its caller (README, "Internal calls").
+ */
+typedef enum {
+    LC_RPC_CALLER_OPERATOR, /* lintel-call, an operator's tool: anything */
+    LC_RPC_CALLER_EDGE,     /* the edge: origin EDGE, plus its `rpcs` */
+    LC_RPC_CALLER_SERVICE,  /* another service: origin INTERNAL, /rpc/ only */
+} lc_rpc_caller_kind;
+
+typedef struct {
+    const char *caller; /* "edge", "operator", "projects": logs */
+    lc_rpc_caller_kind kind;
+    const char *url; /* tls+tcp://… (or tcp://, ipc:// without TLS) */
+    /* the internal RPCs ("users.GetJwks") it may call, NULL-terminated;
+     * NULL: none for the edge, every one for a service */
+    const char *const *rpcs;
+    const char *ca_file; /* tls+tcp: the CAs of this caller's certificates */
+} lc_rpc_listener;
+
 typedef struct {
     const char *service;    /* "users": logs and metrics */
+    /* where it listens when `listeners` is empty, trusting every caller
+     * (tests and tools) */
     const char *url;        /* "tcp://127.0.0.1:7101" */
+    const lc_rpc_listener *listeners;
+    size_t nlisteners;
+    /* tls+tcp listeners: the service's own certificate and key (PEM) */
+    const char *cert_key_file;
     int workers;            /* threads, each with its own ctx and db */
     size_t max_message;     /* NNG_OPT_RECVMAXSZ, bytes */
     int default_timeout_ms; /* when the envelope carries no budget */

@@ -30,6 +30,7 @@ typedef struct {
     char url_name[64], timeout_name[64], max_name[64];
     char url_default[64], url_help[160], timeout_default[16];
     const char *url;
+    char dial_url[256]; /* `url`'s listener for this service */
     long max_message;
 } lc_service_peer_config;
 
@@ -43,6 +44,7 @@ typedef struct {
     bool db_prepared;
     lc_service_peer_config peers[LC_SERVICE_MAX_PEERS];
     const char *events_url;
+    lc_service_identity identity;
 } lc_service_config;
 
 /* Defaults that depend on the service's name and ports. */
@@ -50,6 +52,97 @@ typedef struct {
     char rpc_url[64], ops_url[64], db_url[128], migrations_dir[128];
     char events_url[64];
 } lc_service_defaults;
+
+/* The slot of each caller: its listener's port is the service's RPC port
+ * + slot × LINTEL_RPC_CALLER_PORT_STEP (lc_service_identity). */
+static const char *const lc_service_slots[] = {
+    "edge", "operator", "users", "projects", "reporting", "billing",
+};
+
+size_t
+lc_service_identity_vars(lc_service_identity *id, lc_config_var *vars)
+{
+    vars[0] = (lc_config_var){
+        "LINTEL_RPC_TLS", "true", LC_CFG_BOOL, 0, 0,
+        "mutual TLS on NNG calls (tls+tcp://); false: plain tcp://, which "
+        "trusts whoever reaches a port",
+        &id->tls};
+    vars[1] = (lc_config_var){
+        "LINTEL_TLS_DIR", "/etc/lintel/tls", LC_CFG_STRING, 0, 0,
+        "certificates: <name>.pem (own certificate and key), ca/<caller>.crt, "
+        "ca/services.crt",
+        &id->dir};
+    vars[2] = (lc_config_var){
+        "LINTEL_RPC_CALLER_PORT_STEP", "300", LC_CFG_INT, 1, 10000,
+        "a caller's listener: RPC port + slot x step (edge 0, operator 1, "
+        "users 2, projects 3, reporting 4, billing 5)",
+        &id->port_step};
+    return LC_SERVICE_IDENTITY_VARS;
+}
+
+int
+lc_service_identity_use(const lc_service_identity *id, const char *self,
+                        char *err, size_t errlen)
+{
+    char cert[512], ca[512];
+
+    if (!id->tls) {
+        return 0;
+    }
+    snprintf(cert, sizeof(cert), "%s/%s.pem", id->dir, self);
+    snprintf(ca, sizeof(ca), "%s/ca/services.crt", id->dir);
+    return lc_rpc_client_tls(cert, cert, ca, err, errlen);
+}
+
+static int
+lc_service_slot(const char *caller)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(lc_service_slots) / sizeof(lc_service_slots[0]);
+         i++) {
+        if (strcmp(lc_service_slots[i], caller) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int
+lc_service_caller_url(const lc_service_identity *id, const char *base,
+                      const char *caller, char *out, size_t outlen)
+{
+    int slot = lc_service_slot(caller);
+    const char *host = strstr(base, "://"), *colon;
+    char *end;
+    long port;
+    int n;
+
+    if (slot < 0 || host == NULL) {
+        return -1;
+    }
+    host += 3;
+    if (strncmp(base, "ipc://", 6) == 0) {
+        n = slot == 0 ? snprintf(out, outlen, "%s", base)
+                      : snprintf(out, outlen, "%s.%s", base, caller);
+        return n > 0 && (size_t)n < outlen ? 0 : -1;
+    }
+    colon = strrchr(host, ':');
+    if (colon == NULL) {
+        return -1;
+    }
+    port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port <= 0) {
+        return -1;
+    }
+    port += slot * id->port_step;
+    if (port > 65535) {
+        return -1;
+    }
+    n = snprintf(out, outlen, "%s://%.*s:%ld", id->tls ? "tls+tcp" : "tcp",
+                 (int)(colon - host), host, port);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
 
 /* The three settings of each peer (lc_service_peer). */
 static size_t
@@ -172,6 +265,7 @@ lc_service_vars(const lc_service_def *def, lc_service_config *c,
           "NNG pub URL announcing the highest committed event seq",
           &c->events_url);
     }
+    n += lc_service_identity_vars(&c->identity, vars + n);
     n = lc_service_peer_vars(def, c, vars, n);
 #undef V
     for (i = 0; i < def->nvars && n < LC_SERVICE_MAX_VARS; i++) {
@@ -240,17 +334,31 @@ lc_service_open_outbox(const lc_service_def *def, const lc_service_config *c)
 }
 
 static int
-lc_service_open_peers(const lc_service_def *def, const lc_service_config *c)
+lc_service_open_peers(const lc_service_def *def, lc_service_config *c)
 {
     char err[256];
     size_t i;
 
+    if (lc_service_identity_use(&c->identity, def->name, err, sizeof(err)) !=
+        0) {
+        fprintf(stderr, "lintel-%s: LINTEL_TLS_DIR: %s\n", def->name, err);
+        return -1;
+    }
     for (i = 0; i < def->npeers && i < LC_SERVICE_MAX_PEERS; i++) {
+        lc_service_peer_config *pc = &c->peers[i];
+
+        if (lc_service_caller_url(&c->identity, pc->url, def->name,
+                                  pc->dial_url, sizeof(pc->dial_url)) != 0) {
+            fprintf(stderr, "lintel-%s: %s: no port to call %s at\n",
+                    def->name, pc->url_name, pc->url);
+            lc_service_close_peers(def);
+            return -1;
+        }
         if (def->peers[i].url != NULL) {
-            *def->peers[i].url = c->peers[i].url;
+            *def->peers[i].url = pc->dial_url;
         }
         *def->peers[i].client = lc_rpc_client_open(
-            c->peers[i].url, (size_t)c->peers[i].max_message, err, sizeof(err));
+            pc->dial_url, (size_t)pc->max_message, err, sizeof(err));
         if (*def->peers[i].client == NULL) {
             fprintf(stderr, "lintel-%s: %s: %s\n", def->name,
                     c->peers[i].url_name, err);
@@ -271,9 +379,77 @@ lc_service_stop_app(const lc_service_def *def)
     lc_service_close_outbox(def);
 }
 
+/* Where the service listens, one listener per caller (lc_rpc_listener). */
+typedef struct {
+    lc_rpc_listener l[2 + LC_SERVICE_MAX_CALLERS];
+    char url[2 + LC_SERVICE_MAX_CALLERS][256];
+    char ca[2 + LC_SERVICE_MAX_CALLERS][512];
+    char cert[512];
+    size_t n;
+} lc_service_listeners;
+
 static int
-lc_service_serve(const lc_service_def *def, const lc_service_config *c)
+lc_service_listener(const lc_service_config *c, lc_service_listeners *ls,
+                    const char *caller, lc_rpc_caller_kind kind,
+                    const char *const *rpcs)
 {
+    size_t i = ls->n;
+
+    if (i == sizeof(ls->l) / sizeof(ls->l[0]) ||
+        lc_service_caller_url(&c->identity, c->rpc_url, caller, ls->url[i],
+                              sizeof(ls->url[i])) != 0) {
+        fprintf(stderr, "LINTEL_RPC_URL: no port for the caller %s in %s\n",
+                caller, c->rpc_url);
+        return -1;
+    }
+    snprintf(ls->ca[i], sizeof(ls->ca[i]), "%s/ca/%s.crt", c->identity.dir,
+             caller);
+    ls->l[i] = (lc_rpc_listener){.caller = caller,
+                                 .kind = kind,
+                                 .url = ls->url[i],
+                                 .rpcs = rpcs,
+                                 .ca_file = ls->ca[i]};
+    ls->n++;
+    return 0;
+}
+
+/* The edge's (with the internal RPCs it may call), the operator's and
+ * those of the declared callers. */
+static int
+lc_service_make_listeners(const lc_service_def *def,
+                          const lc_service_config *c, lc_service_listeners *ls)
+{
+    const char *const *edge_rpcs = NULL;
+    size_t i;
+
+    snprintf(ls->cert, sizeof(ls->cert), "%s/%s.pem", c->identity.dir,
+             def->name);
+    for (i = 0; i < def->ncallers; i++) {
+        if (strcmp(def->callers[i].name, "edge") == 0) {
+            edge_rpcs = def->callers[i].rpcs;
+        }
+    }
+    if (lc_service_listener(c, ls, "edge", LC_RPC_CALLER_EDGE, edge_rpcs) !=
+            0 ||
+        lc_service_listener(c, ls, "operator", LC_RPC_CALLER_OPERATOR, NULL) !=
+            0) {
+        return -1;
+    }
+    for (i = 0; i < def->ncallers; i++) {
+        if (strcmp(def->callers[i].name, "edge") != 0 &&
+            lc_service_listener(c, ls, def->callers[i].name,
+                                LC_RPC_CALLER_SERVICE,
+                                def->callers[i].rpcs) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+lc_service_serve(const lc_service_def *def, lc_service_config *c)
+{
+    lc_service_listeners listeners = {0};
     lc_rpc_server_options ro = {0};
     lc_ops_options oo = {0};
     lc_rpc_server *server;
@@ -307,8 +483,14 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (lc_service_make_listeners(def, c, &listeners) != 0) {
+        return 2;
+    }
     ro.service = def->name;
     ro.url = c->rpc_url;
+    ro.listeners = listeners.l;
+    ro.nlisteners = listeners.n;
+    ro.cert_key_file = listeners.cert;
     ro.workers = (int)c->workers;
     ro.max_message = (size_t)c->max_message;
     ro.default_timeout_ms = (int)c->timeout_ms;
@@ -370,8 +552,10 @@ lc_service_serve(const lc_service_def *def, const lc_service_config *c)
         return 1;
     }
     lc_log(LC_LOG_INFO, NULL, NULL,
-           "version %s (proto sha256:%s): serving on %s (ops %s, %ld workers)",
-           LC_VERSION, LC_PROTO_SHA256, c->rpc_url, c->ops_url, c->workers);
+           "version %s (proto sha256:%s): serving on %s (ops %s, %ld workers, "
+           "%zu callers, TLS %s)",
+           LC_VERSION, LC_PROTO_SHA256, c->rpc_url, c->ops_url, c->workers,
+           listeners.n, c->identity.tls ? "on" : "off");
 
     sigwait(&sigs, &sig);
     lc_log(LC_LOG_INFO, NULL, NULL, "signal %d: draining", sig);

@@ -36,7 +36,9 @@
 
 /*
  * Another service this one calls over NNG. lc_service gives it three
- * settings, LINTEL_<NAME>_RPC_URL (default tcp://127.0.0.1:<port>),
+ * settings, LINTEL_<NAME>_RPC_URL (default tcp://127.0.0.1:<port>, the
+ * callee's own LINTEL_RPC_URL: the client dials the listener of its slot
+ * there, lc_service_caller_url),
  * LINTEL_<NAME>_TIMEOUT_MS and LINTEL_<NAME>_RPC_MAX_MESSAGE (NAME the
  * upper-case name), opens its client before `start` and closes it after
  * `stop`. A peer is never a readiness check: a service whose peer is down
@@ -56,6 +58,50 @@ typedef struct {
 } lc_service_peer;
 
 #define LC_SERVICE_MAX_PEERS 4
+
+/*
+ * A caller this service lets in besides the operator (lintel-call) and,
+ * for origin EDGE, the edge: a service that calls its internal RPCs, or
+ * "edge" for the internal RPCs the edge itself calls. It gets a listener
+ * of its own (README, "Internal calls"), which trusts only the CA of its
+ * certificates; a caller that is not declared reaches no handler.
+ */
+typedef struct {
+    const char *name; /* "projects", or "edge" */
+    /* the internal RPCs it may call ("users.GetCaller"), NULL-terminated;
+     * NULL: every one (a service), none (the edge) */
+    const char *const *rpcs;
+} lc_service_caller;
+
+#define LC_SERVICE_MAX_CALLERS 4
+
+/*
+ * How a process of the kit authenticates its NNG calls: mutual TLS with
+ * the certificates of LINTEL_TLS_DIR, and the port of each caller's
+ * listener (its slot: edge 0, operator 1, users 2, projects 3, reporting 4,
+ * billing 5) at the service's RPC port + slot × LINTEL_RPC_CALLER_PORT_STEP.
+ */
+typedef struct {
+    bool tls;        /* LINTEL_RPC_TLS */
+    const char *dir; /* LINTEL_TLS_DIR */
+    long port_step;  /* LINTEL_RPC_CALLER_PORT_STEP */
+} lc_service_identity;
+
+#define LC_SERVICE_IDENTITY_VARS 3
+
+/* Fills `vars` with the three settings of `id`; returns their number. */
+size_t lc_service_identity_vars(lc_service_identity *id, lc_config_var *vars);
+
+/* Makes `self` ("billing") the identity of this process's clients
+ * (lc_rpc_client_tls); nothing without TLS. 0, or -1 with `err`. */
+int lc_service_identity_use(const lc_service_identity *id, const char *self,
+                            char *err, size_t errlen);
+
+/* The URL at which `caller` reaches the service whose RPC URL is `base`:
+ * the port of its slot, tls+tcp:// with TLS (ipc://: "<path>.<caller>",
+ * never TLS). 0, or -1 for an unknown caller or a URL without a port. */
+int lc_service_caller_url(const lc_service_identity *id, const char *base,
+                          const char *caller, char *out, size_t outlen);
 
 /*
  * A service's domain events (lc_outbox) in <name>.events. lc_service gives
@@ -86,6 +132,8 @@ typedef struct {
     bool read_replica;
     const lc_service_peer *peers; /* the services it calls */
     size_t npeers;
+    const lc_service_caller *callers; /* the services that call it */
+    size_t ncallers;
     const lc_service_outbox *outbox; /* NULL: it publishes no events */
     int (*routes)(lc_rpc_server *s); /* registers handlers; 0 or -1 */
     void *app;                       /* passed to handlers (lc_req_app) */

@@ -39,6 +39,14 @@ READY_TIMEOUT=${LINTEL_READY_TIMEOUT:-30}
 HTTP_PORT=${LINTEL_HTTP_PORT:-8080}
 BASE_DOMAIN=${LINTEL_BASE_DOMAIN:-lintel.localhost}
 NGINX_MODULE=${LINTEL_NGINX_MODULE:-$ROOT/build/gateway/ngx_http_lintel_module.so}
+# Internal calls: mutual TLS (README, "Internal calls") unless
+# LINTEL_RPC_TLS=false; the private CA and certificates live in TLS_DIR.
+case "${LINTEL_RPC_TLS:-true}" in
+false | 0 | no | off) RPC_TLS=false ;;
+*) RPC_TLS=true ;;
+esac
+TLS_DIR=$RUN_DIR/tls
+CALLER_PORT_STEP=${LINTEL_RPC_CALLER_PORT_STEP:-300}
 
 # Services in start order, with their default ports (DESIGN §2).
 declare -A RPC_DEFAULT=([users]=7101 [projects]=7102 [reporting]=7103 [billing]=7104)
@@ -256,6 +264,30 @@ start_redis() {
     die "redis is not answering on port $REDIS_PORT"
 }
 
+# --- internal calls: certificates, the operator's lintel-call ----------------
+# The first start makes the private PKI (compose/tls.sh): a CA and a
+# certificate per identity, keys 0600 (nginx's master reads the edge's as
+# root, before it drops privileges).
+ensure_tls() {
+    [ -s "$TLS_DIR/ca/services.crt" ] && return
+    bash "$ROOT/compose/tls.sh" "$TLS_DIR" >"$LOG_DIR/tls.log" 2>&1 ||
+        { tail_log "$LOG_DIR/tls.log"; die "cannot make the TLS certificates"; }
+    say "stack: made the private CA and certificates in $TLS_DIR"
+}
+
+# The URL of a service's operator listener (slot 1, lc_service_identity).
+operator_url() {
+    local scheme=tcp
+    [ "$RPC_TLS" = true ] && scheme=tls+tcp
+    echo "$scheme://127.0.0.1:$(( $(cur_rpc_port "$1") + CALLER_PORT_STEP ))"
+}
+
+# lintel-call as the operator: operator_url, the operator's certificate.
+operator_call() {
+    LINTEL_CALL_CERT=$TLS_DIR/operator.pem LINTEL_CALL_KEY=$TLS_DIR/operator.pem \
+        LINTEL_CALL_CA=$TLS_DIR/ca/services.crt "$BIN_DIR/lintel-call" "$@"
+}
+
 # --- services ------------------------------------------------------------
 service_env() {
     local s=$1 pwvar redis_pwvar
@@ -270,6 +302,9 @@ service_env() {
     redis_pwvar="LINTEL_REDIS_$(upper "$s")_PASSWORD"
     echo "LINTEL_REDIS_PASSWORD=${!redis_pwvar}"
     echo "LINTEL_MIGRATIONS_DIR=$ROOT/migrations/$s"
+    echo "LINTEL_RPC_TLS=$RPC_TLS"
+    echo "LINTEL_TLS_DIR=$TLS_DIR"
+    echo "LINTEL_RPC_CALLER_PORT_STEP=$CALLER_PORT_STEP"
     if [ "$s" = users ]; then
         users_env
         echo "LINTEL_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
@@ -373,6 +408,8 @@ render_nginx_conf() {
         -e "s|@EDGE_TENANT_BURST@|$EDGE_TENANT_BURST|g" \
         -e "s|@EDGE_CONN_PER_IP@|$EDGE_CONN_PER_IP|g" \
         -e "s|@EDGE_CLIENT_TIMEOUT@|$EDGE_CLIENT_TIMEOUT|g" \
+        -e "s|@RPC_SSL@|$([ "$RPC_TLS" = true ] && echo on || echo off)|g" \
+        -e "s|@TLS_DIR@|$TLS_DIR|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
 }
 
@@ -467,10 +504,10 @@ json_string() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 seed_demo() {
     local url t slug name out
     [ -x "$BIN_DIR/lintel-users" ] || return 0
-    url=tcp://127.0.0.1:$(cur_rpc_port users)
+    url=$(operator_url users)
     for t in acme:Acme globex:Globex; do
         slug=${t%%:*} name=${t#*:}
-        out=$("$BIN_DIR/lintel-call" "$url" POST /api/signup --json \
+        out=$(operator_call "$url" POST /api/signup --json \
             "{\"tenant_slug\":\"$slug\",\"tenant_name\":\"$name\",\"name\":\"$name owner\",\"email\":\"owner@$slug.test\",\"password\":$(json_string "$DEMO_PASSWORD")}" 2>&1) ||
             { say "$out"; die "seed: sign-up of $slug failed"; }
         grep -Eq '"status": *(201|409)' <<<"$out" || { say "$out"; die "seed: sign-up of $slug failed"; }
@@ -711,6 +748,9 @@ write_stack_env() {
         echo "LINTEL_RUN_DIR=$RUN_DIR"
         echo "LINTEL_PG_PORT=$PG_PORT"
         echo "LINTEL_REDIS_PORT=$REDIS_PORT"
+        echo "LINTEL_RPC_TLS=$RPC_TLS"
+        echo "LINTEL_TLS_DIR=$TLS_DIR"
+        echo "LINTEL_RPC_CALLER_PORT_STEP=$CALLER_PORT_STEP"
         edge_enabled && echo "LINTEL_HTTP_PORT=$HTTP_PORT"
         for s in $(services); do
             echo "LINTEL_$(upper "$s")_RPC_PORT=$(rpc_port "$s")"
@@ -729,6 +769,7 @@ cmd_up() {
     bootstrap_db
     if [ "${LINTEL_PG_REPLICA:-0}" = 1 ]; then start_replica; fi
     start_redis
+    ensure_tls
     ensure_signing_key
     start_smtp_sink
     local s
@@ -745,7 +786,7 @@ cmd_up() {
     say "  postgres  127.0.0.1:$PG_PORT   (database lintel)"
     say "  redis     127.0.0.1:$REDIS_PORT"
     for s in $(services); do
-        say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(cur_rpc_port "$s")   ops http://127.0.0.1:$(cur_ops_port "$s")/readyz"
+        say "  $s$(printf '%*s' $((10 - ${#s})) '')tcp://127.0.0.1:$(cur_rpc_port "$s")   ops http://127.0.0.1:$(cur_ops_port "$s")/readyz   operator $(operator_url "$s")"
     done
     if edge_enabled; then
         say "  edge      http://$BASE_DOMAIN:$HTTP_PORT (platform)   http://acme.$BASE_DOMAIN:$HTTP_PORT (tenant acme)"

@@ -25,6 +25,7 @@
 #include "invoice_pdf.h"
 #include "lc_clock.h"
 #include "lc_page.h"
+#include "lc_service.h"
 #include "lintel/v1/users.pb-c.h"
 #include "proration.h"
 
@@ -405,7 +406,8 @@ invoice_command(int argc, char **argv)
 {
     static const char *db_url, *users_url;
     static long users_timeout_ms;
-    static const lc_config_var vars[] = {
+    static lc_service_identity identity;
+    static lc_config_var vars[3 + LC_SERVICE_IDENTITY_VARS] = {
         {"LINTEL_DB_URL", "postgresql://lintel_billing@127.0.0.1:55432/lintel",
          LC_CFG_STRING, 0, 0, "PostgreSQL connection string", &db_url},
         {"LINTEL_USERS_RPC_URL", "tcp://127.0.0.1:7101", LC_CFG_URL, 0, 0,
@@ -418,7 +420,7 @@ invoice_command(int argc, char **argv)
     billing_date d;
     lc_rpc_client *users;
     lc_db *db;
-    char err[256];
+    char err[256], dial_url[256];
     int rc;
 
     if (argc != 4 || strcmp(argv[2], "--as-of") != 0 ||
@@ -426,9 +428,21 @@ invoice_command(int argc, char **argv)
         fprintf(stderr, "usage: lintel-billing invoice --as-of YYYY-MM-DD\n");
         return 2;
     }
+    lc_service_identity_vars(&identity, vars + 3);
     lc_config_load_or_exit("lintel-billing invoice", vars,
                            sizeof(vars) / sizeof(vars[0]));
-    users = lc_rpc_client_open(users_url, 1048576, err, sizeof(err));
+    /* billing's identity and listener at users, as the service's own */
+    if (lc_service_identity_use(&identity, "billing", err, sizeof(err)) != 0) {
+        fprintf(stderr, "lintel-billing: LINTEL_TLS_DIR: %s\n", err);
+        return 2;
+    }
+    if (lc_service_caller_url(&identity, users_url, "billing", dial_url,
+                              sizeof(dial_url)) != 0) {
+        fprintf(stderr, "lintel-billing: LINTEL_USERS_RPC_URL: no port in %s\n",
+                users_url);
+        return 2;
+    }
+    users = lc_rpc_client_open(dial_url, 1048576, err, sizeof(err));
     if (users == NULL) {
         fprintf(stderr, "lintel-billing: LINTEL_USERS_RPC_URL: %s\n", err);
         return 2;

@@ -50,6 +50,18 @@ static const lc_service_peer billing_peers[] = {
      .timeout_ms = &app.projects_timeout_ms},
 };
 
+/* Who may call its internal RPCs, and which (lc_service_caller). */
+static const char *const billing_entitlement_rpcs[] = {
+    "billing.CheckEntitlement", NULL};
+/* users also asks for billing's readiness, for GET /api/health */
+static const char *const billing_users_rpcs[] = {"billing.CheckEntitlement",
+                                                 "billing.Ready", NULL};
+
+static const lc_service_caller billing_callers[] = {
+    {.name = "users", .rpcs = billing_users_rpcs},
+    {.name = "projects", .rpcs = billing_entitlement_rpcs},
+};
+
 static int
 billing_all_routes(lc_rpc_server *s)
 {
@@ -163,6 +175,8 @@ main(int argc, char **argv)
         .uses_redis = true,
         .peers = billing_peers,
         .npeers = sizeof(billing_peers) / sizeof(billing_peers[0]),
+        .callers = billing_callers,
+        .ncallers = sizeof(billing_callers) / sizeof(billing_callers[0]),
         .routes = billing_all_routes,
         .app = &app,
         .start = billing_start,

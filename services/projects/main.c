@@ -37,6 +37,19 @@ static const lc_service_peer projects_peers[] = {
      .default_timeout_ms = 200},
 };
 
+/* Who may call its internal RPCs, and which (lc_service_caller). */
+static const char *const projects_reporting_rpcs[] = {"projects.EventsSince",
+                                                      NULL};
+static const char *const projects_billing_rpcs[] = {"projects.CountProjects",
+                                                    NULL};
+static const char *const projects_users_rpcs[] = {"projects.Ready", NULL};
+
+static const lc_service_caller projects_callers[] = {
+    {.name = "reporting", .rpcs = projects_reporting_rpcs},
+    {.name = "billing", .rpcs = projects_billing_rpcs},
+    {.name = "users", .rpcs = projects_users_rpcs}, /* GET /api/health */
+};
+
 /* Constraints whose violation is the client's mistake, not a bug. */
 static const lc_req_constraint projects_constraints[] = {
     {.constraint = "projects_tenant_code_key",
@@ -93,6 +106,8 @@ main(int argc, char **argv)
         .uses_redis = true,
         .peers = projects_peers,
         .npeers = sizeof(projects_peers) / sizeof(projects_peers[0]),
+        .callers = projects_callers,
+        .ncallers = sizeof(projects_callers) / sizeof(projects_callers[0]),
         .routes = projects_all_routes,
         .app = &app,
         .constraints = projects_constraints,

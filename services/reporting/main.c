@@ -103,6 +103,13 @@ reporting_start(const lc_db_options *db, const lc_cache_options *cache,
     return 0;
 }
 
+/* Who may call its internal RPCs, and which (lc_service_caller). */
+static const char *const reporting_users_rpcs[] = {"reporting.Ready", NULL};
+
+static const lc_service_caller reporting_callers[] = {
+    {.name = "users", .rpcs = reporting_users_rpcs}, /* GET /api/health */
+};
+
 static void
 reporting_stop(void *arg)
 {
@@ -124,6 +131,8 @@ main(int argc, char **argv)
         .peers = reporting_peers,
         .npeers = sizeof(reporting_peers) / sizeof(reporting_peers[0]),
         .routes = reporting_all_routes,
+        .callers = reporting_callers,
+        .ncallers = sizeof(reporting_callers) / sizeof(reporting_callers[0]),
         .app = &app,
         .start = reporting_start,
         .stop = reporting_stop,

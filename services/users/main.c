@@ -101,6 +101,24 @@ static const lc_service_peer users_peers[] = {
      .default_timeout_ms = 300},
 };
 
+/* Who may call its internal RPCs, and which (lc_service_caller). */
+static const char *const users_edge_rpcs[] = {"users.ResolveTenant",
+                                              "users.GetJwks", NULL};
+static const char *const users_projects_rpcs[] = {"users.GetCaller",
+                                                  "users.GetUser", NULL};
+static const char *const users_reporting_rpcs[] = {"users.GetCaller",
+                                                   "users.EventsSince", NULL};
+static const char *const users_billing_rpcs[] = {
+    "users.GetCaller", "users.EventsSince", "users.CountSeats",
+    "users.SetTenantStatus", NULL};
+
+static const lc_service_caller users_callers[] = {
+    {.name = "edge", .rpcs = users_edge_rpcs},
+    {.name = "projects", .rpcs = users_projects_rpcs},
+    {.name = "reporting", .rpcs = users_reporting_rpcs},
+    {.name = "billing", .rpcs = users_billing_rpcs},
+};
+
 static int
 users_all_routes(lc_rpc_server *s)
 {
@@ -155,6 +173,8 @@ main(int argc, char **argv)
         .uses_redis = true,
         .peers = users_peers,
         .npeers = sizeof(users_peers) / sizeof(users_peers[0]),
+        .callers = users_callers,
+        .ncallers = sizeof(users_callers) / sizeof(users_callers[0]),
         .outbox = &users_events,
         .routes = users_all_routes,
         .app = &app,

@@ -62,7 +62,14 @@ for _ in $(seq 1 150); do
     sleep 0.2
 done
 [ -n "$tenant" ] || { echo "bench: billing made no subscription" >&2; exit 1; }
-url=tcp://127.0.0.1:$LINTEL_BILLING_RPC_PORT
+# users' listener at billing (slot 2, README "Internal calls"), with the
+# users service's certificate: the check as users and projects make it
+if [ "${LINTEL_RPC_TLS:-true}" = false ]; then
+    url=tcp://127.0.0.1:$((LINTEL_BILLING_RPC_PORT + 2 * 300))
+else
+    url=tls+tcp://127.0.0.1:$((LINTEL_BILLING_RPC_PORT + 2 * 300))
+    export LINTEL_CALL_CERT=$run/tls/users.pem LINTEL_CALL_CA=$run/tls/ca/services.crt
+fi
 billing_pid=$(cat "$run/pids/billing.pid")
 cpustat() { /usr/bin/python3 "$root/tests/bench/cpustat.py" "$@"; }
 

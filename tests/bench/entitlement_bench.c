@@ -9,12 +9,15 @@
  * the one lc_rpc_call_method sends for projects and users (origin internal,
  * RPC /rpc/billing.CheckEntitlement, the tenant, a CheckEntitlementRequest
  * for one more project), so the service does exactly a real check's work.
+ * A tls+tcp:// URL is dialled with mutual TLS as users or projects dial it:
+ * LINTEL_CALL_CERT (certificate and key, one PEM) and LINTEL_CALL_CA.
  * Prints "<checks> <seconds> <checks/s>"; exits 1 when any reply is not a
  * 200 carrying an answer with a plan. The billing issue's bar: 20,000
  * checks/s on this machine (tests/bench/entitlement.sh).
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -138,6 +141,35 @@ pack_request(const char *tenant_id)
     return 0;
 }
 
+/* nng_dial, with the caller's certificate for a tls+tcp:// URL */
+static int
+dial(nng_socket sock, const char *url)
+{
+    const char *cert = getenv("LINTEL_CALL_CERT"), *ca = getenv("LINTEL_CALL_CA");
+    nng_tls_config *cfg;
+    nng_dialer d;
+    int rv;
+
+    if (strncmp(url, "tls+", 4) != 0) {
+        return nng_dial(sock, url, NULL, 0);
+    }
+    if (cert == NULL || ca == NULL) {
+        return NNG_EINVAL;
+    }
+    if ((rv = nng_dialer_create(&d, sock, url)) != 0 ||
+        (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
+        return rv;
+    }
+    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
+        (rv = nng_tls_config_server_name(cfg, "127.0.0.1")) == 0 &&
+        (rv = nng_tls_config_ca_file(cfg, ca)) == 0 &&
+        (rv = nng_tls_config_cert_key_file(cfg, cert, NULL)) == 0) {
+        rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+    }
+    nng_tls_config_free(cfg);
+    return rv != 0 ? rv : nng_dialer_start(d, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,7 +194,7 @@ main(int argc, char **argv)
         (rv = nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME,
                                 NNG_DURATION_INFINITE)) != 0 ||
         (rv = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 1 << 20)) != 0 ||
-        (rv = nng_dial(sock, argv[1], NULL, 0)) != 0) {
+        (rv = dial(sock, argv[1])) != 0) {
         fprintf(stderr, "entitlement_bench: %s: %s\n", argv[1],
                 nng_strerror(rv));
         return 2;

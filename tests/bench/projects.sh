@@ -7,6 +7,9 @@
 #       role, under row-level security: PostgreSQL's share of (g) alone;
 #   (g) authenticated GET /api/projects/:id through the edge;
 #   (l) authenticated GET /api/projects?limit=25 through the edge;
+#   and then, the same stack restarted with LINTEL_RPC_TLS=false (its data
+#   kept), (g) again without mutual TLS between the edge and the services
+#   (README, "Internal calls"): (g)/(g off) is what TLS costs this route;
 # and prints requests/s, p50, p99, CPU time and context switches per
 # request (tests/bench/cpustat.py), and the ratios g/p, l/p. Goals: g/p >=
 # 17% (the edge upstream issue), the projects issue's g/p >= 35% with
@@ -220,3 +223,27 @@ print(f"kit goals: g/p >= 22%: {met(get / pg >= 0.22)};  "
       f"projects outside NNG {g_split['projects']:.0f} us <= 30 us: "
       f"{met(g_split['projects'] <= 30)}")
 PY
+
+# (g) without TLS: the stack again with plain tcp:// listeners and
+# lintel_ssl off, the same data and token; rounds as above.
+echo "bench: restarting the stack with LINTEL_RPC_TLS=false for (g) without TLS" >&2
+bash "$stack" down >/dev/null 2>&1
+LINTEL_RPC_TLS=false bash "$stack" up 2>"$run/up-plain.log" ||
+    { tail -30 "$run/up-plain.log" >&2; exit 1; }
+curl -fsS -o /dev/null -H "$host" -H "$auth" "$edge/api/projects/$id"
+for r in $(seq 1 "$rounds"); do
+    bench_wrk "plain.$r" "/api/projects/$id"
+done
+m=$(for r in $(seq 1 "$rounds"); do echo "$(rate "$run/plain.$r.txt") $r"; done |
+    sort -g | awk '{ r[NR] = $2 } END { print r[int((NR + 1) / 2)] }')
+cp "$run/plain.$m.txt" "$run/plain.txt"
+cp "$run/cpu.plain.$m" "$run/cpu.plain"
+plain_rps=$(rps "$run/plain.txt")
+printf '\n'
+row "case" "req/s" "p50 ms" "p99 ms" "cpu us/req" "switch/req"
+row "(g) GET /api/projects/:id, TLS on" "$get_rps" \
+    "$(ms 50% "$run/get.txt")" "$(ms 99% "$run/get.txt")" $(cpu get)
+row "(g) GET /api/projects/:id, TLS off" "$plain_rps" \
+    "$(ms 50% "$run/plain.txt")" "$(ms 99% "$run/plain.txt")" $(cpu plain)
+awk -v on="$get_rps" -v off="$plain_rps" \
+    'BEGIN { printf "(g) TLS on / off: %.2f\n", on / off }'

@@ -12,6 +12,10 @@
 #   (k) as (c), to a second instance of the service pinned to one CPU
 #       (--cpu, as LINTEL_CPU does for the real services),
 #   (s) as (c), each reply 1 MiB, with each worker's RSS before and after,
+#   (t) as (c), over mutual TLS (README, "Internal calls"): a second nginx
+#       from the same configuration with lintel_ssl on, to a third instance
+#       of the service on a tls+tcp:// listener that requires the edge's
+#       certificate: (c) is the same path with TLS off,
 # and prints requests/s, p50, p99, CPU time and context switches per request
 # (tests/bench/cpustat.py), the ratios c/a, c/b, d/a, and the issue's goals:
 # c/b >= 0.8, (c) <= 6 switches per request, (c)'s p99 <= 2 x (b)'s, and
@@ -50,6 +54,10 @@ cleanup() {
         /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -s quit 2>/dev/null || true
         sleep 0.5
     fi
+    if [ -f "$run/tls-edge/nginx.pid" ]; then
+        /usr/sbin/nginx -p "$run/tls-edge" -c "$run/tls-edge/nginx.conf" -s quit 2>/dev/null || true
+        sleep 0.5
+    fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     # a service that does not stop within 5 s is stopped hard
     for p in "${pids[@]}"; do
@@ -66,6 +74,7 @@ free_port() {
 
 http_port=$(free_port); stock_port=$(free_port); up_port=$(free_port)
 nng_port=$(free_port); pinned_port=$(free_port); pinned_http=$(free_port)
+tls_port=$(free_port); tls_http=$(free_port)
 nng_url=tcp://127.0.0.1:$nng_port
 
 echo "bench: signing $fresh tokens..." >&2
@@ -79,12 +88,32 @@ pids+=($!)
     2> "$run/service-pinned.log" &
 pids+=($!)
 
+# (t): the certificates (each names every upstream of the example), the
+# service on tls+tcp:// trusting the edge's CA only
+bash "$root/compose/tls.sh" "$run/tls" users projects reporting billing
+"$service" --listen "tls+tcp://127.0.0.1:$tls_port" --config "$run/service.json" \
+    --workers "${BENCH_SERVICE_WORKERS:-64}" --tls-cert "$run/tls/users.pem" \
+    --tls-ca "$run/tls/ca/edge.crt" 2> "$run/service-tls.log" &
+pids+=($!)
+
+mkdir -p "$run/nginx.d" "$run/tls-edge/nginx.d"
+sed -e "s|@BASE_DOMAIN@|$base|g" -e "s|@HTTP_PORT@|$tls_http|g" \
+    -e "s|@USERS_ADDR@|127.0.0.1:$tls_port|g" \
+    -e "s|@PROJECTS_ADDR@|127.0.0.1:$tls_port|g" \
+    -e "s|@REPORTING_ADDR@|127.0.0.1:$tls_port|g" \
+    -e "s|@BILLING_ADDR@|127.0.0.1:$tls_port|g" \
+    -e "s|@RPC_SSL@|on|g" -e "s|@TLS_DIR@|$run/tls|g" \
+    -e "s|@RUN_DIR@|$run/tls-edge|g" -e "s|@MODULE_PATH@|$module|g" \
+    "$root/gateway-module/nginx.conf.example" > "$run/tls-edge/nginx.conf"
+sed -i "1i user root;" "$run/tls-edge/nginx.conf"
+
 mkdir -p "$run/nginx.d"
 sed -e "s|@BASE_DOMAIN@|$base|g" -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@USERS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@PROJECTS_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@REPORTING_ADDR@|127.0.0.1:$nng_port|g" \
     -e "s|@BILLING_ADDR@|127.0.0.1:$nng_port|g" \
+    -e "s|@RPC_SSL@|off|g" -e "s|@TLS_DIR@|$run/tls|g" \
     -e "s|@RUN_DIR@|$run|g" -e "s|@MODULE_PATH@|$module|g" \
     -e "s|@EDGE_IP_RATE@|1000000r/s|g" -e "s|@EDGE_IP_BURST@|1000000|g" \
     -e "s|@EDGE_USER_RATE@|1000000r/s|g" -e "s|@EDGE_USER_BURST@|1000000|g" \
@@ -136,6 +165,7 @@ CONF
 
 /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -t -q
 /usr/sbin/nginx -p "$run" -c "$run/nginx.conf"
+/usr/sbin/nginx -p "$run/tls-edge" -c "$run/tls-edge/nginx.conf"
 sleep 0.5
 
 token=$(cat "$run/token")
@@ -151,15 +181,19 @@ check "http://127.0.0.1:$stock_port/proxy"
 check -H "Host: $host" -H "Authorization: Bearer $token" "$api"
 pinned_api=http://127.0.0.1:$pinned_http/api/projects/bench
 check -H "Host: $host" -H "Authorization: Bearer $token" "$pinned_api"
+tls_api=http://127.0.0.1:$tls_http/api/projects/bench
+check -H "Host: $host" -H "Authorization: Bearer $token" "$tls_api"
 
 # The processes whose CPU time cpustat.py splits out: the nginx workers
 # (one thread each) and the NNG service.
 groups() {
     local w workers=
-    for w in $(pgrep -P "$(cat "$run/nginx.pid")"); do
+    for w in $(pgrep -P "$(cat "$run/nginx.pid")") \
+             $(pgrep -P "$(cat "$run/tls-edge/nginx.pid")"); do
         workers+="$w,"
     done
-    echo "nginx=$workers" "service=${pids[0]}" "pinned-service=${pids[1]}"
+    echo "nginx=$workers" "service=${pids[0]}" "pinned-service=${pids[1]}" \
+        "tls-service=${pids[2]}"
 }
 
 # kB of resident memory of each nginx worker, summed, and the largest
@@ -225,6 +259,8 @@ for r in $(seq 1 "$rounds"); do
     measure_floor "e.$r" > "$run/res.e.$r"
     measure "k.$r" -H "Host: $host" -H "Authorization: Bearer $token" \
         "$pinned_api" > "$run/res.k.$r"
+    measure "t.$r" -H "Host: $host" -H "Authorization: Bearer $token" \
+        "$tls_api" > "$run/res.t.$r"
     rss > "$run/rss.s.$r.before"
     measure "s.$r" -H "Host: $host" -H "Authorization: Bearer $token" \
         "http://127.0.0.1:$http_port/api/projects/big/1048576" > "$run/res.s.$r"
@@ -237,18 +273,20 @@ median() {   # case: its median round's results to res.<case>, cpu.<case>
     cp "$run/res.$1.$m" "$run/res.$1"
     cp "$run/cpu.$1.$m" "$run/cpu.$1"
 }
-for x in a b c d e k s; do median "$x"; done
+for x in a b c d e k s t; do median "$x"; done
 a=$(cat "$run/res.a") b=$(cat "$run/res.b") c=$(cat "$run/res.c")
 d=$(cat "$run/res.d") e=$(cat "$run/res.e") s=$(cat "$run/res.s")
-k=$(cat "$run/res.k")
+k=$(cat "$run/res.k") t=$(cat "$run/res.t")
 # (c), for the goal of tests/bench/reporting.sh's dashboard case
 mkdir -p "$build/bench" && echo "${c%% *}" > "$build/bench/c.rps"
 
-if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log"; then
-    echo "bench: nginx logged alerts:" >&2
-    grep '\[alert\]\|\[crit\]\|\[emerg\]' "$run/nginx-error.log" >&2
-    exit 1
-fi
+for log in "$run/nginx-error.log" "$run/tls-edge/nginx-error.log"; do
+    if grep -q '\[alert\]\|\[crit\]\|\[emerg\]' "$log"; then
+        echo "bench: nginx logged alerts:" >&2
+        grep '\[alert\]\|\[crit\]\|\[emerg\]' "$log" >&2
+        exit 1
+    fi
+done
 
 # cpu µs/req and switches/req: the whole machine (wrk included) per request
 printf '%-44s %12s %9s %9s %8s %11s %12s\n' case "requests/s" "p50 ms" \
@@ -264,8 +302,9 @@ line "(d) lintel, fresh token per request" "$d" d
 line "(e) NNG alone: C client, same service" "$e" e
 line "(k) as (c), the service pinned to one CPU" "$k" k
 line "(s) as (c), 1 MiB replies" "$s" s
+line "(t) as (c), mutual TLS to the service" "$t" t
 ratio() { awk -v x="${1%% *}" -v y="${2%% *}" 'BEGIN { printf "%.2f", x / y }'; }
-echo "ratios of the medians: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")  k/b $(ratio "$k" "$b")"
+echo "ratios of the medians: c/a $(ratio "$c" "$a")  c/b $(ratio "$c" "$b")  d/a $(ratio "$d" "$a")  k/b $(ratio "$k" "$b")  t/c $(ratio "$t" "$c") (TLS on / off)"
 echo "c/b round by round: $(for r in $(seq 1 "$rounds"); do
     ratio "$(cat "$run/res.c.$r")" "$(cat "$run/res.b.$r")"; echo -n " "; done)"
 echo "k/b round by round: $(for r in $(seq 1 "$rounds"); do
@@ -299,6 +338,7 @@ split() {
 }
 split c
 split k
+split t
 split e
 # A floor for (c) on this machine: wrk and nginx's HTTP work (all of (a))
 # plus NNG's round trip at its best (all of (e), client and service); the

@@ -170,6 +170,14 @@ def rules_to(policy, direction, label):
     return out
 
 
+# A caller's listener at a service: its port + slot x step (lc_service.h).
+SLOTS = ["edge", "operator", "users", "projects", "reporting", "billing"]
+
+
+def caller_port(env, rpc_port, caller):
+    return rpc_port + SLOTS.index(caller) * int(env["LINTEL_RPC_CALLER_PORT_STEP"])
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_match_declared_peers(rendered, services, overlay):
     r = rendered[overlay]
@@ -191,7 +199,8 @@ def test_network_policies_match_declared_peers(rendered, services, overlay):
             hint = env.get(f"LINTEL_{peer.upper()}_EVENTS_URL")
             assert (hint is not None) == \
                 (f"LINTEL_{peer.upper()}_EVENTS_URL" in svc.vars)
-            want = {url_port(url)}
+            # it dials the peer's listener for it (lc_service_identity)
+            want = {caller_port(env, url_port(url), name)}
             if hint is not None:
                 assert url_host(hint) == peer
                 assert url_port(hint) == url_port(
@@ -213,7 +222,7 @@ def test_network_policies_match_declared_peers(rendered, services, overlay):
             callers.add("edge")
         assert set(ingress) == callers, (overlay, name, ingress)
         for caller, ports in ingress.items():
-            want = {svc.rpc_port}
+            want = {caller_port(env, svc.rpc_port, caller)}
             if caller != "edge" and \
                     f"LINTEL_{name.upper()}_EVENTS_URL" in services[caller].vars:
                 want.add(url_port(env["LINTEL_EVENTS_URL"]))
@@ -288,6 +297,12 @@ def test_edge_nginx_conf_passes_nginx_t_with_the_module(rendered, tmp_path):
                   flags=re.M)
     conf = conf.replace("include /etc/lintel/site.conf;", "include %s;" % site)
     conf = re.sub(r"server [\w.-]+:(\d+);", r"server 127.0.0.1:\1;", conf)
+    # the lintel-rpc-* Secrets' files: a PKI made as compose/tls.sh makes it
+    tls = tmp_path / "tls"
+    assert run(["bash", os.path.join(ROOT, "compose", "tls.sh"),
+                str(tls)]).returncode == 0
+    assert "/run/secrets/lintel-tls/edge.pem" in conf
+    conf = conf.replace("/run/secrets/lintel-tls/", str(tls) + "/")
     f = tmp_path / "nginx.conf"
     f.write_text(conf)
     r = run(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", str(tmp_path),

@@ -78,8 +78,25 @@ class Stack:
         )
 
     # --- services over NNG ------------------------------------------------
-    def rpc_url(self, service):
-        return f"tcp://127.0.0.1:{self.env[f'LINTEL_{service.upper()}_RPC_PORT']}"
+    @property
+    def tls(self):
+        return self.env.get("LINTEL_RPC_TLS", "true") == "true"
+
+    def rpc_url(self, service, caller="operator"):
+        """Where `caller` reaches the service: the listener of its slot
+        (lc_service_identity), tls+tcp:// unless the stack runs without TLS."""
+        slot = ["edge", "operator", "users", "projects", "reporting",
+                "billing"].index(caller)
+        port = (int(self.env[f"LINTEL_{service.upper()}_RPC_PORT"])
+                + slot * int(self.env["LINTEL_RPC_CALLER_PORT_STEP"]))
+        return f"{'tls+tcp' if self.tls else 'tcp'}://127.0.0.1:{port}"
+
+    def identity_env(self, identity="operator"):
+        """lintel-call's certificate options for `identity`."""
+        tls = self.run_dir / "tls"
+        return {"LINTEL_CALL_CERT": str(tls / f"{identity}.pem"),
+                "LINTEL_CALL_KEY": str(tls / f"{identity}.pem"),
+                "LINTEL_CALL_CA": str(tls / "ca" / "services.crt")}
 
     def ops_url(self, service, path):
         port = self.env[f"LINTEL_{service.upper()}_OPS_PORT"]
@@ -90,6 +107,7 @@ class Stack:
         p = subprocess.run(
             [str(BIN / "lintel-call"), self.rpc_url(service), *args],
             capture_output=True, text=True, timeout=timeout,
+            env=dict(os.environ, **self.identity_env()),
         )
         reply = json.loads(p.stdout) if p.stdout.strip() else None
         return p.returncode, reply, p.stderr

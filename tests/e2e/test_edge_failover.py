@@ -98,6 +98,8 @@ class Edge:
                          f"127.0.0.1:{stack.env['LINTEL_BILLING_RPC_PORT']}",
                      "@RUN_DIR@": str(run_dir),
                      "@MODULE_PATH@": str(MODULE),
+                     "@RPC_SSL@": "on" if stack.tls else "off",
+                     "@TLS_DIR@": str(stack.run_dir / "tls"),
                      "@EDGE_CLIENT_TIMEOUT@": "10s",
                      **{"@" + k[len("LINTEL_"):] + "@": v
                         for k, v in SUITE_EDGE_LIMITS.items()}}.items():

@@ -53,6 +53,7 @@
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "lintel/v1/envelope.pb-c.h"
 #include "lintel/v1/users.pb-c.h"
@@ -631,9 +632,31 @@ static void worker_cb(void *arg)
     }
 }
 
+/* A tls+tcp:// listener (the bench's TLS case): our certificate, and a
+ * peer must present one of `ca`'s, as a Lintel service's listener does. */
+static void listen_tls(nng_socket sock, const char *url, const char *cert,
+                       const char *ca)
+{
+    nng_listener l;
+    nng_tls_config *cfg;
+    int rv;
+
+    if ((rv = nng_listener_create(&l, sock, url)) != 0 ||
+        (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0)
+        fatal("nng_listener_create", rv);
+    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+        (rv = nng_tls_config_ca_file(cfg, ca)) != 0 ||
+        (rv = nng_tls_config_cert_key_file(cfg, cert, NULL)) != 0 ||
+        (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+        fatal("tls", rv);
+    nng_tls_config_free(cfg);
+    if ((rv = nng_listener_start(l, 0)) != 0)
+        fatal("nng_listener_start", rv);
+}
+
 int main(int argc, char **argv)
 {
-    const char *url = NULL;
+    const char *url = NULL, *tls_cert = NULL, *tls_ca = NULL;
     int workers = 32, i, rv, sig;
     size_t max_recv = MAX_MSG;
     nng_socket sock;
@@ -645,6 +668,10 @@ int main(int argc, char **argv)
             url = argv[++i];
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config_path = argv[++i];
+        else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
+            tls_cert = argv[++i];
+        else if (strcmp(argv[i], "--tls-ca") == 0 && i + 1 < argc)
+            tls_ca = argv[++i];
         else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
             workers = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-recv") == 0 && i + 1 < argc)
@@ -668,7 +695,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s --listen URL --config FILE [--workers N] "
-                    "[--max-recv BYTES] [--call-log FILE] [--cpu N]\n",
+                    "[--max-recv BYTES] [--call-log FILE] [--cpu N] "
+                    "[--tls-cert PEM --tls-ca CAFILE]\n",
                     argv[0]);
             return 2;
         }
@@ -703,7 +731,9 @@ int main(int argc, char **argv)
         if ((rv = nng_ctx_open(&ws[i].ctx, sock)) != 0)
             fatal("nng_ctx_open", rv);
     }
-    if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
+    if (tls_cert != NULL && tls_ca != NULL)
+        listen_tls(sock, url, tls_cert, tls_ca);
+    else if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
         fatal("nng_listen", rv);
     for (i = 0; i < workers; i++) {
         ws[i].state = ST_RECV;

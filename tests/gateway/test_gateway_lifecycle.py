@@ -180,13 +180,18 @@ def test_example_configuration_passes_nginx_t(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
     env = dict(os.environ, LINTEL_RUN_DIR=str(tmp_path / "run"),
-               LINTEL_NGINX_MODULE=MODULE)
+                   LINTEL_NGINX_MODULE=MODULE)
     env = {k: v for k, v in env.items() if not k.startswith("LINTEL_EDGE_")}
     r = subprocess.run(["bash", os.path.join(root, "compose", "local",
                                              "stack.sh"),
                         "edge-config", str(tmp_path)],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    # the certificates the edge presents and trusts (lintel_ssl_*), where
+    # the stack keeps them
+    subprocess.run(["bash", os.path.join(root, "compose", "tls.sh"),
+                    str(tmp_path / "run" / "tls")], check=True,
+                   capture_output=True)
     path = tmp_path / "nginx.conf"
     text = path.read_text()
     # placeholders outside the header comment

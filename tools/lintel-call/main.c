@@ -9,7 +9,10 @@
  *
  * The reply is printed as one JSON object: status, content_type, headers
  * and body (JSON bodies inline, protobuf replies of --rpc decoded to JSON,
- * anything else as a string). Exit status: 0 a reply came, 2 usage,
+ * anything else as a string). A tls+tcp:// URL is called with mutual TLS
+ * (--cert/--key/--ca, or LINTEL_CALL_CERT, LINTEL_CALL_KEY, LINTEL_CALL_CA):
+ * a service answers the operator's certificate on its operator listener
+ * (README, "Internal calls"). Exit status: 0 a reply came, 2 usage,
  * 3 timeout, 4 no peer, 5 undecodable reply, 1 anything else.
  */
 #include <errno.h>
@@ -37,7 +40,7 @@ static const ProtobufCServiceDescriptor *const call_services[] = {
 typedef struct {
     const char *url, *method, *path, *rpc, *json, *body_file, *raw_file;
     const char *tenant, *user, *role, *session, *request_id, *query;
-    const char *origin, *client_ip;
+    const char *origin, *client_ip, *cert, *key, *ca;
     long timeout_ms, budget_ms, raw_size;
     const char *headers[CALL_MAX_HEADERS];
     int nheaders;
@@ -63,6 +66,12 @@ call_usage(void)
             "5000)\n"
             "  --budget MS          the deadline sent in the envelope "
             "(default: --timeout)\n"
+            "  --cert FILE --key FILE  the client certificate and key of a "
+            "tls+tcp:// call\n"
+            "                       (env LINTEL_CALL_CERT, LINTEL_CALL_KEY; "
+            "none: no certificate)\n"
+            "  --ca FILE            the CAs of the service's certificate (env "
+            "LINTEL_CALL_CA)\n"
             "  --raw-file FILE      send FILE's bytes instead of an envelope\n"
             "  --raw-size N         send N bytes of junk instead of an "
             "envelope\n");
@@ -75,6 +84,9 @@ call_parse(int argc, char **argv, call_args *a)
 
     memset(a, 0, sizeof(*a));
     a->timeout_ms = 5000;
+    a->cert = getenv("LINTEL_CALL_CERT");
+    a->key = getenv("LINTEL_CALL_KEY");
+    a->ca = getenv("LINTEL_CALL_CA");
     a->raw_size = -1;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -128,6 +140,12 @@ call_parse(int argc, char **argv, call_args *a)
             a->timeout_ms = strtol(val, NULL, 10);
         } else if (strcmp(arg, "--budget") == 0) {
             a->budget_ms = strtol(val, NULL, 10);
+        } else if (strcmp(arg, "--cert") == 0) {
+            a->cert = val;
+        } else if (strcmp(arg, "--key") == 0) {
+            a->key = val;
+        } else if (strcmp(arg, "--ca") == 0) {
+            a->ca = val;
         } else {
             return -1;
         }
@@ -323,6 +341,15 @@ main(int argc, char **argv)
 
     if (call_parse(argc, argv, &a) != 0) {
         call_usage();
+        return 2;
+    }
+    if (strncmp(a.url, "tls+", 4) == 0 &&
+        (a.ca == NULL ||
+         lc_rpc_client_tls(a.cert != NULL && a.cert[0] ? a.cert : NULL,
+                           a.key != NULL && a.key[0] ? a.key : NULL, a.ca, err,
+                           sizeof(err)) != 0)) {
+        fprintf(stderr, "lintel-call: %s\n",
+                a.ca == NULL ? "a tls+tcp:// URL needs --ca" : err);
         return 2;
     }
     client = lc_rpc_client_open(a.url, 64 * 1024 * 1024, err, sizeof(err));
