@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN, ROOT, wait_until
+from conftest import BIN, ROOT, SUITE_EDGE_LIMITS, wait_until
 from projects_api import new_tenant
 from users_api import BASE
 
@@ -165,7 +165,10 @@ class Edge:
         text = (ROOT / "gateway-module" / "nginx.conf.example").read_text()
         for k, v in {"@BASE_DOMAIN@": BASE, "@HTTP_PORT@": str(self.port),
                      "@RUN_DIR@": str(run_dir), "@MODULE_PATH@": str(MODULE),
-                     "@RPC_SSL@": "on", "@TLS_DIR@": str(tls_dir)}.items():
+                     "@RPC_SSL@": "on", "@TLS_DIR@": str(tls_dir),
+                     "@EDGE_CLIENT_TIMEOUT@": "10s",
+                     **{"@" + k[len("LINTEL_"):] + "@": v
+                        for k, v in SUITE_EDGE_LIMITS.items()}}.items():
             text = text.replace(k, v)
         for s in ("users", "projects", "reporting", "billing"):
             text = text.replace(
