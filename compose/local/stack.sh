@@ -31,6 +31,7 @@ READY_TIMEOUT=${LINTEL_READY_TIMEOUT:-30}
 HTTP_PORT=${LINTEL_HTTP_PORT:-8080}
 BASE_DOMAIN=${LINTEL_BASE_DOMAIN:-lintel.localhost}
 NGINX_MODULE=${LINTEL_NGINX_MODULE:-$ROOT/build/gateway/ngx_http_lintel_module.so}
+WEB_ROOT=${LINTEL_WEB_ROOT:-$ROOT/build/web}
 
 # Services in start order, with their default ports (DESIGN §2).
 declare -A RPC_DEFAULT=([users]=7101 [projects]=7102 [reporting]=7103 [billing]=7104)
@@ -262,6 +263,7 @@ start_nginx() {
         -e "s|@BILLING_ADDR@|127.0.0.1:$(cur_rpc_port billing)|g" \
         -e "s|@RUN_DIR@|$dir|g" \
         -e "s|@MODULE_PATH@|$NGINX_MODULE|g" \
+        -e "s|@WEB_ROOT@|$WEB_ROOT|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
     /usr/sbin/nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$LOG_DIR/nginx-test.log" 2>&1 ||
         { tail_log "$LOG_DIR/nginx-test.log"; die "nginx: invalid configuration"; }
