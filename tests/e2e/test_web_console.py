@@ -3,6 +3,7 @@ its edge: web/tests/browser/console.mjs drives it (playwright-core) and
 checks every main screen with axe; here, the stack and the budgets.
 
 The console is built into build/web by `make web` (make test does it)."""
+import datetime
 import gzip
 import os
 import pathlib
@@ -10,6 +11,8 @@ import re
 import subprocess
 
 from conftest import ROOT
+from test_billing import trialing_tenant
+from test_billing_invoices import month_start, run_invoicing, set_period
 
 WEB_OUT = ROOT / "build" / "web"
 SHOTS = ROOT / "build" / "web-shots"
@@ -46,13 +49,29 @@ def test_spa_routes_fall_back_to_the_console_and_api_stays_the_api(api):
     assert r.status_code == 401 and r.json()["error"]["code"] == "missing_token"
 
 
-def test_console_in_the_browser(stack):
-    env = dict(os.environ,
+def browser(stack, script, **env):
+    """Runs web/tests/browser/<script> against the stack's edge."""
+    env = dict(os.environ, **env,
                LINTEL_HTTP_PORT=stack.env["LINTEL_HTTP_PORT"],
                LINTEL_MAIL_DIR=str(pathlib.Path(stack.run_dir) / "mail"),
                LINTEL_SHOTS_DIR=str(SHOTS))
-    p = subprocess.run(["node", "tests/browser/console.mjs"], cwd=ROOT / "web",
+    p = subprocess.run(["node", f"tests/browser/{script}"], cwd=ROOT / "web",
                        env=env, capture_output=True, text=True, timeout=300)
     print(p.stdout)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+
+
+def test_console_in_the_browser(stack):
+    browser(stack, "console.mjs")
     assert (SHOTS / "board.png").exists()
+
+
+def test_billing_in_the_browser(stack, api):
+    """A company whose last month ended and was invoiced: the plan, the
+    invoice's PDF, a prorated change, and the free plan's project limit."""
+    t = trialing_tenant(api)
+    today = datetime.date.today()
+    set_period(stack, t, "active", month_start(today, 1), month_start(today))
+    r = run_invoicing(stack, today.isoformat())
+    assert r.returncode == 0, r.stderr
+    browser(stack, "billing.mjs", LINTEL_WEB_SLUG=t["slug"])

@@ -13,6 +13,7 @@ import { Projects } from "./pages/Projects";
 import { ProjectBoard } from "./pages/ProjectBoard";
 import { Reports } from "./pages/Reports";
 import { Members } from "./pages/Members";
+import { Billing } from "./pages/Billing";
 
 export function App() {
   const loc = useLocation();
@@ -97,6 +98,7 @@ function TenantConsole({ tenant, path }: { tenant: string; path: string }) {
       <Link to="/">Projects</Link>
       <Link to="/reports">Reports</Link>
       {can(me, "admin") && <Link to="/members">Members</Link>}
+      {can(me, "admin") && <Link to="/billing">Billing</Link>}
       <span className="who">
         {me.name} ({me.role})
       </span>
@@ -114,6 +116,7 @@ function TenantConsole({ tenant, path }: { tenant: string; path: string }) {
   else if ((m = match("/projects/:id", path))) page = <ProjectBoard id={m.id} />;
   else if (path === "/reports") page = <Reports />;
   else if (path === "/members") page = <Members />;
+  else if (path === "/billing") page = <Billing />;
   else page = <p>There is no page here. <Link to="/">Projects</Link></p>;
   return (
     <MeContext.Provider value={me}>
