@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, onSessionChange, refresh, signOut } from "./api";
+import { api, dropSession, onSessionChange, refresh, signOut } from "./api";
 import { tenantOf } from "./host";
 import { Link, match, navigate, useLocation } from "./router";
 import { can, MeContext, type Me } from "./session";
@@ -14,17 +14,12 @@ import { ProjectBoard } from "./pages/ProjectBoard";
 import { Reports } from "./pages/Reports";
 import { Members } from "./pages/Members";
 import { Billing } from "./pages/Billing";
+import { Admin } from "./pages/Admin";
 
 export function App() {
   const loc = useLocation();
   const tenant = tenantOf(location.hostname);
-  if (tenant === null) {
-    return (
-      <Shell title="Lintel">
-        <Signup />
-      </Shell>
-    );
-  }
+  if (tenant === null) return <PlatformConsole path={loc.pathname} />;
   return <TenantConsole tenant={tenant} path={loc.pathname} />;
 }
 
@@ -37,6 +32,30 @@ function Shell(props: { title: string; nav?: React.ReactNode; children: React.Re
       </header>
       <main id="main">{props.children}</main>
     </>
+  );
+}
+
+// The apex: sign-up of a new company; /admin the platform's operator, who
+// gets an access token only (no session to refresh: signs in again).
+function PlatformConsole({ path }: { path: string }) {
+  const [signedIn, setSignedIn] = useState(false);
+  useEffect(() => onSessionChange(setSignedIn), []);
+  if (path !== "/admin") {
+    return (
+      <Shell title="Lintel" nav={<nav aria-label="Main"><Link to="/admin">Operator sign-in</Link></nav>}>
+        <Signup />
+      </Shell>
+    );
+  }
+  const nav = signedIn ? (
+    <nav aria-label="Main">
+      <button type="button" onClick={dropSession}>Sign out</button>
+    </nav>
+  ) : undefined;
+  return (
+    <Shell title="Lintel operator" nav={nav}>
+      {signedIn ? <Crash><Admin /></Crash> : <Login platform onSignedIn={() => setSignedIn(true)} />}
+    </Shell>
   );
 }
 

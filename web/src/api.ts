@@ -176,6 +176,11 @@ export async function acceptInvitation(token: string, name: string,
   setSession(await res.json());
 }
 
+// Forgets the access token: the platform's operator has no session to end.
+export function dropSession(): void {
+  setSession(null);
+}
+
 // The logout routes clear the cookie only for a browser: they need the
 // header too, which raw() does not add to other calls.
 async function sendAuth(path: string): Promise<Response> {

@@ -2,7 +2,8 @@ import { useState, type FormEvent } from "react";
 import { login, api } from "../api";
 import { ErrorBox } from "../components/ErrorBox";
 
-export function Login({ onSignedIn }: { onSignedIn: () => void }) {
+// `platform`: the apex's operator sign-in, which has no password reset.
+export function Login({ onSignedIn, platform = false }: { onSignedIn: () => void; platform?: boolean }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [resetSent, setResetSent] = useState(false);
@@ -49,10 +50,12 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
                  autoComplete="current-password" required />
         </div>
         <button type="submit" disabled={busy}>Sign in</button>
-        <button type="button" className="link" onClick={() => void forgot()}
-                disabled={!email}>
-          Forgot the password?
-        </button>
+        {!platform && (
+          <button type="button" className="link" onClick={() => void forgot()}
+                  disabled={!email}>
+            Forgot the password?
+          </button>
+        )}
       </form>
       {resetSent && <p role="status">If {email} has an account here, a reset link is on its way.</p>}
       <ErrorBox error={error} />

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { apex, call, finish, host, launch, mail, PASSWORD, screen, SHOTS, step,
-         tokenOf } from "./lib.mjs";
+import { apex, call, check, finish, host, launch, mail, PASSWORD, screen, SHOTS,
+         step, tokenOf } from "./lib.mjs";
 
 const browser = await launch();
 
@@ -200,6 +200,29 @@ try {
   await p2.screenshot({ path: path.join(SHOTS, "error-other-tenant.png") });
   // the first company's cookie is not the second's
   assert.equal((await other2.cookies(`${host(slug)}/api/auth/refresh`)).length, 0);
+
+  step("the platform's operator on the apex suspends and reactivates it");
+  const op = await (await browser.newContext()).newPage();
+  await op.goto(`${apex}/admin`);
+  await screen(op, "operator-sign-in", op.getByRole("heading", { name: "Sign in" }));
+  await op.getByLabel("Email").fill("admin@lintel.localhost");
+  await op.getByLabel("Password").fill("lintel-admin-pass");
+  await op.getByRole("button", { name: "Sign in" }).click();
+  await op.getByRole("heading", { name: "Tenants" }).waitFor();
+  const row = op.locator(`[data-tenant="${slug2}"]`);
+  await op.locator("tr[data-tenant]").first().waitFor();
+  while (!(await row.isVisible())) {
+    const before = await op.locator("tr[data-tenant]").count();
+    await op.getByRole("button", { name: "More tenants" }).click();
+    await op.waitForFunction((n) => document.querySelectorAll("tr[data-tenant]").length > n, before);
+  }
+  await check(op, "admin");
+  op.once("dialog", (d) => d.accept());
+  await op.getByRole("button", { name: `Suspend ${slug2}` }).click();
+  await op.getByRole("button", { name: `Reactivate ${slug2}` }).waitFor();
+  await op.getByLabel("Status").selectOption("suspended");
+  await op.getByRole("button", { name: `Reactivate ${slug2}` }).click();
+  await op.getByRole("button", { name: `Suspend ${slug2}` }).waitFor();
 
   step("delete a task, with confirmation");
   await page.goto(projectUrl);

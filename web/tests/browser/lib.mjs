@@ -64,12 +64,17 @@ export async function screen(page, name, ready) {
     best = Math.min(best, Math.round(await page.evaluate(() => performance.now())));
   }
   timings[name] = best;
+  await check(page, name);
+  console.log(`   ${name}: interactive in ${best} ms, axe clean`);
+}
+
+// The screen as it is now: photographed, and checked by axe.
+export async function check(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const axe = await new AxeBuilder({ page }).analyze();
   const bad = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`), [],
                    `${name}: accessibility violations`);
-  console.log(`   ${name}: interactive in ${best} ms, axe clean`);
 }
 
 // The first mail to `to` whose text matches `rx` (the SMTP sink's folder).
