@@ -41,7 +41,6 @@ function usePaged<T>(path: string, params: Record<string, string>) {
       setLoading(false);
     }
   }
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => void load(null), [path, key]);
   return { rows, setRows, cursor, loading, error, more: () => load(cursor) };
 }

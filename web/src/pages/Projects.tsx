@@ -48,7 +48,6 @@ export function Projects() {
     history.replaceState(null, "", `/projects${query({ status, q, sort })}`);
     const t = setTimeout(() => void load(null), q ? 250 : 0);
     return () => clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [status, q, sort]);
 
   return (
