@@ -201,6 +201,26 @@ try {
   // the first company's cookie is not the second's
   assert.equal((await other2.cookies(`${host(slug)}/api/auth/refresh`)).length, 0);
 
+  step("a forgotten password, reset from the mail's link");
+  const r = await (await browser.newContext()).newPage();
+  await r.goto(`${host(slug2)}/login`);
+  await r.getByLabel("Email").fill(`owner@${slug2}.test`);
+  await r.getByRole("button", { name: "Forgot the password?" }).click();
+  await r.getByText("a reset link is on its way").waitFor();
+  const reset = await mail(`owner@${slug2}.test`, /reset-password\?token=([A-Za-z0-9_-]+)/);
+  await r.goto(`${host(slug2)}/reset-password?token=${reset}`);
+  await screen(r, "reset-password", r.getByRole("heading", { name: "Choose a new password" }));
+  await r.getByLabel("New password").fill("x");
+  await r.getByRole("button", { name: "Set the password" }).click();
+  await r.locator('[data-field="new_password"]').waitFor();
+  await r.getByLabel("New password").fill(`${PASSWORD} 2`);
+  await r.getByRole("button", { name: "Set the password" }).click();
+  await r.getByRole("link", { name: "Sign in" }).click();
+  await r.getByLabel("Email").fill(`owner@${slug2}.test`);
+  await r.getByLabel("Password").fill(`${PASSWORD} 2`);
+  await r.getByRole("button", { name: "Sign in" }).click();
+  await r.getByText("No projects yet.").waitFor();
+
   step("the platform's operator on the apex suspends and reactivates it");
   const op = await (await browser.newContext()).newPage();
   await op.goto(`${apex}/admin`);
