@@ -15,6 +15,7 @@ import { Reports } from "./pages/Reports";
 import { Members } from "./pages/Members";
 import { Billing } from "./pages/Billing";
 import { Admin } from "./pages/Admin";
+import { Profile } from "./pages/Profile";
 
 export function App() {
   const loc = useLocation();
@@ -118,9 +119,9 @@ function TenantConsole({ tenant, path }: { tenant: string; path: string }) {
       <Link to="/reports">Reports</Link>
       {can(me, "admin") && <Link to="/members">Members</Link>}
       {can(me, "admin") && <Link to="/billing">Billing</Link>}
-      <span className="who">
+      <Link to="/profile" className="who">
         {me.name} ({me.role})
-      </span>
+      </Link>
       <button type="button" onClick={() => void signOut(false)}>
         Sign out
       </button>
@@ -136,6 +137,9 @@ function TenantConsole({ tenant, path }: { tenant: string; path: string }) {
   else if (path === "/reports") page = <Reports />;
   else if (path === "/members") page = <Members />;
   else if (path === "/billing") page = <Billing />;
+  else if (path === "/profile") {
+    page = <Profile me={me} onChange={() => void api<Me>("GET", "/api/users/me").then(setMe, setError)} />;
+  }
   else page = <p>There is no page here. <Link to="/">Projects</Link></p>;
   return (
     <MeContext.Provider value={me}>

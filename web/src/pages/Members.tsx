@@ -8,20 +8,11 @@ import type { Member } from "../types";
 
 const ROLES = ["owner", "admin", "manager", "member", "viewer"] as const;
 
-interface Session {
-  id: string;
-  created_at: string;
-  last_used_at: string;
-  user_agent: string;
-  current: boolean;
-}
-
 // Members and invitations (admin and owner), roles within the caller's
-// own; the caller's sessions, each revocable.
+// own.
 export function Members() {
   const me = useMe()!;
   const members = useLoad(() => all<Member>("/api/users"), []);
-  const sessions = useLoad(() => all<Session>("/api/auth/sessions"), []);
   const [error, setError] = useState<unknown>(null);
   const [invited, setInvited] = useState<string | null>(null);
   const grantable = ROLES.filter((r) => r !== "owner" || me.role === "owner");
@@ -51,16 +42,6 @@ export function Members() {
       setError(err);
     }
     members.reload();
-  }
-
-  async function revoke(s: Session) {
-    setError(null);
-    try {
-      await api("DELETE", `/api/auth/sessions/${s.id}`);
-    } catch (err) {
-      setError(err);
-    }
-    sessions.reload();
   }
 
   return (
@@ -116,20 +97,6 @@ export function Members() {
             })}
           </tbody>
         </table>
-      )}
-      <h2>Your sessions</h2>
-      <ErrorBox error={sessions.error} />
-      {sessions.data && (
-        <ul className="sessions">
-          {sessions.data.map((s) => (
-            <li key={s.id}>
-              {s.user_agent || "unknown browser"}, last used {s.last_used_at}
-              {s.current ? " (this one)" : (
-                <button type="button" onClick={() => void revoke(s)}>Revoke</button>
-              )}
-            </li>
-          ))}
-        </ul>
       )}
     </section>
   );

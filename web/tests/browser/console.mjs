@@ -171,6 +171,16 @@ try {
   }
   assert.equal(await vpage.locator('[draggable="true"]').count(), 0);
   assert.equal(await vpage.getByRole("link", { name: "Members" }).count(), 0);
+  step("the viewer's own profile: name, password, sessions");
+  await vpage.getByRole("link", { name: "Vic Viewer (viewer)" }).click();
+  await screen(vpage, "profile", vpage.locator('[data-session="current"]'));
+  await vpage.getByLabel("Name", { exact: true }).fill("Victoria Viewer");
+  await vpage.getByRole("button", { name: "Save the name" }).click();
+  await vpage.getByRole("link", { name: "Victoria Viewer (viewer)" }).waitFor();
+  await vpage.getByLabel("Current password").fill("not the password");
+  await vpage.getByLabel("New password").fill(`${PASSWORD} 3`);
+  await vpage.getByRole("button", { name: "Change the password" }).click();
+  await vpage.getByTestId("request-id").waitFor();
   const vtoken = await tokenOf(slug, viewerEmail);
   const refused = await call(slug, "POST", `/api/projects/${projectId}/tasks`,
                              { token: vtoken, body: { title: "sneaky" } });
