@@ -1,7 +1,9 @@
 # Lintel: build, test, run, bench. The only entry points a person needs.
 #
 #   make          build everything into build/
-#   make run      start the local stack, follow its logs, stop it on Ctrl-C
+#   make run      build the web console, start the local stack, follow its
+#                 logs, stop it on Ctrl-C
+#   make web      the web console (web/) into build/web, served by the edge
 #   make test     unit tests, the spec's checks, then the end-to-end suite on a
 #                 throw-away stack (every response checked against the spec)
 #   make contract redocly lint of proto/openapi.yaml and its typed client
@@ -66,7 +68,7 @@ NPX       := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 -include gateway-module/module.mk
 
 .PHONY: all deps unit asan contract test e2e run up down status logs fmt \
-        clean FORCE image deploy-check proto-baseline rollout
+        clean FORCE image deploy-check proto-baseline rollout web web-test
 .DEFAULT_GOAL := all
 # Objects and generated code are kept: faster rebuilds, and no clean-up
 # lines after the test summary.
@@ -157,18 +159,39 @@ contract: $(NPM_OK)
 	cd $(CONTRACT) && $(NPX) openapi-typescript ../../proto/openapi.yaml -o generated/lintel.d.ts
 	cd $(CONTRACT) && $(NPX) tsc -p tsconfig.json
 
-e2e: all
+# The web console (web/): TypeScript, React and Vite, its tools from the
+# committed package-lock.json; built into $(BUILD)/web, which the edge
+# serves at / (gateway-module/nginx.conf.example). Its browser tests run in
+# the e2e suite (tests/e2e/test_web_console.py, Debian's chromium).
+WEB_NPM := web/node_modules/.npm-ci-ok
+WEB_SRC := $(shell find web/src web/index.html web/vite.config.ts \
+                        web/tsconfig.json -type f 2>/dev/null)
+$(WEB_NPM): web/package.json web/package-lock.json | $(DEPS_OK)
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/web/index.html: $(WEB_NPM) $(WEB_SRC)
+	cd web && LINTEL_WEB_OUT=$(abspath $(BUILD))/web npm run --silent build
+
+web: $(BUILD)/web/index.html
+
+# Vitest: the console's units and components (jsdom).
+web-test: $(WEB_NPM)
+	cd web && npx --no-install vitest run
+
+e2e: all web
 	/usr/bin/python3 -m pytest -q tests/e2e
 
-test: all
+test: all web
 	$(MAKE) unit
 	$(MAKE) deploy-check
 	$(MAKE) asan
 	$(MAKE) gateway-test
 	$(MAKE) contract
+	$(MAKE) web-test
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
-up: all
+up: all web
 	@bash $(STACK) up
 down:
 	@bash $(STACK) down
@@ -177,7 +200,7 @@ status:
 logs:
 	@bash $(STACK) logs
 # REPLICA=1: with a streaming replica that reporting reads from
-run: all
+run: all web
 	@LINTEL_PG_REPLICA=$(if $(REPLICA),1,0) bash $(STACK) run
 
 # The new build of one service on the running stack (stack.sh rollout):

@@ -38,6 +38,7 @@ static const char *const  lintel_envelope_request_headers[] = {
     "if-modified-since",
     "user-agent",
     "webhook-signature",   /* a payment provider's, over the raw body */
+    "x-lintel-csrf",       /* a browser's mark on the cookie routes */
     NULL
 };
 

@@ -249,6 +249,13 @@ static ngx_command_t  ngx_http_lintel_commands[] = {
       offsetof(ngx_http_lintel_loc_conf_t, auth),
       NULL },
 
+    { ngx_string("lintel_pass_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lintel_loc_conf_t, pass_cookie),
+      NULL },
+
     { ngx_string("lintel_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -1190,6 +1197,7 @@ ngx_http_lintel_create_loc_conf(ngx_conf_t *cf)
     }
 
     llcf->auth = NGX_CONF_UNSET;
+    llcf->pass_cookie = NGX_CONF_UNSET;
     llcf->timeout = NGX_CONF_UNSET_MSEC;
 
     ngx_http_lintel_upstream_create_conf(llcf);
@@ -1207,6 +1215,7 @@ ngx_http_lintel_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_lintel_main_conf_t  *lmcf;
 
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
+    ngx_conf_merge_value(conf->pass_cookie, prev->pass_cookie, 0);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 5000);
 
     if (ngx_http_lintel_upstream_merge(cf, prev, conf) != NGX_CONF_OK) {

@@ -95,6 +95,7 @@ typedef struct {
     /* every other method: one server, whatever happens */
     ngx_http_upstream_conf_t        upstream_once;
     ngx_flag_t                      auth;
+    ngx_flag_t                      pass_cookie;  /* the Cookie header too */
     ngx_msec_t                      timeout;
     ngx_flag_t                      pass;
 } ngx_http_lintel_loc_conf_t;

@@ -367,9 +367,14 @@ ngx_http_lintel_pack_head(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
             continue;
         }
 
+        /* the refresh token's cookie, for the routes that set it only */
+
         if (n == NGX_HTTP_LINTEL_MAX_HEADERS
-            || !lintel_envelope_request_header_allowed(
-                   (const char *) h[i].key.data, h[i].key.len))
+            || (!lintel_envelope_request_header_allowed(
+                    (const char *) h[i].key.data, h[i].key.len)
+                && !(llcf->pass_cookie && h[i].key.len == 6
+                     && ngx_strncasecmp(h[i].key.data, (u_char *) "cookie", 6)
+                        == 0)))
         {
             continue;
         }

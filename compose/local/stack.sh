@@ -47,6 +47,7 @@ false | 0 | no | off) RPC_TLS=false ;;
 esac
 TLS_DIR=$RUN_DIR/tls
 CALLER_PORT_STEP=${LINTEL_RPC_CALLER_PORT_STEP:-300}
+WEB_ROOT=${LINTEL_WEB_ROOT:-$ROOT/build/web}
 
 # Services in start order, with their default ports (DESIGN §2).
 declare -A RPC_DEFAULT=([users]=7101 [projects]=7102 [reporting]=7103 [billing]=7104)
@@ -410,6 +411,7 @@ render_nginx_conf() {
         -e "s|@EDGE_CLIENT_TIMEOUT@|$EDGE_CLIENT_TIMEOUT|g" \
         -e "s|@RPC_SSL@|$([ "$RPC_TLS" = true ] && echo on || echo off)|g" \
         -e "s|@TLS_DIR@|$TLS_DIR|g" \
+        -e "s|@WEB_ROOT@|$WEB_ROOT|g" \
         "$ROOT/gateway-module/nginx.conf.example" >"$dir/nginx.conf"
 }
 

@@ -9,6 +9,13 @@
  * first: that one gets the same child, derived again from the parent and
  * the child's stored salt (lc_token_derive), never stored in clear.
  *
+ * A browser (AUTH_CSRF_HEADER on its request) never sees a refresh token:
+ * login, refresh and accepting an invitation set it as an HttpOnly,
+ * SameSite=Strict cookie scoped to /api/auth (Secure unless the public URL
+ * is plain http, as on localhost), refresh reads it from the cookie when
+ * the body is empty, and logout clears it. The edge passes the Cookie
+ * header to these routes only (lintel_pass_cookie).
+ *
  * Login failures are throttled so that they slow an attacker, not the
  * user (lc_throttle's sliding windows in Redis):
  *   - per account: from the LINTEL_LOGIN_MAX_FAILURES-th failure in the
@@ -291,6 +298,66 @@ auth_grant_json(const users_app *app, const char *tenant_id,
     return o;
 }
 
+static bool
+auth_is_browser(lc_req *req)
+{
+    const char *v = lc_envelope_header(lc_req_envelope(req), AUTH_CSRF_HEADER);
+
+    return v != NULL && v[0] != '\0';
+}
+
+/* Set-Cookie for the refresh token `token`, or its removal (NULL). */
+static void
+auth_cookie_set(lc_req *req, const char *token)
+{
+    const users_app *app = lc_req_app(req);
+    bool secure = strncmp(app->public_url, "http://", 7) != 0;
+    char cookie[256];
+
+    snprintf(cookie, sizeof(cookie),
+             AUTH_REFRESH_COOKIE "=%s; Path=/api/auth; Max-Age=%d; HttpOnly;"
+                                 " SameSite=Strict%s",
+             token ? token : "", token ? USERS_REFRESH_TTL_S : 0,
+             secure ? "; Secure" : "");
+    lc_req_header(req, "set-cookie", cookie);
+}
+
+/* The refresh token of the Cookie header; NULL when there is none. */
+static const char *
+auth_cookie_token(lc_req *req, char *out, size_t outsz)
+{
+    const char *c = lc_envelope_header(lc_req_envelope(req), "cookie");
+    const char *name = AUTH_REFRESH_COOKIE "=";
+    size_t nlen = strlen(name), n;
+
+    while (c != NULL && *c != '\0') {
+        while (*c == ' ' || *c == ';') {
+            c++;
+        }
+        n = strcspn(c, ";");
+        if (n > nlen && strncmp(c, name, nlen) == 0 && n - nlen < outsz) {
+            memcpy(out, c + nlen, n - nlen);
+            out[n - nlen] = '\0';
+            return out;
+        }
+        c += n;
+    }
+    return NULL;
+}
+
+void
+auth_grant_respond(lc_req *req, int status, cJSON *o)
+{
+    cJSON *refresh = cJSON_GetObjectItemCaseSensitive(o, "refresh_token");
+
+    if (auth_is_browser(req) && cJSON_IsString(refresh)) {
+        auth_cookie_set(req, refresh->valuestring);
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "refresh_token");
+    }
+    lc_req_respond_json(req, status, o);
+    lc_req_header(req, "cache-control", "no-store");
+}
+
 static void
 auth_respond_grant(lc_req *req, int status, const char *tenant_id,
                    const auth_grant *g)
@@ -301,8 +368,7 @@ auth_respond_grant(lc_req *req, int status, const char *tenant_id,
         lc_req_error(req, 500, "internal", "internal error");
         return;
     }
-    lc_req_respond_json(req, status, o);
-    lc_req_header(req, "cache-control", "no-store");
+    auth_grant_respond(req, status, o);
 }
 
 /* One session.revoked event per session a revocation ended. */
@@ -737,13 +803,29 @@ auth_refresh(lc_req *req)
          .max = 256},
     };
     lc_body_value v[1];
+    char cookie[128];
 
     /* On a tenant host a member's token; on the apex a platform admin's. */
-    if (lc_body_read(req, fields, 1, v) != 0) {
-        return;
-    }
     c.store = auth_store_of(req);
-    c.token = v[0].text;
+    if (lc_req_envelope(req)->body.len == 0) {
+        /* The browser's way: the cookie, which only a request carrying
+         * the CSRF header may spend. */
+        if (!auth_is_browser(req)) {
+            lc_req_error(req, 403, "forbidden",
+                         "a refresh by cookie needs the " AUTH_CSRF_HEADER
+                         " header");
+            return;
+        }
+        c.token = auth_cookie_token(req, cookie, sizeof(cookie));
+        if (c.token == NULL) {
+            lc_req_error(req, 401, "invalid_token", "no refresh token");
+            return;
+        }
+    } else if (lc_body_read(req, fields, 1, v) != 0) {
+        return;
+    } else {
+        c.token = v[0].text;
+    }
     if (!lc_token_valid(c.token)) {
         lc_req_error(req, 401, "invalid_token",
                      "the refresh token is not valid");
@@ -888,6 +970,9 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
     if (lc_req_tx(req, caller.tenant_id, auth_revoke_tx, &c) == 0) {
         users_events_announce(c.seq);
         lc_req_respond(req, 204, NULL, NULL, 0);
+        if (scope != AUTH_REVOKE_ONE && auth_is_browser(req)) {
+            auth_cookie_set(req, NULL);
+        }
     }
     users_caller_stamp(req, caller.tenant_id, caller.user_id);
 }

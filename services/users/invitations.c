@@ -430,8 +430,7 @@ invitations_accept(lc_req *req)
         lc_req_error(req, 500, "internal", "internal error");
     } else {
         cJSON_AddItemToObject(out, "user", users_user_json(c.user, 0, 0));
-        lc_req_respond_json(req, 201, out);
-        lc_req_header(req, "cache-control", "no-store");
+        auth_grant_respond(req, 201, out);
     }
     PQclear(c.user);
 }

@@ -185,6 +185,18 @@ int auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
 cJSON *auth_grant_json(const users_app *app, const char *tenant_id,
                        const auth_grant *g);
 
+/* A browser marks its calls to the cookie routes with this header (CSRF:
+ * a form or a cross-site request cannot set it; SameSite=Strict is the
+ * other half). Such a caller gets its refresh token as an HttpOnly cookie
+ * scoped to /api/auth, never in a body script could read. */
+#define AUTH_CSRF_HEADER "x-lintel-csrf"
+#define AUTH_REFRESH_COOKIE "lintel_refresh"
+
+/* Answers `status` with the grant `o` (taken), with Cache-Control:
+ * no-store; for a browser caller the refresh token moves from the body
+ * into the Set-Cookie header. */
+void auth_grant_respond(lc_req *req, int status, cJSON *o);
+
 /* Inside a tenant transaction: revokes every live session of a user, with
  * a session.revoked event by `actor_id` for each (*seq: the last). */
 int auth_revoke_user_sessions(lc_db *db, const char *user_id,

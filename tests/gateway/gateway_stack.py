@@ -223,6 +223,11 @@ http {{
             lintel_auth off;
             rewrite ^/detour/(.*)$ /$1 last;
         }}
+        location /cookie/ {{
+            lintel_pass app;
+            lintel_auth off;
+            lintel_pass_cookie on;
+        }}
         location = /stock {{ return 200 "stock\\n"; }}
     }}
 }}

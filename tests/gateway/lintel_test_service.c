@@ -546,9 +546,12 @@ static nng_msg *handle(nng_msg *in, int *delay)
     }
     pthread_mutex_unlock(&lock);
 
-    /* the gateway tests mount the same routes under /open/ (lintel_auth off) */
+    /* the gateway tests mount the same routes under /open/ (lintel_auth
+     * off) and /cookie/ (lintel_pass_cookie on) */
     if (strncmp(p, "/open/", 6) == 0)
         p += 5;
+    else if (strncmp(p, "/cookie/", 8) == 0)
+        p += 7;
     else if (strncmp(p, "/limited/", 9) == 0)
         p += 8;
     if (strncmp(p, "/rpc/", 5) == 0) {

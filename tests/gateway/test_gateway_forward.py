@@ -43,6 +43,17 @@ def test_spoofed_identity_headers_are_ignored(gw, token):
     assert "authorization" not in forwarded
 
 
+def test_cookie_reaches_only_the_locations_that_pass_it(gw, token):
+    cookie = {"Cookie": "lintel_refresh=abc; other=1", "X-Lintel-CSRF": "1"}
+    env = gw.get("/echo", token=token, headers=cookie).json()
+    assert "cookie" not in env["headers"]
+    assert env["headers"]["x-lintel-csrf"] == "1"
+    env = gw.get("/open/echo", headers=cookie).json()
+    assert "cookie" not in env["headers"]
+    env = gw.get("/cookie/echo", headers=cookie).json()
+    assert env["headers"]["cookie"] == "lintel_refresh=abc; other=1"
+
+
 def test_spoofed_identity_without_token_is_still_anonymous(gw):
     r = gw.get("/open/echo", headers={"X-User-Id": "admin",
                                       "X-Tenant-Id": TENANTS["beta"]["id"]})
