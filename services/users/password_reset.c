@@ -34,15 +34,21 @@ static const lc_db_stmt reset_request_insert = {
     " RETURNING json_build_object('request_id', id)::text",
     1};
 
-/* The job's step: the request (spent here), its account if active, and how
- * many resets that account had in the last hour. */
+/* The job's step: the request (spent here) and its account if active,
+ * locked, so that two jobs of one account count its resets in turn. */
 static const lc_db_stmt reset_request_take = {
     "WITH r AS (DELETE FROM users.password_reset_requests WHERE id = $1"
     "           RETURNING email)"
-    " SELECT u.id, u.email, (SELECT count(*) FROM users.password_resets p"
-    "   WHERE p.user_id = u.id AND p.created_at > now() - interval '1 hour')"
+    " SELECT u.id, u.email"
     " FROM r JOIN users.users u ON lower(u.email) = lower(r.email)"
-    " WHERE u.status = 'active'",
+    " WHERE u.status = 'active' FOR UPDATE OF u",
+    1};
+
+/* How many resets the account had in the last hour: a statement of its
+ * own, after the lock, so it sees what a job before it committed. */
+static const lc_db_stmt reset_recent = {
+    "SELECT count(*) FROM users.password_resets"
+    " WHERE user_id = $1 AND created_at > now() - interval '1 hour'",
     1};
 
 static const lc_db_stmt reset_slug = {
@@ -158,7 +164,7 @@ reset_job_tx(lc_db *db, void *arg, lc_db_error *err)
         body[1024];
     const char *params[3] = {c->request_id, NULL, NULL};
     PGresult *res;
-    long recent;
+    char count[24];
     int found;
 
     c->queued = false;
@@ -172,9 +178,16 @@ reset_job_tx(lc_db *db, void *arg, lc_db_error *err)
     }
     snprintf(user_id, sizeof(user_id), "%s", PQgetvalue(res, 0, 0));
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
-    recent = atol(PQgetvalue(res, 0, 2));
     PQclear(res);
-    if (recent >= RESET_MAILS_PER_HOUR) {
+    params[0] = user_id;
+    found = lc_db_value(db, &reset_recent, params, count, sizeof(count), err);
+    if (found <= 0) {
+        if (found == 0) {
+            lc_db_error_set(err, LC_DB_BUG, "count(*) without a row");
+        }
+        return -1;
+    }
+    if (atol(count) >= RESET_MAILS_PER_HOUR) {
         return 0;
     }
     found = lc_db_value(db, &reset_slug, NULL, slug, sizeof(slug), err);
