@@ -254,6 +254,29 @@ try {
   await op.getByRole("button", { name: `Reactivate ${slug2}` }).click();
   await op.getByRole("button", { name: `Suspend ${slug2}` }).waitFor();
 
+  step("across the access token's life: renewed before it ends, calls carry the new one");
+  // The page's clock is Playwright's: fast-forwarding it past the token's
+  // 15 minutes fires the console's scheduled refresh, as a real wait would.
+  const timed = await owner.newPage();
+  await timed.clock.install();
+  const auths = [];
+  timed.on("request", (r) => {
+    if (r.url().includes("/api/projects")) auths.push(r.headers()["authorization"]);
+  });
+  await timed.goto(host(slug) + "/projects");
+  await timed.getByRole("link", { name: "Bridge" }).waitFor();
+  const firstAuth = auths.at(-1);
+  assert.ok(firstAuth && firstAuth.startsWith("Bearer "), String(firstAuth));
+  const renewed = timed.waitForResponse(
+    (r) => r.url().endsWith("/api/auth/refresh") && r.status() === 200);
+  await timed.clock.fastForward("15:00");
+  await renewed;
+  await timed.getByRole("link", { name: "Reports" }).click();
+  await timed.getByRole("link", { name: "Projects" }).click();
+  await timed.getByRole("link", { name: "Bridge" }).waitFor();
+  assert.notEqual(auths.at(-1), firstAuth, "the calls after the refresh carry the new token");
+  await timed.close();
+
   step("delete a task, with confirmation");
   await page.goto(projectUrl);
   page.once("dialog", (d) => d.accept());
