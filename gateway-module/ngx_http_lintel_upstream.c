@@ -915,6 +915,10 @@ ngx_http_lintel_ask_part(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
     b->last = b->pos + LINTEL_SP_FRAME_LEN;
     b->last += lintel__v1__request__pack(ctx->req, b->last);
 
+    /* over upstream TLS, nginx keeps what it is given in its SSL buffer
+     * until a buffer says flush (as for the first request) */
+    b->flush = 1;
+
     ctx->part_out->buf = b;
     ctx->part_out->next = NULL;
 
