@@ -36,6 +36,7 @@ export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
 export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
 export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
 export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
 for s in USERS PROJECTS REPORTING BILLING; do
     export "LINTEL_${s}_RPC_PORT=$(free_port)" "LINTEL_${s}_OPS_PORT=$(free_port)"
 done

@@ -37,6 +37,7 @@ export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
 export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
 export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
 export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
 export LINTEL_USERS_RPC_PORT=$(free_port) LINTEL_USERS_OPS_PORT=$(free_port)
 export LINTEL_PROJECTS_RPC_PORT=$(free_port) LINTEL_PROJECTS_OPS_PORT=$(free_port)
 export LINTEL_PROJECTS_EVENTS_PORT=$(free_port)

@@ -41,6 +41,7 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
     "LINTEL_BILLING_OPS_PORT": 19104,
     "LINTEL_HTTP_PORT": 18080,
     "LINTEL_SMTP_PORT": 12525,
+    "LINTEL_PAYMENT_PROVIDER_PORT": 14242,
 }.items()}
 
 
