@@ -313,6 +313,19 @@ lc_req_db_error(lc_req *req, const lc_db_error *err)
     }
 }
 
+int
+lc_req_response_status(const lc_req *req)
+{
+    return req->status;
+}
+
+const char *
+lc_req_response_body(const lc_req *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body;
+}
+
 void
 lc_req_header(lc_req *req, const char *name, const char *value)
 {

@@ -157,6 +157,9 @@ void lc_req_error_fields(lc_req *req, int status, const char *code,
  * unavailable 503 (with Retry-After), timeout 504, conflict 409, refused
  * 422, bad value 400, anything else 500. */
 void lc_req_db_error(lc_req *req, const lc_db_error *err);
+/* The response set so far: its status (0: none yet) and body. */
+int lc_req_response_status(const lc_req *req);
+const char *lc_req_response_body(const lc_req *req, size_t *len);
 /* Adds a response header (at most 16). */
 void lc_req_header(lc_req *req, const char *name, const char *value);
 

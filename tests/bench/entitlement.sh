@@ -7,16 +7,20 @@
 #   (e) the floor, in the same rounds: the same client loop (nng_floor.c,
 #       make bench's case (e)) against tests/gateway's lintel-test-service,
 #       which answers from NNG's callbacks and does nothing else,
+#   (i) the invoicing run (`lintel-billing invoice --as-of today`) over
+#       BENCH_INVOICE_TENANTS (10,000) tenants whose period has ended (made
+#       in SQL: no members, one seat each),
 # and prints checks/s, the billing process's CPU time and context switches
-# per check (tests/bench/cpustat.py), x/e, and the billing issue's goal:
-# >= 20,000 checks/s. The check answers from billing's cache of plan limits
+# per check (tests/bench/cpustat.py), x/e, the run's seconds, and the
+# billing issue's goals: >= 20,000 checks/s, 10,000 tenants in <= 60 s. The check answers from billing's cache of plan limits
 # (LINTEL_ENTITLEMENT_CACHE_MS) inline, on NNG's thread; run with
 # LINTEL_ENTITLEMENT_CACHE_MS=0 to measure a database read per check.
 #
 #   tests/bench/entitlement.sh <build-dir>
 #
 # Knobs (environment): BENCH_SECONDS (10), BENCH_ROUNDS (3: reports the
-# median round), BENCH_ENTITLEMENT_IN_FLIGHT (64).
+# median round), BENCH_ENTITLEMENT_IN_FLIGHT (64), BENCH_INVOICE_TENANTS
+# (10000).
 set -euo pipefail
 
 build=${1:?usage: entitlement.sh <build-dir>}
@@ -24,6 +28,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-3}
 inflight=${BENCH_ENTITLEMENT_IN_FLIGHT:-64}
+ntenants=${BENCH_INVOICE_TENANTS:-10000}
 bench=$build/bench/entitlement_bench
 floor=$build/gateway/nng-floor
 service=$build/gateway/lintel-test-service
@@ -108,3 +113,23 @@ echo "(e) round by round: $(cat "$run"/floor.* | tr '\n' ' ')"
 awk -v x="$rate" -v e="$e" 'BEGIN { printf "ratio of the medians: x/e %.2f\n", x / e }'
 awk -v x="$rate" 'BEGIN { printf "goal (x): %.0f checks/s (>= 20,000: %s)\n",
     x, ((x >= 20000) ? "met" : "NOT met") }'
+
+# (i): tenants whose month ended at the first of this month, invoiced once.
+month=$(date -u +%Y-%m-01)
+psql_super -c "
+    INSERT INTO billing.subscriptions (tenant_id, plan_code, plan_version,
+        state, period_start, period_end)
+    SELECT gen_random_uuid(), 'team', 1, 'active',
+        date '$month' - interval '1 month', date '$month'
+    FROM generate_series(1, $ntenants)" >/dev/null
+start=$(date +%s.%N)
+(set -a; . "$run/billing.env"; exec "$build/bin/lintel-billing" invoice \
+    --as-of "$(date -u +%F)") >"$run/invoice.out" 2>"$run/invoice.err" ||
+    { cat "$run/invoice.err" >&2; exit 1; }
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+made=$(psql_super -c "SELECT count(*) FROM billing.invoices WHERE period_end = date '$month'")
+printf '%-46s %10s\n' "(i) invoicing run, $ntenants tenants (s)" "$took"
+[ "$made" -ge "$ntenants" ] || { echo "bench: only $made invoices made" >&2; exit 1; }
+awk -v t="$took" -v n="$ntenants" 'BEGIN { s = t * 10000 / n
+    printf "goal (i): %.1f s for 10,000 tenants (<= 60: %s)\n", s,
+    ((s <= 60) ? "met" : "NOT met") }'
