@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Writes the secrets compose/compose.yaml mounts, once: a random password
-# per database role (the superuser, lintel_migrator, one per service) and an
-# RS256 signing key for the users service. Existing files are kept.
+# per database role (the superuser, lintel_migrator, one per service), an
+# RS256 signing key for the users service and a payment webhook signing
+# secret for billing (replace it with the provider's). Existing files are
+# kept.
 #
 #   compose/secrets.sh [DIR]     DIR: $LINTEL_SECRETS_DIR, else compose/secrets
 #
@@ -20,6 +22,11 @@ for name in superuser migrator users projects reporting billing; do
     head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$f"
     chmod 644 "$f"
 done
+f=$dir/payment_webhook_secret
+if [ ! -s "$f" ]; then
+    head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$f"
+    chmod 644 "$f"
+fi
 if ! compgen -G "$dir/jwt-keys/*.pem" >/dev/null; then
     kid=k-$(date -u +%Y%m%dT%H%M%S)
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
