@@ -104,6 +104,9 @@ int invoice_jobs_register(billing_app *app);
 int invoice_schedule_next(billing_app *app, lc_db *db);
 int invoices_routes(lc_rpc_server *s);
 
+/* --- credit_notes.c -----------------------------------------------------*/
+int credit_notes_routes(lc_rpc_server *s);
+
 /* --- webhooks.c ---------------------------------------------------------*/
 int webhooks_routes(lc_rpc_server *s);
 int webhooks_jobs_register(billing_app *app);

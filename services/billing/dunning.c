@@ -33,10 +33,11 @@ static const lc_db_stmt dunning_state = {
     " LEFT JOIN billing.invoices i ON i.id = $1 FOR UPDATE OF s",
     1};
 
-/* What to charge: the invoice while it is open and the subscription past
- * due, else no row. */
+/* What to charge: what is due on the invoice (its total less its credit
+ * notes) while it is open and the subscription past due, else no row. */
 static const lc_db_stmt dunning_charge_get = {
-    "SELECT i.total_minor, i.currency"
+    "SELECT i.total_minor + (SELECT coalesce(sum(n.total_minor), 0)"
+    "   FROM billing.credit_notes n WHERE n.invoice_id = i.id), i.currency"
     " FROM billing.subscriptions s JOIN billing.invoices i ON i.id = $1"
     " WHERE s.state = 'past_due' AND i.status = 'open'",
     1};
@@ -165,6 +166,9 @@ dunning_charge(lc_db *db, dunning_ctx *c, char *why, size_t whylen)
     snprintf(currency, sizeof(currency), "%s", PQgetvalue(res, 0, 1));
     charge.currency = currency;
     PQclear(res);
+    if (charge.amount_minor <= 0) {
+        return DUNNING_OVER; /* credited in full: nothing to charge */
+    }
     switch (payment_charge(c->app, &charge, why, whylen)) {
     case PAYMENT_CHARGE_SUCCEEDED:
         return DUNNING_OVER;

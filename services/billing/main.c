@@ -64,7 +64,7 @@ billing_all_routes(lc_rpc_server *s)
 {
     return plans_routes(s) != 0 || subscriptions_routes(s) != 0 ||
                    entitlements_routes(s) != 0 || invoices_routes(s) != 0 ||
-                   webhooks_routes(s) != 0 ||
+                   webhooks_routes(s) != 0 || credit_notes_routes(s) != 0 ||
                    subscriptions_admin_routes(s) != 0 || usage_routes(s) != 0
                ? -1
                : 0;
