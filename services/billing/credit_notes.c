@@ -15,13 +15,15 @@
  *        line's amount is what it credits, stored and shown negative;
  *   GET  /api/billing/credit-notes          the tenant's, newest first,
  *                                           keyset-paged (admin and owner)
- *   GET  /api/billing/credit-notes/{id}     one, with its lines
+ *   GET  /api/billing/credit-notes/{id}     one, with its lines;
+ *        {id}.pdf: as a PDF (invoice_pdf.h)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "billing.h"
+#include "invoice_pdf.h"
 #include "lc_page.h"
 
 /* Lines a credit note may have. */
@@ -330,15 +332,116 @@ credit_notes_list(lc_req *req)
     }
 }
 
+/* --- the PDF: GET /api/billing/credit-notes/{id}.pdf -------------------- */
+
+static const lc_db_stmt credit_note_pdf_head = {
+    "SELECT n.number, 'credits invoice ' || i.number,"
+    " " BILLING_DATE("(n.created_at AT TIME ZONE 'UTC')::date") ","
+    " " BILLING_DATE("i.period_start") ", " BILLING_DATE("i.period_end") ","
+    " p.name || ' (version ' || p.version || '); reason: ' || n.reason,"
+    " n.currency, n.total_minor"
+    CREDIT_NOTE_FROM
+    " JOIN billing.plans p ON (p.code, p.version) = (i.plan_code, i.plan_version)"
+    " WHERE n.id = $1",
+    1};
+
+static const lc_db_stmt credit_note_pdf_lines = {
+    "SELECT description, amount_minor FROM billing.credit_note_lines"
+    " WHERE credit_note_id = $1 ORDER BY position",
+    1};
+
+typedef struct {
+    lc_req_fail fail; /* first: lc_req_tx answers with it */
+    const char *id;
+    PGresult *head, *lines;
+} credit_note_pdf_ctx;
+
+static int
+credit_note_pdf_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    credit_note_pdf_ctx *c = arg;
+
+    PQclear(c->head);
+    PQclear(c->lines);
+    c->lines = NULL;
+    c->head = lc_db_exec(db, &credit_note_pdf_head, &c->id, err);
+    if (c->head == NULL) {
+        return -1;
+    }
+    if (PQntuples(c->head) == 0) {
+        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
+                              "no such credit note");
+    }
+    c->lines = lc_db_exec(db, &credit_note_pdf_lines, &c->id, err);
+    return c->lines ? 0 : -1;
+}
+
+static void
+credit_notes_pdf(lc_req *req, const lc_caller *caller, const char *id)
+{
+    credit_note_pdf_ctx c = {.id = id};
+    invoice_pdf_line *lines;
+    invoice_pdf doc;
+    unsigned char *pdf;
+    size_t len;
+    int i, n;
+
+    if (lc_req_tx(req, caller->tenant_id, credit_note_pdf_tx, &c) != 0) {
+        PQclear(c.head);
+        PQclear(c.lines);
+        return;
+    }
+    n = PQntuples(c.lines);
+    lines = calloc((size_t)n + 1, sizeof(*lines));
+    for (i = 0; lines != NULL && i < n; i++) {
+        lines[i].description = PQgetvalue(c.lines, i, 0);
+        lines[i].quantity = 1;
+        lines[i].unit_price = strtoll(PQgetvalue(c.lines, i, 1), NULL, 10);
+        lines[i].amount = lines[i].unit_price;
+    }
+    doc = (invoice_pdf){.title = "Credit note",
+                        .tenant = caller->tenant_slug,
+                        .number = PQgetvalue(c.head, 0, 0),
+                        .status = PQgetvalue(c.head, 0, 1),
+                        .issued = PQgetvalue(c.head, 0, 2),
+                        .period_start = PQgetvalue(c.head, 0, 3),
+                        .period_end = PQgetvalue(c.head, 0, 4),
+                        .plan = PQgetvalue(c.head, 0, 5),
+                        .currency = PQgetvalue(c.head, 0, 6),
+                        .total = strtoll(PQgetvalue(c.head, 0, 7), NULL, 10),
+                        .lines = lines,
+                        .nlines = (size_t)n};
+    if (lines == NULL || invoice_pdf_render(&doc, &pdf, &len) != 0) {
+        lc_req_error(req, 500, "internal", "the PDF could not be made");
+    } else {
+        lc_req_respond(req, 200, "application/pdf", pdf, len);
+        free(pdf);
+    }
+    free(lines);
+    PQclear(c.head);
+    PQclear(c.lines);
+}
+
 static void
 credit_notes_get(lc_req *req)
 {
     const char *id = lc_req_param(req, "id");
     lc_caller caller;
     PGresult *res;
+    char uuid[37];
+    size_t n = strlen(id);
 
     if (lc_caller_get(req, "admin", &caller) != 0) {
         return;
+    }
+    /* {id}.pdf: the same credit note as a PDF */
+    if (n == 40 && strcmp(id + 36, ".pdf") == 0) {
+        memcpy(uuid, id, 36);
+        uuid[36] = '\0';
+        if (lc_db_is_uuid(uuid)) {
+            credit_notes_pdf(req, &caller, uuid);
+            return;
+        }
     }
     if (!lc_db_is_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such credit note");

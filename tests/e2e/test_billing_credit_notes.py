@@ -2,12 +2,15 @@
 final invoice, numbered per tenant in their own gapless series, immutable
 at the database level, never crediting more than the invoice's total, and
 reducing what is due on it (the invoice's amount_due_minor and what a
-dunning retry charges); listed and read by the tenant's admins."""
+dunning retry charges); listed and read by the tenant's admins, as JSON
+and as a PDF."""
 import json
+import subprocess
 import uuid
 
 import psycopg2
 import pytest
+import requests
 
 from conftest import wait_until
 from test_billing_invoices import invoices, tenant_tx
@@ -205,3 +208,30 @@ def test_a_dunning_retry_charges_what_the_credit_notes_leave(stack, api,
     run_due_steps(stack, t["id"])
     wait_until(lambda: job_rows(stack, t["id"])[0][1] == "done", 15, "step 1")
     assert charges(inv["id"]) == [("1", inv["total_minor"] - 100, "fail")]
+
+
+def test_the_pdf_of_a_credit_note_opens_with_its_number_and_total(
+        stack, api, tmp_path):
+    t, inv = an_open_invoice(stack, api)
+    note = issue(api, api.admin_token(), t, inv["id"], [
+        {"description": "Outage credit", "amount_minor": 250}]).body
+    r = requests.get(f"http://127.0.0.1:{api.port}/api/billing/credit-notes/"
+                     f"{note['id']}.pdf", timeout=10,
+                     headers={"Host": f"{t['slug']}.lintel.localhost",
+                              "Authorization": f"Bearer {t['token']}"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    path = tmp_path / "credit-note.pdf"
+    path.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert f"Credit note {note['number']}" in text
+    assert f"credits invoice {inv['number']}" in text
+    assert "Total: -2.50 USD" in text and "Outage credit" in text
+    # another tenant's, or a malformed id: 404
+    other, _ = an_open_invoice(stack, api)
+    r = api.call("GET", f"/api/billing/credit-notes/{note['id']}.pdf",
+                 other["slug"], other["token"])
+    assert r.status == 404
+    r = api.call("GET", "/api/billing/credit-notes/x.pdf", t["slug"], t["token"])
+    assert r.status == 404
