@@ -117,6 +117,14 @@ typedef struct {
     /* the forward (ngx_http_lintel_upstream.c) */
     uint32_t                        sp_id;     /* this request's SP id */
     uint64_t                        body_rest; /* reply body still to come */
+    /* a continued reply (Response.continuation): its parts, one a request */
+    uint64_t                        total_rest; /* body of all parts to come */
+    Lintel__V1__Request            *req;       /* asked again for each part */
+    ngx_buf_t                      *part;      /* a part's head, as it comes */
+    ngx_buf_t                      *part_req;  /* the request for a part */
+    ngx_chain_t                    *part_out;
+    ngx_str_t                       cursor;    /* of the next part */
+    ngx_uint_t                      part_status;   /* every part's status */
     ngx_uint_t                      error_status; /* for lintel_error */
 
     unsigned                        waiting:1;
@@ -128,6 +136,8 @@ typedef struct {
     unsigned                        headers_added:1;
     unsigned                        sent:1;        /* first write done */
     unsigned                        trailing:1;    /* bytes after the body */
+    unsigned                        continued:1;   /* parts follow */
+    unsigned                        more:1;        /* a cursor is pending */
 } ngx_http_lintel_ctx_t;
 
 

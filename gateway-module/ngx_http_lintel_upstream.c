@@ -15,6 +15,17 @@
  * worker.  The connection goes back to the keepalive cache only when the
  * whole message was read.
  *
+ * A continued reply (a Response with a continuation: a body too large for
+ * one message, an export's CSV say) comes in parts.  The first part's head
+ * is the reply's, with the whole body's length as Content-Length; when a
+ * part's body has been read, the same request goes again on the same
+ * connection with the part's cursor and a new id, and the next part's
+ * head is read into a small buffer of its own (never passed on) while its
+ * body streams on.  REQ/REP answers one request at a time, so there is
+ * one part in flight and a worker holds lintel_buffer_size of it.  A part
+ * that fails (another status, a bad head, lengths that do not add up)
+ * cuts the client's connection: its headers are gone already.
+ *
  * Only GET, HEAD and OPTIONS may move to the next server of the upstream
  * (lintel_next_upstream): every other method runs on a copy of the
  * upstream configuration whose next_upstream is off, so a POST is never
@@ -25,6 +36,7 @@
 
 
 #define NGX_HTTP_LINTEL_MAX_HEADERS  32
+#define NGX_HTTP_LINTEL_MAX_CURSOR   512
 #define NGX_HTTP_LINTEL_RETRYABLE    (NGX_HTTP_GET|NGX_HTTP_HEAD            \
                                       |NGX_HTTP_OPTIONS)
 
@@ -39,6 +51,18 @@ static ngx_int_t ngx_http_lintel_reply_head(ngx_http_request_t *r,
     Lintel__V1__Response *res);
 static ngx_int_t ngx_http_lintel_filter_init(void *data);
 static ngx_int_t ngx_http_lintel_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_http_lintel_pass_body(ngx_http_request_t *r,
+    u_char *pos, size_t n);
+static ngx_int_t ngx_http_lintel_set_cursor(ngx_http_request_t *r,
+    ngx_http_lintel_ctx_t *ctx, Lintel__V1__Continuation *cont);
+static ngx_int_t ngx_http_lintel_part_done(ngx_http_request_t *r,
+    ngx_http_lintel_ctx_t *ctx);
+static ngx_int_t ngx_http_lintel_ask_part(ngx_http_request_t *r,
+    ngx_http_lintel_ctx_t *ctx);
+static void ngx_http_lintel_ask_part_handler(ngx_http_request_t *r,
+    ngx_http_upstream_t *u);
+static ngx_int_t ngx_http_lintel_part_head(ngx_http_request_t *r,
+    ngx_http_lintel_ctx_t *ctx, u_char *pos, size_t n, size_t *used);
 static void ngx_http_lintel_abort_request(ngx_http_request_t *r);
 static void ngx_http_lintel_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -133,17 +157,27 @@ ngx_http_lintel_create_request(ngx_http_request_t *r)
     ngx_chain_t            *cl, *body, **ll;
     ngx_time_t             *tp;
     ngx_http_lintel_ctx_t  *ctx;
-    Lintel__V1__Request     req = LINTEL__V1__REQUEST__INIT;
+    Lintel__V1__Request    *req;
     uint8_t                 key[LINTEL_SP_BODY_KEY_MAX];
 
     ctx = ngx_http_lintel_get_ctx(r);
 
-    if (ngx_http_lintel_pack_head(r, ctx, &req) != NGX_OK) {
+    /* kept: the parts of a continued reply are asked for with it again */
+
+    req = ngx_palloc(r->pool, sizeof(Lintel__V1__Request));
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    lintel__v1__request__init(req);
+    ctx->req = req;
+
+    if (ngx_http_lintel_pack_head(r, ctx, req) != NGX_OK) {
         return NGX_ERROR;
     }
 
     tp = ngx_timeofday();
-    req.sent_at_unix_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    req->sent_at_unix_ms = (int64_t) tp->sec * 1000 + tp->msec;
 
     body_len = 0;
 
@@ -153,7 +187,7 @@ ngx_http_lintel_create_request(ngx_http_request_t *r)
         }
     }
 
-    head_len = lintel__v1__request__get_packed_size(&req);
+    head_len = lintel__v1__request__get_packed_size(req);
     key_len = body_len ? lintel_sp_body_key(key, (uint64_t) body_len) : 0;
 
     b = ngx_create_temp_buf(r->pool, LINTEL_SP_FRAME_LEN + head_len
@@ -167,7 +201,7 @@ ngx_http_lintel_create_request(ngx_http_request_t *r)
     lintel_sp_frame(b->last, head_len + key_len + (uint64_t) body_len,
                     ctx->sp_id);
     b->last += LINTEL_SP_FRAME_LEN;
-    b->last += lintel__v1__request__pack(&req, b->last);
+    b->last += lintel__v1__request__pack(req, b->last);
     b->last = ngx_cpymem(b->last, key, key_len);
 
     cl = ngx_alloc_chain_link(r->pool);
@@ -366,6 +400,9 @@ ngx_http_lintel_reinit_request(ngx_http_request_t *r)
     ctx->sent = 0;
     ctx->trailing = 0;
     ctx->body_rest = 0;
+    ctx->total_rest = 0;
+    ctx->continued = 0;
+    ctx->more = 0;
 
     return NGX_OK;
 }
@@ -467,6 +504,28 @@ ngx_http_lintel_process_header(ngx_http_request_t *r)
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
+    /* checked before any header is set: a 502 or a retry follows */
+
+    if (res->continuation
+        && (reply.body_len == 0
+            || res->continuation->total_length <= reply.body_len
+            || res->continuation->total_length > NGX_MAX_OFF_T_VALUE
+            || ngx_http_lintel_set_cursor(r, ctx, res->continuation)
+               != NGX_OK))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: bad continued reply from the service, "
+                      "request id %V", &ctx->request_id);
+        lintel_envelope_free_response(res);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (res->continuation) {
+        ctx->continued = 1;
+        ctx->total_rest = res->continuation->total_length;
+        ctx->part_status = res->status;
+    }
+
     rc = ngx_http_lintel_reply_head(r, res);
 
     lintel_envelope_free_response(res);
@@ -478,6 +537,11 @@ ngx_http_lintel_process_header(ngx_http_request_t *r)
     u->headers_in.content_length_n = (off_t) reply.body_len;
     b->pos += reply.body_start;
     ctx->body_rest = reply.body_len;
+
+    if (ctx->continued) {
+        u->headers_in.content_length_n = (off_t) ctx->total_rest;
+        return NGX_OK;
+    }
 
     if (reply.body_len == 0) {
         /* the whole message is read: the connection may be reused */
@@ -566,7 +630,8 @@ ngx_http_lintel_filter_init(void *data)
 
     ctx = ngx_http_lintel_get_ctx(r);
 
-    r->upstream->length = (off_t) ctx->body_rest;
+    r->upstream->length = ctx->continued ? (off_t) ctx->total_rest
+                                         : (off_t) ctx->body_rest;
 
     return NGX_OK;
 }
@@ -575,7 +640,11 @@ ngx_http_lintel_filter_init(void *data)
 /*
  * Non-buffered: each read is passed on as it comes, up to the end of the
  * body, which is the end of the message.  Bytes past it are a broken
- * peer: they are dropped and the connection is not reused.
+ * peer: they are dropped and the connection is not reused.  In a continued
+ * reply, a read may also hold the head of the next part (taken out, never
+ * passed on) and the start of its body.  A part that fails sets u->error:
+ * the upstream passes on what came before it, then cuts the client's
+ * connection, and drops the rest.
  */
 
 static ngx_int_t
@@ -584,8 +653,8 @@ ngx_http_lintel_filter(void *data, ssize_t bytes)
     ngx_http_request_t *r = data;
 
     size_t                  n;
+    u_char                 *p, *end;
     ngx_buf_t              *b;
-    ngx_chain_t            *cl, **ll;
     ngx_http_upstream_t    *u;
     ngx_http_lintel_ctx_t  *ctx;
 
@@ -593,32 +662,63 @@ ngx_http_lintel_filter(void *data, ssize_t bytes)
     b = &u->buffer;
     ctx = ngx_http_lintel_get_ctx(r);
 
-    n = ngx_min((uint64_t) bytes, ctx->body_rest);
-
-    if (n) {
-        for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
-            ll = &cl->next;
-        }
-
-        cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
-        if (cl == NULL) {
-            return NGX_ERROR;
-        }
-
-        *ll = cl;
-
-        cl->buf->flush = 1;
-        cl->buf->memory = 1;
-        cl->buf->pos = b->last;
-        b->last += n;
-        cl->buf->last = b->last;
-        cl->buf->tag = u->output.tag;
-
-        ctx->body_rest -= n;
-        u->length = (off_t) ctx->body_rest;
+    if (u->error) {
+        return NGX_OK;
     }
 
-    if ((size_t) bytes > n) {
+    p = b->last;
+    end = b->last + bytes;
+
+    while (p < end) {
+
+        if (ctx->body_rest) {
+            n = ngx_min((uint64_t) (end - p), ctx->body_rest);
+
+            if (ngx_http_lintel_pass_body(r, p, n) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+            ctx->body_rest -= n;
+
+            if (!ctx->continued) {
+                continue;
+            }
+
+            ctx->total_rest -= n;
+
+            if (ctx->body_rest == 0
+                && ngx_http_lintel_part_done(r, ctx) != NGX_OK)
+            {
+                u->error = 1;
+                break;
+            }
+
+            continue;
+        }
+
+        if (ctx->continued && ctx->more) {
+            if (ngx_http_lintel_part_head(r, ctx, p, end - p, &n) != NGX_OK) {
+                u->error = 1;
+                break;
+            }
+
+            p += n;
+            continue;
+        }
+
+        break;
+    }
+
+    b->last = p;
+
+    if (u->error) {
+        /* u->length stays above 0: this is no end of the reply */
+        u->keepalive = 0;
+        return NGX_OK;
+    }
+
+    if (p < end) {
         if (!ctx->trailing) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "lintel: the service sent bytes after its reply, "
@@ -632,9 +732,289 @@ ngx_http_lintel_filter(void *data, ssize_t bytes)
         return NGX_OK;
     }
 
-    if (ctx->body_rest == 0) {
+    u->length = ctx->continued ? (off_t) ctx->total_rest
+                               : (off_t) ctx->body_rest;
+
+    if (u->length == 0) {
         u->keepalive = !ctx->trailing;
     }
+
+    return NGX_OK;
+}
+
+
+/* n bytes of body at pos, in u->buffer, to the client */
+
+static ngx_int_t
+ngx_http_lintel_pass_body(ngx_http_request_t *r, u_char *pos, size_t n)
+{
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+
+    cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ll = cl;
+
+    cl->buf->flush = 1;
+    cl->buf->memory = 1;
+    cl->buf->pos = pos;
+    cl->buf->last = pos + n;
+    cl->buf->tag = u->output.tag;
+
+    return NGX_OK;
+}
+
+
+/* the cursor of the next part, copied: the Response is freed */
+
+static ngx_int_t
+ngx_http_lintel_set_cursor(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
+    Lintel__V1__Continuation *cont)
+{
+    size_t  len;
+
+    len = (cont->cursor == NULL) ? 0 : ngx_strlen(cont->cursor);
+
+    if (len == 0 || len > NGX_HTTP_LINTEL_MAX_CURSOR) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->cursor.data == NULL) {
+        ctx->cursor.data = ngx_pnalloc(r->pool,
+                                       NGX_HTTP_LINTEL_MAX_CURSOR + 1);
+        if (ctx->cursor.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memcpy(ctx->cursor.data, cont->cursor, len + 1);
+    ctx->cursor.len = len;
+    ctx->more = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A part's body has been read: ask for the next one, or, after the last,
+ * check that the parts added up to the length the client was promised.
+ */
+
+static ngx_int_t
+ngx_http_lintel_part_done(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
+{
+    if (!ctx->more) {
+        if (ctx->total_rest == 0) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: the service's continued reply ended %uL "
+                      "bytes short, request id %V", ctx->total_rest,
+                      &ctx->request_id);
+        return NGX_ERROR;
+    }
+
+    if (ctx->total_rest == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: the service's continued reply goes on past "
+                      "its length, request id %V", &ctx->request_id);
+        return NGX_ERROR;
+    }
+
+    if (ctx->part == NULL) {
+        ctx->part = ngx_create_temp_buf(r->pool,
+                                        r->upstream->conf->buffer_size);
+        if (ctx->part == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->part->pos = ctx->part->start;
+    ctx->part->last = ctx->part->start;
+
+    return ngx_http_lintel_ask_part(r, ctx);
+}
+
+
+/*
+ * The request again, with the cursor, a new id and the time it is sent
+ * (its budget is counted from there), on the connection of the reply.
+ * The upstream sent the request already and sends nothing more itself.
+ */
+
+static ngx_int_t
+ngx_http_lintel_ask_part(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx)
+{
+    size_t                len;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_time_t           *tp;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    tp = ngx_timeofday();
+    ctx->req->sent_at_unix_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    ctx->req->continuation = (char *) ctx->cursor.data;
+    ctx->sp_id = ngx_http_lintel_next_id++ & ~LINTEL_SP_ID_BIT;
+
+    len = lintel__v1__request__get_packed_size(ctx->req);
+
+    /* one buffer for all parts: the request differs only by its cursor */
+
+    b = ctx->part_req;
+
+    if (b == NULL || (size_t) (b->end - b->start) < LINTEL_SP_FRAME_LEN + len)
+    {
+        b = ngx_create_temp_buf(r->pool, LINTEL_SP_FRAME_LEN + len
+                                         + NGX_HTTP_LINTEL_MAX_CURSOR);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->part_req = b;
+    }
+
+    if (ctx->part_out == NULL) {
+        ctx->part_out = ngx_alloc_chain_link(r->pool);
+        if (ctx->part_out == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    b->pos = b->start;
+    lintel_sp_frame(b->pos, len, ctx->sp_id);
+    b->last = b->pos + LINTEL_SP_FRAME_LEN;
+    b->last += lintel__v1__request__pack(ctx->req, b->last);
+
+    ctx->part_out->buf = b;
+    ctx->part_out->next = NULL;
+
+    rc = ngx_chain_writer(&u->writer, ctx->part_out);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: could not ask the service for the next part, "
+                      "request id %V", &ctx->request_id);
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        u->write_event_handler = ngx_http_lintel_ask_part_handler;
+
+        if (ngx_handle_write_event(u->peer.connection->write, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The rest of a part's request, when the socket took only some of it.  A
+ * failure shows on the read side as well (a closed connection, or no
+ * reply within lintel_timeout), which ends the request there.
+ */
+
+static void
+ngx_http_lintel_ask_part_handler(ngx_http_request_t *r,
+    ngx_http_upstream_t *u)
+{
+    if (ngx_chain_writer(&u->writer, NULL) == NGX_AGAIN) {
+        (void) ngx_handle_write_event(u->peer.connection->write, 0);
+    }
+}
+
+
+/*
+ * The start of a part: its frame and head are collected in ctx->part
+ * (n bytes at pos are offered; *used says how many were head), checked
+ * like a first reply's, and must repeat the first part's status: a
+ * service that fails in the middle answers with an error instead.
+ */
+
+static ngx_int_t
+ngx_http_lintel_part_head(ngx_http_request_t *r, ngx_http_lintel_ctx_t *ctx,
+    u_char *pos, size_t n, size_t *used)
+{
+    size_t                        had;
+    ngx_buf_t                    *part;
+    ngx_int_t                     rc;
+    lintel_sp_rc_e                sprc;
+    lintel_sp_reply_t             reply;
+    Lintel__V1__Response         *res;
+    ngx_http_lintel_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lintel_module);
+    part = ctx->part;
+
+    had = part->last - part->pos;
+    n = ngx_min(n, (size_t) (part->end - part->last));
+    part->last = ngx_cpymem(part->last, pos, n);
+
+    sprc = lintel_sp_parse_reply(part->pos, part->last - part->pos,
+                                 part->last == part->end, 0, ctx->sp_id,
+                                 lmcf->max_reply_size, &reply);
+
+    if (sprc == LINTEL_SP_AGAIN) {
+        *used = n;
+        return NGX_OK;
+    }
+
+    if (sprc != LINTEL_SP_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: bad part of a continued reply from the "
+                      "service: %s, request id %V", lintel_sp_strerror(sprc),
+                      &ctx->request_id);
+        return NGX_ERROR;
+    }
+
+    /* the rest of what was offered is body, where it lies */
+
+    *used = reply.body_start - had;
+
+    res = lintel_envelope_unpack_response(part->pos + reply.head_start,
+                                          reply.head_len);
+
+    if (res == NULL || res->status != ctx->part_status) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: the service failed in the middle of a "
+                      "continued reply (status %ui), request id %V",
+                      res ? (ngx_uint_t) res->status : 0, &ctx->request_id);
+        lintel_envelope_free_response(res);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    ctx->more = 0;
+
+    if (res->continuation) {
+        rc = ngx_http_lintel_set_cursor(r, ctx, res->continuation);
+    }
+
+    lintel_envelope_free_response(res);
+
+    if (rc != NGX_OK || reply.body_len == 0
+        || reply.body_len > ctx->total_rest)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "lintel: bad part of a continued reply from the "
+                      "service, request id %V", &ctx->request_id);
+        return NGX_ERROR;
+    }
+
+    ctx->body_rest = reply.body_len;
 
     return NGX_OK;
 }

@@ -134,7 +134,9 @@ typedef enum {
 } lc_caller_fetch_status;
 
 /* Fills the facts of one caller from the source of truth; `m` must then
- * answer for `session_id` without LC_CALLER_ASK. */
+ * answer for `session_id` without LC_CALLER_ASK. `tenant_id` NULL: a
+ * platform admin (`t` unused; `m` found and active while the admin exists,
+ * and listing `session_id` as revoked when that session has ended). */
 typedef lc_caller_fetch_status (*lc_caller_fetch_fn)(
     lc_req *req, const char *tenant_id, const char *user_id,
     const char *session_id, lc_caller_tenant *t, lc_caller_member *m,
@@ -151,7 +153,9 @@ void lc_caller_configure(lc_caller_fetch_fn fetch, void *arg);
 int lc_caller_get(lc_req *req, const char *min_role, lc_caller *out);
 
 /* For an apex route: the platform scope and a platform_admin principal
- * (whose token users signs for the apex only); -1 with the response set. */
+ * (whose token users signs for the apex only) whose session is live, asked
+ * of the source on every call (path 2, no snapshot: 503 when it cannot
+ * answer, 401 when the session was revoked); -1 with the response set. */
 int lc_caller_platform_admin(lc_req *req);
 
 /* Path 2 for services other than users: users.GetCaller over `client`. */

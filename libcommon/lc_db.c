@@ -138,6 +138,22 @@ lc_db_is_uuid(const char *s)
     return true;
 }
 
+bool
+lc_db_is_path_uuid(const char *s)
+{
+    size_t i;
+
+    if (!lc_db_is_uuid(s)) {
+        return false;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] >= 'A' && s[i] <= 'F') {
+            return false;
+        }
+    }
+    return true;
+}
+
 lc_db *
 lc_db_open(const lc_db_options *opts)
 {

@@ -119,8 +119,13 @@ int lc_db_value(lc_db *db, const lc_db_stmt *st, const char *const *params,
  * lc_consumer). */
 bool lc_db_is_identifier(const char *s);
 
-/* true when `s` is a canonical textual UUID. */
+/* true when `s` is a textual UUID (8-4-4-4-12 hex digits, either case). */
 bool lc_db_is_uuid(const char *s);
+
+/* true when `s` is a UUID in the one form ids take in paths, lower case
+ * as PostgreSQL writes them: one resource, one URL, in every service (an
+ * upper-case spelling is a 404 like any other malformed id). */
+bool lc_db_is_path_uuid(const char *s);
 
 /* Server and connection errors since start, for /metrics. */
 uint64_t lc_db_error_count(void);

@@ -13,7 +13,7 @@ int
 lc_entity_path_id(lc_req *req, const char *what, const char **id)
 {
     *id = lc_req_param(req, "id");
-    if (!lc_db_is_uuid(*id)) {
+    if (!lc_db_is_path_uuid(*id)) {
         lc_req_error(req, 404, "not_found", what);
         return -1;
     }

@@ -41,7 +41,8 @@ typedef struct {
     const char *changed; /* 412's message */
 } lc_entity;
 
-/* The path's :id; a malformed one is a 404 with `missing`; -1 then. */
+/* The path's :id (lc_db_is_path_uuid); anything else is a 404 with
+ * `missing`; -1 then. */
 int lc_entity_path_id(lc_req *req, const char *missing, const char **id);
 
 /* GET of the row the path's :id names. */

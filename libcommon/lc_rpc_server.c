@@ -83,6 +83,8 @@ struct lc_req {
     char *header_storage[LC_REQ_MAX_HEADERS];
     size_t nheaders;
     const char *challenge; /* WWW-Authenticate of a 401 error, else NULL */
+    char *cursor;          /* lc_req_continue(): the next part's, or NULL */
+    uint64_t total_length;
 
     cJSON *json;
     ProtobufCMessage *pb;
@@ -165,6 +167,34 @@ lc_req_app(lc_req *req)
     return req->server->opts.app;
 }
 
+static void
+lc_req_drop_continuation(lc_req *req)
+{
+    free(req->cursor);
+    req->cursor = NULL;
+    req->total_length = 0;
+}
+
+const char *
+lc_req_continuation(const lc_req *req)
+{
+    return req->env->continuation[0] != '\0' ? req->env->continuation : NULL;
+}
+
+void
+lc_req_continue(lc_req *req, const char *cursor, uint64_t total_length)
+{
+    char *copy = strdup(cursor);
+
+    if (copy == NULL) {
+        lc_req_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    free(req->cursor);
+    req->cursor = copy;
+    req->total_length = total_length;
+}
+
 void
 lc_req_respond(lc_req *req, int status, const char *content_type,
                const void *body, size_t len)
@@ -181,6 +211,7 @@ lc_req_respond(lc_req *req, int status, const char *content_type,
             memcpy(copy, body, len);
         }
     }
+    lc_req_drop_continuation(req);
     free(req->body);
     req->status = status;
     req->content_type = content_type;
@@ -198,6 +229,7 @@ lc_req_respond_json(lc_req *req, int status, cJSON *body)
         lc_req_error(req, 500, "internal", "out of memory");
         return;
     }
+    lc_req_drop_continuation(req);
     free(req->body);
     req->status = status;
     req->content_type = "application/json";
@@ -216,6 +248,7 @@ lc_req_respond_pb(lc_req *req, const ProtobufCMessage *msg)
         return;
     }
     protobuf_c_message_pack(msg, buf);
+    lc_req_drop_continuation(req);
     free(req->body);
     req->status = 200;
     req->content_type = "application/x-protobuf";
@@ -235,6 +268,7 @@ lc_req_error_fields(lc_req *req, int status, const char *code,
                      : strcmp(code, "invalid_token") == 0
                          ? "Bearer error=\"invalid_token\""
                          : "Bearer";
+    lc_req_drop_continuation(req);
     free(req->body);
     req->status = status;
     req->content_type = "application/json";
@@ -419,6 +453,7 @@ lc_rpc_reset(lc_req *req)
         free(req->header_storage[i]);
     }
     free(req->body);
+    free(req->cursor);
     cJSON_Delete(req->json);
     lc_envelope_free_message(req->pb);
     lc_envelope_free_request(req->env);
@@ -521,25 +556,46 @@ lc_rpc_run_inline(lc_req *req, lc_rpc_inline_handler fn)
     return true;
 }
 
-/* Packs the reply of `req` into a new message; NULL when out of memory. */
+/* Packs the reply of `req` into a new message; NULL when out of memory.
+ * The body goes last, after every other field (the continuation too, whose
+ * number is higher): the edge streams it as it arrives (DESIGN §5), so
+ * the head is packed without it and the body appended by hand. */
 static nng_msg *
 lc_rpc_pack(lc_req *req)
 {
     lc_response res = LINTEL__V1__RESPONSE__INIT;
+    Lintel__V1__Continuation cont = LINTEL__V1__CONTINUATION__INIT;
+    uint8_t key[11];
+    uint64_t v;
+    size_t head, nkey = 0;
     nng_msg *msg;
-    size_t len;
 
     res.status = (uint32_t)req->status;
     res.content_type = (char *)(req->content_type ? req->content_type : "");
     res.n_headers = req->nheaders;
     res.headers = req->header_ptrs;
-    res.body.data = (uint8_t *)req->body;
-    res.body.len = req->body_len;
-    len = protobuf_c_message_get_packed_size(&res.base);
-    if (nng_msg_alloc(&msg, len) != 0) {
+    if (req->cursor != NULL) {
+        cont.cursor = req->cursor;
+        cont.total_length = req->total_length;
+        res.continuation = &cont;
+    }
+    head = protobuf_c_message_get_packed_size(&res.base);
+    if (req->body_len > 0) {
+        key[nkey++] = 0x22; /* field 4, length-delimited */
+        for (v = req->body_len; v >= 0x80; v >>= 7) {
+            key[nkey++] = (uint8_t)(v | 0x80);
+        }
+        key[nkey++] = (uint8_t)v;
+    }
+    if (nng_msg_alloc(&msg, head + nkey + req->body_len) != 0) {
         return NULL;
     }
     protobuf_c_message_pack(&res.base, nng_msg_body(msg));
+    memcpy((uint8_t *)nng_msg_body(msg) + head, key, nkey);
+    if (req->body_len > 0) {
+        memcpy((uint8_t *)nng_msg_body(msg) + head + nkey, req->body,
+               req->body_len);
+    }
     return msg;
 }
 

@@ -163,4 +163,19 @@ const char *lc_req_response_body(const lc_req *req, size_t *len);
 /* Adds a response header (at most 16). */
 void lc_req_header(lc_req *req, const char *name, const char *value);
 
+/*
+ * Continued replies: a body too large for one message goes in parts, one
+ * request each (REQ/REP gives one reply per request). The handler answers
+ * a part with lc_req_respond() and then lc_req_continue(): the sender (the
+ * edge) asks for the next part with the same request and the cursor, on
+ * the same connection, and streams the parts' bodies as one body of
+ * `total_length` bytes (the first part's headers and status are the
+ * reply's). The cursor is opaque to the sender and is all the handler
+ * gets to find the next part: keep no state between parts, so any worker
+ * (or instance) can serve it. A later respond or error drops it.
+ */
+/* The cursor of the part asked for, or NULL for the first request. */
+const char *lc_req_continuation(const lc_req *req);
+void lc_req_continue(lc_req *req, const char *cursor, uint64_t total_length);
+
 #endif

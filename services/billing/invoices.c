@@ -692,12 +692,12 @@ invoices_get(lc_req *req)
     if (n == 40 && strcmp(id + 36, ".pdf") == 0) {
         memcpy(uuid, id, 36);
         uuid[36] = '\0';
-        if (lc_db_is_uuid(uuid)) {
+        if (lc_db_is_path_uuid(uuid)) {
             invoices_pdf(req, &caller, uuid);
             return;
         }
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such invoice");
         return;
     }

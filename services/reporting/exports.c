@@ -6,7 +6,7 @@
  *   POST /api/reports/exports                {kind, format, filters…} → 202
  *                                            (honours Idempotency-Key)
  *   GET  /api/reports/exports/:id            status, progress, row count
- *   GET  /api/reports/exports/:id/download   the CSV
+ *   GET  /api/reports/exports/:id/download   the CSV, streamed in parts
  *
  * A job writes its file into reporting.export_chunks (chunk 0 the header,
  * then CHUNK_ROWS rows a transaction, in key order) and its progress into
@@ -16,6 +16,12 @@
  * (reporting.csv_cell). At most LINTEL_REPORTING_EXPORTS_PER_TENANT
  * exports of a tenant run at once (the runner's tenant cap, across
  * replicas); an export expires 24 h after it was asked for.
+ *
+ * A download is a continued reply (lc_req_continue): each part is a slice
+ * of at most PART_CHARS characters of one stored chunk, read by one
+ * statement, so neither the service nor the edge ever holds the whole
+ * file; the cursor "<chunk>:<offset>" is all a part needs, and any worker
+ * or instance can serve the next one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +29,17 @@
 
 #include "lc_clock.h"
 #include "lc_idem.h"
+#include "lc_log.h"
 #include "reporting.h"
 
 #define EXPORT_JOB_KIND "export.run"
 #define CHUNK_ROWS "5000"
 #define CHUNK_ROWS_N 5000
 #define AT_US "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+/* characters of a download's part: at most 1 MiB of UTF-8, far below the
+ * edge's lintel_max_reply_size */
+#define PART_CHARS "262144"
+#define PART_CHARS_N 262144
 
 /* --- the kinds: header, filters, a chunk, the count ---------------------- */
 
@@ -274,13 +285,25 @@ static const lc_db_stmt export_get = {"SELECT kind, " EXPORT_JSON
                                       " FROM reporting.exports WHERE id = $1",
                                       1};
 
+/* One part of a download: $1 export id, $2 chunk, $3 offset in it (in
+ * characters). The file's size in bytes (octet_length reads it from the
+ * stored value's header, without decompressing), the part, whether the
+ * chunk goes on after it and the next chunk's number. */
 static const lc_db_stmt export_download = {
     "SELECT e.kind, e.status, now() >= e.expires_at,"
-    " (SELECT string_agg(c.data, '' ORDER BY c.n)"
-    "    FROM reporting.export_chunks c"
-    "   WHERE c.tenant_id = e.tenant_id AND c.export_id = e.id)"
-    " FROM reporting.exports e WHERE e.id = $1",
-    1};
+    " (SELECT sum(octet_length(c.data)) FROM reporting.export_chunks c"
+    "   WHERE c.tenant_id = e.tenant_id AND c.export_id = e.id),"
+    " p.part, p.more,"
+    " (SELECT min(c.n) FROM reporting.export_chunks c"
+    "   WHERE c.tenant_id = e.tenant_id AND c.export_id = e.id"
+    "     AND c.n > $2::int)"
+    " FROM reporting.exports e"
+    " LEFT JOIN LATERAL (SELECT substr(c.data, $3::int + 1, " PART_CHARS
+    ") AS part, length(c.data) > $3::int + " PART_CHARS " AS more"
+    "   FROM reporting.export_chunks c WHERE c.tenant_id = e.tenant_id"
+    "    AND c.export_id = e.id AND c.n = $2::int) p ON true"
+    " WHERE e.id = $1",
+    3};
 
 /* The job's statements, in the export's tenant. */
 static const lc_db_stmt export_claim = {
@@ -445,9 +468,10 @@ exports_create(lc_req *req)
 /* --- GET ------------------------------------------------------------------*/
 
 /* The export the path names, for a caller of the role its kind needs: its
- * row of `st` (column 0 the kind), or NULL with a 404 / 403 set. */
+ * row of `st` (column 0 the kind; $1 the id, set here, then the rest of
+ * `params`), or NULL with a 404 / 403 set. */
 static PGresult *
-export_read(lc_req *req, const lc_db_stmt *st)
+export_read(lc_req *req, const lc_db_stmt *st, const char **params)
 {
     const char *id = lc_req_param(req, "id");
     const export_kind *k;
@@ -457,11 +481,12 @@ export_read(lc_req *req, const lc_db_stmt *st)
     if (lc_caller_get(req, "manager", &caller) != 0) {
         return NULL;
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such export");
         return NULL;
     }
-    res = lc_req_read(req, caller.tenant_id, st, &id);
+    params[0] = id;
+    res = lc_req_read(req, caller.tenant_id, st, params);
     if (res == NULL) {
         return NULL;
     }
@@ -484,7 +509,8 @@ export_read(lc_req *req, const lc_db_stmt *st)
 static void
 exports_get(lc_req *req)
 {
-    PGresult *res = export_read(req, &export_get);
+    const char *params[1];
+    PGresult *res = export_read(req, &export_get, params);
 
     if (res != NULL) {
         lc_req_respond(req, 200, "application/json", PQgetvalue(res, 0, 1),
@@ -493,15 +519,44 @@ exports_get(lc_req *req)
     }
 }
 
+/* The part a download's cursor names ("<chunk>:<offset>"); the first
+ * request has none and starts at chunk 0, the header row. */
+static int
+export_part_cursor(lc_req *req, char chunk[16], char offset[16])
+{
+    const char *cursor = lc_req_continuation(req);
+    long n = 0, off = 0;
+    int used = 0;
+
+    if (cursor != NULL &&
+        (sscanf(cursor, "%9ld:%9ld%n", &n, &off, &used) != 2 ||
+         cursor[used] != '\0' || n < 0 || off < 0)) {
+        lc_req_error(req, 400, "invalid_cursor", "not a download's cursor");
+        return -1;
+    }
+    snprintf(chunk, 16, "%ld", n);
+    snprintf(offset, 16, "%ld", off);
+    return 0;
+}
+
 static void
 exports_download(lc_req *req)
 {
-    PGresult *res = export_read(req, &export_download);
-    char disposition[128];
+    const char *params[3];
+    char chunk[16], offset[16], cursor[40], disposition[128];
+    PGresult *res;
+    size_t len;
 
+    if (export_part_cursor(req, chunk, offset) != 0) {
+        return;
+    }
+    params[1] = chunk;
+    params[2] = offset;
+    res = export_read(req, &export_download, params);
     if (res == NULL) {
         return;
     }
+    len = (size_t)PQgetlength(res, 0, 4);
     if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
         lc_req_error(req, 410, "expired",
                      "the export has expired: ask for a new one");
@@ -510,13 +565,32 @@ exports_download(lc_req *req)
                      strcmp(PQgetvalue(res, 0, 1), "failed") == 0
                          ? "the export failed: ask for a new one"
                          : "the export is not finished yet");
+    } else if (len == 0) {
+        /* a done export's chunks are all there, none empty: this one went
+         * while it was downloaded (expired and purged) */
+        lc_log(LC_LOG_ERROR, lc_req_id(req), lc_req_tenant_id(req),
+               "export %s has no chunk %s at %s", lc_req_param(req, "id"),
+               chunk, offset);
+        lc_req_error(req, 500, "internal", "the export's file is gone");
     } else {
         snprintf(disposition, sizeof(disposition),
                  "attachment; filename=\"%s-%.8s.csv\"", PQgetvalue(res, 0, 0),
                  lc_req_param(req, "id"));
         lc_req_header(req, "content-disposition", disposition);
         lc_req_respond(req, 200, "text/csv; charset=utf-8",
-                       PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
+                       PQgetvalue(res, 0, 4), len);
+        if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+            snprintf(cursor, sizeof(cursor), "%s:%ld", chunk,
+                     atol(offset) + PART_CHARS_N);
+        } else if (!PQgetisnull(res, 0, 6)) {
+            snprintf(cursor, sizeof(cursor), "%s:0", PQgetvalue(res, 0, 6));
+        } else {
+            cursor[0] = '\0';
+        }
+        if (cursor[0] != '\0') {
+            lc_req_continue(req, cursor,
+                            strtoull(PQgetvalue(res, 0, 3), NULL, 10));
+        }
     }
     PQclear(res);
 }

@@ -30,9 +30,7 @@ static const lc_config_var reporting_vars[] = {
      "exports of one tenant running at once, across replicas (more wait)",
      &app.exports_per_tenant},
     {"LINTEL_REPORTING_EXPORT_MAX_BYTES", "60000000", LC_CFG_INT, 1024,
-     2000000000,
-     "largest export file; a larger one fails (the edge's"
-     " lintel_max_reply_size must allow it)",
+     2000000000, "largest export file; a larger one fails",
      &app.export_max_bytes},
     /* The export runner's (lc_jobs); its tenant cap is the one above. */
     {"LINTEL_JOBS_WORKERS", "2", LC_CFG_INT, 1, 64,

@@ -306,7 +306,7 @@ reports_project(lc_req *req)
     if (reports_caller(req, none, &caller) != 0) {
         return;
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such project");
         return;
     }

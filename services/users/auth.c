@@ -9,15 +9,29 @@
  * first: that one gets the same child, derived again from the parent and
  * the child's stored salt (lc_token_derive), never stored in clear.
  *
- * Login failures are throttled per account and per client IP in Redis with
- * exponential back-off and a cap; an unknown email costs the same argon2
- * time as a wrong password and gets the same answer.
+ * Login failures are throttled so that they slow an attacker, not the
+ * user (lc_throttle's sliding windows in Redis):
+ *   - per account: from the LINTEL_LOGIN_MAX_FAILURES-th failure in the
+ *     window on, every attempt waits a back-off (2 s, 4 s, … capped at
+ *     LINTEL_LOGIN_BACKOFF_CAP_S), so the owner gets in by waiting minutes;
+ *     a successful login clears it; the owner is mailed once a window when
+ *     it starts (a tenant's member: a platform admin has no tenant mail);
+ *   - per client IP: the DISTINCT accounts that failed from it. Past the
+ *     limit, an account that has failed itself is refused (429) without a
+ *     guess, and a wrong password answers 429 instead of 401; a correct
+ *     password of an account that did not fail always gets in, so a NAT
+ *     under attack does not lock out the people behind it.
+ * An unknown email costs the same argon2 time as a wrong password and gets
+ * the same answer.
+ *
+ * A platform admin logs in on the apex host and gets a session of the same
+ * kind, in the platform's tables (auth_store): refresh, logout and
+ * logout-all work there as on a tenant host, and every platform request
+ * checks the session (lc_caller_platform_admin).
  */
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lc_log.h"
 #include "lc_token.h"
@@ -27,13 +41,13 @@
  * told so, but only to whoever proves the password (login) or holds a
  * valid refresh token (refresh). */
 static const lc_db_stmt auth_user_by_email = {
-    "SELECT u.id, u.role, u.password_hash, t.status = 'active'"
+    "SELECT u.id, u.role, u.password_hash, t.status = 'active', u.email"
     " FROM users.users u JOIN users.tenants t ON t.id = u.tenant_id"
     " WHERE lower(u.email) = lower($1) AND u.status = 'active'",
     1};
 
 static const lc_db_stmt auth_admin_by_email = {
-    "SELECT id, 'platform_admin', password_hash, true"
+    "SELECT id, 'platform_admin', password_hash, true, email"
     " FROM users.platform_admins WHERE lower(email) = lower($1)",
     1};
 
@@ -108,12 +122,105 @@ static const lc_db_stmt auth_sessions_list = {
                         " ORDER BY created_at DESC, id DESC LIMIT $5",
     5};
 
+/* A platform admin's sessions and tokens (0007_platform_sessions.sql):
+ * the same statements on the platform's tables, the same columns. */
+static const lc_db_stmt auth_platform_session_insert = {
+    "INSERT INTO users.platform_sessions (admin_id, user_agent, client_ip)"
+    " VALUES ($1, left($2, 512), left($3, 64)) RETURNING id",
+    3};
+
+static const lc_db_stmt auth_platform_refresh_insert = {
+    "INSERT INTO users.platform_refresh_tokens (session_id, token_hash,"
+    " parent_id, derive_salt, access_jti, access_iat, expires_at)"
+    " VALUES ($1, $2, $3, $4, gen_random_uuid(),"
+    " extract(epoch FROM now())::bigint, now() + make_interval(secs => $5))"
+    " RETURNING access_jti, access_iat",
+    5};
+
+static const lc_db_stmt auth_platform_refresh_lookup = {
+    "SELECT rt.id, rt.session_id, rt.used_at IS NOT NULL,"
+    " coalesce(extract(epoch FROM now() - rt.used_at), 0)::float8,"
+    " rt.expires_at <= now(), s.revoked_at IS NOT NULL, s.admin_id,"
+    " 'platform_admin', true, true"
+    " FROM users.platform_refresh_tokens rt"
+    " JOIN users.platform_sessions s ON s.id = rt.session_id"
+    " WHERE rt.token_hash = $1 FOR UPDATE OF rt",
+    1};
+
+static const lc_db_stmt auth_platform_refresh_child = {
+    "SELECT derive_salt, access_jti, access_iat"
+    " FROM users.platform_refresh_tokens"
+    " WHERE parent_id = $1 AND used_at IS NULL AND expires_at > now()",
+    1};
+
+static const lc_db_stmt auth_platform_refresh_spend = {
+    "UPDATE users.platform_refresh_tokens SET used_at = now() WHERE id = $1",
+    1};
+
+static const lc_db_stmt auth_platform_session_touch = {
+    "UPDATE users.platform_sessions SET last_used_at = now() WHERE id = $1",
+    1};
+
+static const lc_db_stmt auth_platform_session_revoke = {
+    "UPDATE users.platform_sessions SET revoked_at = now(),"
+    " revoked_reason = $3"
+    " WHERE id = $1 AND admin_id = $2 AND revoked_at IS NULL RETURNING id",
+    3};
+
+static const lc_db_stmt auth_platform_sessions_revoke = {
+    "UPDATE users.platform_sessions SET revoked_at = now(),"
+    " revoked_reason = $3"
+    " WHERE admin_id = $1 AND revoked_at IS NULL"
+    "   AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id",
+    3};
+
+/* Where a login's session and refresh tokens live: a tenant's tables
+ * (under RLS, each revocation an event) or the platform's. */
+typedef struct {
+    const lc_db_stmt *session_insert, *refresh_insert, *refresh_lookup,
+        *refresh_child, *refresh_spend, *session_touch, *session_revoke,
+        *sessions_revoke;
+    bool events; /* session.revoked events: tenant sessions only */
+} auth_store;
+
+static const auth_store auth_tenant_store = {
+    .session_insert = &auth_session_insert,
+    .refresh_insert = &auth_refresh_insert,
+    .refresh_lookup = &auth_refresh_lookup,
+    .refresh_child = &auth_refresh_child,
+    .refresh_spend = &auth_refresh_spend,
+    .session_touch = &auth_session_touch,
+    .session_revoke = &auth_session_revoke,
+    .sessions_revoke = &auth_user_sessions_revoke,
+    .events = true,
+};
+
+static const auth_store auth_platform_store = {
+    .session_insert = &auth_platform_session_insert,
+    .refresh_insert = &auth_platform_refresh_insert,
+    .refresh_lookup = &auth_platform_refresh_lookup,
+    .refresh_child = &auth_platform_refresh_child,
+    .refresh_spend = &auth_platform_refresh_spend,
+    .session_touch = &auth_platform_session_touch,
+    .session_revoke = &auth_platform_session_revoke,
+    .sessions_revoke = &auth_platform_sessions_revoke,
+    .events = false,
+};
+
+/* The store of the request's scope: the tenant's, or the apex's. */
+static const auth_store *
+auth_store_of(lc_req *req)
+{
+    return lc_req_tenant_id(req) != NULL ? &auth_tenant_store
+                                         : &auth_platform_store;
+}
+
 /* --- sessions and grants ------------------------------------------------ */
 
 static int
-auth_refresh_row(lc_db *db, const char *session_id, const char *token,
-                 const char *parent_id, const char *salt, auth_grant *g,
-                 lc_db_error *err)
+auth_refresh_row(lc_db *db, const auth_store *st, const char *session_id,
+                 const char *token, const char *parent_id, const char *salt,
+                 auth_grant *g, lc_db_error *err)
 {
     char hash[LC_TOKEN_HASH_LEN + 1], ttl[16];
     const char *params[5] = {session_id, hash, parent_id, salt, ttl};
@@ -121,7 +228,7 @@ auth_refresh_row(lc_db *db, const char *session_id, const char *token,
 
     lc_token_hash(token, hash);
     snprintf(ttl, sizeof(ttl), "%d", USERS_REFRESH_TTL_S);
-    res = lc_db_exec(db, &auth_refresh_insert, params, err);
+    res = lc_db_exec(db, st->refresh_insert, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -131,15 +238,16 @@ auth_refresh_row(lc_db *db, const char *session_id, const char *token,
     return 0;
 }
 
-int
-auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
-                  const char *client_ip, auth_grant *g, lc_db_error *err)
+static int
+auth_session_open_in(lc_db *db, const auth_store *st, const char *user_id,
+                     const char *user_agent, const char *client_ip,
+                     auth_grant *g, lc_db_error *err)
 {
     const char *params[3] = {user_id, user_agent, client_ip};
     PGresult *res;
 
     snprintf(g->user_id, sizeof(g->user_id), "%s", user_id);
-    res = lc_db_exec(db, &auth_session_insert, params, err);
+    res = lc_db_exec(db, st->session_insert, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -149,7 +257,16 @@ auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
         lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
     }
-    return auth_refresh_row(db, g->session_id, g->refresh, NULL, NULL, g, err);
+    return auth_refresh_row(db, st, g->session_id, g->refresh, NULL, NULL, g,
+                            err);
+}
+
+int
+auth_session_open(lc_db *db, const char *user_id, const char *user_agent,
+                  const char *client_ip, auth_grant *g, lc_db_error *err)
+{
+    return auth_session_open_in(db, &auth_tenant_store, user_id, user_agent,
+                                client_ip, g, err);
 }
 
 cJSON *
@@ -225,65 +342,6 @@ auth_revoke_user_sessions(lc_db *db, const char *user_id,
     return rv;
 }
 
-/* --- login throttling --------------------------------------------------- */
-
-/* Redis keys of one throttled subject: a failure counter and the time the
- * current back-off ends. Losing them (Redis down) only loses throttling. */
-typedef struct {
-    char count[160];
-    char until[160];
-    long max;
-} auth_throttle;
-
-static void
-auth_throttle_keys(auth_throttle *t, const char *kind, const char *subject,
-                   long max)
-{
-    snprintf(t->count, sizeof(t->count), "users:login:v1:%s:%s:n", kind,
-             subject);
-    snprintf(t->until, sizeof(t->until), "users:login:v1:%s:%s:until", kind,
-             subject);
-    t->max = max;
-}
-
-/* Seconds the subject must still wait, 0 when it may try. */
-static long
-auth_throttle_wait(lc_cache *cache, const auth_throttle *t)
-{
-    char *val = NULL;
-    size_t len;
-    long until, now = (long)time(NULL);
-
-    if (lc_cache_get(cache, t->until, &val, &len) != LC_CACHE_OK) {
-        return 0;
-    }
-    until = atol(val);
-    free(val);
-    return until > now ? until - now : 0;
-}
-
-/* Counts a failure; from the max-th on, backs off 2, 4, 8 … s up to cap. */
-static void
-auth_throttle_fail(lc_cache *cache, const auth_throttle *t, long cap)
-{
-    int64_t n = 0;
-    long backoff, over;
-    char val[32];
-
-    if (lc_cache_incr(cache, t->count, (int)(cap > 3600 ? cap : 3600), &n) !=
-            LC_CACHE_OK ||
-        n < t->max) {
-        return;
-    }
-    over = (long)(n - t->max);
-    backoff = over >= 20 ? cap : 2L << over;
-    if (backoff > cap) {
-        backoff = cap;
-    }
-    snprintf(val, sizeof(val), "%ld", (long)time(NULL) + backoff);
-    lc_cache_set(cache, t->until, val, strlen(val), (int)backoff);
-}
-
 /* --- login -------------------------------------------------------------- */
 
 typedef struct {
@@ -292,6 +350,7 @@ typedef struct {
     const char *email;
     char id[37], role[16];
     char hash[LC_PASSWORD_HASH_MAX];
+    char stored_email[USERS_EMAIL_MAX + 1];
     int found;
     bool tenant_active; /* false: suspended (never for platform admins) */
 } auth_lookup_ctx;
@@ -314,6 +373,8 @@ auth_lookup_tx(lc_db *db, void *arg, lc_db_error *err)
         snprintf(c->role, sizeof(c->role), "%s", PQgetvalue(res, 0, 1));
         snprintf(c->hash, sizeof(c->hash), "%s", PQgetvalue(res, 0, 2));
         c->tenant_active = PQgetvalue(res, 0, 3)[0] == 't';
+        snprintf(c->stored_email, sizeof(c->stored_email), "%s",
+                 PQgetvalue(res, 0, 4));
     }
     PQclear(res);
     return 0;
@@ -342,39 +403,120 @@ auth_login_tx(lc_db *db, void *arg, lc_db_error *err)
         }
         PQclear(res);
     }
-    if (c->platform) {
+    return auth_session_open_in(
+        db, c->platform ? &auth_platform_store : &auth_tenant_store,
+        c->user_id, c->user_agent, c->client_ip, c->grant, err);
+}
+
+/* --- login throttling (the file's header says how) --------------------- */
+
+typedef struct {
+    lc_req_fail fail;
+    const users_app *app;
+    const char *to, *slug;
+} auth_alert_ctx;
+
+static int
+auth_alert_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    auth_alert_ctx *c = arg;
+    char body[1024];
+
+    snprintf(body, sizeof(body),
+             "Hello,\n\nSomeone tried to sign in to your %s account on "
+             "Lintel with a wrong password %ld times in a row.\n"
+             "Further attempts now wait a little longer each time (at most "
+             "%ld seconds); your password still works after that wait.\n\n"
+             "If it was you, nothing needs doing. If it was not, your "
+             "password has held; consider changing it to a longer one.\n",
+             c->slug, c->app->login_max_failures, c->app->login_backoff_cap_s);
+    return mail_enqueue(c->app, db, c->to, "Failed sign-ins to your Lintel "
+                        "account", body, err);
+}
+
+/* The owner of an account whose back-off just began is told, once a
+ * window; best effort: the login's own answer does not depend on it. */
+static void
+auth_alert_owner(lc_req *req, const char *subject, const char *to)
+{
+    users_app *app = lc_req_app(req);
+    const lc_request *env = lc_req_envelope(req);
+    auth_alert_ctx c = {.app = app, .to = to};
+    long wait;
+
+    if (env->tenant == NULL ||
+        lc_throttle_hit(lc_req_cache(req), &app->throttles.login_alert,
+                        subject, NULL, &wait) != LC_THROTTLE_ALLOW) {
+        return;
+    }
+    c.slug = env->tenant->slug;
+    if (lc_req_tx(req, lc_req_tenant_id(req), auth_alert_tx, &c) == 0) {
+        mail_wake(app);
+    }
+}
+
+/* Before the password is checked: 0, or -1 with the 429 answered.
+ * *ip_over: the IP is past its limit (a wrong password then answers 429). */
+static int
+auth_throttle_before(lc_req *req, const char *acct, const char *ip,
+                     bool *ip_over, long *ip_wait)
+{
+    const users_throttles *t = &((users_app *)lc_req_app(req))->throttles;
+    lc_cache *cache = lc_req_cache(req);
+    lc_throttle_verdict v;
+    int64_t failed = 0;
+    long wait = 0;
+
+    *ip_over = false;
+    v = lc_throttle_check(cache, &t->login_account, acct, NULL, &wait);
+    if (v == LC_THROTTLE_UNKNOWN) {
+        users_throttle_unknown(req, &t->login_account);
         return 0;
     }
-    return auth_session_open(db, c->user_id, c->user_agent, c->client_ip,
-                             c->grant, err);
-}
-
-static void
-auth_uuid_v4(char *out)
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        memset(b, 0, sizeof(b));
+    if (v == LC_THROTTLE_LIMITED) {
+        users_too_many(req, wait,
+                       "too many failed logins for this account; try again "
+                       "after Retry-After seconds");
+        return -1;
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-             b[11], b[12], b[13], b[14], b[15]);
+    /* Counting mode, any member: is the IP over its limit at all? */
+    if (ip == NULL ||
+        lc_throttle_check(cache, &t->login_ip, ip, NULL, ip_wait) !=
+        LC_THROTTLE_LIMITED) {
+        return 0;
+    }
+    *ip_over = true;
+    if (lc_throttle_count(cache, &t->login_account, acct, &failed) ==
+            LC_CACHE_OK &&
+        failed > 0) {
+        users_too_many(req, *ip_wait,
+                       "too many failed logins from this address; try again "
+                       "after Retry-After seconds");
+        return -1;
+    }
+    return 0;
 }
 
+/* After a wrong password: counts it for the account and the IP; alerts the
+ * owner when the account's back-off begins. */
 static void
-auth_too_many(lc_req *req, long wait)
+auth_throttle_failed(lc_req *req, const char *acct, const char *ip,
+                     const char *owner_email)
 {
-    char secs[24];
+    users_app *app = lc_req_app(req);
+    lc_cache *cache = lc_req_cache(req);
+    int64_t n = 0;
 
-    snprintf(secs, sizeof(secs), "%ld", wait);
-    lc_req_error(req, 429, "rate_limited",
-                 "too many failed logins; try again later");
-    lc_req_header(req, "retry-after", secs);
+    if (lc_throttle_record(cache, &app->throttles.login_account, acct, NULL,
+                           &n) != LC_CACHE_OK) {
+        return;
+    }
+    if (ip != NULL) {
+        lc_throttle_record(cache, &app->throttles.login_ip, ip, acct, NULL);
+    }
+    if (owner_email != NULL && n >= app->login_max_failures) {
+        auth_alert_owner(req, acct, owner_email);
+    }
 }
 
 static void
@@ -386,8 +528,7 @@ auth_login(lc_req *req)
     auth_lookup_ctx look = {0};
     auth_login_ctx login = {0};
     auth_grant grant = {0};
-    auth_throttle acct, ip;
-    char email_lower[USERS_EMAIL_MAX + 1], email_hash[LC_TOKEN_HASH_LEN + 1];
+    char acct[128];
     char new_hash[LC_PASSWORD_HASH_MAX];
     /* Any text: a login tells nothing about the password policy. */
     static const lc_body_field fields[] = {
@@ -401,8 +542,9 @@ auth_login(lc_req *req)
          .max = LC_PASSWORD_MAX_CHARS},
     };
     lc_body_value v[2];
-    long wait_acct, wait_ip;
-    size_t i;
+    const char *ip = users_client_ip(req);
+    bool ip_over;
+    long ip_wait = 0;
     int ok;
 
     if (lc_body_read(req, fields, 2, v) != 0) {
@@ -411,27 +553,9 @@ auth_login(lc_req *req)
     look.email = v[0].text;
     password = v[1].text;
     look.platform = tenant_id == NULL;
-    for (i = 0; look.email[i] != '\0' && i < USERS_EMAIL_MAX; i++) {
-        email_lower[i] = (char)((look.email[i] >= 'A' && look.email[i] <= 'Z')
-                                    ? look.email[i] + 32
-                                    : look.email[i]);
-    }
-    email_lower[i] = '\0';
-    lc_token_hash(email_lower, email_hash);
-    {
-        char subject[128];
-
-        snprintf(subject, sizeof(subject), "%s:%s",
-                 tenant_id ? tenant_id : "platform", email_hash);
-        auth_throttle_keys(&acct, "acct", subject, app->login_max_failures);
-        auth_throttle_keys(&ip, "ip",
-                           env->client_ip[0] ? env->client_ip : "unknown",
-                           app->login_ip_max_failures);
-    }
-    wait_acct = auth_throttle_wait(lc_req_cache(req), &acct);
-    wait_ip = auth_throttle_wait(lc_req_cache(req), &ip);
-    if (wait_acct > 0 || wait_ip > 0) {
-        auth_too_many(req, wait_acct > wait_ip ? wait_acct : wait_ip);
+    users_email_key(tenant_id ? tenant_id : "platform", look.email, acct,
+                    sizeof(acct));
+    if (auth_throttle_before(req, acct, ip, &ip_over, &ip_wait) != 0) {
         return;
     }
     if (lc_req_tx(req, tenant_id, auth_lookup_tx, &look) != 0) {
@@ -446,13 +570,20 @@ auth_login(lc_req *req)
         ok = 0;
     }
     if (!ok) {
-        auth_throttle_fail(lc_req_cache(req), &acct, app->login_backoff_cap_s);
-        auth_throttle_fail(lc_req_cache(req), &ip, app->login_backoff_cap_s);
+        auth_throttle_failed(req, acct, ip,
+                             look.found && !look.platform ? look.stored_email
+                                                          : NULL);
+        if (ip_over) {
+            users_too_many(req, ip_wait,
+                           "too many failed logins from this address; try "
+                           "again after Retry-After seconds");
+            return;
+        }
         lc_req_error(req, 401, "invalid_credentials",
                      "the email or the password is wrong");
         return;
     }
-    lc_cache_del(lc_req_cache(req), acct.count);
+    lc_throttle_clear(lc_req_cache(req), &app->throttles.login_account, acct);
     /* Defence in depth: the edge refuses a suspended tenant, but a request
      * that got past a stale cache must not get a session either. */
     if (!look.tenant_active) {
@@ -474,14 +605,6 @@ auth_login(lc_req *req)
         return;
     }
     snprintf(grant.role, sizeof(grant.role), "%s", look.role);
-    if (look.platform) {
-        /* Platform admins get an access token only: no tenant to keep a
-         * session in; they sign in again after 15 minutes. */
-        snprintf(grant.user_id, sizeof(grant.user_id), "%s", look.id);
-        auth_uuid_v4(grant.session_id);
-        auth_uuid_v4(grant.jti);
-        grant.iat = (long)time(NULL);
-    }
     auth_respond_grant(req, 200, tenant_id ? tenant_id : "", &grant);
 }
 
@@ -489,6 +612,7 @@ auth_login(lc_req *req)
 
 typedef struct {
     lc_req_fail fail;
+    const auth_store *store;
     const char *token;
     long grace_s;
     bool reused;
@@ -509,7 +633,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     c->reused = false;
     lc_token_hash(c->token, hash);
     params[0] = hash;
-    res = lc_db_exec(db, &auth_refresh_lookup, params, err);
+    res = lc_db_exec(db, c->store->refresh_lookup, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -543,7 +667,7 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
     if (used) {
         params[0] = id;
         child = age <= (double)c->grace_s
-                    ? lc_db_exec(db, &auth_refresh_child, params, err)
+                    ? lc_db_exec(db, c->store->refresh_child, params, err)
                     : NULL;
         if (age <= (double)c->grace_s && child == NULL) {
             return -1;
@@ -564,17 +688,20 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
         params[0] = c->grant.session_id;
         params[1] = c->grant.user_id;
         params[2] = "refresh_token_reuse";
-        res = lc_db_exec(db, &auth_session_revoke, params, err);
+        res = lc_db_exec(db, c->store->session_revoke, params, err);
         if (res == NULL) {
             return -1;
         }
         PQclear(res);
         c->reused = true;
+        if (!c->store->events) {
+            return 0;
+        }
         return auth_event_revoked(db, c->grant.session_id, c->grant.user_id,
                                   "refresh_token_reuse", NULL, &c->seq, err);
     }
     params[0] = id;
-    res = lc_db_exec(db, &auth_refresh_spend, params, err);
+    res = lc_db_exec(db, c->store->refresh_spend, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -584,12 +711,12 @@ auth_refresh_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     lc_token_derive(c->token, salt, c->grant.refresh);
-    if (auth_refresh_row(db, c->grant.session_id, c->grant.refresh, id, salt,
-                         &c->grant, err) != 0) {
+    if (auth_refresh_row(db, c->store, c->grant.session_id, c->grant.refresh,
+                         id, salt, &c->grant, err) != 0) {
         return -1;
     }
     params[0] = c->grant.session_id;
-    res = lc_db_exec(db, &auth_session_touch, params, err);
+    res = lc_db_exec(db, c->store->session_touch, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -611,9 +738,11 @@ auth_refresh(lc_req *req)
     };
     lc_body_value v[1];
 
-    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
+    /* On a tenant host a member's token; on the apex a platform admin's. */
+    if (lc_body_read(req, fields, 1, v) != 0) {
         return;
     }
+    c.store = auth_store_of(req);
     c.token = v[0].text;
     if (!lc_token_valid(c.token)) {
         lc_req_error(req, 401, "invalid_token",
@@ -626,7 +755,9 @@ auth_refresh(lc_req *req)
     }
     users_events_announce(c.seq);
     if (c.reused) {
-        users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
+        if (lc_req_tenant_id(req) != NULL) {
+            users_caller_stamp(req, lc_req_tenant_id(req), c.grant.user_id);
+        }
         lc_log(LC_LOG_WARN, lc_req_id(req), lc_req_tenant_id(req),
                "refresh token reused: session %s revoked", c.grant.session_id);
         lc_req_error(req, 401, "invalid_token",
@@ -634,13 +765,16 @@ auth_refresh(lc_req *req)
                      "revoked");
         return;
     }
-    auth_respond_grant(req, 200, lc_req_tenant_id(req), &c.grant);
+    auth_respond_grant(req, 200,
+                       lc_req_tenant_id(req) ? lc_req_tenant_id(req) : "",
+                       &c.grant);
 }
 
 /* --- logout and sessions ------------------------------------------------ */
 
 typedef struct {
     lc_req_fail fail;
+    const auth_store *store;
     const users_caller *caller;
     const char *session_id; /* one session, or NULL for all */
     const char *reason;
@@ -656,12 +790,22 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
     const char *params[3] = {c->session_id, c->caller->user_id, c->reason};
     PGresult *res;
 
-    if (c->session_id == NULL) {
+    if (c->session_id == NULL && c->store->events) {
         return auth_revoke_user_sessions(db, c->caller->user_id, NULL,
                                          c->reason, c->caller->user_id,
                                          &c->seq, err);
     }
-    res = lc_db_exec(db, &auth_session_revoke, params, err);
+    if (c->session_id == NULL) {
+        const char *all[3] = {c->caller->user_id, NULL, c->reason};
+
+        res = lc_db_exec(db, c->store->sessions_revoke, all, err);
+        if (res == NULL) {
+            return -1;
+        }
+        PQclear(res);
+        return 0;
+    }
+    res = lc_db_exec(db, c->store->session_revoke, params, err);
     if (res == NULL) {
         return -1;
     }
@@ -671,6 +815,9 @@ auth_revoke_tx(lc_db *db, void *arg, lc_db_error *err)
                              "no such session");
     }
     PQclear(res);
+    if (!c->store->events) {
+        return 0;
+    }
     return auth_event_revoked(db, c->session_id, c->caller->user_id, c->reason,
                               c->caller->user_id, &c->seq, err);
 }
@@ -682,15 +829,44 @@ typedef enum {
     AUTH_REVOKE_ONE,     /* DELETE /api/auth/sessions/:id */
 } auth_revoke_scope;
 
+/* A platform admin's logout or logout-all, on the apex host: no caller
+ * snapshot to fence, every platform request checks its session in the
+ * database (lc_caller_platform_admin). */
+static void
+auth_revoke_platform(lc_req *req, auth_revoke_scope scope, const char *reason)
+{
+    const Lintel__V1__Principal *p = lc_req_envelope(req)->principal;
+    users_caller caller = {0};
+    auth_sessions_ctx c = {0};
+
+    if (lc_caller_platform_admin(req) != 0) {
+        return;
+    }
+    caller.user_id = p->user_id;
+    caller.session_id = p->session_id;
+    c.store = &auth_platform_store;
+    c.caller = &caller;
+    c.reason = reason;
+    c.session_id = scope == AUTH_REVOKE_CURRENT ? p->session_id : NULL;
+    if (lc_req_tx(req, NULL, auth_revoke_tx, &c) == 0) {
+        lc_req_respond(req, 204, NULL, NULL, 0);
+    }
+}
+
 static void
 auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
 {
     users_caller caller;
     auth_sessions_ctx c = {0};
 
+    if (lc_req_tenant_id(req) == NULL && scope != AUTH_REVOKE_ONE) {
+        auth_revoke_platform(req, scope, reason);
+        return;
+    }
     if (lc_caller_get(req, "viewer", &caller) != 0) {
         return;
     }
+    c.store = &auth_tenant_store;
     c.caller = &caller;
     c.reason = reason;
     switch (scope) {
@@ -702,7 +878,7 @@ auth_revoke(lc_req *req, auth_revoke_scope scope, const char *reason)
         break;
     case AUTH_REVOKE_ONE:
         c.session_id = lc_req_param(req, "id");
-        if (!lc_db_is_uuid(c.session_id)) {
+        if (!lc_db_is_path_uuid(c.session_id)) {
             lc_req_error(req, 404, "not_found", "no such session");
             return;
         }

@@ -284,6 +284,8 @@ mail_start(users_app *app, const lc_db_options *db)
     app->jobs = lc_jobs_new(&app->jobs_options);
     if (app->jobs == NULL ||
         lc_jobs_handle(app->jobs, MAIL_JOB_KIND, mail_send_job, app) != 0 ||
+        lc_jobs_handle(app->jobs, "password_reset.request", password_reset_job,
+                       app) != 0 ||
         lc_jobs_start(app->jobs) != 0) {
         lc_jobs_free(app->jobs);
         app->jobs = NULL;

@@ -33,10 +33,27 @@ static const lc_config_var users_vars[] = {
     {"LINTEL_LOGIN_MAX_FAILURES", "5", LC_CFG_INT, 1, 1000,
      "failed logins of one account before back-off", &app.login_max_failures},
     {"LINTEL_LOGIN_IP_MAX_FAILURES", "100", LC_CFG_INT, 1, 1000000,
-     "failed logins from one client IP before back-off",
+     "distinct accounts failing from one client IP in the window before "
+     "its further failures answer 429",
      &app.login_ip_max_failures},
-    {"LINTEL_LOGIN_BACKOFF_CAP_S", "900", LC_CFG_INT, 1, 86400,
-     "longest login back-off, in seconds", &app.login_backoff_cap_s},
+    {"LINTEL_LOGIN_BACKOFF_CAP_S", "300", LC_CFG_INT, 1, 3600,
+     "longest wait of an account's back-off (2 s, 4 s, … up to this)",
+     &app.login_backoff_cap_s},
+    {"LINTEL_LOGIN_WINDOW_S", "900", LC_CFG_INT, 10, 86400,
+     "how long a failed login (or password change) counts",
+     &app.login_window_s},
+    {"LINTEL_RESET_MAX_PER_ACCOUNT", "5", LC_CFG_INT, 1, 1000,
+     "password-reset requests per address and hour", &app.reset_max_per_account},
+    {"LINTEL_RESET_MAX_PER_IP", "20", LC_CFG_INT, 1, 1000000,
+     "password-reset requests per client IP and hour", &app.reset_max_per_ip},
+    {"LINTEL_SIGNUP_MAX_PER_IP", "20", LC_CFG_INT, 1, 1000000,
+     "sign-ups per client IP and hour", &app.signup_max_per_ip},
+    {"LINTEL_INVITE_MAX_PER_MEMBER", "50", LC_CFG_INT, 1, 100000,
+     "invitations (and resends) one member sends per hour",
+     &app.invite_max_per_member},
+    {"LINTEL_INVITE_RESEND_INTERVAL_S", "60", LC_CFG_INT, 1, 86400,
+     "shortest time between two sends of one invitation",
+     &app.invite_resend_interval_s},
     {"LINTEL_ARGON2_MEMORY_KIB", "19456", LC_CFG_INT, 1024, 4194304,
      "argon2id memory per password hash (OWASP: 19456)", &argon2_memory_kib},
     {"LINTEL_ARGON2_ITERATIONS", "2", LC_CFG_INT, 1, 100,
@@ -94,6 +111,7 @@ users_start(const lc_db_options *db, const lc_cache_options *cache, void *arg)
     a->password.t_cost = (uint32_t)argon2_iterations;
     a->password.parallelism = (uint32_t)argon2_parallelism;
     users_caller_start();
+    users_throttles_init(a);
     if (keys_load(a) != 0) {
         keys_free(a);
         return -1;

@@ -1,24 +1,53 @@
 /*
  * password_reset.c: "forgot my password". The request answers 202 whether
- * or not the account exists (nothing to learn from it); for an active
- * account it mails a single-use token (stored as SHA-256, valid one hour).
- * Confirming sets the new password and revokes every session of the
- * account: whoever knew the old password is signed out.
+ * or not the account exists, and does the same work either way: it stores
+ * the request and queues a "password_reset.request" job in one
+ * transaction, so neither its answer nor its time says whether the address
+ * is known (the review measured 2.9 ms against 2.0 ms when the mail was
+ * prepared inline). The job looks the account up; for an active one it
+ * makes a single-use token (stored as SHA-256, valid one hour) and queues
+ * the mail. Requests are limited per address and per client IP (429 with
+ * Retry-After; counted for unknown addresses too, so a 429 says nothing
+ * either), and the job sends at most RESET_MAILS_PER_HOUR mails per account
+ * whatever Redis says. Confirming sets the new password and revokes every
+ * session of the account: whoever knew the old password is signed out.
  */
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lc_clock.h"
 #include "lc_token.h"
 #include "users.h"
 
-/* Reset mails per account and hour: a reset link cannot be used to flood
- * someone's mailbox. Past it the request still answers 202. */
+#define RESET_JOB_KIND "password_reset.request"
+#define RESET_JOB_BUDGET_MS 5000
+
+/* Reset mails per account and hour, counted in PostgreSQL by the job: a
+ * reset link cannot flood a mailbox even while Redis is down. */
 #define RESET_MAILS_PER_HOUR 5
 
-static const lc_db_stmt reset_user_by_email = {
-    "SELECT id, email FROM users.users"
-    " WHERE lower(email) = lower($1) AND status = 'active'",
+static const lc_db_stmt reset_request_insert = {
+    "INSERT INTO users.password_reset_requests (tenant_id, email)"
+    " VALUES (current_setting('app.tenant_id')::uuid, $1)"
+    " RETURNING json_build_object('request_id', id)::text",
     1};
+
+/* The job's step: the request (spent here), its account if active, and how
+ * many resets that account had in the last hour. */
+static const lc_db_stmt reset_request_take = {
+    "WITH r AS (DELETE FROM users.password_reset_requests WHERE id = $1"
+    "           RETURNING email)"
+    " SELECT u.id, u.email, (SELECT count(*) FROM users.password_resets p"
+    "   WHERE p.user_id = u.id AND p.created_at > now() - interval '1 hour')"
+    " FROM r JOIN users.users u ON lower(u.email) = lower(r.email)"
+    " WHERE u.status = 'active'",
+    1};
+
+static const lc_db_stmt reset_slug = {
+    "SELECT slug FROM users.tenants WHERE id = current_setting('app.tenant_id')::uuid",
+    0};
 
 static const lc_db_stmt reset_insert = {
     "INSERT INTO users.password_resets (tenant_id, user_id, token_hash,"
@@ -50,31 +79,111 @@ static const lc_db_stmt reset_spend = {
 typedef struct {
     lc_req_fail fail;
     const users_app *app;
-    const char *email, *slug;
-    bool queued;
+    const char *tenant_id, *email;
 } reset_request_ctx;
 
+/* The same two inserts for every address. */
 static int
 reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     reset_request_ctx *c = arg;
+    const char *params[1] = {c->email};
+    lc_job_new job = {.kind = RESET_JOB_KIND};
+    PGresult *res = lc_db_exec(db, &reset_request_insert, params, err);
+    int rc;
+
+    if (res == NULL) {
+        return -1;
+    }
+    job.tenant_id = c->tenant_id;
+    job.payload = PQgetvalue(res, 0, 0);
+    rc = lc_jobs_enqueue(c->app->jobs, db, &job, NULL, err);
+    PQclear(res);
+    return rc;
+}
+
+static void
+reset_request(lc_req *req)
+{
+    users_app *app = lc_req_app(req);
+    reset_request_ctx c = {0};
+    static const lc_body_field fields[] = {
+        {.name = "email", .kind = LC_BODY_EMAIL, .required = true},
+    };
+    lc_body_value v[1];
+    char acct[128];
+    cJSON *out;
+
+    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
+        return;
+    }
+    c.email = v[0].text;
+    users_email_key(lc_req_tenant_id(req), c.email, acct, sizeof(acct));
+    if (users_throttle_hit(req, &app->throttles.reset_ip, users_client_ip(req),
+                           "too many password-reset requests from this "
+                           "address; try again after Retry-After seconds") !=
+            0 ||
+        users_throttle_hit(req, &app->throttles.reset_account, acct,
+                           "too many password-reset requests for this email; "
+                           "try again after Retry-After seconds") != 0) {
+        return;
+    }
+    c.app = app;
+    c.tenant_id = lc_req_tenant_id(req);
+    if (lc_req_tx(req, lc_req_tenant_id(req), reset_request_tx, &c) != 0) {
+        return;
+    }
+    mail_wake(app);
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "message",
+                            "if an account has this email, a reset link is "
+                            "on its way");
+    lc_req_respond_json(req, 202, out);
+}
+
+/* --- the job: look the account up, make the token, queue the mail ------- */
+
+typedef struct {
+    const users_app *app;
+    const char *request_id;
+    bool queued;
+} reset_job_ctx;
+
+static int
+reset_job_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    reset_job_ctx *c = arg;
     char token[LC_TOKEN_LEN + 1], hash[LC_TOKEN_HASH_LEN + 1], ttl[16];
-    char user_id[37], email[USERS_EMAIL_MAX + 1], link[512], body[1024];
-    const char *params[3] = {c->email, NULL, NULL};
+    char user_id[37], email[USERS_EMAIL_MAX + 1], slug[64], link[512],
+        body[1024];
+    const char *params[3] = {c->request_id, NULL, NULL};
     PGresult *res;
+    long recent;
+    int found;
 
     c->queued = false;
-    res = lc_db_exec(db, &reset_user_by_email, params, err);
+    res = lc_db_exec(db, &reset_request_take, params, err);
     if (res == NULL) {
         return -1;
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return 0; /* no such account: nothing to send, the same 202 */
+        return 0; /* no such account, or handled before: nothing to send */
     }
     snprintf(user_id, sizeof(user_id), "%s", PQgetvalue(res, 0, 0));
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
+    recent = atol(PQgetvalue(res, 0, 2));
     PQclear(res);
+    if (recent >= RESET_MAILS_PER_HOUR) {
+        return 0;
+    }
+    found = lc_db_value(db, &reset_slug, NULL, slug, sizeof(slug), err);
+    if (found <= 0) {
+        if (found == 0) {
+            lc_db_error_set(err, LC_DB_BUG, "the job's tenant is gone");
+        }
+        return -1;
+    }
     if (lc_token_new(token) != 0) {
         lc_db_error_set(err, LC_DB_BUG, "no entropy");
         return -1;
@@ -89,7 +198,7 @@ reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     PQclear(res);
-    if (mail_link(c->app, c->slug, "/reset-password", token, link,
+    if (mail_link(c->app, slug, "/reset-password", token, link,
                   sizeof(link)) != 0) {
         lc_db_error_set(err, LC_DB_BUG, "link too long");
         return -1;
@@ -99,55 +208,41 @@ reset_request_tx(lc_db *db, void *arg, lc_db_error *err)
              "account on Lintel.\nChoose a new password within one hour:\n\n"
              "%s\n\nIf it was not you, ignore this message: your password "
              "stays as it is.\n",
-             c->slug, link);
+             slug, link);
     c->queued = true;
     /* To the address as the account stores it, not as typed. */
-    return mail_enqueue(c->app, db, email, "Reset your Lintel password", body, err);
+    return mail_enqueue(c->app, db, email, "Reset your Lintel password", body,
+                        err);
 }
 
-static void
-reset_request(lc_req *req)
+lc_job_outcome
+password_reset_job(lc_db *db, const lc_job *job, void *arg, char *why,
+                   size_t whylen)
 {
-    users_app *app = lc_req_app(req);
-    reset_request_ctx c = {0};
-    static const lc_body_field fields[] = {
-        {.name = "email", .kind = LC_BODY_EMAIL, .required = true},
-    };
-    lc_body_value v[1];
-    char key[160], lower[USERS_EMAIL_MAX + 1], hash[LC_TOKEN_HASH_LEN + 1];
-    int64_t sent = 0;
-    size_t i;
-    cJSON *out;
+    users_app *app = arg;
+    cJSON *json = cJSON_Parse(job->payload);
+    const char *id = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(json, "request_id"));
+    reset_job_ctx c = {.app = app, .request_id = id};
+    lc_db_error err;
 
-    if (users_scope(req, true) != 0 || lc_body_read(req, fields, 1, v) != 0) {
-        return;
+    if (job->tenant_id == NULL || !lc_db_is_uuid(id)) {
+        cJSON_Delete(json);
+        snprintf(why, whylen, "payload names no reset request of a tenant");
+        return LC_JOB_DEAD;
     }
-    c.email = v[0].text;
-    for (i = 0; c.email[i] != '\0'; i++) {
-        lower[i] =
-            (char)(c.email[i] >= 'A' && c.email[i] <= 'Z' ? c.email[i] + 32
-                                                          : c.email[i]);
+    if (lc_db_tenant_tx(db, job->tenant_id,
+                        lc_clock_mono_ms() + RESET_JOB_BUDGET_MS, reset_job_tx,
+                        &c, &err) != 0) {
+        cJSON_Delete(json);
+        snprintf(why, whylen, "database: %s", err.message);
+        return LC_JOB_RETRY;
     }
-    lower[i] = '\0';
-    lc_token_hash(lower, hash);
-    snprintf(key, sizeof(key), "users:reset:v1:%s:%s", lc_req_tenant_id(req),
-             hash);
-    if (lc_cache_incr(lc_req_cache(req), key, 3600, &sent) != LC_CACHE_OK ||
-        sent <= RESET_MAILS_PER_HOUR) {
-        c.app = app;
-        c.slug = lc_req_envelope(req)->tenant->slug;
-        if (lc_req_tx(req, lc_req_tenant_id(req), reset_request_tx, &c) != 0) {
-            return;
-        }
-        if (c.queued) {
-            mail_wake(app);
-        }
+    cJSON_Delete(json);
+    if (c.queued) {
+        mail_wake(app);
     }
-    out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "message",
-                            "if an account has this email, a reset link is "
-                            "on its way");
-    lc_req_respond_json(req, 202, out);
+    return LC_JOB_DONE;
 }
 
 /* --- confirm ------------------------------------------------------------ */

@@ -42,6 +42,14 @@ static const lc_db_stmt users_caller_facts = {
     " WHERE t.id = current_setting('app.tenant_id')::uuid",
     2};
 
+/* A platform admin (no tenant): whether they exist, and whether session
+ * $2 is one of theirs and live. */
+static const lc_db_stmt users_platform_caller_facts = {
+    "SELECT EXISTS (SELECT 1 FROM users.platform_admins WHERE id = $1::uuid),"
+    " EXISTS (SELECT 1 FROM users.platform_sessions s WHERE s.id = $2::uuid"
+    "         AND s.admin_id = $1::uuid AND s.revoked_at IS NULL)",
+    2};
+
 /* The facts as a snapshot would hold them, and whether the session lives. */
 typedef struct {
     lc_caller_tenant tenant;
@@ -115,6 +123,38 @@ users_caller_for_session(const users_caller_facts_row *f,
     }
 }
 
+/* A platform admin's facts (lc_caller_fetch_fn with no tenant). */
+static lc_caller_fetch_status
+users_platform_caller_fetch(lc_req *req, const char *user_id,
+                            const char *session_id, lc_caller_tenant *t,
+                            lc_caller_member *m)
+{
+    const char *params[2] = {user_id, session_id};
+    lc_db_error err;
+    PGresult *res;
+
+    memset(t, 0, sizeof(*t));
+    memset(m, 0, sizeof(*m));
+    if (!lc_db_is_uuid(user_id) || !lc_db_is_uuid(session_id)) {
+        return LC_CALLER_FETCH_OK; /* not found: the session has ended */
+    }
+    res = lc_db_tenant_read(lc_req_db(req), NULL, lc_req_deadline_ms(req),
+                            &users_platform_caller_facts, params, &err);
+    if (res == NULL) {
+        lc_log(LC_LOG_WARN, lc_req_id(req), NULL, "platform caller facts: %s",
+               err.message);
+        return LC_CALLER_FETCH_UNAVAILABLE;
+    }
+    m->found = m->active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    snprintf(m->role, sizeof(m->role), "platform_admin");
+    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        snprintf(m->revoked[0], sizeof(m->revoked[0]), "%s", session_id);
+        m->nrevoked = 1;
+    }
+    PQclear(res);
+    return LC_CALLER_FETCH_OK;
+}
+
 /* lc_caller's path 2 inside users: the database, then the snapshot back. */
 static lc_caller_fetch_status
 users_caller_fetch(lc_req *req, const char *tenant_id, const char *user_id,
@@ -124,6 +164,9 @@ users_caller_fetch(lc_req *req, const char *tenant_id, const char *user_id,
     users_caller_facts_row f;
 
     (void)arg;
+    if (tenant_id == NULL) {
+        return users_platform_caller_fetch(req, user_id, session_id, t, m);
+    }
     if (users_caller_read(req, tenant_id, user_id, session_id, &f) != 0) {
         return LC_CALLER_FETCH_UNAVAILABLE;
     }
@@ -187,14 +230,17 @@ users_get_caller(lc_req *req)
     if (in == NULL) {
         return;
     }
-    if (!lc_db_is_uuid(in->tenant_id) || !lc_db_is_uuid(in->user_id) ||
-        !lc_db_is_uuid(in->session_id)) {
+    /* tenant_id "": a platform admin's session (lc_caller_platform_admin). */
+    if ((in->tenant_id[0] != '\0' && !lc_db_is_uuid(in->tenant_id)) ||
+        !lc_db_is_uuid(in->user_id) || !lc_db_is_uuid(in->session_id)) {
         lc_req_error(req, 400, "validation_failed",
-                     "tenant_id, user_id and session_id must be uuids");
+                     "tenant_id (or \"\"), user_id and session_id must be "
+                     "uuids");
         return;
     }
-    if (users_caller_fetch(req, in->tenant_id, in->user_id, in->session_id, &t,
-                           &m, NULL) != LC_CALLER_FETCH_OK) {
+    if (users_caller_fetch(req, in->tenant_id[0] ? in->tenant_id : NULL,
+                           in->user_id, in->session_id, &t, &m,
+                           NULL) != LC_CALLER_FETCH_OK) {
         lc_req_header(req, "retry-after", "1");
         lc_req_error(req, 503, "service_unavailable", "try again shortly");
         return;

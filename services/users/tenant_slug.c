@@ -1,7 +1,9 @@
 /*
  * tenant_slug.c: what a tenant's slug may be. It becomes a host name
  * (<slug>.<base-domain>), so it is a DNS label of our own narrower shape,
- * and names the platform uses for its own hosts are kept back.
+ * and names the platform uses for its own hosts are kept back, as are
+ * labels IDNA reserves (RFC 5891 §4.2.3.1: "--" in the third and fourth
+ * places; "xn--" is punycode), which a browser may show as a look-alike.
  */
 #include <stddef.h>
 #include <string.h>
@@ -37,9 +39,18 @@ tenant_slug_reserved(const char *s)
         "root",      "system",     "platform",  "lintel", "internal",
         "api-v1",    "console",    "dashboard", "dev",    "staging",
         "test",      "localhost",  "security",  "abuse",  "postmaster",
-        "webmaster", "hostmaster", NULL};
+        "webmaster", "hostmaster", "rpc",       "health", "healthz",
+        "readyz",    "metrics",    "jwks",      "well-known", "ops",
+        "edge",      "gateway",    "www1",      "www2",   "api2",
+        "oauth",     "sso",        "id",        "accounts", "tenants",
+        "users",     "projects",   "reports",   "audit",  "webhooks",
+        "payments",  "files",      "media",     "download", "img",
+        "ws",        "assets-cdn", NULL};
     size_t i;
 
+    if (strlen(s) >= 4 && s[2] == '-' && s[3] == '-') {
+        return true;
+    }
     for (i = 0; reserved[i] != NULL; i++) {
         if (strcmp(s, reserved[i]) == 0) {
             return true;

@@ -299,7 +299,12 @@ tenants_signup(lc_req *req)
     c.name = v[2].text;
     c.email = v[3].text;
     password = v[4].text;
-    if (tenants_check_new_slug(req, "tenant_slug", c.slug) != 0) {
+    /* Counted once the body is valid: every real attempt, taken slugs and
+     * emails included (probing them is what the limit slows). */
+    if (tenants_check_new_slug(req, "tenant_slug", c.slug) != 0 ||
+        users_throttle_hit(req, &app->throttles.signup_ip, users_client_ip(req),
+                           "too many sign-ups from this address; try again "
+                           "after Retry-After seconds") != 0) {
         return;
     }
     if (lc_password_hash(&app->password, password, c.hash, sizeof(c.hash)) !=
@@ -444,7 +449,7 @@ tenants_patch(lc_req *req)
     if (lc_caller_platform_admin(req) != 0) {
         return;
     }
-    if (!lc_db_is_uuid(id)) {
+    if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such tenant");
         return;
     }

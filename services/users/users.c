@@ -159,6 +159,8 @@ users_me_password(lc_req *req)
         {.name = "new_password", .kind = LC_BODY_PASSWORD, .required = true},
     };
     lc_body_value v[2];
+    char subject[80];
+    long wait;
     int ok;
 
     if (lc_caller_get(req, "viewer", &caller) != 0 ||
@@ -167,6 +169,23 @@ users_me_password(lc_req *req)
     }
     current = v[0].text;
     next = v[1].text;
+    /* A stolen access token must not buy unlimited guesses of the current
+     * password: the same capped back-off as a login, per member. */
+    snprintf(subject, sizeof(subject), "%s:%s", caller.tenant_id,
+             caller.user_id);
+    switch (lc_throttle_check(lc_req_cache(req), &app->throttles.password_change,
+                              subject, NULL, &wait)) {
+    case LC_THROTTLE_LIMITED:
+        users_too_many(req, wait,
+                       "too many wrong current passwords; try again after "
+                       "Retry-After seconds");
+        return;
+    case LC_THROTTLE_UNKNOWN:
+        users_throttle_unknown(req, &app->throttles.password_change);
+        break;
+    case LC_THROTTLE_ALLOW:
+        break;
+    }
     params[0] = caller.user_id;
     q.stmt = &users_by_id;
     q.params = params;
@@ -177,10 +196,14 @@ users_me_password(lc_req *req)
          lc_password_verify(PQgetvalue(q.res, 0, 7), current) == 1;
     PQclear(q.res);
     if (!ok) {
+        lc_throttle_record(lc_req_cache(req), &app->throttles.password_change,
+                           subject, NULL, NULL);
         lc_body_field_error(req, "current_password", "incorrect",
                             "current_password: incorrect");
         return;
     }
+    lc_throttle_clear(lc_req_cache(req), &app->throttles.password_change,
+                      subject);
     if (lc_password_hash(&app->password, next, hash, sizeof(hash)) != 0) {
         lc_req_error(req, 500, "internal", "internal error");
         return;
@@ -357,6 +380,19 @@ users_change_tx(lc_db *db, void *arg, lc_db_error *err)
     if (c->res == NULL || users_change_events(db, c, err) != 0) {
         return -1;
     }
+    /* What they sent speaks for them: it goes when their right to grant
+     * it goes, in this same transaction. */
+    if (strcmp(PQgetvalue(c->res, 0, 4), "active") != 0 ||
+        strcmp(PQgetvalue(c->res, 0, 3), c->was_role) != 0) {
+        if (invitations_revoke_by(
+                db, c->id,
+                strcmp(PQgetvalue(c->res, 0, 4), "active") == 0
+                    ? PQgetvalue(c->res, 0, 3)
+                    : NULL,
+                c->caller->user_id, &c->seq, err) != 0) {
+            return -1;
+        }
+    }
     if (c->status != NULL && strcmp(c->status, "deactivated") == 0) {
         return auth_revoke_user_sessions(db, c->id, NULL, "deactivated",
                                          c->caller->user_id, &c->seq, err);
@@ -371,7 +407,7 @@ users_change(lc_req *req, const users_caller *caller, const char *role,
     users_change_ctx c = {0};
 
     c.id = lc_req_param(req, "id");
-    if (!lc_db_is_uuid(c.id)) {
+    if (!lc_db_is_path_uuid(c.id)) {
         lc_req_error(req, 404, "not_found", "no such user");
         return;
     }

@@ -19,6 +19,7 @@
 #include "lc_password.h"
 #include "lc_req_tx.h"
 #include "lc_rpc_server.h"
+#include "lc_throttle.h"
 
 /* DESIGN §9: access tokens live 15 minutes, refresh tokens 7 days. */
 #define USERS_ACCESS_TTL_S 900
@@ -35,6 +36,19 @@
 
 typedef struct users_keys users_keys; /* keys.c */
 
+/* The service's limits (throttle.c), from its configuration. */
+typedef struct {
+    lc_throttle_rule login_account;   /* failures of one account: back-off */
+    lc_throttle_rule login_ip;        /* distinct failing accounts per IP */
+    lc_throttle_rule login_alert;     /* one "under attack" mail a window */
+    lc_throttle_rule password_change; /* wrong current passwords: back-off */
+    lc_throttle_rule reset_account;   /* reset requests per address */
+    lc_throttle_rule reset_ip;        /* reset requests per client IP */
+    lc_throttle_rule signup_ip;       /* sign-ups per client IP */
+    lc_throttle_rule invite_member;   /* invitations sent per member */
+    lc_throttle_rule invite_resend;   /* resends of one invitation */
+} users_throttles;
+
 typedef struct {
     long tenant_cache_ttl_s;    /* a found tenant, in Redis */
     long tenant_negative_ttl_s; /* an unknown slug, in Redis */
@@ -43,8 +57,15 @@ typedef struct {
     const char *jwt_audience;
     long refresh_grace_s;       /* a racing refresh gets the same pair */
     long login_max_failures;    /* per account, before back-off */
-    long login_ip_max_failures; /* per client IP, before back-off */
+    long login_ip_max_failures; /* distinct failing accounts per client IP */
     long login_backoff_cap_s;   /* longest back-off */
+    long login_window_s;        /* how long a failure counts */
+    long reset_max_per_account; /* reset requests per address and hour */
+    long reset_max_per_ip;      /* reset requests per client IP and hour */
+    long signup_max_per_ip;     /* sign-ups per client IP and hour */
+    long invite_max_per_member; /* invitations a member sends per hour */
+    long invite_resend_interval_s; /* between two sends of one invitation */
+    users_throttles throttles;
     const char *smtp_url;       /* smtp://host:port of the relay */
     const char *mail_from;
     const char *public_url; /* links in mail; {tenant} is the slug */
@@ -84,6 +105,31 @@ int roles_routes(lc_rpc_server *s);
  * (`want_tenant`: tenant host only; otherwise apex only). */
 int users_scope(lc_req *req, bool want_tenant);
 
+/* --- throttle.c ------------------------------------------------------- */
+
+/* The rules from the configuration; at start. */
+void users_throttles_init(users_app *app);
+
+/* 429 rate_limited with Retry-After. */
+void users_too_many(lc_req *req, long retry_after_s, const char *message);
+
+/* Logs a limit Redis could not tell (the request goes on). */
+void users_throttle_unknown(lc_req *req, const lc_throttle_rule *rule);
+
+/* One more event of `subject` (NULL: no limit): 0, or -1 with the 429
+ * answered. Redis down lets it through (throttle.c says why). */
+int users_throttle_hit(lc_req *req, const lc_throttle_rule *rule,
+                       const char *subject, const char *message);
+
+/* The client's address as the edge saw it; NULL without one (an internal
+ * caller: no per-IP limit). */
+const char *users_client_ip(lc_req *req);
+
+/* "<scope>:<sha256 of the lower-cased email>": an account's throttle
+ * subject that keeps no address in Redis. */
+void users_email_key(const char *scope, const char *email, char *out,
+                     size_t len);
+
 /* --- fields.c: what bodies and answers share --------------------------- */
 
 /* The roles a body may name, for LC_BODY_ENUM (NULL-terminated). */
@@ -97,7 +143,8 @@ cJSON *users_user_json(const PGresult *res, int row, int col);
 
 /* 3–40 of [a-z0-9-], no leading or trailing hyphen. */
 bool tenant_slug_valid(const char *s);
-/* Names kept for the platform's own hosts (www, api, admin, …). */
+/* Names kept for the platform's own hosts (www, api, admin, rpc, …) and
+ * IDNA's reserved labels (xn--…). */
 bool tenant_slug_reserved(const char *s);
 
 /* --- keys.c ------------------------------------------------------------ */
@@ -169,7 +216,16 @@ int events_routes(lc_rpc_server *s);
 int tenants_routes(lc_rpc_server *s);
 int users_routes(lc_rpc_server *s);
 int invitations_routes(lc_rpc_server *s);
+/* Inside a tenant transaction that deactivates a member (new_role NULL) or
+ * gives them `new_role`: revokes their pending invitations they may no
+ * longer grant, with a member.invitation_revoked event each by `actor_id`. */
+int invitations_revoke_by(lc_db *db, const char *sender_id,
+                          const char *new_role, const char *actor_id,
+                          int64_t *seq, lc_db_error *err);
 int password_reset_routes(lc_rpc_server *s);
+/* The "password_reset.request" job (registered by mail_start). */
+lc_job_outcome password_reset_job(lc_db *db, const lc_job *job, void *arg,
+                                  char *why, size_t whylen);
 
 /* --- platform_admins.c ------------------------------------------------- */
 

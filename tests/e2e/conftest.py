@@ -142,8 +142,15 @@ def stack():
     # billing's entitlement cache keeps a plan for a minute here (2 s by
     # default), so that a plan change seen by the next check proves the
     # invalidation, not an expiry (test_billing.py)
+    # The whole suite is one client address (127.0.0.1) signing up and
+    # failing logins over hundreds of tenants, like a busy NAT: the users
+    # service's per-IP limits are out of its way here; test_users_throttle.py
+    # restarts users with small ones and sends from addresses of its own.
     env = dict(os.environ, **PORTS, LINTEL_RUN_DIR=str(run_dir),
-               LINTEL_PG_FSYNC="off", LINTEL_ENTITLEMENT_CACHE_MS="60000")
+               LINTEL_PG_FSYNC="off", LINTEL_ENTITLEMENT_CACHE_MS="60000",
+               LINTEL_SIGNUP_MAX_PER_IP="1000000",
+               LINTEL_RESET_MAX_PER_IP="1000000",
+               LINTEL_LOGIN_IP_MAX_FAILURES="1000000")
     if run_dir.exists():  # a previous run that died: stop it, start clean
         subprocess.run(["bash", str(STACK), "down"], env=env)
         if (run_dir / "pg").is_symlink():

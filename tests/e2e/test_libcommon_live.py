@@ -31,6 +31,12 @@ def test_lc_cache(stack):
     run_unit("test_cache", env)
 
 
+def test_lc_throttle(stack):
+    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"])
+    run_unit("test_throttle", env)
+
+
 def test_lc_jobs(stack):
     """On the users schema's job table, as the users service's role."""
     env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("users"))

@@ -27,12 +27,15 @@ def test_every_tenant_table_forces_row_level_security(stack):
             assert enabled and forced, name
 
 
-def test_service_role_sees_only_its_tenants_accounts(stack, api):
+def test_service_role_sees_only_its_tenants_accounts(stack, api, mailbox):
     a, b = api.signup(), api.signup()
     for t in (a, b):
         api.login(t["slug"], t["email"])
         api.call("POST", "/api/auth/password-reset", t["slug"],
                  json_body={"email": t["email"]})
+    # The reset (token and mail) is made by a job after the 202.
+    for t in (a, b):
+        mailbox.wait_for(t["email"], r"(reset-password)")
     with stack.db("users") as conn, conn.cursor() as cur:
         cur.execute("SELECT set_config('app.tenant_id', %s, true)", (a["id"],))
         for table in ("sessions", "refresh_tokens", "password_resets",

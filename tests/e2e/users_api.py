@@ -52,13 +52,36 @@ def header(token):
     return json.loads(b64d(token.split(".")[0]))
 
 
+class _FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from one source address: 127.0.0.0/8 is all loopback on
+    Linux, so a test can be a client of its own (127.a.b.c) to the edge,
+    which passes the TCP peer's address to the services as the client IP."""
+
+    def __init__(self, source):
+        self._source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (self._source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
 class EdgeApi:
     """The public API through the real nginx edge of the test stack."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, source=None):
         self.stack = stack
         self.port = int(stack.env["LINTEL_HTTP_PORT"])
         self.issuer = stack.service_env("users")["LINTEL_JWT_ISSUER"]
+        self.source = source
+        self.session = None
+        if source is not None:
+            self.session = requests.Session()
+            self.session.mount("http://", _FromAddress(source))
+
+    def from_address(self, source):
+        """The same API, called from the loopback address `source`."""
+        return EdgeApi(self.stack, source)
 
     def call(self, method, path, tenant=None, token=None, json_body=None,
              raw=None, query=None, headers=None):
@@ -75,7 +98,8 @@ class EdgeApi:
         url = f"http://127.0.0.1:{self.port}{path}"
         if query:
             url += "?" + query
-        r = requests.request(method, url, headers=h, data=raw, timeout=10)
+        r = (self.session or requests).request(method, url, headers=h,
+                                               data=raw, timeout=10)
         try:
             body = r.json() if r.content else None
         except ValueError:
@@ -112,8 +136,9 @@ class Mailbox:
     def __init__(self, stack):
         self.folder = pathlib.Path(stack.run_dir) / "mail"
 
-    def wait_for(self, to, pattern, timeout=15):
-        """The first capture of `pattern` in a message to `to`."""
+    def wait_for(self, to, pattern, timeout=15, exclude=()):
+        """The first capture of `pattern` in a message to `to` (other than
+        those in `exclude`)."""
         rx = re.compile(pattern)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -121,10 +146,17 @@ class Mailbox:
                 text = f.read_text(errors="replace")
                 if f"X-Sink-Rcpt: {to}" in text:
                     m = rx.search(text)
-                    if m:
+                    if m and m.group(1) not in exclude:
                         return m.group(1), text
             time.sleep(0.1)
         raise AssertionError(f"no mail to {to} matching {pattern}")
+
+    def count(self, to, pattern):
+        """How many messages to `to` match `pattern` now."""
+        rx = re.compile(pattern)
+        return sum(1 for f in self.folder.glob("*.eml")
+                   if f"X-Sink-Rcpt: {to}" in (text := f.read_text(
+                       errors="replace")) and rx.search(text))
 
 
 def restart_users(stack, **extra_env):

@@ -189,7 +189,6 @@ http {{
     lintel_jwks_min_refetch 2s;
     lintel_lookup_timeout {lookup_timeout};
     lintel_cors_origins {origin};
-    lintel_max_reply_size 64m;
 
     limit_req_zone $lintel_tenant_id zone=per_tenant:1m rate=10000r/s;
     limit_req_zone $lintel_user_id zone=per_user:1m rate=10000r/s;

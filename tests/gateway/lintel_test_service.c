@@ -21,6 +21,11 @@
  *   /stats          call counters (ResolveTenant per slug, GetJwks, edge),
  *                   connections (pipes) accepted and open, and this pid
  *   .../big/<n>     200 with a body of n bytes: bytes 0..255 over and over
+ *   /parts/<n>/<k>  the same n bytes as a continued reply, k bytes a part
+ *                   (the cursor is the offset); ?fail=<i> answers part i
+ *                   (from 1) with a 500, ?short=1 promises one byte more
+ *                   than it sends, ?first_total=<n> promises n bytes,
+ *                   ?delay_ms=<ms> delays every part after the first
  *   /raw/<case>     a reply that is an SP message but a broken Response:
  *                   body-not-last, bad-status, huge-head
  *   .../bench       200 {"ok":true} (any path ending in /bench)
@@ -126,23 +131,45 @@ static int config_int(const char *name)
     return cJSON_IsTrue(v) ? 1 : 0;
 }
 
-static nng_msg *pack_response(unsigned status, const char *content_type,
-                              Lintel__V1__Header **headers, size_t n_headers,
-                              const void *body, size_t len)
+/* The body goes last, after the continuation (5), as services pack it. */
+static nng_msg *pack_part(unsigned status, const char *content_type,
+                          Lintel__V1__Header **headers, size_t n_headers,
+                          Lintel__V1__Continuation *cont, const void *body,
+                          size_t len)
 {
     Lintel__V1__Response res = LINTEL__V1__RESPONSE__INIT;
+    uint8_t key[11];
+    size_t nkey = 0, v;
     nng_msg *msg;
 
     res.status = status;
     res.content_type = (char *)content_type;
     res.headers = headers;
     res.n_headers = n_headers;
-    res.body.data = (uint8_t *)body;
-    res.body.len = len;
+    res.continuation = cont;
+    if (len > 0) {
+        key[nkey++] = 0x22;
+        for (v = len; v >= 0x80; v >>= 7)
+            key[nkey++] = (uint8_t)(v | 0x80);
+        key[nkey++] = (uint8_t)v;
+    }
     if (nng_msg_alloc(&msg, lintel__v1__response__get_packed_size(&res)) != 0)
         return NULL;
     lintel__v1__response__pack(&res, nng_msg_body(msg));
+    if (nng_msg_append(msg, key, nkey) != 0 ||
+        nng_msg_append(msg, body, len) != 0) {
+        nng_msg_free(msg);
+        return NULL;
+    }
     return msg;
+}
+
+static nng_msg *pack_response(unsigned status, const char *content_type,
+                              Lintel__V1__Header **headers, size_t n_headers,
+                              const void *body, size_t len)
+{
+    return pack_part(status, content_type, headers, n_headers, NULL, body,
+                     len);
 }
 
 static nng_msg *json_response(unsigned status, cJSON *body)
@@ -362,6 +389,60 @@ static nng_msg *edge_big(size_t n)
     return msg;
 }
 
+static long query_long(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+    const char *q;
+
+    for (q = query; q && *q; q = strchr(q, '&') ? strchr(q, '&') + 1 : NULL)
+        if (strncmp(q, name, n) == 0 && q[n] == '=')
+            return atol(q + n + 1);
+    return 0;
+}
+
+/* One part of /parts/<n>/<k>: the cursor is the offset of the part. */
+static nng_msg *edge_parts(const Lintel__V1__Request *req, const char *args,
+                           int *delay)
+{
+    Lintel__V1__Continuation cont = LINTEL__V1__CONTINUATION__INIT;
+    Lintel__V1__Header h, *hp = &h;
+    size_t total, size, off, len, i, part;
+    char *end, cursor[32];
+    uint8_t *body;
+    nng_msg *msg;
+
+    total = strtoul(args, &end, 10);
+    size = *end == '/' ? strtoul(end + 1, NULL, 10) : 0;
+    off = req->continuation[0] ? strtoul(req->continuation, NULL, 10) : 0;
+    if (size == 0 || off >= total)
+        return error_response(400, "bad_parts");
+    part = off / size + 1;
+    if (query_long(req->query, "fail") == (long)part)
+        return error_response(500, "part_failed");
+    if (off > 0)
+        *delay = (int)query_long(req->query, "delay_ms");
+    len = total - off < size ? total - off : size;
+    body = malloc(len);
+    if (body == NULL)
+        return NULL;
+    for (i = 0; i < len; i++)
+        body[i] = (uint8_t)(off + i);
+    snprintf(cursor, sizeof(cursor), "%zu", off + len);
+    cont.cursor = cursor;
+    cont.total_length = off == 0 ? total + (query_long(req->query, "short")
+                                            ? 1 : 0)
+                                 : 0;
+    if (off == 0 && query_long(req->query, "first_total") > 0)
+        cont.total_length = (uint64_t)query_long(req->query, "first_total");
+    lintel__v1__header__init(&h);
+    h.name = "content-disposition";
+    h.value = "attachment; filename=\"parts.bin\"";
+    msg = pack_part(200, "application/octet-stream", &hp, 1,
+                    off + len < total ? &cont : NULL, body, len);
+    free(body);
+    return msg;
+}
+
 /* hand-made Responses: valid SP framing, broken protobuf layout */
 static nng_msg *edge_raw(const char *which)
 {
@@ -494,6 +575,8 @@ static nng_msg *handle(nng_msg *in, int *delay)
     } else if (strstr(p, "/big/") != NULL) {
         /* also under the bench's /api/projects/ */
         out = edge_big(strtoul(strstr(p, "/big/") + 5, NULL, 10));
+    } else if (strncmp(p, "/parts/", 7) == 0) {
+        out = edge_parts(req, p + 7, delay);
     } else if (strncmp(p, "/raw/", 5) == 0) {
         out = edge_raw(p + 5);
     } else {

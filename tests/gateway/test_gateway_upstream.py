@@ -51,21 +51,6 @@ def wait_until(cond, timeout=15.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-def test_a_50_mib_reply_streams_through_a_worker(gw, token):
-    before = {p: peak_rss_kib(p) for p in worker_pids(gw)}
-    r = gw.get("/big/%d" % (50 * MIB), token=token, stream=True)
-    assert r.status_code == 200
-    assert r.headers["Content-Length"] == str(50 * MIB)
-    got = 0
-    block = pattern(64 * 1024 + 256)
-    for chunk in r.iter_content(64 * 1024):
-        assert chunk == block[got % 256:got % 256 + len(chunk)], got
-        got += len(chunk)
-    assert got == 50 * MIB
-    growth = max(peak_rss_kib(p) - before[p] for p in before)
-    assert growth < 16 * 1024, "a worker's peak RSS grew by %d KiB" % growth
-
-
 def test_a_reply_is_passed_on_byte_for_byte(gw, token):
     r = gw.get("/big/300001", token=token)
     assert r.status_code == 200
@@ -80,7 +65,8 @@ def test_an_empty_reply_body(gw, token):
 
 
 def test_a_reply_over_lintel_max_reply_size_is_502(gw, token):
-    r = gw.get("/big/%d" % (65 * MIB), token=token)
+    # the default, 8m (a larger body comes as a continued reply)
+    r = gw.get("/big/%d" % (9 * MIB), token=token)
     assert_error(r, 502, "bad_gateway")
     # the connection was dropped, not reused half-read: the next one works
     assert gw.get("/echo", token=token).status_code == 200

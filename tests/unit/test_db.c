@@ -397,6 +397,12 @@ test_uuid_check(void **state)
     assert_false(lc_db_is_uuid("0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6g"));
     assert_false(lc_db_is_uuid(""));
     assert_false(lc_db_is_uuid(NULL));
+    assert_true(lc_db_is_uuid("0B7C5F3E-6A1D-4C4E-9D51-1F2A3B4C5D6E"));
+    assert_true(lc_db_is_path_uuid("0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6e"));
+    assert_false(lc_db_is_path_uuid("0B7C5F3E-6A1D-4C4E-9D51-1F2A3B4C5D6E"));
+    assert_false(lc_db_is_path_uuid("0b7c5f3e-6a1d-4c4e-9d51-1f2a3b4c5d6E"));
+    assert_false(lc_db_is_path_uuid("0b7c5f3e6a1d4c4e9d511f2a3b4c5d6e"));
+    assert_false(lc_db_is_path_uuid(NULL));
 }
 
 /* --- lc_db_tenant_read: the same transaction in one round trip --------- */

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "lc_clock.h"
 #include "lc_etag.h"
@@ -142,6 +144,31 @@ inline_worker(lc_req *req)
     lc_req_respond(req, 200, "text/plain", "worker", 6);
 }
 
+/* A continued reply in two parts; the cursor says which. */
+static void
+parts_route(lc_req *req)
+{
+    const char *cursor = lc_req_continuation(req);
+
+    if (cursor == NULL) {
+        lc_req_respond(req, 200, "text/csv", "part-1", 6);
+        lc_req_continue(req, "next:1", 12);
+    } else if (strcmp(cursor, "next:1") == 0) {
+        lc_req_respond(req, 200, "text/csv", "part-2", 6);
+    } else {
+        lc_req_error(req, 400, "invalid_cursor", "no such part");
+    }
+}
+
+/* A handler that fails after it began a continued reply. */
+static void
+parts_then_error(lc_req *req)
+{
+    lc_req_respond(req, 200, "text/csv", "part-1", 6);
+    lc_req_continue(req, "next:1", 12);
+    lc_req_error(req, 503, "service_unavailable", "gone");
+}
+
 static const lc_req_constraint test_constraints[] = {
     {.constraint = "things_code_key", .status = 409, .code = "conflict",
      .field = "code", .field_code = "taken",
@@ -216,6 +243,11 @@ setup(void **state)
     assert_int_equal(lc_rpc_server_route_inline(server, "GET",
                                                 "/api/inline/:mode",
                                                 inline_fast, inline_worker),
+                     0);
+    assert_int_equal(
+        lc_rpc_server_route(server, "GET", "/api/parts", parts_route), 0);
+    assert_int_equal(lc_rpc_server_route(server, "GET", "/api/parts/error",
+                                         parts_then_error),
                      0);
     assert_int_equal(lc_rpc_server_start(server, err, sizeof(err)), 0);
     client = lc_rpc_client_open(url, MAX_MESSAGE * 4, err, sizeof(err));
@@ -762,6 +794,79 @@ test_db_failures_map_to_api_errors(void **state)
     }
 }
 
+/* The reply's bytes as they are on the wire, from a plain REQ socket. */
+static nng_msg *
+call_raw(const char *path, const char *continuation)
+{
+    lc_request req = LINTEL__V1__REQUEST__INIT;
+    nng_socket sock;
+    nng_msg *msg;
+    size_t len;
+
+    req.request_id = "req-parts";
+    req.method = "GET";
+    req.path = (char *)path;
+    req.origin = LINTEL__V1__ORIGIN__ORIGIN_EDGE;
+    req.continuation = (char *)continuation;
+    assert_int_equal(nng_req0_open(&sock), 0);
+    assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+    len = lintel__v1__request__get_packed_size(&req);
+    assert_int_equal(nng_msg_alloc(&msg, len), 0);
+    lintel__v1__request__pack(&req, nng_msg_body(msg));
+    assert_int_equal(nng_sendmsg(sock, msg, 0), 0);
+    assert_int_equal(nng_recvmsg(sock, &msg, 0), 0);
+    nng_close(sock);
+    return msg;
+}
+
+/* The edge streams a body as it arrives: it must be the last field, after
+ * the continuation, whose field number is higher. */
+static void
+test_a_continued_reply_packs_its_body_last(void **state)
+{
+    nng_msg *msg = call_raw("/api/parts", "");
+    const uint8_t *b = nng_msg_body(msg);
+    size_t len = nng_msg_len(msg);
+    lc_response *res;
+
+    (void)state;
+    assert_true(len > 8);
+    assert_memory_equal(b + len - 8, "\x22\x06part-1", 8);
+    res = lc_envelope_unpack_response(b, len);
+    assert_non_null(res);
+    assert_int_equal(res->status, 200);
+    assert_non_null(res->continuation);
+    assert_string_equal(res->continuation->cursor, "next:1");
+    assert_int_equal(res->continuation->total_length, 12);
+    lc_envelope_free_response(res);
+    nng_msg_free(msg);
+
+    /* the next part, asked for with the cursor, is the last */
+    msg = call_raw("/api/parts", "next:1");
+    res = lc_envelope_unpack_response(nng_msg_body(msg), nng_msg_len(msg));
+    assert_non_null(res);
+    assert_int_equal(res->status, 200);
+    assert_null(res->continuation);
+    assert_memory_equal(res->body.data, "part-2", 6);
+    lc_envelope_free_response(res);
+    nng_msg_free(msg);
+}
+
+static void
+test_an_error_after_lc_req_continue_ends_the_reply(void **state)
+{
+    nng_msg *msg = call_raw("/api/parts/error", "");
+    lc_response *res;
+
+    (void)state;
+    res = lc_envelope_unpack_response(nng_msg_body(msg), nng_msg_len(msg));
+    assert_non_null(res);
+    assert_int_equal(res->status, 503);
+    assert_null(res->continuation);
+    lc_envelope_free_response(res);
+    nng_msg_free(msg);
+}
+
 int
 main(void)
 {
@@ -785,6 +890,8 @@ main(void)
         cmocka_unit_test(test_no_listener_is_no_peer),
         cmocka_unit_test(test_if_match_is_strong_and_required),
         cmocka_unit_test(test_db_failures_map_to_api_errors),
+        cmocka_unit_test(test_a_continued_reply_packs_its_body_last),
+        cmocka_unit_test(test_an_error_after_lc_req_continue_ends_the_reply),
     };
 
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);

@@ -48,6 +48,22 @@ test_reserved_slugs(void **state)
     assert_true(tenant_slug_reserved("static"));
     assert_false(tenant_slug_reserved("acme"));
     assert_false(tenant_slug_reserved("admins"));
+    assert_true(tenant_slug_reserved("rpc"));
+    assert_true(tenant_slug_reserved("health"));
+    assert_true(tenant_slug_reserved("jwks"));
+    assert_true(tenant_slug_reserved("status"));
+}
+
+/* IDNA's reserved labels: punycode ("xn--") and any "??--" prefix. */
+static void
+test_punycode_slugs_are_reserved(void **state)
+{
+    (void)state;
+    assert_true(tenant_slug_reserved("xn--80ak6aa92e"));
+    assert_true(tenant_slug_reserved("xn--acme"));
+    assert_true(tenant_slug_reserved("ab--cd"));
+    assert_false(tenant_slug_reserved("a--b"));
+    assert_false(tenant_slug_reserved("acme-corp"));
 }
 
 int
@@ -57,6 +73,7 @@ main(void)
         cmocka_unit_test(test_valid_slugs),
         cmocka_unit_test(test_invalid_slugs),
         cmocka_unit_test(test_reserved_slugs),
+        cmocka_unit_test(test_punycode_slugs_are_reserved),
     };
 
     return cmocka_run_group_tests_name("tenant_slug", tests, NULL, NULL);
