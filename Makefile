@@ -118,7 +118,8 @@ $(BUILD)/bin/lintel-call: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/linte
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # billing.CheckEntitlement from a C client (tests/bench/entitlement_bench.c).
-$(BUILD)/bench/entitlement_bench: $(BUILD)/obj/tests/bench/entitlement_bench.o $(LC_LIB)
+$(BUILD)/bench/entitlement_bench: $(BUILD)/obj/tests/bench/entitlement_bench.o \
+                                  $(BUILD)/obj/tests/bench/bench_client.o $(LC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

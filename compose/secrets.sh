@@ -2,9 +2,10 @@
 # Writes the secrets compose/compose.yaml mounts, once: a random password
 # per database role (the superuser, lintel_migrator, one per service) and
 # per Redis user (lintel_admin, one per service), Redis's ACL file made
-# from them, an RS256 signing key for the users service and the private
-# PKI of internal calls (tls/, compose/tls.sh). Existing files are kept
-# (the ACL file is made again from them).
+# from them, an RS256 signing key for the users service, a payment webhook
+# signing secret for billing (replace it with the provider's) and the
+# private PKI of internal calls (tls/, compose/tls.sh). Existing files are
+# kept (the ACL file is made again from them).
 #
 #   compose/secrets.sh [DIR]     DIR: $LINTEL_SECRETS_DIR, else compose/secrets
 #
@@ -31,6 +32,11 @@ env LINTEL_REDIS_ADMIN_PASSWORD="$(cat "$dir/redis_admin_password")" \
     LINTEL_REDIS_BILLING_PASSWORD="$(cat "$dir/redis_billing_password")" \
     bash "$here/redis-acl.sh" >"$dir/redis_acl"
 chmod 644 "$dir/redis_acl"
+f=$dir/payment_webhook_secret
+if [ ! -s "$f" ]; then
+    head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$f"
+    chmod 644 "$f"
+fi
 if ! compgen -G "$dir/jwt-keys/*.pem" >/dev/null; then
     kid=k-$(date -u +%Y%m%dT%H%M%S)
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \

@@ -77,9 +77,10 @@ $(GW_TESTSVC): tests/gateway/lintel_test_service.c $(GW_GEN_C) $(GW_GEN_H) \
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_GEN_C) $(GW_LIBS)
 
-$(GW_FLOOR): tests/bench/nng_floor.c $(GW_GEN_C) $(GW_GEN_H) | $(DEPS_OK)
+$(GW_FLOOR): tests/bench/nng_floor.c tests/bench/bench_client.c \
+             tests/bench/bench_client.h $(GW_GEN_C) $(GW_GEN_H) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(GW_CFLAGS) -o $@ $< $(GW_GEN_C) $(GW_LIBS)
+	$(CC) $(GW_CFLAGS) -o $@ $< tests/bench/bench_client.c $(GW_GEN_C) $(GW_LIBS)
 
 $(GW_BUILD)/tests/test_%: tests/gateway/test_%.c $(GW_PURE) $(GW_GEN_C) \
                           $(GW_GEN_H) $(wildcard $(GW_DIR)/lintel_*.h) \

@@ -245,6 +245,10 @@ lc_resource_create(lc_req *req, const lc_resource *r)
         lc_idem_begin(req, caller.tenant_id, caller.user_id, &idem) != 0) {
         return;
     }
+    if (r->admit != NULL && r->admit(req, &caller, vals) != 0) {
+        lc_idem_keep_refusal(req, &idem);
+        return;
+    }
     t.c.caller = &caller;
     t.c.idem = &idem;
     t.c.vals = vals;

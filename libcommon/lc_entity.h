@@ -126,6 +126,13 @@ struct lc_resource {
      * set. NULL: none. */
     int (*check)(lc_req *req, const lc_caller *caller,
                  const lc_body_value *vals, bool create);
+    /* For a create, after its Idempotency-Key is claimed and before its
+     * transaction: whether the tenant may have one more (billing's
+     * entitlement). 0, or -1 with the answer set; a refusal is kept as the
+     * key's answer, so a retry gets it again, and a retry of a create that
+     * succeeded gets its 201 back, never this check's answer. NULL: none. */
+    int (*admit)(lc_req *req, const lc_caller *caller,
+                 const lc_body_value *vals);
     /* More steps of a change's transaction, after its statement and before
      * its event (a cascade); 0 or -1. NULL: none. */
     int (*also)(lc_db *db, lc_entity_change *c, int what, lc_db_error *err);

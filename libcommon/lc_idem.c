@@ -179,6 +179,24 @@ idem_hash(const lc_request *env, char *out)
     out[64] = '\0';
 }
 
+/* The stored answer again. A kept error (lc_idem_keep_refusal) names this
+ * request, as every error does (its request_id is the X-Request-Id). */
+static void
+idem_replay(lc_req *req, int status, const char *body)
+{
+    cJSON *json = status >= 400 ? cJSON_Parse(body) : NULL;
+    cJSON *error = cJSON_GetObjectItemCaseSensitive(json, "error");
+
+    if (cJSON_IsObject(error)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(error, "request_id");
+        cJSON_AddStringToObject(error, "request_id", lc_req_id(req));
+        lc_req_respond_json(req, status, json);
+        return;
+    }
+    cJSON_Delete(json);
+    lc_req_respond(req, status, "application/json", body, strlen(body));
+}
+
 int
 lc_idem_begin(lc_req *req, const char *tenant_id, const char *user_id,
               lc_idem *idem)
@@ -226,9 +244,8 @@ lc_idem_begin(lc_req *req, const char *tenant_id, const char *user_id,
             lc_req_header(req, "location", PQgetvalue(c.res, 0, 6));
         }
         lc_req_header(req, "idempotent-replayed", "true");
-        lc_req_respond(req, atoi(PQgetvalue(c.res, 0, 2)), "application/json",
-                       PQgetvalue(c.res, 0, 3),
-                       (size_t)PQgetlength(c.res, 0, 3));
+        idem_replay(req, atoi(PQgetvalue(c.res, 0, 2)),
+                    PQgetvalue(c.res, 0, 3));
         break;
     case 2:
         lc_req_error(req, 409, "conflict",
@@ -283,6 +300,45 @@ idem_abort_tx(lc_db *db, void *arg, lc_db_error *err)
 
     PQclear(res);
     return res ? 0 : -1;
+}
+
+typedef struct {
+    lc_req_fail fail;
+    const lc_idem *idem;
+    int status;
+    const char *body;
+} idem_keep_ctx;
+
+static int
+idem_keep_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    idem_keep_ctx *c = arg;
+
+    return lc_idem_store(db, c->idem, c->status, NULL, NULL, c->body, err);
+}
+
+void
+lc_idem_keep_refusal(lc_req *req, const lc_idem *idem)
+{
+    idem_keep_ctx c = {{0}, idem, lc_req_response_status(req), NULL};
+    const char *body;
+    char *copy;
+    lc_db_error err;
+    size_t len;
+
+    if (!idem->active) {
+        return;
+    }
+    body = lc_req_response_body(req, &len);
+    copy = c.status >= 400 && c.status < 500 ? strndup(body ? body : "", len)
+                                              : NULL;
+    c.body = copy;
+    if (copy == NULL ||
+        lc_db_tenant_tx(lc_req_db(req), idem->tenant_id,
+                        lc_req_deadline_ms(req), idem_keep_tx, &c, &err) != 0) {
+        lc_idem_abort(req, idem);
+    }
+    free(copy);
 }
 
 void

@@ -57,4 +57,10 @@ int lc_idem_store(lc_db *db, const lc_idem *idem, int status,
 /* After a failed request: frees the key so that a retry runs again. */
 void lc_idem_abort(lc_req *req, const lc_idem *idem);
 
+/* After a refusal that is the request's answer, decided after the key was
+ * claimed (a 402 plan_limit_reached): kept with the key as its response,
+ * so that a retry gets the same answer; a failure of ours (5xx) frees the
+ * key instead, as lc_idem_abort does. */
+void lc_idem_keep_refusal(lc_req *req, const lc_idem *idem);
+
 #endif

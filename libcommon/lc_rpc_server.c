@@ -24,11 +24,26 @@
 
 #define LC_REQ_MAX_HEADERS 16
 
+/* Contexts receiving at once beyond one per worker, when a route has an
+ * inline handler: requests answered inline never wait for a worker, so
+ * they may be many more in flight than workers. */
+#define LC_RPC_INLINE_SLOTS 64
+
 typedef struct lc_rpc_worker lc_rpc_worker;
+typedef struct lc_rpc_slot lc_rpc_slot;
+
+/* What a route runs (the router's data for it). */
+typedef struct lc_rpc_entry {
+    lc_rpc_handler fn;
+    lc_rpc_inline_handler inline_fn; /* NULL: always a worker */
+    struct lc_rpc_entry *next;       /* all of the server's, to free */
+} lc_rpc_entry;
 
 struct lc_rpc_server {
     lc_rpc_server_options opts;
     lc_router *router;
+    lc_rpc_entry *entries;
+    bool has_inline;
     nng_socket sock;
     /* listeners[i] accepts the callers of specs[i] */
     const lc_rpc_listener *specs;
@@ -39,22 +54,29 @@ struct lc_rpc_server {
     lc_rpc_worker *workers;
     int nworkers;
     lc_replica *replica; /* NULL: no read replica */
-    atomic_int busy;
+    lc_rpc_slot *slots;
+    int nslots;
+    atomic_int busy; /* requests received and not yet answered */
+
+    /* requests waiting for a worker, oldest first */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    lc_rpc_slot *queue_head, *queue_tail;
+    bool stopping;
 };
 
 struct lc_rpc_worker {
     lc_rpc_server *server;
     pthread_t thread;
     bool started;
-    nng_ctx ctx;
-    nng_aio *aio;
     lc_db *db;
     lc_db *read_db; /* NULL: no read replica */
     lc_cache *cache;
 };
 
 struct lc_req {
-    lc_rpc_worker *worker;
+    lc_rpc_server *server;
+    lc_rpc_worker *worker; /* NULL in an inline handler */
     const lc_rpc_listener *via; /* who called; NULL: unknown (refused) */
     lc_request *env;
     lc_route_match match;
@@ -77,12 +99,30 @@ struct lc_req {
     ProtobufCMessage *pb;
 };
 
+/*
+ * One REP context and the request it holds, a small state machine driven
+ * by its aio's callback: receiving → (answered inline, or queued until a
+ * worker answers) → sending → receiving. The request lives in the slot from
+ * receipt to reply, so it moves from NNG's thread to a worker without a
+ * copy.
+ */
+struct lc_rpc_slot {
+    lc_rpc_server *server;
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+    lc_req req;
+    const char *route; /* for logs and metrics */
+    double t0;
+    lc_rpc_slot *next; /* in the server's queue */
+};
+
 /* --- handler API -------------------------------------------------------- */
 
 const char *
 lc_req_service(const lc_req *req)
 {
-    return req->worker->server->opts.service;
+    return req->server->opts.service;
 }
 
 const lc_request *
@@ -121,7 +161,7 @@ lc_req_deadline_ms(const lc_req *req)
 lc_db *
 lc_req_db(lc_req *req)
 {
-    return req->worker->db;
+    return req->worker != NULL ? req->worker->db : NULL;
 }
 
 lc_db *
@@ -129,7 +169,8 @@ lc_req_replica_db(lc_req *req)
 {
     lc_rpc_worker *w = req->worker;
 
-    return w->read_db != NULL && lc_replica_pick(w->server->replica, w->read_db)
+    return w != NULL && w->read_db != NULL &&
+                   lc_replica_pick(w->server->replica, w->read_db)
                ? w->read_db
                : NULL;
 }
@@ -137,19 +178,19 @@ lc_req_replica_db(lc_req *req)
 void
 lc_req_replica_failed(lc_req *req)
 {
-    lc_replica_failed(req->worker->server->replica);
+    lc_replica_failed(req->server->replica);
 }
 
 lc_cache *
 lc_req_cache(lc_req *req)
 {
-    return req->worker->cache;
+    return req->worker != NULL ? req->worker->cache : NULL;
 }
 
 void *
 lc_req_app(lc_req *req)
 {
-    return req->worker->server->opts.app;
+    return req->server->opts.app;
 }
 
 static void
@@ -288,7 +329,7 @@ static const struct {
 static int
 lc_req_constraint_error(lc_req *req, const lc_db_error *err)
 {
-    const lc_rpc_server_options *o = &req->worker->server->opts;
+    const lc_rpc_server_options *o = &req->server->opts;
     lc_json_field_errors errs = {0};
     const lc_req_constraint *c;
     size_t i;
@@ -332,6 +373,19 @@ lc_req_db_error(lc_req *req, const lc_db_error *err)
     }
 }
 
+int
+lc_req_response_status(const lc_req *req)
+{
+    return req->status;
+}
+
+const char *
+lc_req_response_body(const lc_req *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body;
+}
+
 void
 lc_req_header(lc_req *req, const char *name, const char *value)
 {
@@ -371,7 +425,7 @@ lc_req_is_json(const char *content_type)
 const cJSON *
 lc_req_json(lc_req *req)
 {
-    lc_json_limits limits = {req->worker->server->opts.max_json_bytes, 0};
+    lc_json_limits limits = {req->server->opts.max_json_bytes, 0};
     const char *why = NULL;
     lc_json_status st;
     char message[160];
@@ -474,9 +528,13 @@ lc_rpc_caller_allowed(const lc_req *req)
     return false;
 }
 
-/* Runs one request through the pipeline; leaves the reply in `req`. */
-static const char *
-lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
+/* Routes one request: its deadline, the caller's right to make it, the
+ * edge/internal rule, its route. Returns the route to run, or NULL with the
+ * answer already in `req` and the request's label for logs and metrics in
+ * `*label`. */
+static const lc_route *
+lc_rpc_route_request(lc_rpc_server *s, lc_req *req, int64_t now,
+                     const char **label)
 {
     const lc_rpc_server_options *o = &s->opts;
     char allow[128];
@@ -506,7 +564,8 @@ lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
                req->env->path, (int)req->env->origin);
         lc_req_error(req, 403, "forbidden",
                      "this caller may not make this request");
-        return "caller_refused";
+        *label = "caller_refused";
+        return NULL;
     }
     /* Internal RPCs exist only for other services: from the edge they are
      * answered exactly like a path that does not exist. */
@@ -514,32 +573,69 @@ lc_rpc_dispatch(lc_rpc_server *s, lc_req *req, int64_t now)
          strcmp(req->env->method, "RPC") == 0) &&
         req->env->origin != LINTEL__V1__ORIGIN__ORIGIN_INTERNAL) {
         lc_req_error(req, 404, "not_found", "no such route");
-        return "unmatched";
+        return NULL;
     }
     st = lc_router_match(s->router, req->env->method, req->env->path,
                          &req->match, allow, sizeof(allow));
     if (st == 404) {
         lc_req_error(req, 404, "not_found", "no such route");
-        return "unmatched";
+        return NULL;
     }
     if (st == 405) {
         lc_req_error(req, 405, "method_not_allowed",
                      "this method is not allowed on this route");
         lc_req_header(req, "allow", allow);
-        return "unmatched";
+        return NULL;
     }
-    if (lc_clock_mono_ms() >= req->deadline_ms) {
-        lc_req_error(req, 504, "gateway_timeout",
-                     "the request's deadline passed before it ran");
-        return req->match.route->name;
+    return req->match.route;
+}
+
+/* True, with a 504 set, when the deadline passed while the request waited
+ * (in the socket or for a worker): its handler must not run. */
+static bool
+lc_rpc_expired(lc_req *req)
+{
+    if (lc_clock_mono_ms() < req->deadline_ms) {
+        return false;
     }
-    ((lc_rpc_handler)req->match.route->data)(req);
+    lc_req_error(req, 504, "gateway_timeout",
+                 "the request's deadline passed before it ran");
+    return true;
+}
+
+/* A handler that set no response has a bug: the client gets a 500. */
+static void
+lc_rpc_check_answered(lc_req *req)
+{
     if (req->status == 0) {
         lc_log(LC_LOG_ERROR, req->request_id, lc_req_tenant_id(req),
                "handler for %s set no response", req->match.route->name);
         lc_req_error(req, 500, "internal", "internal error");
     }
-    return req->match.route->name;
+}
+
+static void
+lc_rpc_run(lc_req *req, lc_rpc_handler fn)
+{
+    if (!lc_rpc_expired(req)) {
+        fn(req);
+        lc_rpc_check_answered(req);
+    }
+}
+
+/* The route's inline handler; false when it leaves the request to a
+ * worker. */
+static bool
+lc_rpc_run_inline(lc_req *req, lc_rpc_inline_handler fn)
+{
+    if (lc_rpc_expired(req)) {
+        return true;
+    }
+    if (!fn(req)) {
+        return false;
+    }
+    lc_rpc_check_answered(req);
+    return true;
 }
 
 /* Packs the reply of `req` into a new message; NULL when out of memory.
@@ -602,84 +698,172 @@ lc_rpc_listener_of(const lc_rpc_server *s, nng_msg *msg)
 }
 
 static void
-lc_rpc_handle(lc_rpc_worker *w, nng_msg *in)
+lc_rpc_slot_recv(lc_rpc_slot *slot)
 {
-    lc_rpc_server *s = w->server;
-    lc_req req;
-    const char *route = "unmatched";
-    int64_t start = lc_clock_mono_ms();
-    double t0 = lc_clock_mono_s();
+    slot->sending = false;
+    nng_ctx_recv(slot->ctx, slot->aio);
+}
+
+/* Sends the slot's reply (the slot receives again once it is sent), then
+ * logs the request and counts it. */
+static void
+lc_rpc_finish(lc_rpc_slot *slot)
+{
+    lc_req *req = &slot->req;
+    double seconds;
+    lc_log_request_info info = {0};
     nng_msg *out;
 
-    memset(&req, 0, sizeof(req));
-    req.worker = w;
-    req.via = lc_rpc_listener_of(s, in);
-    req.env = lc_envelope_unpack_request(nng_msg_body(in), nng_msg_len(in));
-    nng_msg_free(in);
-    if (req.env == NULL) {
-        snprintf(req.request_id, sizeof(req.request_id), "-");
-        lc_req_error(&req, 400, "invalid_envelope",
-                     "the message is not a lintel.v1.Request");
-        route = "invalid_envelope";
-    } else {
-        snprintf(req.request_id, sizeof(req.request_id), "%s",
-                 req.env->request_id[0] ? req.env->request_id : "-");
-        route = lc_rpc_dispatch(s, &req, start);
+    if (req->status == 401 && req->challenge != NULL) {
+        lc_req_header(req, "www-authenticate", req->challenge);
     }
-    if (req.status == 401 && req.challenge != NULL) {
-        lc_req_header(&req, "www-authenticate", req.challenge);
-    }
+    out = lc_rpc_pack(req);
+    seconds = lc_clock_mono_s() - slot->t0;
+    lc_metrics_observe(slot->route, req->status, seconds);
+    info.request_id = req->request_id;
+    info.tenant = req->env ? lc_req_tenant_id(req) : NULL;
+    info.user = req->env && req->env->principal &&
+                        req->env->principal->user_id[0]
+                    ? req->env->principal->user_id
+                    : NULL;
+    info.method = req->env ? req->env->method : "?";
+    info.path = req->env ? req->env->path : "?";
+    info.route = slot->route;
+    info.status = req->status;
+    info.duration_ms = seconds * 1000.0;
+    lc_log_request(req->status >= 500 ? LC_LOG_WARN : LC_LOG_INFO, &info);
+    lc_rpc_reset(req);
 
-    out = lc_rpc_pack(&req);
-    if (out != NULL) {
-        nng_aio_set_msg(w->aio, out);
-        nng_ctx_send(w->ctx, w->aio);
-        nng_aio_wait(w->aio);
-        if (nng_aio_result(w->aio) != 0) {
-            nng_msg_free(out); /* the caller is gone: nothing to do */
+    if (out == NULL) {
+        /* no reply: the REP context drops the request, the caller times
+         * out, and this slot takes the next one */
+        atomic_fetch_sub(&slot->server->busy, 1);
+        lc_rpc_slot_recv(slot);
+        return;
+    }
+    slot->sending = true;
+    nng_aio_set_msg(slot->aio, out);
+    nng_ctx_send(slot->ctx, slot->aio);
+}
+
+/* A request has arrived in `slot`: answered here when it is malformed,
+ * unrouted, or its route's inline handler answers it; else queued for a
+ * worker. Runs on NNG's thread: nothing here may block. */
+static void
+lc_rpc_received(lc_rpc_slot *slot, nng_msg *in)
+{
+    lc_rpc_server *s = slot->server;
+    lc_req *req = &slot->req;
+    const lc_route *route;
+    const lc_rpc_entry *entry;
+
+    slot->t0 = lc_clock_mono_s();
+    memset(req, 0, sizeof(*req));
+    req->server = s;
+    req->via = lc_rpc_listener_of(s, in);
+    req->env = lc_envelope_unpack_request(nng_msg_body(in), nng_msg_len(in));
+    nng_msg_free(in);
+    if (req->env == NULL) {
+        snprintf(req->request_id, sizeof(req->request_id), "-");
+        lc_req_error(req, 400, "invalid_envelope",
+                     "the message is not a lintel.v1.Request");
+        slot->route = "invalid_envelope";
+        lc_rpc_finish(slot);
+        return;
+    }
+    snprintf(req->request_id, sizeof(req->request_id), "%s",
+             req->env->request_id[0] ? req->env->request_id : "-");
+    slot->route = "unmatched";
+    route = lc_rpc_route_request(s, req, lc_clock_mono_ms(), &slot->route);
+    if (route == NULL) {
+        lc_rpc_finish(slot);
+        return;
+    }
+    slot->route = route->name;
+    entry = route->data;
+    if (entry->inline_fn != NULL && lc_rpc_run_inline(req, entry->inline_fn)) {
+        lc_rpc_finish(slot);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping) { /* the workers are gone: the reply cannot go out */
+        pthread_mutex_unlock(&s->lock);
+        lc_req_error(req, 503, "service_unavailable", "the service is stopping");
+        lc_rpc_finish(slot);
+        return;
+    }
+    slot->next = NULL;
+    if (s->queue_tail != NULL) {
+        s->queue_tail->next = slot;
+    } else {
+        s->queue_head = slot;
+    }
+    s->queue_tail = slot;
+    pthread_cond_signal(&s->ready);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The slot's aio completed: a request arrived, or its reply went out. */
+static void
+lc_rpc_slot_done(void *arg)
+{
+    lc_rpc_slot *slot = arg;
+    int rv = nng_aio_result(slot->aio);
+
+    if (slot->sending) {
+        if (rv != 0) {
+            nng_msg_free(nng_aio_get_msg(slot->aio)); /* the caller is gone */
+        }
+        atomic_fetch_sub(&slot->server->busy, 1);
+        if (rv != NNG_ECLOSED) {
+            lc_rpc_slot_recv(slot);
+        }
+        return;
+    }
+    if (rv == NNG_ECLOSED) {
+        return;
+    }
+    if (rv != 0) {
+        lc_rpc_slot_recv(slot);
+        return;
+    }
+    atomic_fetch_add(&slot->server->busy, 1);
+    lc_rpc_received(slot, nng_aio_get_msg(slot->aio));
+}
+
+/* The next queued request, or NULL once the server stops. */
+static lc_rpc_slot *
+lc_rpc_next(lc_rpc_server *s)
+{
+    lc_rpc_slot *slot;
+
+    pthread_mutex_lock(&s->lock);
+    while (s->queue_head == NULL && !s->stopping) {
+        pthread_cond_wait(&s->ready, &s->lock);
+    }
+    slot = s->queue_head;
+    if (slot != NULL) {
+        s->queue_head = slot->next;
+        if (s->queue_head == NULL) {
+            s->queue_tail = NULL;
         }
     }
-    {
-        double seconds = lc_clock_mono_s() - t0;
-        lc_log_request_info info = {0};
-
-        lc_metrics_observe(route, req.status, seconds);
-        info.request_id = req.request_id;
-        info.tenant = req.env ? lc_req_tenant_id(&req) : NULL;
-        info.user =
-            req.env && req.env->principal && req.env->principal->user_id[0]
-                ? req.env->principal->user_id
-                : NULL;
-        info.method = req.env ? req.env->method : "?";
-        info.path = req.env ? req.env->path : "?";
-        info.route = route;
-        info.status = req.status;
-        info.duration_ms = seconds * 1000.0;
-        lc_log_request(req.status >= 500 ? LC_LOG_WARN : LC_LOG_INFO, &info);
-    }
-    lc_rpc_reset(&req);
+    pthread_mutex_unlock(&s->lock);
+    return slot;
 }
 
 static void *
 lc_rpc_worker_main(void *arg)
 {
     lc_rpc_worker *w = arg;
-    lc_rpc_server *s = w->server;
-    int rv;
+    lc_rpc_slot *slot;
 
-    for (;;) {
-        nng_ctx_recv(w->ctx, w->aio);
-        nng_aio_wait(w->aio);
-        rv = nng_aio_result(w->aio);
-        if (rv == NNG_ECLOSED) {
-            break;
-        }
-        if (rv != 0) {
-            continue;
-        }
-        atomic_fetch_add(&s->busy, 1);
-        lc_rpc_handle(w, nng_aio_get_msg(w->aio));
-        atomic_fetch_sub(&s->busy, 1);
+    while ((slot = lc_rpc_next(w->server)) != NULL) {
+        const lc_rpc_entry *entry = slot->req.match.route->data;
+
+        slot->req.worker = w;
+        lc_rpc_run(&slot->req, entry->fn);
+        lc_rpc_finish(slot);
     }
     return NULL;
 }
@@ -700,14 +884,37 @@ lc_rpc_server_new(const lc_rpc_server_options *opts)
         free(s);
         return NULL;
     }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->ready, NULL);
     return s;
+}
+
+int
+lc_rpc_server_route_inline(lc_rpc_server *s, const char *method,
+                           const char *pattern, lc_rpc_inline_handler inline_fn,
+                           lc_rpc_handler fn)
+{
+    lc_rpc_entry *e = calloc(1, sizeof(*e));
+
+    if (e == NULL) {
+        return -1;
+    }
+    e->fn = fn;
+    e->inline_fn = inline_fn;
+    e->next = s->entries;
+    s->entries = e;
+    if (lc_router_add(s->router, method, pattern, e) != 0) {
+        return -1;
+    }
+    s->has_inline = s->has_inline || inline_fn != NULL;
+    return 0;
 }
 
 int
 lc_rpc_server_route(lc_rpc_server *s, const char *method, const char *pattern,
                     lc_rpc_handler fn)
 {
-    return lc_router_add(s->router, method, pattern, (const void *)fn);
+    return lc_rpc_server_route_inline(s, method, pattern, NULL, fn);
 }
 
 int
@@ -780,10 +987,61 @@ lc_rpc_listen(lc_rpc_server *s, const lc_rpc_listener *spec, nng_listener *l,
     return 0;
 }
 
+/* The workers, then the slots, each of which starts receiving. */
+static int
+lc_rpc_workers_start(lc_rpc_server *s, char *err, size_t errlen)
+{
+    int i;
+
+    s->nslots = s->opts.workers + (s->has_inline ? LC_RPC_INLINE_SLOTS : 0);
+    s->workers = calloc((size_t)s->opts.workers, sizeof(lc_rpc_worker));
+    s->slots = calloc((size_t)s->nslots, sizeof(lc_rpc_slot));
+    if (s->opts.read_db.conninfo != NULL) {
+        s->replica = lc_replica_new(s->opts.read_max_lag_ms);
+    }
+    if (s->workers == NULL || s->slots == NULL ||
+        (s->opts.read_db.conninfo != NULL && s->replica == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < s->opts.workers; i++) {
+        lc_rpc_worker *w = &s->workers[i];
+
+        w->server = s;
+        w->db = lc_db_open(&s->opts.db);
+        w->read_db = s->replica != NULL ? lc_db_open(&s->opts.read_db) : NULL;
+        w->cache = s->opts.use_cache ? lc_cache_open(&s->opts.cache) : NULL;
+        if (w->db == NULL || (s->replica != NULL && w->read_db == NULL) ||
+            (s->opts.use_cache && w->cache == NULL)) {
+            snprintf(err, errlen, "worker %d: out of resources", i);
+            return -1;
+        }
+        if (pthread_create(&w->thread, NULL, lc_rpc_worker_main, w) != 0) {
+            snprintf(err, errlen, "worker %d: cannot start a thread", i);
+            return -1;
+        }
+        w->started = true;
+        s->nworkers++;
+    }
+    for (i = 0; i < s->nslots; i++) {
+        lc_rpc_slot *slot = &s->slots[i];
+
+        slot->server = s;
+        if (nng_aio_alloc(&slot->aio, lc_rpc_slot_done, slot) != 0 ||
+            nng_ctx_open(&slot->ctx, s->sock) != 0) {
+            snprintf(err, errlen, "context %d: out of resources", i);
+            return -1;
+        }
+        lc_rpc_slot_recv(slot);
+    }
+    return 0;
+}
+
 int
 lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
 {
-    int rv, i;
+    size_t i;
+    int rv;
 
     if ((rv = nng_rep0_open(&s->sock)) != 0) {
         snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
@@ -807,43 +1065,13 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (i = 0; i < (int)s->nlisteners; i++) {
+    for (i = 0; i < s->nlisteners; i++) {
         if (lc_rpc_listen(s, &s->specs[i], &s->listeners[i], err, errlen) !=
             0) {
             return -1;
         }
     }
-    s->workers = calloc((size_t)s->opts.workers, sizeof(lc_rpc_worker));
-    if (s->opts.read_db.conninfo != NULL) {
-        s->replica = lc_replica_new(s->opts.read_max_lag_ms);
-    }
-    if (s->workers == NULL ||
-        (s->opts.read_db.conninfo != NULL && s->replica == NULL)) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (i = 0; i < s->opts.workers; i++) {
-        lc_rpc_worker *w = &s->workers[i];
-
-        w->server = s;
-        w->db = lc_db_open(&s->opts.db);
-        w->read_db = s->replica != NULL ? lc_db_open(&s->opts.read_db) : NULL;
-        w->cache = s->opts.use_cache ? lc_cache_open(&s->opts.cache) : NULL;
-        if (w->db == NULL || (s->replica != NULL && w->read_db == NULL) ||
-            (s->opts.use_cache && w->cache == NULL) ||
-            nng_aio_alloc(&w->aio, NULL, NULL) != 0 ||
-            nng_ctx_open(&w->ctx, s->sock) != 0) {
-            snprintf(err, errlen, "worker %d: out of resources", i);
-            return -1;
-        }
-        if (pthread_create(&w->thread, NULL, lc_rpc_worker_main, w) != 0) {
-            snprintf(err, errlen, "worker %d: cannot start a thread", i);
-            return -1;
-        }
-        w->started = true;
-        s->nworkers++;
-    }
-    return 0;
+    return lc_rpc_workers_start(s, err, errlen);
 }
 
 void
@@ -863,6 +1091,10 @@ lc_rpc_server_stop(lc_rpc_server *s, int grace_ms)
     }
     nng_close(s->sock);
     s->open = false;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->ready);
+    pthread_mutex_unlock(&s->lock);
     for (i = 0; i < s->nworkers; i++) {
         if (s->workers[i].started) {
             pthread_join(s->workers[i].thread, NULL);
@@ -879,19 +1111,29 @@ lc_rpc_server_free(lc_rpc_server *s)
         return;
     }
     lc_rpc_server_stop(s, 0);
-    for (i = 0; s->workers != NULL && i < s->opts.workers; i++) {
-        lc_rpc_worker *w = &s->workers[i];
-
-        if (w->aio != NULL) {
-            nng_aio_free(w->aio);
+    /* nng_aio_free waits for a callback still running */
+    for (i = 0; s->slots != NULL && i < s->nslots; i++) {
+        if (s->slots[i].aio != NULL) {
+            nng_aio_free(s->slots[i].aio);
         }
-        lc_db_close(w->db);
-        lc_db_close(w->read_db);
-        lc_cache_close(w->cache);
     }
+    for (i = 0; s->workers != NULL && i < s->opts.workers; i++) {
+        lc_db_close(s->workers[i].db);
+        lc_db_close(s->workers[i].read_db);
+        lc_cache_close(s->workers[i].cache);
+    }
+    while (s->entries != NULL) {
+        lc_rpc_entry *next = s->entries->next;
+
+        free(s->entries);
+        s->entries = next;
+    }
+    free(s->slots);
     free(s->workers);
     lc_replica_free(s->replica);
     free(s->listeners);
     lc_router_free(s->router);
+    pthread_cond_destroy(&s->ready);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -1,10 +1,14 @@
 /*
  * lc_rpc_server: a service's NNG endpoint.
  *
- * One REP socket, N worker threads; each worker owns an nng_ctx, a database
- * connection and a Redis connection, and handles one request at a time from
- * receipt to reply, so handlers may block on I/O without holding up NNG's
- * own small thread pool (DESIGN §13). Every request gets, in order:
+ * One REP socket, N worker threads; each worker owns a database connection
+ * and a Redis connection, and handles one request at a time, so handlers
+ * may block on I/O without holding up NNG's own small thread pool (DESIGN
+ * §13). Requests are received on NNG's threads (one nng_ctx per worker, an
+ * aio callback each) and handed to the next free worker; a route may also
+ * have an inline handler that answers on NNG's thread, with no hand-off,
+ * when it can do so without blocking (lc_rpc_server_route_inline). Every
+ * request gets, in order:
  *   - the envelope unpacked under a size budget (garbage → 400);
  *   - a local deadline from the envelope's time budget;
  *   - the caller's identity, from the listener the message came through
@@ -102,6 +106,21 @@ lc_rpc_server *lc_rpc_server_new(const lc_rpc_server_options *opts);
 int lc_rpc_server_route(lc_rpc_server *s, const char *method,
                         const char *pattern, lc_rpc_handler fn);
 
+/*
+ * An inline handler runs on NNG's callback thread as soon as the request is
+ * routed: it must not block (no database, no Redis, no RPC, no long lock;
+ * lc_req_db and lc_req_cache are NULL there). It answers and returns true,
+ * or sets no response and returns false, and the request goes to a worker
+ * and `fn` as any other. For the hot read that a cache in memory answers.
+ */
+typedef bool (*lc_rpc_inline_handler)(lc_req *req);
+
+/* lc_rpc_server_route with an inline handler in front of `fn`. 0 or -1. */
+int lc_rpc_server_route_inline(lc_rpc_server *s, const char *method,
+                               const char *pattern,
+                               lc_rpc_inline_handler inline_fn,
+                               lc_rpc_handler fn);
+
 /* A service resource's routes, registered at once. */
 typedef struct {
     const char *method;
@@ -134,14 +153,16 @@ const char *lc_req_id(const lc_req *req);
 /* The service's name ("projects"), which is also its schema's. */
 const char *lc_req_service(const lc_req *req);
 int64_t lc_req_deadline_ms(const lc_req *req); /* lc_clock_mono_ms() scale */
+/* The worker's database connection; NULL in an inline handler. */
 lc_db *lc_req_db(lc_req *req);
 /* The worker's connection to the read replica when this read may go there
- * (lc_replica_pick), else NULL: no replica, or it lags or is down. */
+ * (lc_replica_pick), else NULL: no replica, it lags or is down, or an
+ * inline handler. */
 lc_db *lc_req_replica_db(lc_req *req);
 /* A read failed on that connection: it goes to the primary instead. */
 void lc_req_replica_failed(lc_req *req);
-/* The worker's Redis connection; NULL for a service without Redis (the
- * lc_cache calls treat NULL as Redis being down). */
+/* The worker's Redis connection; NULL for a service without Redis and in an
+ * inline handler (the lc_cache calls treat NULL as Redis being down). */
 lc_cache *lc_req_cache(lc_req *req);
 void *lc_req_app(lc_req *req);
 
@@ -178,6 +199,9 @@ void lc_req_error_fields(lc_req *req, int status, const char *code,
  * unavailable 503 (with Retry-After), timeout 504, conflict 409, refused
  * 422, bad value 400, anything else 500. */
 void lc_req_db_error(lc_req *req, const lc_db_error *err);
+/* The response set so far: its status (0: none yet) and body. */
+int lc_req_response_status(const lc_req *req);
+const char *lc_req_response_body(const lc_req *req, size_t *len);
 /* Adds a response header (at most 16). */
 void lc_req_header(lc_req *req, const char *name, const char *value);
 

@@ -335,6 +335,7 @@ service_env() {
         echo "LINTEL_USERS_EVENTS_URL=tcp://127.0.0.1:${LINTEL_USERS_EVENTS_PORT:-7201}"
         echo "LINTEL_PROJECTS_RPC_URL=tcp://127.0.0.1:$(rpc_port projects)"
         echo "LINTEL_PAYMENT_WEBHOOK_SECRET=$(payment_webhook_secret)"
+        echo "LINTEL_PAYMENT_PROVIDER_URL=http://127.0.0.1:$PAYMENT_PORT"
     fi
 }
 
@@ -480,6 +481,29 @@ users_env() {
     echo "LINTEL_PUBLIC_URL=http://{tenant}.$BASE_DOMAIN:$HTTP_PORT"
     # The edge checks iss against lintel_jwt_issuer (nginx.conf.example).
     echo "LINTEL_JWT_ISSUER=https://$BASE_DOMAIN"
+}
+
+# The stand-in payment provider (tools/payment_provider.py serve): billing's
+# dunning asks it to charge; it answers and sends the signed webhook to the
+# edge's apex, as a real provider would.
+PAYMENT_PORT=${LINTEL_PAYMENT_PROVIDER_PORT:-4242}
+start_payment_provider() {
+    local i
+    alive "$PID_DIR/payment-provider.pid" && return
+    payment_webhook_secret >/dev/null
+    setsid /usr/bin/python3 "$ROOT/tools/payment_provider.py" serve \
+        --port "$PAYMENT_PORT" --secret-file "$RUN_DIR/payment-webhook.secret" \
+        --url "http://127.0.0.1:$HTTP_PORT/api/billing/webhooks/local" \
+        --webhook-host "$BASE_DOMAIN" \
+        >>"$LOG_DIR/payment-provider.log" 2>&1 </dev/null &
+    echo $! >"$PID_DIR/payment-provider.pid"
+    for i in $(seq 1 50); do
+        (echo >"/dev/tcp/127.0.0.1/$PAYMENT_PORT") 2>/dev/null && return
+        alive "$PID_DIR/payment-provider.pid" || break
+        sleep 0.1
+    done
+    tail_log "$LOG_DIR/payment-provider.log"
+    die "the payment provider is not listening on port $PAYMENT_PORT"
 }
 
 # Mail goes to a local sink that stores each message in $RUN_DIR/mail.
@@ -733,6 +757,7 @@ cmd_down() {
         stop_pid "$s" "$PID_DIR/$s.old.pid"
     done
     stop_pid smtp-sink "$PID_DIR/smtp-sink.pid"
+    stop_pid payment-provider "$PID_DIR/payment-provider.pid"
     stop_pid redis "$PID_DIR/redis.pid"
     stop_replica
     if [ -f "$PID_DIR/postgres.datadir" ]; then
@@ -774,6 +799,7 @@ cmd_up() {
     ensure_tls
     ensure_signing_key
     start_smtp_sink
+    start_payment_provider
     local s
     for s in $(services); do start_service "$s"; done
     for s in $(services); do wait_ready "$s"; done

@@ -48,6 +48,8 @@ typedef struct {
     lc_jobs *jobs;                /* the runner: invoice.run, webhook.process */
     const char *webhook_provider; /* the payment provider's name in the URL */
     const char *webhook_secret;   /* its signing secret; "off": none */
+    const char *payment_provider_url; /* its charge API; "off": none */
+    long payment_provider_timeout_ms;
     long entitlement_cache_ms;    /* an entry's longest life; 0: no cache */
     entitlement_cache *limits;    /* NULL: every check reads the database */
 } billing_app;
@@ -102,6 +104,9 @@ int invoice_jobs_register(billing_app *app);
 int invoice_schedule_next(billing_app *app, lc_db *db);
 int invoices_routes(lc_rpc_server *s);
 
+/* --- credit_notes.c -----------------------------------------------------*/
+int credit_notes_routes(lc_rpc_server *s);
+
 /* --- webhooks.c ---------------------------------------------------------*/
 int webhooks_routes(lc_rpc_server *s);
 int webhooks_jobs_register(billing_app *app);
@@ -115,6 +120,26 @@ int dunning_start(billing_app *app, lc_db *db, const char *tenant_id,
 int dunning_set_tenant_status(billing_app *app, const char *tenant_id,
                               const char *status);
 int dunning_jobs_register(billing_app *app);
+
+/* --- payment_charge.c ---------------------------------------------------*/
+typedef enum {
+    PAYMENT_CHARGE_SUCCEEDED,  /* paid: invoice.paid follows */
+    PAYMENT_CHARGE_DECLINED,   /* refused: invoice.payment_failed follows */
+    PAYMENT_CHARGE_UNAVAILABLE /* not asked: down, slow or nonsense */
+} payment_charge_outcome;
+
+typedef struct {
+    const char *tenant_id, *invoice_id;
+    int64_t amount_minor;
+    const char *currency;
+    int attempt; /* the dunning retry, 1 to 3: with the invoice, the
+                    charge's idempotency key */
+} payment_charge_request;
+
+/* Asks the provider to charge `c`; why an unavailable answer, in `why`. */
+payment_charge_outcome payment_charge(billing_app *app,
+                                      const payment_charge_request *c,
+                                      char *why, size_t whylen);
 
 /* --- tenant_events.c: users' events, followed with lc_consumer ---------- */
 int tenant_events_start(billing_app *app, const lc_db_options *db);

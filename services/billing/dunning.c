@@ -1,10 +1,15 @@
 /*
  * dunning.c: what billing does about an unpaid invoice. A failed payment
  * (invoice.payment_failed) makes an active subscription past due and
- * starts the retries, jobs dunning.step at +1, +3 and +7 days (the
- * provider retries the charge on its side; each step checks whether a
- * payment arrived). Still unpaid after the last, the tenant is suspended
- * through users.SetTenantStatus: its API answers 403 tenant_suspended.
+ * starts the retries, jobs dunning.step at +1, +3 and +7 days. Each step
+ * whose invoice is still unpaid asks the payment provider to charge it
+ * again (payment_charge.c, when LINTEL_PAYMENT_PROVIDER_URL is set): a
+ * charge that goes through ends the retries (the provider's invoice.paid
+ * webhook makes it paid and active); a declined one moves on to the next
+ * step; a provider that does not answer leaves the step to run again with
+ * lc_jobs' back-off, never lost. Still unpaid after the last, the tenant is
+ * suspended through users.SetTenantStatus: its API answers 403
+ * tenant_suspended.
  * A later payment (invoice.paid) makes the subscription active, ends the
  * retries and reactivates a tenant that billing suspended.
  */
@@ -26,6 +31,15 @@ static const lc_db_stmt dunning_state = {
     "SELECT s.state, s.dunning_step, coalesce(i.status, '')"
     " FROM billing.subscriptions s"
     " LEFT JOIN billing.invoices i ON i.id = $1 FOR UPDATE OF s",
+    1};
+
+/* What to charge: what is due on the invoice (its total less its credit
+ * notes) while it is open and the subscription past due, else no row. */
+static const lc_db_stmt dunning_charge_get = {
+    "SELECT i.total_minor + (SELECT coalesce(sum(n.total_minor), 0)"
+    "   FROM billing.credit_notes n WHERE n.invoice_id = i.id), i.currency"
+    " FROM billing.subscriptions s JOIN billing.invoices i ON i.id = $1"
+    " WHERE s.state = 'past_due' AND i.status = 'open'",
     1};
 
 static const lc_db_stmt dunning_advance = {
@@ -116,6 +130,56 @@ dunning_tx(lc_db *db, void *arg, lc_db_error *err)
     return 0;
 }
 
+/* What a step's charge leaves to do. */
+typedef enum {
+    DUNNING_GO_ON, /* declined, or no provider: the step goes on */
+    DUNNING_OVER,  /* paid meanwhile, or the charge went through */
+    DUNNING_AGAIN  /* the provider did not answer: the step runs again */
+} dunning_charge_outcome;
+
+/* Asks the provider to charge the step's invoice again, if it is still
+ * unpaid. */
+static dunning_charge_outcome
+dunning_charge(lc_db *db, dunning_ctx *c, char *why, size_t whylen)
+{
+    payment_charge_request charge = {.tenant_id = c->tenant_id,
+                                     .invoice_id = c->invoice_id,
+                                     .attempt = c->step};
+    char currency[4];
+    lc_db_error err;
+    PGresult *res;
+
+    if (strcmp(c->app->payment_provider_url, "off") == 0) {
+        return DUNNING_GO_ON;
+    }
+    res = lc_db_tenant_read(db, c->tenant_id, lc_clock_mono_ms() + 10000,
+                            &dunning_charge_get, &c->invoice_id, &err);
+    if (res == NULL) {
+        snprintf(why, whylen, "%s", err.message);
+        return DUNNING_AGAIN;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return DUNNING_OVER;
+    }
+    charge.amount_minor = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(currency, sizeof(currency), "%s", PQgetvalue(res, 0, 1));
+    charge.currency = currency;
+    PQclear(res);
+    if (charge.amount_minor <= 0) {
+        return DUNNING_OVER; /* credited in full: nothing to charge */
+    }
+    switch (payment_charge(c->app, &charge, why, whylen)) {
+    case PAYMENT_CHARGE_SUCCEEDED:
+        return DUNNING_OVER;
+    case PAYMENT_CHARGE_DECLINED:
+        return DUNNING_GO_ON;
+    case PAYMENT_CHARGE_UNAVAILABLE:
+        break;
+    }
+    return DUNNING_AGAIN;
+}
+
 static lc_job_outcome
 dunning_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
 {
@@ -124,6 +188,7 @@ dunning_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(p, "step");
     dunning_ctx c = {.app = arg, .tenant_id = job->tenant_id};
     lc_job_outcome out = LC_JOB_DONE;
+    dunning_charge_outcome charged;
     lc_db_error err;
 
     if (job->tenant_id == NULL || !cJSON_IsString(inv) ||
@@ -135,6 +200,11 @@ dunning_job(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     }
     c.invoice_id = inv->valuestring;
     c.step = step->valueint;
+    charged = dunning_charge(db, &c, why, whylen);
+    if (charged != DUNNING_GO_ON) {
+        cJSON_Delete(p);
+        return charged == DUNNING_OVER ? LC_JOB_DONE : LC_JOB_RETRY;
+    }
     if (lc_db_tenant_tx(db, job->tenant_id, lc_clock_mono_ms() + 10000,
                         dunning_tx, &c, &err) != 0) {
         snprintf(why, whylen, "%s", err.message);

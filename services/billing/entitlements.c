@@ -8,7 +8,9 @@
  *
  * The answer comes from the tenant's plan limits as entitlement_cache.h
  * keeps them (a database read only when the entry is missing, older than
- * LINTEL_ENTITLEMENT_CACHE_MS or older than the last plan change here).
+ * LINTEL_ENTITLEMENT_CACHE_MS or older than the last plan change here). A
+ * cached answer is given inline, on NNG's thread with no hand-off to a
+ * worker (lc_rpc_server_route_inline); a miss goes to a worker.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,40 +72,46 @@ entitlements_limits(lc_req *req, const char *tenant_id, entitlement_limits *l)
     return found;
 }
 
-static void
-entitlements_check_rpc(lc_req *req)
+/* The request, validated; NULL when it is not valid (answered). */
+static const Lintel__V1__Billing__CheckEntitlementRequest *
+entitlements_request(lc_req *req)
 {
     const Lintel__V1__Billing__CheckEntitlementRequest *in;
-    Lintel__V1__Billing__CheckEntitlementResponse out =
-        LINTEL__V1__BILLING__CHECK_ENTITLEMENT_RESPONSE__INIT;
-    entitlement_limits l;
-    int64_t max;
-    int found;
 
     in = (const Lintel__V1__Billing__CheckEntitlementRequest *)lc_req_pb(
         req, &lintel__v1__billing__check_entitlement_request__descriptor);
     if (in == NULL) {
-        return;
+        return NULL;
     }
     if (!lc_db_is_uuid(in->tenant_id)) {
         lc_req_error(req, 400, "validation_failed", "tenant_id must be a uuid");
-        return;
+        return NULL;
     }
     if (strcmp(in->limit, "seats") != 0 && strcmp(in->limit, "projects") != 0) {
         lc_req_error(req, 400, "validation_failed",
                      "limit must be seats or projects");
-        return;
+        return NULL;
     }
-    found = entitlements_limits(req, in->tenant_id, &l);
-    if (found < 0) {
-        return;
-    }
+    return in;
+}
+
+/* The answer to `in` for a tenant with limits `l` (NULL: no subscription,
+ * not limited). */
+static void
+entitlements_answer(lc_req *req,
+                    const Lintel__V1__Billing__CheckEntitlementRequest *in,
+                    const entitlement_limits *l)
+{
+    Lintel__V1__Billing__CheckEntitlementResponse out =
+        LINTEL__V1__BILLING__CHECK_ENTITLEMENT_RESPONSE__INIT;
+    int64_t max;
+
     out.plan = "";
     out.allowed = true;
     out.unlimited = true;
-    if (found) {
-        out.plan = l.plan;
-        max = strcmp(in->limit, "seats") == 0 ? l.max_seats : l.max_projects;
+    if (l != NULL) {
+        out.plan = (char *)l->plan;
+        max = strcmp(in->limit, "seats") == 0 ? l->max_seats : l->max_projects;
         if (max >= 0) {
             out.unlimited = false;
             out.max = (uint32_t)max;
@@ -111,6 +119,46 @@ entitlements_check_rpc(lc_req *req)
         }
     }
     lc_req_respond_pb(req, &out.base);
+}
+
+/* On NNG's thread: answered from the cache, or left to a worker (a miss
+ * reads the database). */
+static bool
+entitlements_check_inline(lc_req *req)
+{
+    const Lintel__V1__Billing__CheckEntitlementRequest *in;
+    billing_app *app = lc_req_app(req);
+    entitlement_limits l;
+
+    in = entitlements_request(req);
+    if (in == NULL) {
+        return true;
+    }
+    if (app->limits == NULL || !entitlement_cache_get(app->limits,
+                                                      in->tenant_id,
+                                                      lc_clock_mono_ms(), &l)) {
+        return false;
+    }
+    entitlements_answer(req, in, &l);
+    return true;
+}
+
+static void
+entitlements_check_rpc(lc_req *req)
+{
+    const Lintel__V1__Billing__CheckEntitlementRequest *in;
+    entitlement_limits l;
+    int found;
+
+    in = entitlements_request(req);
+    if (in == NULL) {
+        return;
+    }
+    found = entitlements_limits(req, in->tenant_id, &l);
+    if (found < 0) {
+        return;
+    }
+    entitlements_answer(req, in, found ? &l : NULL);
 }
 
 void
@@ -124,9 +172,7 @@ entitlements_plan_changed(billing_app *app)
 int
 entitlements_routes(lc_rpc_server *s)
 {
-    static const lc_rpc_route routes[] = {
-        {"RPC", "/rpc/billing.CheckEntitlement", entitlements_check_rpc},
-    };
-
-    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+    return lc_rpc_server_route_inline(s, "RPC", "/rpc/billing.CheckEntitlement",
+                                      entitlements_check_inline,
+                                      entitlements_check_rpc);
 }

@@ -82,7 +82,8 @@ invoice_pdf_page(HPDF_Doc pdf, const invoice_pdf *inv)
     size_t i;
 
     HPDF_Page_SetSize(page, HPDF_PAGE_SIZE_A4, HPDF_PAGE_PORTRAIT);
-    snprintf(buf, sizeof(buf), "Invoice %s", inv->number);
+    snprintf(buf, sizeof(buf), "%s %s", inv->title ? inv->title : "Invoice",
+             inv->number);
     invoice_pdf_text(page, bold, 22, 50, y, buf);
     invoice_pdf_text(page, font, 10, 400, y + 6, "Lintel");
     y -= 36;

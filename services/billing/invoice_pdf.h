@@ -1,7 +1,8 @@
 /*
  * invoice_pdf.h: an invoice as a PDF (libharu), for GET
  * /api/billing/invoices/{id}.pdf: the tenant, the number and dates, the
- * lines and the total.
+ * lines and the total; and a credit note, the same way, for GET
+ * /api/billing/credit-notes/{id}.pdf.
  */
 #ifndef BILLING_INVOICE_PDF_H
 #define BILLING_INVOICE_PDF_H
@@ -15,6 +16,7 @@ typedef struct {
 } invoice_pdf_line;
 
 typedef struct {
+    const char *title;    /* "Credit note"; NULL: "Invoice" */
     const char *tenant;   /* the tenant's slug */
     const char *number;   /* "7" */
     const char *status;   /* open | paid */

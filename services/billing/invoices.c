@@ -35,6 +35,11 @@
 /* Connections that bill tenants side by side in one run. */
 #define INVOICE_WORKERS 4
 
+/* What the invoice's credit notes take off it (<= 0; credit_notes.c). */
+#define INVOICE_CREDITED                                                       \
+    "(SELECT coalesce(sum(n.total_minor), 0) FROM billing.credit_notes n"      \
+    " WHERE n.tenant_id = i.tenant_id AND n.invoice_id = i.id)"
+
 #define INVOICE_JSON                                                           \
     "json_build_object('id', i.id, 'number', i.number, 'status', i.status,"   \
     " 'plan', json_build_object('code', i.plan_code,"                          \
@@ -42,6 +47,9 @@
     " 'period', json_build_object('start', " BILLING_DATE("i.period_start")    \
     ", 'end', " BILLING_DATE("i.period_end") "),"                              \
     " 'currency', i.currency, 'total_minor', i.total_minor,"                   \
+    " 'credited_minor', " INVOICE_CREDITED ","                                 \
+    " 'amount_due_minor', CASE WHEN i.status = 'open'"                         \
+    "   THEN i.total_minor + " INVOICE_CREDITED " ELSE 0 END,"                 \
     " 'created_at', " BILLING_RFC3339("i.created_at") ","                     \
     " 'finalized_at', " BILLING_RFC3339("i.finalized_at") ","                 \
     " 'paid_at', " BILLING_RFC3339("i.paid_at") ")"

@@ -8,6 +8,7 @@
  * users' events started. `lintel-billing invoice --as-of YYYY-MM-DD` runs
  * the invoicing by hand (invoices.c).
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,14 @@ static const lc_config_var billing_vars[] = {
     {"LINTEL_PAYMENT_WEBHOOK_SECRET", "off", LC_CFG_STRING, 0, 0,
      "the secret the provider signs its webhooks with; off: webhooks refused",
      &app.webhook_secret},
+    {"LINTEL_PAYMENT_PROVIDER_URL", "off", LC_CFG_STRING, 0, 0,
+     "the payment provider's charge API (POST <url>/v1/charges), asked to"
+     " charge again at each dunning retry; off: the retries only wait for"
+     " a payment", &app.payment_provider_url},
+    {"LINTEL_PAYMENT_PROVIDER_TIMEOUT_MS", "10000", LC_CFG_INT, 100, 120000,
+     "longest wait for the payment provider's answer to a charge (a retry"
+     " that gets none runs again with the job back-off)",
+     &app.payment_provider_timeout_ms},
     {"LINTEL_ENTITLEMENT_CACHE_MS", "2000", LC_CFG_INT, 0, 60000,
      "longest time a plan change made elsewhere (another replica, a hand-made"
      " UPDATE) may go unseen by the entitlement checks; 0: no cache",
@@ -67,7 +76,7 @@ billing_all_routes(lc_rpc_server *s)
 {
     return plans_routes(s) != 0 || subscriptions_routes(s) != 0 ||
                    entitlements_routes(s) != 0 || invoices_routes(s) != 0 ||
-                   webhooks_routes(s) != 0 ||
+                   webhooks_routes(s) != 0 || credit_notes_routes(s) != 0 ||
                    subscriptions_admin_routes(s) != 0 || usage_routes(s) != 0
                ? -1
                : 0;
@@ -133,6 +142,10 @@ billing_start(const lc_db_options *db, const lc_cache_options *cache,
     billing_app *a = arg;
 
     (void)cache;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "lintel-billing: cannot initialise libcurl\n");
+        return -1;
+    }
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
@@ -161,6 +174,7 @@ billing_stop(void *arg)
     billing_jobs_stop(arg);
     /* the RPC server has stopped: no check reads the cache any more */
     billing_cache_free(arg);
+    curl_global_cleanup();
 }
 
 int

@@ -242,13 +242,15 @@ projects_list(lc_req *req)
 
 /* May the tenant's plan have one more active project (billing)? A project
  * created completed or cancelled is not active: plans do not limit it.
- * Asked with the create's other rules, before its Idempotency-Key is
- * claimed: a refusal claims nothing. 0, or -1 with the response set (402,
- * or the count's failure). */
+ * Asked after the create's Idempotency-Key is claimed (lc_resource's
+ * admit): a retry of a create that succeeded gets its 201 back, and a 402
+ * is kept as the key's answer. 0, or -1 with the response set (402, or the
+ * count's failure). */
 static int
 projects_entitled(lc_req *req, const lc_caller *caller,
-                  const lc_body_value *status)
+                  const lc_body_value *vals)
 {
+    const lc_body_value *status = &vals[F_STATUS];
     projects_app *app = lc_req_app(req);
     PGresult *res;
     uint32_t active;
@@ -274,6 +276,7 @@ static int
 projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
                bool create)
 {
+    (void)caller;
     if (!create) {
         return 0;
     }
@@ -289,7 +292,7 @@ projects_check(lc_req *req, const lc_caller *caller, const lc_body_value *vals,
             "required_with_budget", "budget_cents and currency go together");
         return -1;
     }
-    return projects_entitled(req, caller, &vals[F_STATUS]);
+    return 0;
 }
 
 /* A deleted project takes its tasks along, each with its task.deleted. */
@@ -329,6 +332,7 @@ static const lc_resource project_resource = {
     .events = {"project.created", "project.updated", "project.deleted"},
     .key_cols = {0, -1},
     .check = projects_check,
+    .admit = projects_entitled,
     .also = projects_cascade,
 };
 

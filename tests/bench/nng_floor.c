@@ -3,93 +3,32 @@
  *
  *   nng_floor <url> <contexts> <seconds>
  *
- * Keeps <contexts> requests in flight on one REQ socket, each an nng_ctx +
- * nng_aio whose callback checks the reply and sends the next request at
- * once (no HTTP, no nginx, no eventfd hop): the same envelope the edge
- * sends for make bench's case (c), to the same lintel-test-service.  Prints
+ * Keeps <contexts> requests in flight on one REQ socket (bench_client.h):
+ * the same envelope the edge sends for make bench's case (c), to the same
+ * lintel-test-service.  Prints
  * "<round trips> <seconds>" on stdout; exits 1 if any reply is not a 200
  * envelope.  tests/bench/run.sh runs it as case (e) and reads its CPU time
- * per round trip: the least that forwarding over NNG costs on this machine.
+ * per round trip: the least that forwarding over NNG costs on this machine;
+ * tests/bench/entitlement.sh runs it as the floor of billing's checks.
  */
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_client.h"
 #include "lintel/v1/envelope.pb-c.h"
 
-typedef struct {
-    nng_aio *aio;
-    nng_ctx ctx;
-    int receiving;
-} floor_call;
-
-static atomic_long done, failed;
-static atomic_int stopping;
-static const uint8_t *request;
-static size_t request_len;
-
-static void
-send_next(floor_call *c)
+/* A 200 envelope. */
+static int
+reply_ok(const uint8_t *reply, size_t len)
 {
-    nng_msg *msg;
+    Lintel__V1__Response *res = lintel__v1__response__unpack(NULL, len, reply);
+    int ok = res != NULL && res->status == 200;
 
-    if (atomic_load(&stopping) || nng_msg_alloc(&msg, request_len) != 0) {
-        return;
-    }
-    memcpy(nng_msg_body(msg), request, request_len);
-    c->receiving = 0;
-    nng_aio_set_msg(c->aio, msg);
-    nng_ctx_send(c->ctx, c->aio);
-}
-
-static void
-callback(void *arg)
-{
-    floor_call *c = arg;
-    Lintel__V1__Response *res;
-    nng_msg *msg;
-
-    if (nng_aio_result(c->aio) != 0) {
-        if (!c->receiving) {
-            nng_msg_free(nng_aio_get_msg(c->aio));
-        }
-        if (!atomic_load(&stopping)) {
-            atomic_fetch_add(&failed, 1);
-        }
-        return;
-    }
-    if (!c->receiving) {
-        c->receiving = 1;
-        nng_ctx_recv(c->ctx, c->aio);
-        return;
-    }
-    msg = nng_aio_get_msg(c->aio);
-    res = lintel__v1__response__unpack(NULL, nng_msg_len(msg),
-                                       nng_msg_body(msg));
-    if (res == NULL || res->status != 200) {
-        atomic_fetch_add(&failed, 1);
-    } else {
-        atomic_fetch_add(&done, 1);
-    }
     if (res != NULL) {
         lintel__v1__response__free_unpacked(res, NULL);
     }
-    nng_msg_free(msg);
-    send_next(c);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return ok;
 }
 
 int
@@ -98,12 +37,10 @@ main(int argc, char **argv)
     Lintel__V1__Request req = LINTEL__V1__REQUEST__INIT;
     Lintel__V1__Tenant tenant = LINTEL__V1__TENANT__INIT;
     Lintel__V1__Principal principal = LINTEL__V1__PRINCIPAL__INIT;
-    floor_call *calls;
-    nng_socket sock;
+    bench_result r;
     uint8_t *buf;
-    double start, elapsed;
-    long n, seconds, i;
-    int rv;
+    size_t len;
+    long n, seconds;
 
     if (argc != 4 || (n = atol(argv[2])) < 1 || (seconds = atol(argv[3])) < 1) {
         fprintf(stderr, "usage: nng_floor <url> <contexts> <seconds>\n");
@@ -128,53 +65,20 @@ main(int argc, char **argv)
     req.path = "/api/projects/bench";
     req.query = "";
     req.client_ip = "127.0.0.1";
-    request_len = lintel__v1__request__get_packed_size(&req);
-    buf = malloc(request_len);
-    calls = calloc((size_t)n, sizeof(*calls));
-    if (buf == NULL || calls == NULL) {
+    len = lintel__v1__request__get_packed_size(&req);
+    buf = malloc(len);
+    if (buf == NULL) {
         fprintf(stderr, "nng_floor: out of memory\n");
         return 1;
     }
     lintel__v1__request__pack(&req, buf);
-    request = buf;
-
-    if ((rv = nng_req0_open(&sock)) != 0 ||
-        (rv = nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME,
-                                NNG_DURATION_INFINITE)) != 0 ||
-        (rv = nng_dial(sock, argv[1], NULL, 0)) != 0) {
-        fprintf(stderr, "nng_floor: %s: %s\n", argv[1], nng_strerror(rv));
+    if (bench_client_run(argv[1], buf, len, n, seconds, reply_ok, &r) != 0) {
         return 1;
     }
-    for (i = 0; i < n; i++) {
-        if ((rv = nng_aio_alloc(&calls[i].aio, callback, &calls[i])) != 0 ||
-            (rv = nng_ctx_open(&calls[i].ctx, sock)) != 0) {
-            fprintf(stderr, "nng_floor: %s\n", nng_strerror(rv));
-            return 1;
-        }
-        nng_aio_set_timeout(calls[i].aio, 5000);
-    }
-
-    start = now_s();
-    for (i = 0; i < n; i++) {
-        send_next(&calls[i]);
-    }
-    while (now_s() - start < (double)seconds) {
-        struct timespec tick = {0, 50 * 1000 * 1000};
-
-        nanosleep(&tick, NULL);
-    }
-    atomic_store(&stopping, 1);
-    elapsed = now_s() - start;
-    printf("%ld %.3f\n", atomic_load(&done), elapsed);
+    printf("%ld %.3f\n", r.done, r.seconds);
     fflush(stdout);
-    if (atomic_load(&failed) != 0) {
-        fprintf(stderr, "nng_floor: %ld failed round trips\n",
-                atomic_load(&failed));
+    if (r.failed != 0) {
+        fprintf(stderr, "nng_floor: %ld failed round trips\n", r.failed);
     }
-    /*
-     * No teardown: nng_aio_stop() on NNG 1.5.2 can wait forever for a
-     * callback that re-arms its aio at the same moment, and a benchmark
-     * that hangs measures nothing.  The kernel closes the socket.
-     */
-    _exit(atomic_load(&failed) != 0 ? 1 : 0);
+    _exit(r.failed != 0 ? 1 : 0);
 }

@@ -45,6 +45,7 @@ export LINTEL_EDGE_IP_RATE=1000000r/s LINTEL_EDGE_IP_BURST=1000000
 export LINTEL_EDGE_CONN_PER_IP=60000
 export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
 export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
+export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
 export LINTEL_USERS_RPC_PORT=$(free_port) LINTEL_USERS_OPS_PORT=$(free_port)
 export LINTEL_PROJECTS_RPC_PORT=$(free_port) LINTEL_PROJECTS_OPS_PORT=$(free_port)
 export LINTEL_PROJECTS_EVENTS_PORT=$(free_port)

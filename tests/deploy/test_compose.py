@@ -36,11 +36,17 @@ def env_names(env):
     return {k[:-5] if k.endswith("_FILE") else k for k in env}
 
 
+# Secrets only the serving container gets (its migration needs none).
+SERVE_ONLY = {"LINTEL_PAYMENT_WEBHOOK_SECRET"}
+
+
 def test_every_variable_a_service_reads_is_set(services, compose):
     for name, svc in services.items():
         for c in (name, name + "-migrate"):
             env = compose["services"][c]["environment"]
             missing = svc.vars - env_names(env)
+            if c.endswith("-migrate"):
+                missing -= SERVE_ONLY
             assert not missing, f"compose service {c} lacks {sorted(missing)}"
             assert env_names(env) - {"PGPASSWORD"} <= svc.vars, \
                 f"compose service {c} sets what lintel-{name} does not read"
@@ -50,6 +56,19 @@ def test_every_variable_a_service_reads_is_set(services, compose):
             secret = f"redis_{name}_password"
             assert env["LINTEL_REDIS_PASSWORD_FILE"] == f"/run/secrets/{secret}"
             assert {"source": secret} in compose["services"][c]["secrets"], c
+
+
+def test_the_payment_webhook_secret_comes_from_a_secret(compose):
+    """Never a default such as `off` in the environment: the file of the
+    compose secret payment_webhook_secret (compose/secrets.sh makes one)."""
+    billing = compose["services"]["billing"]
+    assert billing["environment"]["LINTEL_PAYMENT_WEBHOOK_SECRET_FILE"] == \
+        "/run/secrets/payment_webhook_secret"
+    assert {"source": "payment_webhook_secret"} in billing["secrets"]
+    assert "payment_webhook_secret" in compose["secrets"]
+    for name, svc in compose["services"].items():
+        assert "LINTEL_PAYMENT_WEBHOOK_SECRET" not in svc.get("environment", {}), name
+    assert "LINTEL_PAYMENT_WEBHOOK_SECRET" not in open(ENV_EXAMPLE).read()
 
 
 def test_migrate_runs_before_its_service(services, compose):

@@ -43,6 +43,7 @@ PORTS = {name: str(port + _OFFSET) for name, port in {
     "LINTEL_HTTP_PORT": 18080,
     "LINTEL_TEST_TIGHT_EDGE_PORT": 18081,  # test_edge_limits.py's edge
     "LINTEL_SMTP_PORT": 12525,
+    "LINTEL_PAYMENT_PROVIDER_PORT": 14242,
 }.items()}
 
 

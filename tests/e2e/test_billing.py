@@ -258,11 +258,35 @@ def test_projects_over_the_plan_are_a_402_naming_the_limit(api):
     assert r.status == 402 and r.code == "plan_limit_reached", r
     assert r.body["error"]["limit"] == {
         "name": "projects", "plan": "free", "usage": 2, "max": 2}
-    # the refusal claimed no key: after an upgrade the same key creates it
+    # the refusal is the key's answer: a retry gets it again, even after an
+    # upgrade; a new key creates the project
     assert change(api, t, "team").status == 200
     r = pp.call("POST", "/api/projects", {"name": "Third", "code": "THIRD"},
                 headers={"Idempotency-Key": key})
+    assert r.status == 402 and r.code == "plan_limit_reached", r
+    assert r.headers.get("idempotent-replayed") == "true"
+    r = pp.call("POST", "/api/projects", {"name": "Third", "code": "THIRD"},
+                headers={"Idempotency-Key": str(uuid.uuid4())})
     assert r.status == 201, r
+
+
+def test_a_retried_create_that_took_the_last_project_gets_its_201(api):
+    # the key is claimed before the plan is asked: the retry of a create
+    # that succeeded replays it, though the plan is now full
+    t = on_free_plan(api)
+    pp = P(api, t)
+    pp.create_project()
+    key = str(uuid.uuid4())
+    first = pp.call("POST", "/api/projects", {"name": "Last", "code": "LAST"},
+                    headers={"Idempotency-Key": key})
+    assert first.status == 201, first
+    again = pp.call("POST", "/api/projects", {"name": "Last", "code": "LAST"},
+                    headers={"Idempotency-Key": key})
+    assert again.status == 201, again
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.body["id"] == first.body["id"]
+    r = pp.call("POST", "/api/projects", {"name": "More", "code": "MORE"})
+    assert r.status == 402 and r.code == "plan_limit_reached", r
 
 
 def test_a_plan_change_takes_effect_on_the_next_check(api):

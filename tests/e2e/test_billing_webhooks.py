@@ -1,17 +1,20 @@
 """Payment webhooks through the edge: on the apex host without a token,
 the signature matrix (unsigned, stale, tampered, another secret, rotation),
 nothing stored for a refused event, one effect for ten replays, an unknown
-invoice stored and flagged, and the effects of invoice.paid and
-invoice.payment_failed on the invoice and the subscription."""
+invoice stored and flagged, the effects of invoice.paid and
+invoice.payment_failed on the invoice and the subscription, and the dunning
+retries that ask the stand-in provider (tools/payment_provider.py serve, in
+the stack) to charge again."""
 import datetime
 import json
 import sys
 import time
+import urllib.request
 import uuid
 
 import pytest
 
-from conftest import ROOT, wait_until
+from conftest import PORTS, ROOT, wait_until
 from test_billing import trialing_tenant
 from test_billing_invoices import (invoices, month_start, run_invoicing,
                                    set_period, subscription)
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import payment_provider  # noqa: E402  (tools/payment_provider.py)
 
 PATH = "/api/billing/webhooks/local"
+PROVIDER = f"http://127.0.0.1:{PORTS['LINTEL_PAYMENT_PROVIDER_PORT']}"
 
 
 @pytest.fixture
@@ -153,6 +157,43 @@ def test_a_failed_payment_makes_it_past_due_and_a_payment_active(stack, api,
     assert invoices(api, t)["data"][0]["status"] == "paid"
 
 
+def provider(path, body=None):
+    req = urllib.request.Request(
+        PROVIDER + path, method="GET" if body is None else "POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def script_charges(invoice_id, outcomes):
+    """The provider's answers to the next charges of the invoice."""
+    provider("/control/outcomes", {"invoice_id": invoice_id,
+                                   "outcomes": outcomes})
+
+
+def charges(invoice_id):
+    """The charges the provider was asked for: (retry key, amount, outcome)."""
+    return [(c["idempotency_key"].rsplit("-", 1)[1], c["amount_minor"],
+             c["outcome"])
+            for c in provider(f"/control/charges?invoice_id={invoice_id}")["data"]]
+
+
+def run_due_steps(stack, tenant_id):
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("UPDATE billing.jobs SET run_at = now()"
+                    " WHERE kind = 'dunning.step' AND tenant_id = %s"
+                    " AND status = 'queued'", (tenant_id,))
+
+
+def job_attempts(stack, tenant_id):
+    with stack.db("billing") as conn, conn.cursor() as cur:
+        cur.execute("SELECT attempts FROM billing.jobs"
+                    " WHERE kind = 'dunning.step' AND tenant_id = %s"
+                    " ORDER BY created_at", (tenant_id,))
+        return [r[0] for r in cur.fetchall()]
+
+
 def job_rows(stack, tenant_id):
     with stack.db("billing") as conn, conn.cursor() as cur:
         cur.execute("SELECT payload->>'step', status,"
@@ -173,6 +214,7 @@ def test_dunning_suspends_the_tenant_and_a_payment_brings_it_back(
         stack, api, secret):
     from projects_api import P
     t, inv = an_open_invoice(stack, api)
+    script_charges(inv["id"], ["fail", "fail", "fail"])
     p = P(api, t)
     assert p.call("GET", "/api/projects").status == 200
     failed = payment_provider.event("invoice.payment_failed", t["id"], inv["id"])
@@ -196,6 +238,9 @@ def test_dunning_suspends_the_tenant_and_a_payment_brings_it_back(
         assert tenant_status(stack, t["id"]) == \
             ("suspended" if step == 3 else "active")
     assert len(job_rows(stack, t["id"])) == 3  # no step after the last
+    # each retry asked the provider to charge the invoice again
+    assert charges(inv["id"]) == [(str(s), inv["total_minor"], "fail")
+                                  for s in (1, 2, 3)]
     wait_until(lambda: p.call("GET", "/api/projects").code == "tenant_suspended",
                15, "the suspended tenant's API to answer 403")
     # a payment: the subscription is active, the tenant too
@@ -229,3 +274,29 @@ def test_a_payment_during_dunning_ends_the_retries(stack, api, secret):
     assert len(job_rows(stack, t["id"])) == 1
     assert tenant_status(stack, t["id"]) == "active"
     assert subscription(api, t)["state"] == "active"
+    assert charges(inv["id"]) == []  # paid: nothing to charge
+
+
+def test_a_retry_charges_again_and_the_second_one_pays(stack, api, secret):
+    t, inv = an_open_invoice(stack, api)
+    # the provider is down at the first try of the first retry, declines
+    # the charge at its second try, and takes the second retry's
+    script_charges(inv["id"], ["down", "fail", "succeed"])
+    failed = payment_provider.event("invoice.payment_failed", t["id"], inv["id"])
+    body = json.dumps(failed).encode()
+    assert post(api, body, payment_provider.sign(body, secret)).status == 200
+    processed(stack, failed["id"])
+    run_due_steps(stack, t["id"])
+    wait_until(lambda: job_rows(stack, t["id"])[0][1] == "done", 15, "step 1")
+    assert job_attempts(stack, t["id"]) == [2, 0]  # down: lc_jobs ran it again
+    assert charges(inv["id"]) == [("1", inv["total_minor"], "down"),
+                                  ("1", inv["total_minor"], "fail")]
+    assert subscription(api, t)["state"] == "past_due"
+    run_due_steps(stack, t["id"])
+    wait_until(lambda: job_rows(stack, t["id"])[1][1] == "done", 15, "step 2")
+    # the provider's invoice.paid webhook, through the edge
+    wait_until(lambda: subscription(api, t)["state"] == "active", 15,
+               "the charged invoice's webhook")
+    assert invoices(api, t)["data"][0]["status"] == "paid"
+    assert charges(inv["id"])[2:] == [("2", inv["total_minor"], "succeed")]
+    assert len(job_rows(stack, t["id"])) == 2  # paid: no third retry

@@ -125,6 +125,25 @@ db_error_route(lc_req *req)
     lc_req_db_error(req, &err);
 }
 
+/* Answers /api/inline/fast on NNG's thread, leaves the rest to a worker. */
+static bool
+inline_fast(lc_req *req)
+{
+    assert_null(lc_req_db(req)); /* no worker: nothing that may block */
+    if (strcmp(lc_req_param(req, "mode"), "fast") != 0) {
+        return false;
+    }
+    lc_req_respond(req, 200, "text/plain", "inline", 6);
+    return true;
+}
+
+static void
+inline_worker(lc_req *req)
+{
+    assert_non_null(lc_req_db(req));
+    lc_req_respond(req, 200, "text/plain", "worker", 6);
+}
+
 /* A continued reply in two parts; the cursor says which. */
 static void
 parts_route(lc_req *req)
@@ -220,6 +239,10 @@ setup(void **state)
                      0);
     assert_int_equal(lc_rpc_server_route(server, "GET", "/api/db/:fault",
                                          db_error_route),
+                     0);
+    assert_int_equal(lc_rpc_server_route_inline(server, "GET",
+                                                "/api/inline/:mode",
+                                                inline_fast, inline_worker),
                      0);
     assert_int_equal(
         lc_rpc_server_route(server, "GET", "/api/parts", parts_route), 0);
@@ -592,6 +615,53 @@ test_expired_budget_is_504_without_running_handler(void **state)
 }
 
 static void
+assert_text_reply(const char *path, const char *text)
+{
+    lc_response *res;
+
+    res = call("GET", path, LINTEL__V1__ORIGIN__ORIGIN_EDGE, 0, NULL);
+    assert_non_null(res);
+    assert_int_equal(res->status, 200);
+    assert_int_equal(res->body.len, strlen(text));
+    assert_memory_equal(res->body.data, text, strlen(text));
+    lc_envelope_free_response(res);
+}
+
+static void
+test_inline_handler_answers_while_workers_are_busy(void **state)
+{
+    lc_rpc_client *c[2];
+    pthread_t t[2];
+    char err[256];
+    int64_t start;
+    int i;
+
+    (void)state;
+    /* Both workers busy for 300 ms: an inline answer needs none of them. */
+    for (i = 0; i < 2; i++) {
+        c[i] = lc_rpc_client_open(url, MAX_MESSAGE * 4, err, sizeof(err));
+        assert_non_null(c[i]);
+        assert_int_equal(pthread_create(&t[i], NULL, call_slow, c[i]), 0);
+    }
+    usleep(50 * 1000);
+    start = lc_clock_mono_ms();
+    assert_text_reply("/api/inline/fast", "inline");
+    assert_true(lc_clock_mono_ms() - start < 200);
+    for (i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        lc_rpc_client_close(c[i]);
+    }
+}
+
+static void
+test_inline_handler_that_declines_hands_off_to_a_worker(void **state)
+{
+    (void)state;
+    assert_text_reply("/api/inline/slow", "worker");
+    assert_text_reply("/api/inline/fast", "inline");
+}
+
+static void
 test_no_listener_is_no_peer(void **state)
 {
     lc_rpc_client *c;
@@ -814,6 +884,9 @@ main(void)
         cmocka_unit_test(test_invalid_json_body_is_400_and_wrong_type_415),
         cmocka_unit_test(test_slow_peer_is_timeout),
         cmocka_unit_test(test_expired_budget_is_504_without_running_handler),
+        cmocka_unit_test(test_inline_handler_answers_while_workers_are_busy),
+        cmocka_unit_test(
+            test_inline_handler_that_declines_hands_off_to_a_worker),
         cmocka_unit_test(test_no_listener_is_no_peer),
         cmocka_unit_test(test_if_match_is_strong_and_required),
         cmocka_unit_test(test_db_failures_map_to_api_errors),
