@@ -38,4 +38,12 @@ export interface Member {
   status: string;
 }
 
+export interface Invitation {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  expires_at: string;
+}
+
 export const label = (s: string) => s.replace(/_/g, " ");

@@ -4,7 +4,7 @@ import { ErrorBox } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { useLoad } from "../components/useLoad";
 import { can, useMe, type Me } from "../session";
-import type { Member } from "../types";
+import type { Invitation, Member } from "../types";
 
 const ROLES = ["owner", "admin", "manager", "member", "viewer"] as const;
 
@@ -13,6 +13,8 @@ const ROLES = ["owner", "admin", "manager", "member", "viewer"] as const;
 export function Members() {
   const me = useMe()!;
   const members = useLoad(() => all<Member>("/api/users"), []);
+  const invitations = useLoad(
+    () => all<Invitation>("/api/users/invitations?status=pending"), []);
   const [error, setError] = useState<unknown>(null);
   const [invited, setInvited] = useState<string | null>(null);
   const grantable = ROLES.filter((r) => r !== "owner" || me.role === "owner");
@@ -29,9 +31,27 @@ export function Members() {
       });
       setInvited(String(f.get("email")));
       form.reset();
+      invitations.reload();
     } catch (err) {
       setError(err);
     }
+  }
+
+  // Revoke (DELETE) or resend (a new link; the old one dies).
+  async function invitation(i: Invitation, how: "revoke" | "resend") {
+    setError(null);
+    setInvited(null);
+    try {
+      if (how === "revoke") {
+        await api("DELETE", `/api/users/invitations/${i.id}`);
+      } else {
+        await api("POST", `/api/users/invitations/${i.id}/resend`);
+        setInvited(i.email);
+      }
+    } catch (err) {
+      setError(err);
+    }
+    invitations.reload();
   }
 
   async function change(m: Member, body: Record<string, string>) {
@@ -62,6 +82,35 @@ export function Members() {
         <button type="submit">Invite</button>
       </form>
       {invited && <p role="status">An invitation went to {invited}.</p>}
+      <h2>Pending invitations</h2>
+      <ErrorBox error={invitations.error} />
+      {invitations.loading && !invitations.data && <p role="status">Loading…</p>}
+      {invitations.data && invitations.data.length === 0 && <p>No pending invitations.</p>}
+      {invitations.data && invitations.data.length > 0 && (
+        <table aria-label="Pending invitations">
+          <thead><tr><th>Email</th><th>Role</th><th>Expires</th><th /></tr></thead>
+          <tbody>
+            {invitations.data.map((i) => (
+              <tr key={i.id} data-invitation={i.email}>
+                <td>{i.email}</td>
+                <td>{i.role}</td>
+                <td>{new Date(i.expires_at).toLocaleString()}</td>
+                <td>
+                  <button type="button" onClick={() => void invitation(i, "resend")}>
+                    Resend<span className="sr-only"> to {i.email}</span>
+                  </button>{" "}
+                  <button type="button" className="danger"
+                          onClick={() => confirm(`Revoke the invitation of ${i.email}?`) &&
+                                         void invitation(i, "revoke")}>
+                    Revoke<span className="sr-only"> the invitation of {i.email}</span>
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>Members</h2>
       <ErrorBox error={members.error} />
       {members.loading && !members.data && <p role="status">Loading…</p>}
       {members.data && (

@@ -144,8 +144,24 @@ try {
   assert.match(download.suggestedFilename(), /^tasks-[0-9a-f]{8}\.csv$/);
   for (const title of ["Pour the deck", "Paint the rails", "Inspect bolts"]) assert.ok(csv.includes(title), csv);
 
-  step("invite a viewer, who accepts from the mail");
+  step("an invitation listed, resent and revoked");
   await page.getByRole("link", { name: "Members" }).click();
+  await page.getByText("No pending invitations.").waitFor();
+  const goneEmail = `gone@${slug}.test`;
+  await page.getByLabel("Email").fill(goneEmail);
+  await page.getByRole("button", { name: "Invite" }).click();
+  const goneRow = page.locator(`[data-invitation="${goneEmail}"]`);
+  await goneRow.waitFor();
+  await page.getByRole("button", { name: `Resend to ${goneEmail}` }).click();
+  await page.getByText(`An invitation went to ${goneEmail}.`).waitFor();
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: `Revoke the invitation of ${goneEmail}` }).click();
+  await goneRow.waitFor({ state: "detached" });
+  const revoked = await call(slug, "GET", "/api/users/invitations?status=revoked",
+                             { token: await tokenOf(slug, email) });
+  assert.deepEqual(revoked.body.data.map((i) => i.email), [goneEmail]);
+
+  step("invite a viewer, who accepts from the mail");
   await screen(page, "members", page.getByRole("cell", { name: email }));
   const viewerEmail = `viewer@${slug}.test`;
   await page.getByLabel("Email").fill(viewerEmail);
