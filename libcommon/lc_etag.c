@@ -51,9 +51,13 @@ lc_etag_require(lc_req *req, char *version, size_t len)
 {
     int m = lc_etag_if_match(req, version, len);
 
-    if (m > 0) {
+    /* `*` would change whatever version is there now: no protection
+     * against a lost update, which is what a required If-Match is for. */
+    if (m > 0 || (m == 0 && version[0] == '\0')) {
         lc_req_error(req, 428, "precondition_required",
-                     "send If-Match with the ETag you read");
+                     m > 0 ? "send If-Match with the ETag you read"
+                           : "If-Match: * protects nothing here; send the "
+                             "ETag you read");
         return -1;
     }
     return m;

@@ -3,9 +3,10 @@
  * (API.md "Concurrency and retries").
  *
  * A resource is answered with `ETag: "<version>"`. A PATCH must send
- * If-Match (428 precondition_required without it); a DELETE may. If-Match
- * is compared strongly (RFC 9110 §13.1.1): `*` matches any current version,
- * a weak tag (W/"2") or anything this service did not issue never matches
+ * If-Match with the ETag it read (428 precondition_required without it, or
+ * with `*`, which would protect nothing); a DELETE may, `*` included (any
+ * current version). If-Match is compared strongly (RFC 9110 §13.1.1): a
+ * weak tag (W/"2") or anything this service did not issue never matches
  * (412 precondition_failed). The version itself is compared by the
  * statement that changes the row (… AND version = $n), so a stale one is
  * found in the same round trip as the change.
@@ -26,7 +27,8 @@
  * `len` is at least LC_ETAG_VERSION_MAX + 1. */
 int lc_etag_if_match(lc_req *req, char *version, size_t len);
 
-/* lc_etag_if_match, with a missing If-Match a 428; 0 or -1 (answer set). */
+/* lc_etag_if_match, with a missing If-Match or `*` a 428; 0 with
+ * `version` set, or -1 (answer set). */
 int lc_etag_require(lc_req *req, char *version, size_t len);
 
 /* Answers `json` (a JSON text) with `status` and ETag "<version>". */

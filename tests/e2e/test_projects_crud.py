@@ -142,6 +142,19 @@ def test_a_weak_etag_never_matches_if_match(papi, tenant):
         assert p.call("GET", path).headers["etag"] == '"1"'
 
 
+def test_if_match_star_cannot_skip_the_version_check_of_a_patch(papi, tenant):
+    """The finding: `If-Match: *` changed whatever version was there. A
+    PATCH needs the ETag it read; `*` is a 428 and changes nothing."""
+    p = P(papi, tenant)
+    proj = p.create_project()
+    task = p.create_task(proj["id"])
+    for path in (f"/api/projects/{proj['id']}", f"/api/tasks/{task['id']}"):
+        body = {"name": "B"} if "projects" in path else {"title": "B"}
+        r = p.call("PATCH", path, body, headers={"If-Match": "*"})
+        assert r.status == 428 and r.code == "precondition_required", r
+        assert p.call("GET", path).headers["etag"] == '"1"'
+
+
 def test_patch_cannot_clear_required_fields(papi, tenant):
     p = P(papi, tenant)
     proj = p.create_project()

@@ -375,8 +375,10 @@ test_a_thing_lives_and_dies_with_its_etag(void **state)
     r = call("DELETE", path, NULL, NULL);
     assert_int_equal(r.status, 204);
     assert_int_equal(call("GET", path, NULL, NULL).status, 404);
-    assert_int_equal(call("PATCH", path, "{}", "if-match", "*", NULL).status,
+    assert_int_equal(call("PATCH", path, "{}", "if-match", "\"2\"", NULL).status,
                      404);
+    assert_int_equal(call("PATCH", path, "{}", "if-match", "*", NULL).status,
+                     428);
     assert_int_equal(call("GET", "/api/things/not-a-uuid", NULL, NULL).status,
                      404);
     /* each change wrote its event, in order, in its own transaction */

@@ -713,7 +713,7 @@ test_if_match_is_strong_and_required(void **state)
         {NULL, 428, "precondition_required"},
         {"\"12\"", 200, "\"12\""},
         {" \"12\" ", 200, "\"12\""},
-        {"*", 200, "\"7\""},
+        {"*", 428, "precondition_required"}, /* protects nothing */
         {"W/\"12\"", 412, "precondition_failed"},
         {"12", 412, "precondition_failed"},
         {"\"1a\"", 412, "precondition_failed"},
