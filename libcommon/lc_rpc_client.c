@@ -262,6 +262,17 @@ lc_rpc_client_wait_peer(lc_rpc_client *c, int64_t until)
     return atomic_load(&c->pipes) > 0;
 }
 
+/* The time left until `deadline_ms`, as an aio timeout: at least 1 ms,
+ * because NNG reads -1 as "forever" and -2 as "the default" (also forever
+ * for an aio), so a deadline just passed must not become one of them. */
+static nng_duration
+lc_rpc_left(int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - lc_clock_mono_ms();
+
+    return (nng_duration)(left >= 1 ? left : 1);
+}
+
 lc_rpc_status
 lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
                 int64_t deadline_ms, lc_response **out)
@@ -298,7 +309,7 @@ lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
         nng_ctx_close(ctx);
         return LC_RPC_INTERNAL;
     }
-    nng_aio_set_timeout(aio, (nng_duration)(deadline_ms - lc_clock_mono_ms()));
+    nng_aio_set_timeout(aio, lc_rpc_left(deadline_ms));
     nng_aio_set_msg(aio, msg);
     nng_ctx_send(ctx, aio);
     nng_aio_wait(aio);
@@ -306,7 +317,7 @@ lc_rpc_call_raw(lc_rpc_client *c, const void *buf, size_t len,
         nng_msg_free(msg);
         goto done;
     }
-    nng_aio_set_timeout(aio, (nng_duration)(deadline_ms - lc_clock_mono_ms()));
+    nng_aio_set_timeout(aio, lc_rpc_left(deadline_ms));
     nng_ctx_recv(ctx, aio);
     nng_aio_wait(aio);
     if ((rv = nng_aio_result(aio)) != 0) {

@@ -292,13 +292,6 @@ typedef struct {
     const PGresult *due; /* this page of due tenants */
     atomic_int next;     /* the next row of `due` to take */
     pthread_mutex_t lock;
-    /* One users.CountSeats at a time on the run's one client: over
-     * tls+tcp:// (NNG 1.5.2, mbedtls), calls of several threads in flight
-     * at once on one connection stopped being answered and a caller's aio
-     * outlived its deadline (seen with 4 workers and a few dozen tenants);
-     * a call is about a millisecond, the periods' transactions still run
-     * side by side. */
-    pthread_mutex_t users_lock;
     invoice_run_result *out;
 } invoice_page;
 
@@ -310,10 +303,7 @@ invoice_tenant(lc_db *db, invoice_page *pg, const char *tenant)
     char why[sizeof(pg->out->error)] = "";
     int k, made = 0, failed = 0;
 
-    pthread_mutex_lock(&pg->users_lock);
-    failed = period_seats(pg->users, pg->users_timeout_ms, tenant, &c.seats);
-    pthread_mutex_unlock(&pg->users_lock);
-    if (failed != 0) {
+    if (period_seats(pg->users, pg->users_timeout_ms, tenant, &c.seats) != 0) {
         failed = 1;
         snprintf(why, sizeof(why),
                  "users.CountSeats did not answer for tenant %s", tenant);
@@ -372,7 +362,6 @@ invoice_run(const lc_db_options *opts, lc_db *db, lc_rpc_client *users,
 
     memset(out, 0, sizeof(*out));
     pthread_mutex_init(&pg.lock, NULL);
-    pthread_mutex_init(&pg.users_lock, NULL);
     /* Tenants are independent: a few connections bill them side by side
      * (the first is the caller's); without more, one does it all. */
     w[0] = (invoice_worker){.pg = &pg, .db = db};
@@ -415,7 +404,6 @@ invoice_run(const lc_db_options *opts, lc_db *db, lc_rpc_client *users,
         lc_db_close(w[i].db);
     }
     pthread_mutex_destroy(&pg.lock);
-    pthread_mutex_destroy(&pg.users_lock);
     return out->failed > 0 ? -1 : 0;
 }
 
