@@ -104,6 +104,19 @@ int invoice_jobs_register(billing_app *app);
 int invoice_schedule_next(billing_app *app, lc_db *db);
 int invoices_routes(lc_rpc_server *s);
 
+/* A billing document (an invoice, a credit note) as GET .../{id} serves it
+ * (admin and up): its JSON, or with ".pdf" after the id its PDF. */
+typedef struct {
+    const char *missing;         /* the 404's message */
+    const char *title;           /* the PDF's; NULL: "Invoice" */
+    const lc_db_stmt *json;      /* $1 the id: one row, its JSON text */
+    const lc_db_stmt *pdf_head;  /* $1: number, status, issued, period start
+                                    and end, plan, currency, total */
+    const lc_db_stmt *pdf_lines; /* $1: description, quantity, unit price,
+                                    amount */
+} billing_document;
+void billing_document_get(lc_req *req, const billing_document *doc);
+
 /* --- credit_notes.c -----------------------------------------------------*/
 int credit_notes_routes(lc_rpc_server *s);
 

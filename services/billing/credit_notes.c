@@ -243,7 +243,8 @@ credit_notes_issue(lc_req *req)
     if (lc_caller_platform_admin(req) != 0) {
         return;
     }
-    if (!lc_db_is_uuid(tenant_id) || !lc_db_is_uuid(c.invoice_id)) {
+    if (!lc_db_is_path_uuid(tenant_id) ||
+        !lc_db_is_path_uuid(c.invoice_id)) {
         lc_req_error(req, 404, "not_found", "no such invoice");
         return;
     }
@@ -332,7 +333,7 @@ credit_notes_list(lc_req *req)
     }
 }
 
-/* --- the PDF: GET /api/billing/credit-notes/{id}.pdf -------------------- */
+/* --- one credit note: GET /api/billing/credit-notes/{id} and {id}.pdf --- */
 
 static const lc_db_stmt credit_note_pdf_head = {
     "SELECT n.number, 'credits invoice ' || i.number,"
@@ -345,119 +346,25 @@ static const lc_db_stmt credit_note_pdf_head = {
     " WHERE n.id = $1",
     1};
 
+/* A credit note's lines as the PDF's: one of each, at its amount. */
 static const lc_db_stmt credit_note_pdf_lines = {
-    "SELECT description, amount_minor FROM billing.credit_note_lines"
+    "SELECT description, 1, amount_minor, amount_minor"
+    " FROM billing.credit_note_lines"
     " WHERE credit_note_id = $1 ORDER BY position",
     1};
-
-typedef struct {
-    lc_req_fail fail; /* first: lc_req_tx answers with it */
-    const char *id;
-    PGresult *head, *lines;
-} credit_note_pdf_ctx;
-
-static int
-credit_note_pdf_tx(lc_db *db, void *arg, lc_db_error *err)
-{
-    credit_note_pdf_ctx *c = arg;
-
-    PQclear(c->head);
-    PQclear(c->lines);
-    c->lines = NULL;
-    c->head = lc_db_exec(db, &credit_note_pdf_head, &c->id, err);
-    if (c->head == NULL) {
-        return -1;
-    }
-    if (PQntuples(c->head) == 0) {
-        return lc_req_fail_tx(&c->fail, err, 404, "not_found",
-                              "no such credit note");
-    }
-    c->lines = lc_db_exec(db, &credit_note_pdf_lines, &c->id, err);
-    return c->lines ? 0 : -1;
-}
-
-static void
-credit_notes_pdf(lc_req *req, const lc_caller *caller, const char *id)
-{
-    credit_note_pdf_ctx c = {.id = id};
-    invoice_pdf_line *lines;
-    invoice_pdf doc;
-    unsigned char *pdf;
-    size_t len;
-    int i, n;
-
-    if (lc_req_tx(req, caller->tenant_id, credit_note_pdf_tx, &c) != 0) {
-        PQclear(c.head);
-        PQclear(c.lines);
-        return;
-    }
-    n = PQntuples(c.lines);
-    lines = calloc((size_t)n + 1, sizeof(*lines));
-    for (i = 0; lines != NULL && i < n; i++) {
-        lines[i].description = PQgetvalue(c.lines, i, 0);
-        lines[i].quantity = 1;
-        lines[i].unit_price = strtoll(PQgetvalue(c.lines, i, 1), NULL, 10);
-        lines[i].amount = lines[i].unit_price;
-    }
-    doc = (invoice_pdf){.title = "Credit note",
-                        .tenant = caller->tenant_slug,
-                        .number = PQgetvalue(c.head, 0, 0),
-                        .status = PQgetvalue(c.head, 0, 1),
-                        .issued = PQgetvalue(c.head, 0, 2),
-                        .period_start = PQgetvalue(c.head, 0, 3),
-                        .period_end = PQgetvalue(c.head, 0, 4),
-                        .plan = PQgetvalue(c.head, 0, 5),
-                        .currency = PQgetvalue(c.head, 0, 6),
-                        .total = strtoll(PQgetvalue(c.head, 0, 7), NULL, 10),
-                        .lines = lines,
-                        .nlines = (size_t)n};
-    if (lines == NULL || invoice_pdf_render(&doc, &pdf, &len) != 0) {
-        lc_req_error(req, 500, "internal", "the PDF could not be made");
-    } else {
-        lc_req_respond(req, 200, "application/pdf", pdf, len);
-        free(pdf);
-    }
-    free(lines);
-    PQclear(c.head);
-    PQclear(c.lines);
-}
 
 static void
 credit_notes_get(lc_req *req)
 {
-    const char *id = lc_req_param(req, "id");
-    lc_caller caller;
-    PGresult *res;
-    char uuid[37];
-    size_t n = strlen(id);
+    static const billing_document credit_note = {
+        .missing = "no such credit note",
+        .title = "Credit note",
+        .json = &credit_note_get,
+        .pdf_head = &credit_note_pdf_head,
+        .pdf_lines = &credit_note_pdf_lines,
+    };
 
-    if (lc_caller_get(req, "admin", &caller) != 0) {
-        return;
-    }
-    /* {id}.pdf: the same credit note as a PDF */
-    if (n == 40 && strcmp(id + 36, ".pdf") == 0) {
-        memcpy(uuid, id, 36);
-        uuid[36] = '\0';
-        if (lc_db_is_uuid(uuid)) {
-            credit_notes_pdf(req, &caller, uuid);
-            return;
-        }
-    }
-    if (!lc_db_is_uuid(id)) {
-        lc_req_error(req, 404, "not_found", "no such credit note");
-        return;
-    }
-    res = lc_req_read(req, caller.tenant_id, &credit_note_get, &id);
-    if (res == NULL) {
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        lc_req_error(req, 404, "not_found", "no such credit note");
-    } else {
-        lc_req_respond(req, 200, "application/json", PQgetvalue(res, 0, 0),
-                       (size_t)PQgetlength(res, 0, 0));
-    }
-    PQclear(res);
+    billing_document_get(req, &credit_note);
 }
 
 int

@@ -601,7 +601,7 @@ static const lc_db_stmt invoice_get = {
     " FROM billing.invoices i WHERE i.id = $1 AND i.status <> 'draft'",
     1};
 
-/* --- the PDF: GET /api/billing/invoices/{id}.pdf ------------------------ */
+/* --- one document: GET /api/billing/invoices/{id} and {id}.pdf ----------- */
 
 static const lc_db_stmt invoice_pdf_head = {
     "SELECT i.number, i.status, " BILLING_DATE("(i.finalized_at AT TIME ZONE 'UTC')::date")
@@ -619,41 +619,43 @@ static const lc_db_stmt invoice_pdf_lines = {
 
 typedef struct {
     lc_req_fail fail; /* first: lc_req_tx answers with it */
+    const billing_document *doc;
     const char *id;
     PGresult *head, *lines;
-} invoice_pdf_ctx;
+} document_pdf_ctx;
 
 static int
-invoice_pdf_tx(lc_db *db, void *arg, lc_db_error *err)
+document_pdf_tx(lc_db *db, void *arg, lc_db_error *err)
 {
-    invoice_pdf_ctx *c = arg;
+    document_pdf_ctx *c = arg;
 
     PQclear(c->head);
     PQclear(c->lines);
     c->lines = NULL;
-    c->head = lc_db_exec(db, &invoice_pdf_head, &c->id, err);
+    c->head = lc_db_exec(db, c->doc->pdf_head, &c->id, err);
     if (c->head == NULL) {
         return -1;
     }
     if (PQntuples(c->head) == 0) {
         return lc_req_fail_tx(&c->fail, err, 404, "not_found",
-                              "no such invoice");
+                              c->doc->missing);
     }
-    c->lines = lc_db_exec(db, &invoice_pdf_lines, &c->id, err);
+    c->lines = lc_db_exec(db, c->doc->pdf_lines, &c->id, err);
     return c->lines ? 0 : -1;
 }
 
 static void
-invoices_pdf(lc_req *req, const lc_caller *caller, const char *id)
+document_pdf(lc_req *req, const lc_caller *caller, const billing_document *doc,
+             const char *id)
 {
-    invoice_pdf_ctx c = {.id = id};
-    invoice_pdf inv;
+    document_pdf_ctx c = {.doc = doc, .id = id};
+    invoice_pdf out;
     invoice_pdf_line *lines;
     unsigned char *pdf;
     size_t len;
     int i, n;
 
-    if (lc_req_tx(req, caller->tenant_id, invoice_pdf_tx, &c) != 0) {
+    if (lc_req_tx(req, caller->tenant_id, document_pdf_tx, &c) != 0) {
         PQclear(c.head);
         PQclear(c.lines);
         return;
@@ -666,7 +668,8 @@ invoices_pdf(lc_req *req, const lc_caller *caller, const char *id)
         lines[i].unit_price = strtoll(PQgetvalue(c.lines, i, 2), NULL, 10);
         lines[i].amount = strtoll(PQgetvalue(c.lines, i, 3), NULL, 10);
     }
-    inv = (invoice_pdf){.tenant = caller->tenant_slug,
+    out = (invoice_pdf){.title = doc->title,
+                        .tenant = caller->tenant_slug,
                         .number = PQgetvalue(c.head, 0, 0),
                         .status = PQgetvalue(c.head, 0, 1),
                         .issued = PQgetvalue(c.head, 0, 2),
@@ -677,7 +680,7 @@ invoices_pdf(lc_req *req, const lc_caller *caller, const char *id)
                         .total = strtoll(PQgetvalue(c.head, 0, 7), NULL, 10),
                         .lines = lines,
                         .nlines = (size_t)n};
-    if (lines == NULL || invoice_pdf_render(&inv, &pdf, &len) != 0) {
+    if (lines == NULL || invoice_pdf_render(&out, &pdf, &len) != 0) {
         lc_req_error(req, 500, "internal", "the PDF could not be made");
     } else {
         lc_req_respond(req, 200, "application/pdf", pdf, len);
@@ -688,44 +691,55 @@ invoices_pdf(lc_req *req, const lc_caller *caller, const char *id)
     PQclear(c.lines);
 }
 
-static void
-invoices_get(lc_req *req)
+void
+billing_document_get(lc_req *req, const billing_document *doc)
 {
+    const char *id = lc_req_param(req, "id");
+    size_t n = strlen(id);
     lc_caller caller;
     PGresult *res;
-    const char *id;
     char uuid[37];
-    size_t n;
 
     if (lc_caller_get(req, "admin", &caller) != 0) {
         return;
     }
-    id = lc_req_param(req, "id");
-    /* {id}.pdf: the same invoice as a PDF */
-    n = strlen(id);
+    /* {id}.pdf: the same document as a PDF */
     if (n == 40 && strcmp(id + 36, ".pdf") == 0) {
         memcpy(uuid, id, 36);
         uuid[36] = '\0';
         if (lc_db_is_path_uuid(uuid)) {
-            invoices_pdf(req, &caller, uuid);
+            document_pdf(req, &caller, doc, uuid);
             return;
         }
     }
     if (!lc_db_is_path_uuid(id)) {
-        lc_req_error(req, 404, "not_found", "no such invoice");
+        lc_req_error(req, 404, "not_found", doc->missing);
         return;
     }
-    res = lc_req_read(req, caller.tenant_id, &invoice_get, &id);
+    res = lc_req_read(req, caller.tenant_id, doc->json, &id);
     if (res == NULL) {
         return;
     }
     if (PQntuples(res) == 0) {
-        lc_req_error(req, 404, "not_found", "no such invoice");
+        lc_req_error(req, 404, "not_found", doc->missing);
     } else {
         lc_req_respond(req, 200, "application/json", PQgetvalue(res, 0, 0),
                        (size_t)PQgetlength(res, 0, 0));
     }
     PQclear(res);
+}
+
+static void
+invoices_get(lc_req *req)
+{
+    static const billing_document invoice = {
+        .missing = "no such invoice",
+        .json = &invoice_get,
+        .pdf_head = &invoice_pdf_head,
+        .pdf_lines = &invoice_pdf_lines,
+    };
+
+    billing_document_get(req, &invoice);
 }
 
 int

@@ -235,3 +235,8 @@ def test_the_pdf_of_a_credit_note_opens_with_its_number_and_total(
     assert r.status == 404
     r = api.call("GET", "/api/billing/credit-notes/x.pdf", t["slug"], t["token"])
     assert r.status == 404
+    # one id form in every service: upper case is no id of ours
+    for path in (note["id"].upper(), note["id"].upper() + ".pdf"):
+        r = api.call("GET", f"/api/billing/credit-notes/{path}", t["slug"],
+                     t["token"])
+        assert r.status == 404 and r.code == "not_found", r
