@@ -45,7 +45,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Unit tests that need a live PostgreSQL or Redis run from the e2e suite.
 UNIT_LIVE := $(BUILD)/tests/test_db $(BUILD)/tests/test_cache \
              $(BUILD)/tests/test_jobs $(BUILD)/tests/test_consumer \
-             $(BUILD)/tests/test_kit $(BUILD)/tests/test_throttle
+             $(BUILD)/tests/test_kit $(BUILD)/tests/test_throttle \
+             $(BUILD)/tests/test_vcache
 UNIT_PURE := $(filter-out $(UNIT_LIVE),$(UNIT_BINS))
 
 # `lintel-<svc> version`: the git description (given on the command line

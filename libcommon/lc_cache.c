@@ -408,6 +408,45 @@ lc_cache_incr(lc_cache *c, const char *key, int ttl_s, int64_t *out)
 /* The most words lc_cache_mget and lc_cache_eval send. */
 #define LC_CACHE_MAX_ARGS 16
 
+/*
+ * The string elements of an array reply into vals[0..n-1] (malloc'd,
+ * NUL-terminated; NULL for a nil, a non-string or a missing element) and
+ * their lengths into lens (when not NULL). Frees the reply.
+ */
+static lc_cache_status
+lc_cache_strings(redisReply *reply, char **vals, size_t *lens, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        vals[i] = NULL;
+        if (lens != NULL)
+            lens[i] = 0;
+    }
+    for (i = 0; i < n; i++) {
+        redisReply *e = i < reply->elements ? reply->element[i] : NULL;
+
+        if (e == NULL || e->type != REDIS_REPLY_STRING)
+            continue; /* nil: a missing key */
+        vals[i] = malloc(e->len + 1);
+        if (vals[i] == NULL)
+            break;
+        memcpy(vals[i], e->str, e->len);
+        vals[i][e->len] = '\0';
+        if (lens != NULL)
+            lens[i] = e->len;
+    }
+    freeReplyObject(reply);
+    if (i < n) {
+        while (i-- > 0) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+        return LC_CACHE_DOWN;
+    }
+    return LC_CACHE_OK;
+}
+
 lc_cache_status
 lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
 {
@@ -432,41 +471,22 @@ lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
         return LC_CACHE_DOWN;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
         return lc_cache_unexpected(reply);
-    for (i = 0; i < n; i++) {
-        redisReply *e = reply->element[i];
-
-        if (e->type != REDIS_REPLY_STRING)
-            continue; /* nil: a missing key */
-        vals[i] = malloc(e->len + 1);
-        if (vals[i] == NULL)
-            break;
-        memcpy(vals[i], e->str, e->len);
-        vals[i][e->len] = '\0';
-    }
-    freeReplyObject(reply);
-    if (i < n) {
-        while (i-- > 0) {
-            free(vals[i]);
-            vals[i] = NULL;
-        }
-        return LC_CACHE_DOWN;
-    }
-    return LC_CACHE_OK;
+    return lc_cache_strings(reply, vals, NULL, n);
 }
 
-lc_cache_status
-lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
-              const char *const *args, size_t nargs, int64_t *out)
+/* EVAL script nkeys args...: the reply, or NULL (Redis down, an error). */
+static redisReply *
+lc_cache_eval_reply(lc_cache *c, const char *script, size_t nkeys,
+                    const char *const *args, size_t nargs)
 {
     const char *argv[LC_CACHE_MAX_ARGS];
     size_t argvlen[LC_CACHE_MAX_ARGS], i;
     char numkeys[24];
-    redisReply *reply;
 
     if (nkeys > nargs || nargs + 3 > LC_CACHE_MAX_ARGS)
-        return LC_CACHE_DOWN;
+        return NULL;
     if (lc_cache_ready(c) != 0)
-        return LC_CACHE_DOWN;
+        return NULL;
     snprintf(numkeys, sizeof(numkeys), "%zu", nkeys);
     argv[0] = "EVAL";
     argv[1] = script;
@@ -475,7 +495,15 @@ lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
         argv[i + 3] = args[i];
     for (i = 0; i < nargs + 3; i++)
         argvlen[i] = strlen(argv[i]);
-    reply = lc_cache_command_argv(c, (int)nargs + 3, argv, argvlen);
+    return lc_cache_command_argv(c, (int)nargs + 3, argv, argvlen);
+}
+
+lc_cache_status
+lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
+              const char *const *args, size_t nargs, int64_t *out)
+{
+    redisReply *reply = lc_cache_eval_reply(c, script, nkeys, args, nargs);
+
     if (reply == NULL)
         return LC_CACHE_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER)
@@ -483,6 +511,22 @@ lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
     *out = (int64_t)reply->integer;
     freeReplyObject(reply);
     return LC_CACHE_OK;
+}
+
+lc_cache_status
+lc_cache_eval_strings(lc_cache *c, const char *script, size_t nkeys,
+                      const char *const *args, size_t nargs, char **vals,
+                      size_t *lens, size_t n)
+{
+    redisReply *reply = lc_cache_eval_reply(c, script, nkeys, args, nargs);
+    size_t i;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        for (i = 0; i < n; i++)
+            vals[i] = NULL;
+        return reply == NULL ? LC_CACHE_DOWN : lc_cache_unexpected(reply);
+    }
+    return lc_cache_strings(reply, vals, lens, n);
 }
 
 lc_cache_status

@@ -59,6 +59,14 @@ lc_cache_status lc_cache_mget(lc_cache *c, const char *const *keys, size_t n,
 lc_cache_status lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,
                               const char *const *args, size_t nargs,
                               int64_t *out);
+/* EVAL whose reply is an array: its first n elements into vals (malloc'd,
+ * NUL-terminated; NULL for a nil or a missing element) and their lengths
+ * into lens (may be NULL). A reply that is not an array is LC_CACHE_DOWN,
+ * every vals[i] NULL. */
+lc_cache_status lc_cache_eval_strings(lc_cache *c, const char *script,
+                                      size_t nkeys, const char *const *args,
+                                      size_t nargs, char **vals, size_t *lens,
+                                      size_t n);
 /* PING, bypassing the back-off: for readiness checks. */
 lc_cache_status lc_cache_ping(lc_cache *c);
 

@@ -24,8 +24,6 @@
 #define CONSUMER_DEFAULT_BATCH 100
 #define CONSUMER_DEFAULT_POLL_MS 1000
 #define CONSUMER_DEFAULT_TIMEOUT_MS 2000
-/* statement_timeout of a batch's transaction (the apply functions' work) */
-#define CONSUMER_TX_MS 30000
 #define CONSUMER_MAX_REPLY (64 * 1024 * 1024)
 
 /* Where the fields lc_consumer_event names live in the source's messages. */
@@ -305,9 +303,13 @@ consumer_commit(lc_consumer *c, const ProtobufCMessage *resp)
 {
     consumer_batch b = {.c = c, .resp = resp};
     lc_db_error err;
+    int rc = lc_db_tenant_tx(c->db, NULL, lc_clock_mono_ms() + LC_CONSUMER_TX_MS,
+                             consumer_batch_tx, &b, &err);
 
-    if (lc_db_tenant_tx(c->db, NULL, lc_clock_mono_ms() + CONSUMER_TX_MS,
-                        consumer_batch_tx, &b, &err) != 0) {
+    if (resp != NULL && c->opts.after_batch != NULL) {
+        c->opts.after_batch(c->opts.arg, rc == 0);
+    }
+    if (rc != 0) {
         lc_log(LC_LOG_WARN, c->request_id, NULL,
                "consumer %s: batch after seq %llu not applied: %s",
                c->opts.source, (unsigned long long)atomic_load(&c->cursor),

@@ -26,10 +26,15 @@
 #define LC_CONSUMER_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lc_db.h"
+
+/* The deadline of a batch's transaction (statement_timeout: the apply
+ * functions' work). */
+#define LC_CONSUMER_TX_MS 30000
 
 typedef struct lc_consumer lc_consumer;
 
@@ -82,6 +87,10 @@ typedef struct {
     long timeout_ms;    /* deadline of a call to the source; 0: 2000 */
     lc_consumer_apply_fn apply;             /* one of these two */
     lc_consumer_apply_batch_fn apply_batch; /* (not both) */
+    /* Optional: after each batch's transaction, on the consumer's thread,
+     * with whether it committed: for effects outside the database that
+     * must follow the commit (lc_vcache_writer_done). */
+    void (*after_batch)(void *arg, bool committed);
     void *arg;
 } lc_consumer_options;
 

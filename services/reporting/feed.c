@@ -7,11 +7,19 @@
  * apply_batch) to one SQL function per source (migrations/reporting/
  * 0004_batch_apply.sql) as a JSON array: one round trip and one statement
  * per read-model table, however many events the batch holds.
+ *
+ * Each such call also moves the tenant's version, which keys its cached
+ * answers (reports.c): the consumer fences the tenant in Redis before the
+ * call and stamps the version it moved to after the commit
+ * (lc_vcache_writer), so that a reader never takes from Redis a version
+ * older than the committed read model.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lc_metrics.h"
+#include "lc_vcache.h"
 #include "lintel/v1/events.pb-c.h"
 #include "lintel/v1/projects.pb-c.h"
 #include "reporting.h"
@@ -21,6 +29,9 @@ static const lc_db_stmt apply_projects_events = {
 
 static const lc_db_stmt apply_users_events = {
     "SELECT reporting.apply_users_events($1::jsonb)", 1};
+
+static const lc_db_stmt tenant_version = {
+    "SELECT coalesce(max(version), 0) FROM reporting.tenant_state", 0};
 
 /* The fields of one event that its source's SQL function reads, beside
  * seq, actor, at and data. */
@@ -90,15 +101,21 @@ feed_render(const lc_consumer_event *evs, size_t n, feed_fields_fn fields)
  * far each source's consumer got (its batch may still roll back: the
  * cursor is the truth). */
 static int
-feed_apply(lc_db *db, const char *source, const lc_db_stmt *st,
-           feed_fields_fn fields, const lc_consumer_event *evs, size_t n,
-           lc_db_error *err)
+feed_apply(lc_db *db, lc_vcache_writer *answers, const char *tenant_id,
+           const char *source, const lc_db_stmt *st, feed_fields_fn fields,
+           const lc_consumer_event *evs, size_t n, lc_db_error *err)
 {
-    char *events = feed_render(evs, n, fields);
-    const char *params[1] = {events};
+    char *events;
+    const char *params[1];
     char labels[32];
     PGresult *res;
 
+    if (answers != NULL && lc_vcache_writer_fence(answers, tenant_id) != 0) {
+        lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
+        return -1;
+    }
+    events = feed_render(evs, n, fields);
+    params[0] = events;
     if (events == NULL) {
         lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
         return -1;
@@ -109,6 +126,15 @@ feed_apply(lc_db *db, const char *source, const lc_db_stmt *st,
         return -1;
     }
     PQclear(res);
+    if (answers != NULL) {
+        res = lc_db_exec(db, &tenant_version, NULL, err);
+        if (res == NULL) {
+            return -1;
+        }
+        lc_vcache_writer_version(answers, tenant_id,
+                                 strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+        PQclear(res);
+    }
     snprintf(labels, sizeof(labels), "source=\"%s\"", source);
     lc_metrics_gauge_set("lintel_reporting_applied_seq", labels,
                          "seq of the last event applied, per source",
@@ -121,9 +147,7 @@ feed_apply_projects(lc_db *db, const char *tenant_id,
                     const lc_consumer_event *evs, size_t n, void *arg,
                     lc_db_error *err)
 {
-    (void)tenant_id;
-    (void)arg;
-    return feed_apply(db, "projects", &apply_projects_events,
+    return feed_apply(db, arg, tenant_id, "projects", &apply_projects_events,
                       feed_projects_fields, evs, n, err);
 }
 
@@ -132,14 +156,23 @@ feed_apply_users(lc_db *db, const char *tenant_id,
                  const lc_consumer_event *evs, size_t n, void *arg,
                  lc_db_error *err)
 {
-    (void)tenant_id;
-    (void)arg;
-    return feed_apply(db, "users", &apply_users_events, feed_users_fields,
-                      evs, n, err);
+    return feed_apply(db, arg, tenant_id, "users", &apply_users_events,
+                      feed_users_fields, evs, n, err);
 }
 
+static void
+feed_after_batch(void *arg, bool committed)
+{
+    if (arg != NULL) {
+        lc_vcache_writer_done(arg, committed);
+    }
+}
+
+/* Starts one source's consumer, and its writer of versions into Redis
+ * (*answers; none with the cache off). */
 static lc_consumer *
 feed_start(const reporting_app *app, const lc_db_options *db,
+           const lc_cache_options *cache, lc_vcache_writer **answers,
            const char *source, const char *method, const char *rpc_url,
            const char *hint_url, const ProtobufCMessageDescriptor *response,
            long timeout_ms, lc_consumer_apply_batch_fn apply)
@@ -159,34 +192,49 @@ feed_start(const reporting_app *app, const lc_db_options *db,
         .poll_ms = app->poll_ms,
         .timeout_ms = timeout_ms,
         .apply_batch = apply,
+        .after_batch = feed_after_batch,
     };
     lc_consumer *c;
 
+    *answers = NULL;
+    if (app->cache_ttl_s > 0) {
+        /* a fence outlives the longest transaction it guards */
+        *answers = lc_vcache_writer_new(cache, REPORTING_CACHE_PREFIX,
+                                        2 * LC_CONSUMER_TX_MS);
+        if (*answers == NULL) {
+            fprintf(stderr, "lintel-reporting: out of memory\n");
+            return NULL;
+        }
+    }
+    o.arg = *answers;
     c = lc_consumer_start(&o, err, sizeof(err));
     if (c == NULL) {
         fprintf(stderr, "lintel-reporting: %s events: %s\n", source, err);
+        lc_vcache_writer_free(*answers);
+        *answers = NULL;
     }
     return c;
 }
 
 int
-reporting_feed_start(reporting_app *app, const lc_db_options *db)
+reporting_feed_start(reporting_app *app, const lc_db_options *db,
+                     const lc_cache_options *cache)
 {
-    app->projects_feed =
-        feed_start(app, db, "projects", "projects.EventsSince",
-                   app->projects_url, app->projects_events_url,
-                   &lintel__v1__projects__events_since_response__descriptor,
-                   app->projects_timeout_ms, feed_apply_projects);
+    app->projects_feed = feed_start(
+        app, db, cache, &app->projects_answers, "projects",
+        "projects.EventsSince", app->projects_url, app->projects_events_url,
+        &lintel__v1__projects__events_since_response__descriptor,
+        app->projects_timeout_ms, feed_apply_projects);
     if (app->projects_feed == NULL) {
         return -1;
     }
-    app->users_feed = feed_start(app, db, "users", "users.EventsSince",
-                                 app->users_url, app->users_events_url,
-                                 &lintel__v1__events_since_response__descriptor,
-                                 app->users_timeout_ms, feed_apply_users);
+    app->users_feed = feed_start(
+        app, db, cache, &app->users_answers, "users", "users.EventsSince",
+        app->users_url, app->users_events_url,
+        &lintel__v1__events_since_response__descriptor, app->users_timeout_ms,
+        feed_apply_users);
     if (app->users_feed == NULL) {
-        lc_consumer_stop(app->projects_feed);
-        app->projects_feed = NULL;
+        reporting_feed_stop(app);
         return -1;
     }
     return 0;
@@ -197,5 +245,8 @@ reporting_feed_stop(reporting_app *app)
 {
     lc_consumer_stop(app->users_feed);
     lc_consumer_stop(app->projects_feed);
+    lc_vcache_writer_free(app->users_answers);
+    lc_vcache_writer_free(app->projects_answers);
     app->users_feed = app->projects_feed = NULL;
+    app->users_answers = app->projects_answers = NULL;
 }

@@ -88,11 +88,10 @@ reporting_start(const lc_db_options *db, const lc_cache_options *cache,
 {
     reporting_app *a = arg;
 
-    (void)cache;
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
-    if (reporting_feed_start(a, db) != 0) {
+    if (reporting_feed_start(a, db, cache) != 0) {
         return -1;
     }
     if (reporting_exports_start(a, db) != 0) {

@@ -16,6 +16,7 @@
 #include "lc_req_tx.h"
 #include "lc_rpc_client.h"
 #include "lc_rpc_server.h"
+#include "lc_vcache.h"
 
 typedef struct {
     /* the sources of events: their NNG endpoints and pub hints */
@@ -28,6 +29,8 @@ typedef struct {
     lc_rpc_client *users, *projects;
     lc_caller_rpc caller; /* lc_caller's path 2: users.GetCaller */
     lc_consumer *projects_feed, *users_feed;
+    /* each consumer's fences and stamps of versions (NULL: cache off) */
+    lc_vcache_writer *projects_answers, *users_answers;
     /* exports: their job runner, the tenant cap and the largest file */
     lc_jobs_options jobs_options;
     lc_jobs *jobs;
@@ -35,11 +38,15 @@ typedef struct {
     long export_max_bytes;
 } reporting_app;
 
+/* The keys of cached answers and of the tenants' versions (lc_vcache). */
+#define REPORTING_CACHE_PREFIX "lintel:reporting"
+
 /* --- feed.c: the consumers of projects' and users' events ----------------- */
 
-/* Starts both consumers on their own connections of `db`; -1 with a reason
- * on stderr. */
-int reporting_feed_start(reporting_app *app, const lc_db_options *db);
+/* Starts both consumers on their own connections of `db` (and of Redis,
+ * `cache`); -1 with a reason on stderr. */
+int reporting_feed_start(reporting_app *app, const lc_db_options *db,
+                         const lc_cache_options *cache);
 void reporting_feed_stop(reporting_app *app);
 
 /* --- exports.c: the export job's runner ----------------------------------*/

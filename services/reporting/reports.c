@@ -11,11 +11,14 @@
  *   RPC reporting.GetProjectSummary     one project's, for other services
  *
  * An answer is cached in Redis under the tenant's version, which every
- * applied event of the tenant bumps in the event's transaction: the
- * version is read before the report, so a cached answer is never older
- * than the read model at that version. "Today" is part of the key too
- * (overdue depends on it). Without Redis, or with the cache off
- * (LINTEL_REPORTING_CACHE_TTL_S=0), every answer is computed.
+ * batch of the tenant's events moves in its transaction, and which each
+ * report's statement reads beside the report (one snapshot): an answer is
+ * stored under exactly the version it was computed at. The consumers
+ * keep the tenant's current version in Redis too (feed.c, lc_vcache), so
+ * a warm answer is one round trip to Redis and none to PostgreSQL. "Today"
+ * is part of the key too (overdue depends on it). Without Redis, or with
+ * the cache off (LINTEL_REPORTING_CACHE_TTL_S=0), every answer is
+ * computed.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,8 +63,12 @@
     "   ELSE round(100.0 * count(*) FILTER (WHERE status = 'done')"            \
     "              / count(*), 1) END"
 
+/* The tenant's version, the second column of every report's row. */
+#define VERSION                                                                \
+    ", (SELECT coalesce(max(version), 0) FROM reporting.tenant_state)"
+
 static const lc_db_stmt state_version = {
-    "SELECT coalesce(max(version), 0)::text FROM reporting.tenant_state", 0};
+    "SELECT coalesce(max(version), 0) FROM reporting.tenant_state", 0};
 
 static const lc_db_stmt dashboard_report = {
     "SELECT (jsonb_build_object("
@@ -88,7 +95,7 @@ static const lc_db_stmt dashboard_report = {
     "   FROM reporting.activity WHERE day > " TODAY " - 30),"
     " 'as_of', " AS_OF ")"
     " || (SELECT jsonb_build_object(" TASK_FIGURES ") FROM reporting.tasks)"
-    ")::text",
+    ")::text" VERSION,
     0};
 
 static const lc_db_stmt project_report = {
@@ -100,7 +107,7 @@ static const lc_db_stmt project_report = {
     "   to_char(p.last_activity_at AT TIME ZONE 'UTC', " RFC3339_US "),"
     " 'as_of', " AS_OF ")"
     " || (SELECT jsonb_build_object(" TASK_FIGURES ")"
-    "       FROM reporting.tasks t WHERE t.project_id = p.id))::text"
+    "       FROM reporting.tasks t WHERE t.project_id = p.id))::text" VERSION
     " FROM reporting.projects p WHERE p.id = $1 AND NOT p.deleted",
     1};
 
@@ -110,7 +117,7 @@ static const lc_db_stmt workload_report = {
     "   'open_tasks', w.open_tasks, 'overdue_tasks', w.overdue_tasks,"
     "   'estimate_hours_open', w.hours)"
     "   ORDER BY w.open_tasks DESC, w.assignee_id NULLS LAST), '[]'),"
-    " 'as_of', " AS_OF ")::text"
+    " 'as_of', " AS_OF ")::text" VERSION
     " FROM (SELECT t.assignee_id, max(m.name) AS name, count(*) AS open_tasks,"
     "        count(*) FILTER (WHERE t.due_date < " TODAY ") AS overdue_tasks,"
     "        coalesce(sum(t.estimate_hours), 0) AS hours"
@@ -131,7 +138,7 @@ static const lc_db_stmt activity_report = {
     "     'tasks_completed', coalesce(a.tasks_completed, 0)) ORDER BY g.d)"
     "   FROM generate_series($1::date, $2::date, interval '1 day') AS g(d)"
     "   LEFT JOIN reporting.activity a ON a.day = g.d::date),"
-    " 'as_of', " AS_OF ")::text",
+    " 'as_of', " AS_OF ")::text" VERSION,
     2};
 
 /* Open tasks due before today, by due date then id: $1 limit + 1,
@@ -145,7 +152,7 @@ static const lc_db_stmt activity_report = {
     "   'due_date', to_char(t.due_date, 'YYYY-MM-DD'),"                        \
     "   'days_overdue', " TODAY " - t.due_date,"                               \
     "   'estimate_hours', t.estimate_hours) ORDER BY t.due_date, t.id),"       \
-    "   '[]'), 'as_of', " AS_OF ")::text"                                      \
+    "   '[]'), 'as_of', " AS_OF ")::text" VERSION                              \
     " FROM (SELECT * FROM reporting.tasks"                                     \
     "        WHERE status <> 'done' AND due_date < " TODAY                     \
     "          AND ($2::uuid IS NULL OR project_id = $2::uuid)"                \
@@ -162,80 +169,81 @@ static const lc_db_stmt overdue_after = {
 
 /* --- the cache ---------------------------------------------------------- */
 
-/* Computes one report's body (malloc'd JSON text) into *body. Returns 0;
- * or -1 with the response set (a 404, a database failure). */
+/* Computes one report's body (malloc'd JSON text) into *body, and the
+ * version its statement read beside it into *version. Returns 0; or -1
+ * with the response set (a 404, a database failure). */
 typedef int (*report_fn)(lc_req *req, const char *tenant_id, void *arg,
-                         char **body);
+                         char **body, int64_t *version);
 
-/* The answer's cache key: tenant, version, today (UTC) and `what`. */
-static void
-reports_key(const char *tenant_id, const char *version, const char *what,
-            char *key, size_t len)
-{
-    char day[16];
-    time_t now = time(NULL);
-    struct tm tm;
-
-    gmtime_r(&now, &tm);
-    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-    snprintf(key, len, "lintel:reporting:%s:%s:%s:%s", tenant_id, version, day,
-             what);
-}
-
-/* Answers served from Redis, computed, and computed without Redis. */
-static atomic_ulong cache_hits, cache_misses, cache_down;
+/* Answers by how the cache took part, since start. */
+static atomic_ulong cache_counts[LC_VCACHE_DOWN + 1];
 
 static void
-reports_count(atomic_ulong *counter, const char *labels)
+reports_count(lc_vcache_result r)
 {
-    lc_metrics_gauge_set("lintel_reporting_cache_answers", labels,
+    static const char *const labels[] = {
+        [LC_VCACHE_HIT] = "result=\"hit\"",
+        [LC_VCACHE_MISS] = "result=\"miss\"",
+        [LC_VCACHE_UNKNOWN] = "result=\"version_unknown\"",
+        [LC_VCACHE_FENCED] = "result=\"fenced\"",
+        [LC_VCACHE_DOWN] = "result=\"redis_down\"",
+    };
+
+    lc_metrics_gauge_set("lintel_reporting_cache_answers", labels[r],
                          "report answers by cache outcome, since start",
-                         (double)(atomic_fetch_add(counter, 1) + 1));
+                         (double)(atomic_fetch_add(&cache_counts[r], 1) + 1));
 }
 
 /* Answers the report `fn` computes, from the cache when it holds the
- * answer of the tenant's current version. */
+ * answer of the tenant's current version. The answer's name in the cache
+ * is today (UTC) and `what`. */
 static void
 reports_serve(lc_req *req, const lc_caller *caller, const char *what,
               report_fn fn, void *arg)
 {
     const reporting_app *app = lc_req_app(req);
     lc_cache *cache = lc_req_cache(req);
+    lc_vcache_result r = LC_VCACHE_DOWN;
+    lc_vcache_seen seen;
+    char name[2400], *body = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
     PGresult *res;
-    char key[2560], *body = NULL;
+    int64_t version;
     size_t len;
 
-    if (app->cache_ttl_s == 0) { /* the cache is off */
-        if (fn(req, caller->tenant_id, arg, &body) == 0) {
-            lc_req_respond(req, 200, "application/json", body, strlen(body));
-            free(body);
-        }
-        return;
+    if (app->cache_ttl_s > 0) {
+        gmtime_r(&now, &tm);
+        strftime(name, sizeof(name), "%Y-%m-%d:", &tm);
+        snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s", what);
+        r = lc_vcache_lookup(cache, REPORTING_CACHE_PREFIX, caller->tenant_id,
+                             name, &seen, &body, &len);
+        reports_count(r);
     }
-    res = lc_req_read(req, caller->tenant_id, &state_version, NULL);
-    if (res == NULL) {
-        return;
-    }
-    reports_key(caller->tenant_id, PQgetvalue(res, 0, 0), what, key,
-                sizeof(key));
-    PQclear(res);
-    switch (lc_cache_get(cache, key, &body, &len)) {
-    case LC_CACHE_OK:
-        reports_count(&cache_hits, "result=\"hit\"");
+    if (r == LC_VCACHE_HIT) {
         lc_req_respond(req, 200, "application/json", body, len);
         free(body);
         return;
-    case LC_CACHE_MISS:
-        reports_count(&cache_misses, "result=\"miss\"");
-        break;
-    default:
-        reports_count(&cache_down, "result=\"redis_down\"");
     }
-    if (fn(req, caller->tenant_id, arg, &body) != 0) {
+    if (r == LC_VCACHE_UNKNOWN) {
+        /* the version as the primary has it, read after the lookup */
+        res = lc_req_read_primary(req, caller->tenant_id, &state_version,
+                                  NULL);
+        if (res == NULL) {
+            return;
+        }
+        lc_vcache_fill(cache, REPORTING_CACHE_PREFIX, caller->tenant_id, &seen,
+                       strtoll(PQgetvalue(res, 0, 0), NULL, 10), NULL);
+        PQclear(res);
+    }
+    if (fn(req, caller->tenant_id, arg, &body, &version) != 0) {
         return;
     }
     len = strlen(body);
-    lc_cache_set(cache, key, body, len, (int)app->cache_ttl_s);
+    if (r != LC_VCACHE_DOWN) {
+        lc_vcache_put(cache, REPORTING_CACHE_PREFIX, caller->tenant_id,
+                      version, name, body, len, (int)app->cache_ttl_s);
+    }
     lc_req_respond(req, 200, "application/json", body, len);
     free(body);
 }
@@ -249,7 +257,8 @@ typedef struct {
 } report_query;
 
 static int
-report_one_row(lc_req *req, const char *tenant_id, void *arg, char **body)
+report_one_row(lc_req *req, const char *tenant_id, void *arg, char **body,
+               int64_t *version)
 {
     const report_query *q = arg;
     PGresult *res = lc_req_read(req, tenant_id, q->stmt, q->params);
@@ -263,6 +272,7 @@ report_one_row(lc_req *req, const char *tenant_id, void *arg, char **body)
         return -1;
     }
     *body = strdup(PQgetvalue(res, 0, 0));
+    *version = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
     if (*body == NULL) {
         lc_req_error(req, 500, "internal", "internal error");
@@ -436,7 +446,8 @@ typedef struct {
 /* The page's rows (limit + 1 of them: one more says there is a next page)
  * as {"data": [...], "next_cursor": ..., "as_of": ...}. */
 static int
-overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body)
+overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body,
+             int64_t *version)
 {
     overdue_query *q = arg;
     PGresult *res;
@@ -450,6 +461,7 @@ overdue_page(lc_req *req, const char *tenant_id, void *arg, char **body)
         return -1;
     }
     all = cJSON_Parse(PQgetvalue(res, 0, 0));
+    *version = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
     if (all == NULL) {
         lc_req_error(req, 500, "internal", "internal error");

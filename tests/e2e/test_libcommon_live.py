@@ -44,6 +44,16 @@ def test_lc_throttle(stack):
     run_unit("test_throttle", env)
 
 
+def test_lc_vcache(stack):
+    """As the reporting service's Redis user: its ACL must allow it."""
+    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
+               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
+               LINTEL_TEST_REDIS_USER="reporting",
+               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
+                   "LINTEL_REDIS_REPORTING_PASSWORD"])
+    run_unit("test_vcache", env)
+
+
 def test_lc_jobs(stack):
     """On the users schema's job table, as the users service's role."""
     env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("users"))
