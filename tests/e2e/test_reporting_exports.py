@@ -3,7 +3,8 @@ RFC 4180 with formula-like cells defused, by role and tenant; bad input is
 a JSON error; 100,000 rows export whole (their time is make bench's case
 (x) in tests/bench/reporting.sh, not a test's); at most two exports of
 a tenant run at once; a kill -9 in the middle of an export reruns it, and
-the user sees one finished export."""
+the user sees one finished export; an export is one snapshot of the read
+model, whatever changes while it runs."""
 import csv
 import io
 import subprocess
@@ -249,6 +250,73 @@ def _ready(stack):
                             timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def tenant_tasks(cur, tenant_id):
+    """The tenant's tasks in the read model, as (id, status), by id."""
+    cur.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant_id,))
+    cur.execute("SELECT id::text, status FROM reporting.tasks ORDER BY id")
+    return cur.fetchall()
+
+
+def test_an_export_is_one_snapshot_of_the_read_model(stack, papi):
+    """Changes committed while an export runs show in none of its chunks:
+    every chunk's transaction reads the snapshot taken when the export
+    started, and the file holds exactly the rows it counted."""
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 12000)  # three chunks of rows
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        before = tenant_tasks(cur, t["id"])
+    assert len(before) == 12000
+    # Writing the file waits on this lock; the snapshot is taken by then.
+    lock = stack.db("migrator")
+    watch = stack.db("reporting")
+    watch.autocommit = True
+    try:
+        with lock.cursor() as cur:
+            cur.execute("LOCK TABLE reporting.export_chunks IN SHARE MODE")
+            cur.execute("SELECT pg_backend_pid()")
+            holder = cur.fetchone()[0]
+        e = ask(p, {"kind": "tasks"})
+
+        def job_waits():
+            with watch.cursor() as w:
+                w.execute("SELECT count(*) FROM pg_stat_activity"
+                          " WHERE application_name = 'lintel-reporting-jobs'"
+                          "   AND wait_event_type = 'Lock'"
+                          "   AND %s = ANY(pg_blocking_pids(pid))", (holder,))
+                return w.fetchone()[0] > 0
+        wait_until(job_waits, 30, "the export's job to wait on the lock")
+        # Rows of the last chunk change: one goes, one comes (its id sorts
+        # last), one is done; and the first row goes too.
+        with stack.db("migrator") as conn, conn.cursor() as cur:
+            cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                        (t["id"],))
+            cur.execute("DELETE FROM reporting.tasks WHERE id IN (%s, %s)",
+                        (before[0][0], before[-1][0]))
+            cur.execute("UPDATE reporting.tasks SET status = 'done'"
+                        " WHERE id = %s", (before[-2][0],))
+            cur.execute("""
+                INSERT INTO reporting.tasks (tenant_id, id, project_id, title,
+                                             status)
+                SELECT tenant_id, 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+                       project_id, 'late', 'todo'
+                  FROM reporting.tasks WHERE id = %s""", (before[-2][0],))
+        lock.commit()
+    finally:
+        lock.rollback()
+        lock.close()
+        watch.close()
+    done = wait_done(p, e["id"])
+    assert done["row_count"] == 12000 and done["progress"] == 100
+    rows = parse(download(p, e["id"]))
+    assert rows[0] == TASK_HEADER
+    assert [(r[0], r[4]) for r in rows[1:]] == before
+    # The read model did change: the export is the state before it.
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        after = tenant_tasks(cur, t["id"])
+    assert len(after) == 11999 and after != before
 
 
 def test_an_idempotency_key_asks_for_one_export(papi, staffed):
