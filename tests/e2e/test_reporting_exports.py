@@ -4,9 +4,13 @@ a JSON error; 100,000 rows export whole (their time is make bench's case
 (x) in tests/bench/reporting.sh, not a test's); at most two exports of
 a tenant run at once; a kill -9 in the middle of an export reruns it, and
 the user sees one finished export; an export is one snapshot of the read
-model, whatever changes while it runs."""
+model, whatever changes while it runs, and lets the snapshot go when it
+ends, finished or too large."""
+import contextlib
 import csv
 import io
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -201,37 +205,80 @@ def cursor_progress(stack, tenant_id, export_id):
         return cur.fetchone()
 
 
-def test_kill_9_during_an_export_reruns_it_once(stack, papi):
-    t = new_tenant(papi)
-    p = P(papi, t)
-    seed_tasks(stack, t["id"], 100000)
+@contextlib.contextmanager
+def reporting_with(stack, **settings):
+    """The stack's reporting service replaced by one with `settings` on top
+    of its own environment; the stack's own is back after (make up)."""
     pid = stack.pid("reporting")
-    import os
-    import signal
     os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not _alive(pid), 15, "reporting to stop")
-    # A runner with a short lease, so that the rerun comes soon.
-    env = dict(stack.service_env("reporting"), LINTEL_JOBS_LEASE_MS="1000")
+    env = dict(stack.service_env("reporting"), **settings)
     with open(stack.run_dir / "log" / "reporting.log", "ab") as log:
         proc = subprocess.Popen([str(BIN / "lintel-reporting"), "serve"],
                                 env=env, stdout=log, stderr=log)
     try:
         wait_until(lambda: _ready(stack), 15, "reporting to be ready")
-        e = ask(p, {"kind": "tasks"})
-        wait_until(lambda: cursor_progress(stack, t["id"], e["id"])[1] > 0,
-                   30, "the export to be under way")
+        yield proc
     finally:
         proc.kill()
         proc.wait()
-    status, rows = cursor_progress(stack, t["id"], e["id"])
-    assert status == "running" and 0 < rows < 100000, (status, rows)
-    up = subprocess.run(["bash", str(STACK), "up"], env=stack.env,
-                        capture_output=True, text=True)
-    assert up.returncode == 0, up.stderr
+        up = subprocess.run(["bash", str(STACK), "up"], env=stack.env,
+                            capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+
+
+def snapshot_holders(stack):
+    """Connections that hold an export's snapshot, of any tenant."""
+    with stack.db("reporting") as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE"
+                    " application_name = 'lintel-reporting-export-snapshot'")
+        return cur.fetchone()[0]
+
+
+def test_kill_9_during_an_export_reruns_it_once(stack, papi):
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 100000)
+    # A runner with a short lease, so that the rerun comes soon.
+    with reporting_with(stack, LINTEL_JOBS_LEASE_MS="1000") as proc:
+        e = ask(p, {"kind": "tasks"})
+        wait_until(lambda: cursor_progress(stack, t["id"], e["id"])[1] > 0,
+                   30, "the export to be under way")
+        proc.kill()
+        proc.wait()
+        status, rows = cursor_progress(stack, t["id"], e["id"])
+        assert status == "running" and 0 < rows < 100000, (status, rows)
     done = wait_done(p, e["id"], timeout=60)
     assert done["row_count"] == 100000
     rows = parse(download(p, e["id"]))
     assert len(rows) == 100001 and len({r[0] for r in rows[1:]}) == 100000
+    # The dead attempt's snapshot went with its connection, the rerun's
+    # with the export.
+    wait_until(lambda: snapshot_holders(stack) == 0, 15,
+               "the export's snapshot to be released")
+
+
+def test_an_export_too_large_fails_and_releases_its_snapshot(stack, papi):
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 50)  # some 7 kB of CSV
+    with reporting_with(stack, LINTEL_REPORTING_EXPORT_MAX_BYTES="1024"):
+        e = ask(p, {"kind": "tasks"})
+        seen = {}
+
+        def failed():
+            r = p.call("GET", f"/api/reports/exports/{e['id']}")
+            assert r.status == 200, r
+            seen["body"] = r.body
+            return r.body["status"] == "failed"
+        wait_until(failed, 30, "the export to fail")
+        assert seen["body"]["error"] == ("the export is larger than the"
+                                         " service serves: narrow its"
+                                         " filters"), seen
+        r = p.call("GET", f"/api/reports/exports/{e['id']}/download")
+        assert r.status == 409 and r.code == "conflict", r
+        wait_until(lambda: snapshot_holders(stack) == 0, 15,
+                   "the export's snapshot to be released")
 
 
 def _alive(pid):
@@ -288,6 +335,7 @@ def test_an_export_is_one_snapshot_of_the_read_model(stack, papi):
                           "   AND %s = ANY(pg_blocking_pids(pid))", (holder,))
                 return w.fetchone()[0] > 0
         wait_until(job_waits, 30, "the export's job to wait on the lock")
+        assert snapshot_holders(stack) == 1
         # Rows of the last chunk change: one goes, one comes (its id sorts
         # last), one is done; and the first row goes too.
         with stack.db("migrator") as conn, conn.cursor() as cur:
@@ -317,6 +365,8 @@ def test_an_export_is_one_snapshot_of_the_read_model(stack, papi):
     with stack.db("migrator") as conn, conn.cursor() as cur:
         after = tenant_tasks(cur, t["id"])
     assert len(after) == 11999 and after != before
+    wait_until(lambda: snapshot_holders(stack) == 0, 15,
+               "the export's snapshot to be released")
 
 
 def test_an_idempotency_key_asks_for_one_export(papi, staffed):
