@@ -1,6 +1,7 @@
 /*
  * lc_db.c: the per-thread PostgreSQL connection, prepared statements, the
- * tenant transaction and the mapping of SQLSTATEs to API errors.
+ * tenant transaction, snapshots held for other transactions to import, and
+ * the mapping of SQLSTATEs to API errors.
  *
  * A connection belongs to exactly one thread, so nothing here locks except
  * the global error counter.
@@ -33,6 +34,14 @@ struct lc_db {
     PGconn *conn;
     lc_db_prepared prepared[LC_DB_MAX_PREPARED];
     int nprepared;
+};
+
+/* pg_export_snapshot()'s ids are short: "00000003-0000001B-1". */
+#define LC_DB_SNAPSHOT_ID_MAX 64
+
+struct lc_db_snapshot {
+    lc_db *db; /* its own connection, in the holding transaction */
+    char id[LC_DB_SNAPSHOT_ID_MAX];
 };
 
 static atomic_uint_fast64_t lc_db_errors;
@@ -431,12 +440,14 @@ static int lc_db_send(lc_db *db, const lc_db_stmt *st,
 static PGresult *lc_db_pipeline_result(lc_db *db, lc_db_error *err,
                                        int *failed);
 
-/* BEGIN and the transaction-local settings, pipelined: one round trip. A
- * Sync inside an explicit transaction does not end it. */
+/* BEGIN, SET TRANSACTION SNAPSHOT (when `snapshot` is not NULL: it must
+ * come before any query) and the transaction-local settings, pipelined:
+ * one round trip. A Sync inside an explicit transaction does not end it. */
 static int
-lc_db_begin_once(lc_db *db, const char *const *set, lc_db_error *err)
+lc_db_begin_once(lc_db *db, const char *begin_sql, const char *snapshot,
+                 const char *const *set, lc_db_error *err)
 {
-    PGresult *begin, *settings, *sync;
+    PGresult *begin, *imported = NULL, *settings, *sync;
     int failed = 0;
 
     lc_db_prepare(db, &lc_db_set_tx, err, &failed);
@@ -444,7 +455,9 @@ lc_db_begin_once(lc_db *db, const char *const *set, lc_db_error *err)
         return -1;
     }
     if (!PQenterPipelineMode(db->conn) ||
-        !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryParams(db->conn, begin_sql, 0, NULL, NULL, NULL, NULL, 0) ||
+        (snapshot != NULL && !PQsendQueryParams(db->conn, snapshot, 0, NULL,
+                                                NULL, NULL, NULL, 0)) ||
         lc_db_send(db, &lc_db_set_tx, set, err) != 0 ||
         !PQpipelineSync(db->conn)) {
         if (err->fault == LC_DB_OK) {
@@ -455,9 +468,13 @@ lc_db_begin_once(lc_db *db, const char *const *set, lc_db_error *err)
         return -1;
     }
     begin = lc_db_pipeline_result(db, err, &failed);
+    if (snapshot != NULL) {
+        imported = lc_db_pipeline_result(db, err, &failed);
+    }
     settings = lc_db_pipeline_result(db, err, &failed);
     sync = PQgetResult(db->conn);
     PQclear(begin);
+    PQclear(imported);
     PQclear(settings);
     if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
         if (!failed) {
@@ -477,16 +494,38 @@ lc_db_begin_once(lc_db *db, const char *const *set, lc_db_error *err)
     return 0;
 }
 
+/* An exported snapshot's id is spliced into SET TRANSACTION SNAPSHOT (it
+ * takes no parameter): hex digits and dashes only, as PostgreSQL writes
+ * them. */
+static bool
+lc_db_is_snapshot_id(const char *s)
+{
+    size_t n = strspn(s, "0123456789ABCDEFabcdef-");
+
+    return n > 0 && n < LC_DB_SNAPSHOT_ID_MAX && s[n] == '\0';
+}
+
 /* A connection found dead at BEGIN is replaced once: nothing has run yet,
- * so that is safe. */
+ * so that is safe. `opts` was checked by the caller. */
 static int
 lc_db_begin(lc_db *db, const char *tenant_id, int64_t remaining_ms,
-            lc_db_error *err)
+            const lc_db_tx_options *opts, lc_db_error *err)
 {
-    char timeout[24];
-    const char *set[2];
+    char timeout[24], snapshot[LC_DB_SNAPSHOT_ID_MAX + 32];
+    const char *set[2], *begin_sql = "BEGIN";
     int attempt;
 
+    if (opts->repeatable_read) {
+        begin_sql = opts->read_only
+                        ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                        : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    } else if (opts->read_only) {
+        begin_sql = "BEGIN READ ONLY";
+    }
+    if (opts->snapshot != NULL) {
+        snprintf(snapshot, sizeof(snapshot), "SET TRANSACTION SNAPSHOT '%s'",
+                 opts->snapshot);
+    }
     snprintf(timeout, sizeof(timeout), "%lld", (long long)remaining_ms);
     /* An empty app.tenant_id fails the policies' uuid cast: fail closed. */
     set[0] = tenant_id ? tenant_id : "";
@@ -495,7 +534,9 @@ lc_db_begin(lc_db *db, const char *tenant_id, int64_t remaining_ms,
         if (lc_db_connect(db, err) != 0) {
             return -1;
         }
-        if (lc_db_begin_once(db, set, err) == 0) {
+        if (lc_db_begin_once(db, begin_sql,
+                             opts->snapshot != NULL ? snapshot : NULL, set,
+                             err) == 0) {
             return 0;
         }
         if (attempt > 0 ||
@@ -647,15 +688,45 @@ lc_db_tenant_read(lc_db *db, const char *tenant_id, int64_t deadline_ms,
     }
 }
 
+/* The options a transaction may run with: 0, or -1 with `err` set. */
+static int
+lc_db_tx_options_check(const char *tenant_id, const lc_db_tx_options *opts,
+                       lc_db_error *err)
+{
+    if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
+        lc_db_error_set(err, LC_DB_BUG, "tenant id is not a uuid");
+        return -1;
+    }
+    if (opts->snapshot != NULL &&
+        (!opts->repeatable_read || !lc_db_is_snapshot_id(opts->snapshot))) {
+        lc_db_error_set(err, LC_DB_BUG,
+                        "a snapshot is imported by a repeatable read"
+                        " transaction, by its id");
+        return -1;
+    }
+    return 0;
+}
+
 int
 lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                 lc_db_tx_fn fn, void *arg, lc_db_error *err)
 {
+    return lc_db_tenant_tx_with(db, tenant_id, deadline_ms, NULL, fn, arg, err);
+}
+
+int
+lc_db_tenant_tx_with(lc_db *db, const char *tenant_id, int64_t deadline_ms,
+                     const lc_db_tx_options *opts, lc_db_tx_fn fn, void *arg,
+                     lc_db_error *err)
+{
+    static const lc_db_tx_options read_committed = {0};
     int64_t remaining;
     int attempt;
 
-    if (tenant_id != NULL && !lc_db_is_uuid(tenant_id)) {
-        lc_db_error_set(err, LC_DB_BUG, "tenant id is not a uuid");
+    if (opts == NULL) {
+        opts = &read_committed;
+    }
+    if (lc_db_tx_options_check(tenant_id, opts, err) != 0) {
         return -1;
     }
     for (attempt = 1;; attempt++) {
@@ -666,7 +737,7 @@ lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
             return -1;
         }
         memset(err, 0, sizeof(*err));
-        if (lc_db_begin(db, tenant_id, remaining, err) != 0) {
+        if (lc_db_begin(db, tenant_id, remaining, opts, err) != 0) {
             return -1;
         }
         if (fn(db, arg, err) == 0 && lc_db_commit(db, err) == 0) {
@@ -684,4 +755,61 @@ lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                "retrying transaction after SQLSTATE %s (attempt %d)",
                err->sqlstate, attempt);
     }
+}
+
+lc_db_snapshot *
+lc_db_snapshot_take(const lc_db_options *opts, const char *tenant_id,
+                    int64_t deadline_ms, lc_db_error *err)
+{
+    static const lc_db_tx_options holding = {.repeatable_read = true,
+                                             .read_only = true};
+    static const lc_db_stmt export_snapshot = {"SELECT pg_export_snapshot()",
+                                               0};
+    int64_t remaining = deadline_ms - lc_clock_mono_ms();
+    lc_db_snapshot *snap;
+
+    if (lc_db_tx_options_check(tenant_id, &holding, err) != 0) {
+        return NULL;
+    }
+    if (remaining <= 0) {
+        lc_db_error_set(err, LC_DB_TIMEOUT,
+                        "deadline passed before the transaction");
+        return NULL;
+    }
+    snap = calloc(1, sizeof(*snap));
+    if (snap == NULL || (snap->db = lc_db_open(opts)) == NULL) {
+        free(snap);
+        lc_db_error_set(err, LC_DB_UNAVAILABLE, "out of memory");
+        return NULL;
+    }
+    memset(err, 0, sizeof(*err));
+    /* The transaction stays open: the snapshot lives as long as it. */
+    if (lc_db_begin(snap->db, tenant_id, remaining, &holding, err) != 0 ||
+        lc_db_value(snap->db, &export_snapshot, NULL, snap->id,
+                    sizeof(snap->id), err) != 1 ||
+        !lc_db_is_snapshot_id(snap->id)) {
+        if (err->fault == LC_DB_OK) {
+            lc_db_error_set(err, LC_DB_BUG, "pg_export_snapshot gave no id");
+        }
+        lc_db_snapshot_release(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+const char *
+lc_db_snapshot_id(const lc_db_snapshot *snap)
+{
+    return snap->id;
+}
+
+void
+lc_db_snapshot_release(lc_db_snapshot *snap)
+{
+    if (snap == NULL) {
+        return;
+    }
+    /* Closing the connection ends its transaction, and the snapshot. */
+    lc_db_close(snap->db);
+    free(snap);
 }

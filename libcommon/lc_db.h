@@ -82,6 +82,44 @@ typedef int (*lc_db_tx_fn)(lc_db *db, void *arg, lc_db_error *err);
 int lc_db_tenant_tx(lc_db *db, const char *tenant_id, int64_t deadline_ms,
                     lc_db_tx_fn fn, void *arg, lc_db_error *err);
 
+/* How a transaction sees the database; {0} (or NULL) is READ COMMITTED,
+ * read-write, lc_db_tenant_tx's. */
+typedef struct {
+    bool repeatable_read; /* one snapshot for the whole transaction */
+    bool read_only;
+    /* A snapshot another transaction holds (lc_db_snapshot_id): this one
+     * sees the database exactly as that one does. Needs repeatable_read;
+     * an UPDATE or DELETE of a row changed since then fails (40001). */
+    const char *snapshot;
+} lc_db_tx_options;
+
+/* lc_db_tenant_tx with an isolation level and, maybe, an imported
+ * snapshot, set by BEGIN and SET TRANSACTION SNAPSHOT in the same round
+ * trip as the settings. */
+int lc_db_tenant_tx_with(lc_db *db, const char *tenant_id, int64_t deadline_ms,
+                         const lc_db_tx_options *opts, lc_db_tx_fn fn,
+                         void *arg, lc_db_error *err);
+
+/*
+ * A snapshot held open for other transactions to share: its own
+ * connection (opened with `opts`) in a REPEATABLE READ READ ONLY tenant
+ * transaction that ran pg_export_snapshot() and stays open until
+ * lc_db_snapshot_release. Transactions that import its id (on any
+ * connection) all read the same committed state, however long apart they
+ * run. While it is held, VACUUM cannot remove rows that died after it:
+ * hold it for one piece of work, never longer. NULL with `err` set on
+ * failure.
+ */
+typedef struct lc_db_snapshot lc_db_snapshot;
+
+lc_db_snapshot *lc_db_snapshot_take(const lc_db_options *opts,
+                                    const char *tenant_id, int64_t deadline_ms,
+                                    lc_db_error *err);
+/* The id to import (lc_db_tx_options.snapshot), valid until released. */
+const char *lc_db_snapshot_id(const lc_db_snapshot *snap);
+/* Ends the transaction and closes its connection; NULL is a no-op. */
+void lc_db_snapshot_release(lc_db_snapshot *snap);
+
 /*
  * A single read-only statement in its own tenant transaction, in one round
  * trip: set_config (tenant, statement_timeout) and the statement are

@@ -11,12 +11,17 @@
  * A job writes its file into reporting.export_chunks (chunk 0 the header,
  * then CHUNK_ROWS rows a transaction, in key order) and its progress into
  * reporting.exports; a rerun (after kill -9, the lease expires) starts the
- * file again, so the user sees one finished export. The CSV is RFC 4180
- * (CRLF, every text cell quoted), UTF-8, with formula-like cells defused
- * (reporting.csv_cell). At most LINTEL_REPORTING_EXPORTS_PER_TENANT
- * exports of a tenant run at once (the runner's tenant cap, across
- * replicas); an export expires 24 h after it was asked for, when a job
- * (export.purge, enqueued with it) deletes its file.
+ * file again, so the user sees one finished export. The file is one
+ * snapshot of the read model: the attempt takes one when it starts
+ * (lc_db_snapshot, held on a connection of its own until its last chunk)
+ * and every chunk transaction imports it, so a change committed during
+ * the run shows in no chunk, and the count agrees with the rows.
+ *
+ * The CSV is RFC 4180 (CRLF, every text cell quoted), UTF-8, with
+ * formula-like cells defused (reporting.csv_cell). At most
+ * LINTEL_REPORTING_EXPORTS_PER_TENANT exports of a tenant run at once (the
+ * runner's tenant cap, across replicas); an export expires 24 h after it was
+ * asked for, when a job (export.purge, enqueued with it) deletes its file.
  *
  * A download is a continued reply (lc_req_continue): each part is a slice
  * of at most PART_CHARS characters of one stored chunk, read by one
@@ -309,10 +314,13 @@ static const lc_db_stmt export_download = {
     " WHERE e.id = $1",
     3};
 
-/* The job's statements, in the export's tenant. */
+/* The job's statements, in the export's tenant. The claim's lock is NO
+ * KEY UPDATE: a FOR UPDATE lock marks the row's key as changed, and the
+ * chunks' foreign key checks, in the export's snapshot, would then fail
+ * to serialize. */
 static const lc_db_stmt export_claim = {
     "SELECT kind, filters::text, status, now() >= expires_at"
-    " FROM reporting.exports WHERE id = $1 FOR UPDATE",
+    " FROM reporting.exports WHERE id = $1 FOR NO KEY UPDATE",
     1};
 static const lc_db_stmt export_restart = {
     "WITH gone AS (DELETE FROM reporting.export_chunks WHERE export_id = $1)"
@@ -324,11 +332,12 @@ static const lc_db_stmt export_header = {
     "INSERT INTO reporting.export_chunks (tenant_id, export_id, n, data)"
     " VALUES (current_setting('app.tenant_id')::uuid, $1, 0, $2)",
     2};
+/* Its own transaction after each chunk's: in the chunk's (the
+ * snapshot's) an UPDATE of the row the last advance changed would fail. */
 static const lc_db_stmt export_advance = {
-    "UPDATE reporting.exports SET row_count = row_count + $2,"
-    " bytes = bytes + $3,"
-    " progress = least(99, (row_count + $2) * 100 / greatest(total_rows, 1))"
-    " WHERE id = $1 RETURNING bytes",
+    "UPDATE reporting.exports SET row_count = $2, bytes = $3,"
+    " progress = least(99, $2::bigint * 100 / greatest(total_rows, 1))"
+    " WHERE id = $1",
     3};
 static const lc_db_stmt export_finish = {
     "UPDATE reporting.exports SET status = 'done', progress = 100,"
@@ -614,8 +623,9 @@ typedef struct {
     const char *params[3 + EXPORT_MAX_FILTERS]; /* id, n, after, filters */
     cJSON *filters;
     char n[16], after[128];
-    bool finished; /* the export was done (or gone) already */
-    long rows, bytes;
+    bool finished;          /* the export was done (or gone) already */
+    long rows, chunk_bytes; /* the last chunk's */
+    long row_count, bytes;  /* the file's so far, its header included */
     long max_bytes;
 } export_run_ctx;
 
@@ -664,16 +674,17 @@ export_start_tx(lc_db *db, void *arg, lc_db_error *err)
     p[1] = c->kind->header;
     res = lc_db_exec(db, &export_header, p, err);
     PQclear(res);
+    c->row_count = 0;
+    c->bytes = (long)strlen(c->kind->header);
     return res == NULL ? -1 : 0;
 }
 
-/* One chunk of rows after c->after, and the export's progress. */
+/* One chunk of rows after c->after. */
 static int
 export_chunk_tx(lc_db *db, void *arg, lc_db_error *err)
 {
     export_run_ctx *c = arg;
-    PGresult *res, *adv;
-    const char *p[3];
+    PGresult *res;
 
     c->params[2] = c->after[0] != '\0' ? c->after : NULL;
     res = lc_db_exec(db, c->kind->chunk, c->params, err);
@@ -681,18 +692,26 @@ export_chunk_tx(lc_db *db, void *arg, lc_db_error *err)
         return -1;
     }
     c->rows = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    c->chunk_bytes = strtol(PQgetvalue(res, 0, 2), NULL, 10);
     snprintf(c->after, sizeof(c->after), "%s", PQgetvalue(res, 0, 1));
-    p[0] = c->export_id;
-    p[1] = PQgetvalue(res, 0, 0);
-    p[2] = PQgetvalue(res, 0, 2);
-    adv = lc_db_exec(db, &export_advance, p, err);
     PQclear(res);
-    if (adv == NULL) {
-        return -1;
-    }
-    c->bytes = strtol(PQgetvalue(adv, 0, 0), NULL, 10);
-    PQclear(adv);
     return 0;
+}
+
+/* The export's progress, after a chunk's transaction committed. */
+static int
+export_advance_tx(lc_db *db, void *arg, lc_db_error *err)
+{
+    export_run_ctx *c = arg;
+    char rows[24], bytes[24];
+    const char *p[3] = {c->export_id, rows, bytes};
+    PGresult *res;
+
+    snprintf(rows, sizeof(rows), "%ld", c->row_count);
+    snprintf(bytes, sizeof(bytes), "%ld", c->bytes);
+    res = lc_db_exec(db, &export_advance, p, err);
+    PQclear(res);
+    return res == NULL ? -1 : 0;
 }
 
 static int
@@ -738,15 +757,26 @@ export_fail_tx(lc_db *db, void *arg, lc_db_error *err)
 }
 
 #define EXPORT_TX_MS 60000
+/* the application_name of the connection that holds an export's snapshot:
+ * what an operator looks for when VACUUM is held back */
+#define EXPORT_SNAPSHOT_APP "lintel-reporting-export-snapshot"
 
+/* One transaction of the job: in the export's snapshot when `in` is set,
+ * or else READ COMMITTED. */
 static int
-export_step(lc_db *db, const lc_job *job, lc_db_tx_fn fn, void *ctx, char *why,
-            size_t whylen)
+export_step(lc_db *db, const lc_job *job, const lc_db_snapshot *in,
+            lc_db_tx_fn fn, void *ctx, char *why, size_t whylen)
 {
+    lc_db_tx_options opts = {0};
     lc_db_error err = {0};
 
-    if (lc_db_tenant_tx(db, job->tenant_id, lc_clock_mono_ms() + EXPORT_TX_MS,
-                        fn, ctx, &err) != 0) {
+    if (in != NULL) {
+        opts.repeatable_read = true;
+        opts.snapshot = lc_db_snapshot_id(in);
+    }
+    if (lc_db_tenant_tx_with(db, job->tenant_id,
+                             lc_clock_mono_ms() + EXPORT_TX_MS, &opts, fn, ctx,
+                             &err) != 0) {
         snprintf(why, whylen, "%s", err.message);
         return -1;
     }
@@ -761,7 +791,7 @@ export_give_up(lc_db *db, const lc_job *job, const char *export_id,
     export_fail_ctx f = {export_id, message};
     char ignored[256];
 
-    export_step(db, job, export_fail_tx, &f, ignored, sizeof(ignored));
+    export_step(db, job, NULL, export_fail_tx, &f, ignored, sizeof(ignored));
     snprintf(why, whylen, "%s", message);
     return LC_JOB_DEAD;
 }
@@ -773,6 +803,9 @@ export_run(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     export_run_ctx c = {.max_bytes = app->export_max_bytes};
     cJSON *payload = cJSON_Parse(job->payload);
     lc_job_outcome out = LC_JOB_DONE;
+    lc_db_options holder = app->jobs_options.db;
+    lc_db_snapshot *snap = NULL;
+    lc_db_error err = {0};
     int n;
 
     c.export_id = cJSON_GetStringValue(
@@ -784,15 +817,32 @@ export_run(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
     }
     c.params[0] = c.export_id;
     c.params[1] = c.n;
-    if (export_step(db, job, export_start_tx, &c, why, whylen) != 0) {
+    /* The snapshot is taken before the start's count and held until the
+     * last chunk; a rerun takes a new one and starts the file again. */
+    holder.application = EXPORT_SNAPSHOT_APP;
+    snap = lc_db_snapshot_take(&holder, job->tenant_id,
+                               lc_clock_mono_ms() + EXPORT_TX_MS, &err);
+    if (snap == NULL) {
+        snprintf(why, whylen, "%s", err.message);
+        goto failed;
+    }
+    if (export_step(db, job, snap, export_start_tx, &c, why, whylen) != 0) {
         goto failed;
     }
     for (n = 1; !c.finished; n++) {
         snprintf(c.n, sizeof(c.n), "%d", n);
-        if (export_step(db, job, export_chunk_tx, &c, why, whylen) != 0) {
+        if (export_step(db, job, snap, export_chunk_tx, &c, why, whylen) != 0) {
+            goto failed;
+        }
+        c.row_count += c.rows;
+        c.bytes += c.chunk_bytes;
+        if (export_step(db, job, NULL, export_advance_tx, &c, why, whylen) !=
+            0) {
             goto failed;
         }
         if (c.bytes > c.max_bytes) {
+            lc_db_snapshot_release(snap);
+            snap = NULL;
             out = export_give_up(db, job, c.export_id,
                                  "the export is larger than the service"
                                  " serves: narrow its filters",
@@ -803,12 +853,16 @@ export_run(lc_db *db, const lc_job *job, void *arg, char *why, size_t whylen)
             break;
         }
     }
+    lc_db_snapshot_release(snap);
+    snap = NULL;
     if (!c.finished &&
-        export_step(db, job, export_finish_tx, &c, why, whylen) != 0) {
+        export_step(db, job, NULL, export_finish_tx, &c, why, whylen) != 0) {
         goto failed;
     }
     goto done;
 failed:
+    lc_db_snapshot_release(snap);
+    snap = NULL;
     out = job->attempt >= job->max_attempts
               ? export_give_up(db, job, c.export_id,
                                "the export failed: ask for a new one", why,
@@ -831,7 +885,7 @@ export_purge(lc_db *db, const lc_job *job, void *arg, char *why,
         snprintf(why, whylen, "not an export job's payload");
         return LC_JOB_DEAD;
     }
-    return export_step(db, job, export_purge_tx, NULL, why, whylen) == 0
+    return export_step(db, job, NULL, export_purge_tx, NULL, why, whylen) == 0
                ? LC_JOB_DONE
                : LC_JOB_RETRY;
 }

@@ -3,9 +3,14 @@ RFC 4180 with formula-like cells defused, by role and tenant; bad input is
 a JSON error; 100,000 rows export whole (their time is make bench's case
 (x) in tests/bench/reporting.sh, not a test's); at most two exports of
 a tenant run at once; a kill -9 in the middle of an export reruns it, and
-the user sees one finished export."""
+the user sees one finished export; an export is one snapshot of the read
+model, whatever changes while it runs, and lets the snapshot go when it
+ends, finished or too large."""
+import contextlib
 import csv
 import io
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -200,37 +205,80 @@ def cursor_progress(stack, tenant_id, export_id):
         return cur.fetchone()
 
 
-def test_kill_9_during_an_export_reruns_it_once(stack, papi):
-    t = new_tenant(papi)
-    p = P(papi, t)
-    seed_tasks(stack, t["id"], 100000)
+@contextlib.contextmanager
+def reporting_with(stack, **settings):
+    """The stack's reporting service replaced by one with `settings` on top
+    of its own environment; the stack's own is back after (make up)."""
     pid = stack.pid("reporting")
-    import os
-    import signal
     os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not _alive(pid), 15, "reporting to stop")
-    # A runner with a short lease, so that the rerun comes soon.
-    env = dict(stack.service_env("reporting"), LINTEL_JOBS_LEASE_MS="1000")
+    env = dict(stack.service_env("reporting"), **settings)
     with open(stack.run_dir / "log" / "reporting.log", "ab") as log:
         proc = subprocess.Popen([str(BIN / "lintel-reporting"), "serve"],
                                 env=env, stdout=log, stderr=log)
     try:
         wait_until(lambda: _ready(stack), 15, "reporting to be ready")
-        e = ask(p, {"kind": "tasks"})
-        wait_until(lambda: cursor_progress(stack, t["id"], e["id"])[1] > 0,
-                   30, "the export to be under way")
+        yield proc
     finally:
         proc.kill()
         proc.wait()
-    status, rows = cursor_progress(stack, t["id"], e["id"])
-    assert status == "running" and 0 < rows < 100000, (status, rows)
-    up = subprocess.run(["bash", str(STACK), "up"], env=stack.env,
-                        capture_output=True, text=True)
-    assert up.returncode == 0, up.stderr
+        up = subprocess.run(["bash", str(STACK), "up"], env=stack.env,
+                            capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+
+
+def snapshot_holders(stack):
+    """Connections that hold an export's snapshot, of any tenant."""
+    with stack.db("reporting") as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE"
+                    " application_name = 'lintel-reporting-export-snapshot'")
+        return cur.fetchone()[0]
+
+
+def test_kill_9_during_an_export_reruns_it_once(stack, papi):
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 100000)
+    # A runner with a short lease, so that the rerun comes soon.
+    with reporting_with(stack, LINTEL_JOBS_LEASE_MS="1000") as proc:
+        e = ask(p, {"kind": "tasks"})
+        wait_until(lambda: cursor_progress(stack, t["id"], e["id"])[1] > 0,
+                   30, "the export to be under way")
+        proc.kill()
+        proc.wait()
+        status, rows = cursor_progress(stack, t["id"], e["id"])
+        assert status == "running" and 0 < rows < 100000, (status, rows)
     done = wait_done(p, e["id"], timeout=60)
     assert done["row_count"] == 100000
     rows = parse(download(p, e["id"]))
     assert len(rows) == 100001 and len({r[0] for r in rows[1:]}) == 100000
+    # The dead attempt's snapshot went with its connection, the rerun's
+    # with the export.
+    wait_until(lambda: snapshot_holders(stack) == 0, 15,
+               "the export's snapshot to be released")
+
+
+def test_an_export_too_large_fails_and_releases_its_snapshot(stack, papi):
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 50)  # some 7 kB of CSV
+    with reporting_with(stack, LINTEL_REPORTING_EXPORT_MAX_BYTES="1024"):
+        e = ask(p, {"kind": "tasks"})
+        seen = {}
+
+        def failed():
+            r = p.call("GET", f"/api/reports/exports/{e['id']}")
+            assert r.status == 200, r
+            seen["body"] = r.body
+            return r.body["status"] == "failed"
+        wait_until(failed, 30, "the export to fail")
+        assert seen["body"]["error"] == ("the export is larger than the"
+                                         " service serves: narrow its"
+                                         " filters"), seen
+        r = p.call("GET", f"/api/reports/exports/{e['id']}/download")
+        assert r.status == 409 and r.code == "conflict", r
+        wait_until(lambda: snapshot_holders(stack) == 0, 15,
+                   "the export's snapshot to be released")
 
 
 def _alive(pid):
@@ -249,6 +297,76 @@ def _ready(stack):
                             timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def tenant_tasks(cur, tenant_id):
+    """The tenant's tasks in the read model, as (id, status), by id."""
+    cur.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant_id,))
+    cur.execute("SELECT id::text, status FROM reporting.tasks ORDER BY id")
+    return cur.fetchall()
+
+
+def test_an_export_is_one_snapshot_of_the_read_model(stack, papi):
+    """Changes committed while an export runs show in none of its chunks:
+    every chunk's transaction reads the snapshot taken when the export
+    started, and the file holds exactly the rows it counted."""
+    t = new_tenant(papi)
+    p = P(papi, t)
+    seed_tasks(stack, t["id"], 12000)  # three chunks of rows
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        before = tenant_tasks(cur, t["id"])
+    assert len(before) == 12000
+    # Writing the file waits on this lock; the snapshot is taken by then.
+    lock = stack.db("migrator")
+    watch = stack.db("reporting")
+    watch.autocommit = True
+    try:
+        with lock.cursor() as cur:
+            cur.execute("LOCK TABLE reporting.export_chunks IN SHARE MODE")
+            cur.execute("SELECT pg_backend_pid()")
+            holder = cur.fetchone()[0]
+        e = ask(p, {"kind": "tasks"})
+
+        def job_waits():
+            with watch.cursor() as w:
+                w.execute("SELECT count(*) FROM pg_stat_activity"
+                          " WHERE application_name = 'lintel-reporting-jobs'"
+                          "   AND wait_event_type = 'Lock'"
+                          "   AND %s = ANY(pg_blocking_pids(pid))", (holder,))
+                return w.fetchone()[0] > 0
+        wait_until(job_waits, 30, "the export's job to wait on the lock")
+        assert snapshot_holders(stack) == 1
+        # Rows of the last chunk change: one goes, one comes (its id sorts
+        # last), one is done; and the first row goes too.
+        with stack.db("migrator") as conn, conn.cursor() as cur:
+            cur.execute("SELECT set_config('app.tenant_id', %s, true)",
+                        (t["id"],))
+            cur.execute("DELETE FROM reporting.tasks WHERE id IN (%s, %s)",
+                        (before[0][0], before[-1][0]))
+            cur.execute("UPDATE reporting.tasks SET status = 'done'"
+                        " WHERE id = %s", (before[-2][0],))
+            cur.execute("""
+                INSERT INTO reporting.tasks (tenant_id, id, project_id, title,
+                                             status)
+                SELECT tenant_id, 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+                       project_id, 'late', 'todo'
+                  FROM reporting.tasks WHERE id = %s""", (before[-2][0],))
+        lock.commit()
+    finally:
+        lock.rollback()
+        lock.close()
+        watch.close()
+    done = wait_done(p, e["id"])
+    assert done["row_count"] == 12000 and done["progress"] == 100
+    rows = parse(download(p, e["id"]))
+    assert rows[0] == TASK_HEADER
+    assert [(r[0], r[4]) for r in rows[1:]] == before
+    # The read model did change: the export is the state before it.
+    with stack.db("migrator") as conn, conn.cursor() as cur:
+        after = tenant_tasks(cur, t["id"])
+    assert len(after) == 11999 and after != before
+    wait_until(lambda: snapshot_holders(stack) == 0, 15,
+               "the export's snapshot to be released")
 
 
 def test_an_idempotency_key_asks_for_one_export(papi, staffed):

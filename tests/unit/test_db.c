@@ -533,6 +533,91 @@ test_read_past_deadline_never_reaches_the_database(void **state)
     assert_int_equal(err.fault, LC_DB_TIMEOUT);
 }
 
+/* --- lc_db_snapshot: one snapshot shared by several transactions ------- */
+
+static const char *
+count_named(const lc_db_tx_options *opts, const char *name, lc_db_error *err)
+{
+    static one_value v;
+
+    memset(&v, 0, sizeof(v));
+    v.sql = "SELECT count(*) || ' ' || current_setting('app.tenant_id')"
+            " FROM things WHERE name = $1";
+    v.params[0] = name;
+    if (lc_db_tenant_tx_with(db, TENANT_A, soon(), opts, select_value, &v,
+                             err) != 0) {
+        return NULL;
+    }
+    return v.out;
+}
+
+static void
+test_an_imported_snapshot_hides_what_committed_after_it(void **state)
+{
+    lc_db_options o = {getenv("LINTEL_TEST_DB_URL"), "test_db_snapshot", true,
+                       3};
+    lc_db_tx_options in = {.repeatable_read = true};
+    lc_db_snapshot *snap;
+    lc_db_error err;
+    char id[64];
+
+    (void)state;
+    snap = lc_db_snapshot_take(&o, TENANT_A, soon(), &err);
+    assert_non_null(snap);
+    /* a copy: the id goes with the snapshot */
+    snprintf(id, sizeof(id), "%s", lc_db_snapshot_id(snap));
+    in.snapshot = id;
+    assert_int_equal(lc_db_tenant_tx(db, TENANT_A, soon(), run_sql,
+                                     "INSERT INTO things VALUES ('" TENANT_A
+                                     "', 'after-snapshot', 1)",
+                                     &err),
+                     0);
+    assert_string_equal(count_named(NULL, "after-snapshot", &err),
+                        "1 " TENANT_A);
+    /* twice: every transaction that imports it reads the same state */
+    assert_string_equal(count_named(&in, "after-snapshot", &err),
+                        "0 " TENANT_A);
+    assert_string_equal(count_named(&in, "after-snapshot", &err),
+                        "0 " TENANT_A);
+    /* and may write */
+    assert_int_equal(
+        lc_db_tenant_tx_with(db, TENANT_A, soon(), &in, run_sql,
+                             "INSERT INTO things VALUES ('" TENANT_A
+                             "', 'in-snapshot', 1)",
+                             &err),
+        0);
+    assert_string_equal(count_named(NULL, "in-snapshot", &err), "1 " TENANT_A);
+    /* Released, the snapshot is gone with its transaction. */
+    lc_db_snapshot_release(snap);
+    assert_null(count_named(&in, "after-snapshot", &err));
+    assert_string_equal(err.sqlstate, "22023");
+    assert_string_equal(count_named(NULL, "after-snapshot", &err),
+                        "1 " TENANT_A);
+    lc_db_snapshot_release(NULL);
+}
+
+static void
+test_snapshot_options_are_checked_before_the_database(void **state)
+{
+    lc_db_options o = {getenv("LINTEL_TEST_DB_URL"), "test_db_snapshot", true,
+                       3};
+    lc_db_tx_options rc = {.snapshot = "00000003-0000001B-1"};
+    lc_db_tx_options spliced = {.repeatable_read = true,
+                                .snapshot = "1'; DROP TABLE things; --"};
+    lc_db_error err;
+
+    (void)state;
+    assert_null(count_named(&rc, "x", &err));
+    assert_int_equal(err.fault, LC_DB_BUG);
+    assert_null(count_named(&spliced, "x", &err));
+    assert_int_equal(err.fault, LC_DB_BUG);
+    assert_null(lc_db_snapshot_take(&o, "x' OR true --", soon(), &err));
+    assert_int_equal(err.fault, LC_DB_BUG);
+    assert_null(
+        lc_db_snapshot_take(&o, TENANT_A, lc_clock_mono_ms() - 1, &err));
+    assert_int_equal(err.fault, LC_DB_TIMEOUT);
+}
+
 int
 main(void)
 {
@@ -550,6 +635,9 @@ main(void)
         cmocka_unit_test(test_read_error_leaves_the_connection_usable),
         cmocka_unit_test(test_read_unprepared_and_with_parameters),
         cmocka_unit_test(test_read_past_deadline_never_reaches_the_database),
+        cmocka_unit_test(
+            test_an_imported_snapshot_hides_what_committed_after_it),
+        cmocka_unit_test(test_snapshot_options_are_checked_before_the_database),
         cmocka_unit_test(test_unique_violation_is_409_with_constraint),
         cmocka_unit_test(test_check_violation_is_422),
         cmocka_unit_test(test_past_deadline_never_reaches_the_database),
