@@ -12,7 +12,7 @@
 #   sends GET, SET, DEL, MGET, PING and EVAL; its Lua scripts call GET,
 #   SET, INCR and EXPIRE (a script runs with its caller's rights, so EVAL
 #   adds nothing); users' throttles keep sorted sets; reporting's versions
-#   of cached answers (lc_vcache) a hash and a sorted set. Never CONFIG,
+#   of cached answers (lc_vcache) strings and a sorted set. Never CONFIG,
 #   FLUSHALL, KEYS, SCAN, SHUTDOWN, MONITOR, ACL, CLIENT, SCRIPT...
 set -euo pipefail
 
@@ -20,7 +20,7 @@ common="+ping +get +set +mget +eval"
 declare -A commands=(
     [users]="$common +del +incr +expire +pexpire +time +zadd +zcard +zrange +zremrangebyscore +zscore"
     [projects]="$common"
-    [reporting]="$common +time +pexpire +pttl +hget +hmget +hset +hdel +hincrby +zadd +zrem +zcard +zcount +zremrangebyscore"
+    [reporting]="$common +del +incr +time +pexpire +zadd +zrem +zrange +zremrangebyscore"
     [billing]="$common"
 )
 

@@ -450,12 +450,22 @@ lc_cache_strings(redisReply *reply, char **vals, size_t *lens, size_t n)
 lc_cache_status
 lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
 {
+    return lc_cache_mget_lens(c, keys, n, vals, NULL);
+}
+
+lc_cache_status
+lc_cache_mget_lens(lc_cache *c, const char *const *keys, size_t n,
+                   char **vals, size_t *lens)
+{
     const char *argv[LC_CACHE_MAX_ARGS];
     size_t argvlen[LC_CACHE_MAX_ARGS], i;
     redisReply *reply;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         vals[i] = NULL;
+        if (lens != NULL)
+            lens[i] = 0;
+    }
     if (n == 0 || n + 1 > LC_CACHE_MAX_ARGS)
         return LC_CACHE_DOWN;
     if (lc_cache_ready(c) != 0)
@@ -471,7 +481,7 @@ lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
         return LC_CACHE_DOWN;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
         return lc_cache_unexpected(reply);
-    return lc_cache_strings(reply, vals, NULL, n);
+    return lc_cache_strings(reply, vals, lens, n);
 }
 
 /* EVAL script nkeys args...: the reply, or NULL (Redis down, an error). */

@@ -54,6 +54,9 @@ lc_cache_status lc_cache_incr(lc_cache *c, const char *key, int ttl_s,
 /* MGET: vals[i] is malloc'd (NUL-terminated) or NULL for a missing key. */
 lc_cache_status lc_cache_mget(lc_cache *c, const char *const *keys, size_t n,
                               char **vals);
+/* The same, and each value's length into lens[i] (0 for a missing key). */
+lc_cache_status lc_cache_mget_lens(lc_cache *c, const char *const *keys,
+                                   size_t n, char **vals, size_t *lens);
 /* EVAL script nkeys args…: `args` are the keys then the arguments; an
  * integer reply goes to *out. */
 lc_cache_status lc_cache_eval(lc_cache *c, const char *script, size_t nkeys,

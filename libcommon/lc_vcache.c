@@ -19,127 +19,144 @@
     "local t = redis.call('TIME') "                                            \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
-/* KEYS: fences, state. ARGV: the answer's key before and after the
- * version. Returns {kind, epoch[, version[, body]]}. */
-static const char vcache_lookup_script[] =
-    VCACHE_NOW
-    "local s = redis.call('HMGET', KEYS[2], 'v', 'e') "
-    "local e = s[2] or '0' "
-    "if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') > 0 then "
-    "  return {'fenced', e} end "
-    "if not s[1] then return {'unknown', e} end "
-    "local body = redis.call('GET', ARGV[1] .. s[1] .. ARGV[2]) "
-    "if not body then return {'miss', e, s[1]} end "
-    "return {'hit', e, s[1], body}";
+/* The latest expiry of the live fences (KEYS[1]), after dropping the
+ * dead ones; nil when none is left. */
+#define VCACHE_LIVE                                                            \
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "                    \
+    "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES') "        \
+    "local until_ms = last[2] and tonumber(last[2]) "
 
-/* KEYS: fences, state. ARGV: token, ttl ms, state ttl ms. The version is
- * forgotten and the epoch moves. */
+/* KEYS: fences, ver, epoch, m. ARGV: token, ttl ms, state ttl ms. `ver`
+ * says "f" until the last live fence expires; the epoch moves. */
 static const char vcache_fence_script[] =
     VCACHE_NOW
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
     "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) "
-    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then "
-    "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-    "redis.call('HDEL', KEYS[2], 'v') "
-    "redis.call('HINCRBY', KEYS[2], 'e', 1) "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+    VCACHE_LIVE
+    "redis.call('PEXPIRE', KEYS[1], until_ms - now) "
+    "redis.call('SET', KEYS[2], 'f', 'PX', until_ms - now) "
+    "redis.call('INCR', KEYS[3]) "
+    "redis.call('PEXPIRE', KEYS[3], ARGV[3]) "
     "return 1";
 
-/* KEYS: fences, state. ARGV: token, version ("" none), state ttl ms.
- * `m` is the highest version ever stamped: a stamp that finds another
+/* KEYS: fences, ver, epoch, m. ARGV: token, version ("" none), the
+ * version's ttl ms, m's ttl ms. `m` is the highest version ever stamped: a stamp that finds another
  * fence still up records nothing but m, and the last stamp records m, so
- * stamps may come in any order. A stamp of nothing (a rollback) records
- * nothing: a writer that died after its commit may have left a higher
- * version than m, which only the database knows. Returns 1 when the
- * version was recorded. */
+ * stamps may come in any order. A stamp of nothing (a rollback) leaves
+ * the version unknown: a writer that died after its commit may have left
+ * a higher version than m, which only the database knows. Returns 1 when
+ * the version was recorded. */
 static const char vcache_stamp_script[] =
     VCACHE_NOW
     "redis.call('ZREM', KEYS[1], ARGV[1]) "
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
-    "if ARGV[2] == '' then return 0 end "
-    "local v = tonumber(ARGV[2]) "
-    "local m = tonumber(redis.call('HGET', KEYS[2], 'm') or '-1') "
-    "if v > m then redis.call('HSET', KEYS[2], 'm', ARGV[2]) else v = m end "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
-    "if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end "
-    "local cur = redis.call('HGET', KEYS[2], 'v') "
-    "if cur and tonumber(cur) >= v then return 0 end "
-    "redis.call('HSET', KEYS[2], 'v', string.format('%d', v)) "
+    "local m = tonumber(redis.call('GET', KEYS[4]) or '-1') "
+    "if ARGV[2] ~= '' and tonumber(ARGV[2]) > m then "
+    "  m = tonumber(ARGV[2]) "
+    "  redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4]) end "
+    VCACHE_LIVE
+    "if until_ms then "
+    "  redis.call('SET', KEYS[2], 'f', 'PX', until_ms - now) return 0 end "
+    "local cur = redis.call('GET', KEYS[2]) "
+    "if ARGV[2] == '' then "
+    "  if cur == 'f' then redis.call('DEL', KEYS[2]) end return 0 end "
+    "if cur and cur ~= 'f' and tonumber(cur) >= m then return 0 end "
+    "redis.call('SET', KEYS[2], string.format('%d', m), 'PX', ARGV[3]) "
     "return 1";
 
-/* KEYS: fences, state. ARGV: the lookup's epoch, version, state ttl ms.
- * Returns 1 when the version was recorded. */
+/* KEYS: fences, ver, epoch. ARGV: the lookup's epoch, version, the
+ * version's ttl ms. Returns 1 when the version was recorded. */
 static const char vcache_fill_script[] =
     VCACHE_NOW
-    "if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') > 0 then "
+    VCACHE_LIVE
+    "if until_ms then return 0 end "
+    "if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end "
+    "local cur = redis.call('GET', KEYS[2]) "
+    "if cur and (cur == 'f' or tonumber(cur) >= tonumber(ARGV[2])) then "
     "  return 0 end "
-    "local s = redis.call('HMGET', KEYS[2], 'v', 'e') "
-    "if (s[2] or '0') ~= ARGV[1] then return 0 end "
-    "if s[1] and tonumber(s[1]) >= tonumber(ARGV[2]) then return 0 end "
-    "redis.call('HSET', KEYS[2], 'v', ARGV[2]) "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) "
     "return 1";
 
 #define VCACHE_KEY_MAX 512
 
-/* The tenant's keys: its fences and its state. -1 when they do not fit. */
+/* The tenant's keys: its fences, version, epoch and highest stamped. -1
+ * when they do not fit. */
 static int
-vcache_keys(const char *prefix, const char *tenant_id, char *fences,
-            char *state)
+vcache_keys(const char *prefix, const char *tenant_id,
+            char keys[4][VCACHE_KEY_MAX])
 {
-    int a = snprintf(fences, VCACHE_KEY_MAX, "%s:{%s}:fences", prefix,
-                     tenant_id);
-    int b = snprintf(state, VCACHE_KEY_MAX, "%s:{%s}:state", prefix,
-                     tenant_id);
+    static const char *const names[4] = {"fences", "ver", "epoch", "m"};
+    int i, n;
 
-    return a < 0 || a >= VCACHE_KEY_MAX || b < 0 || b >= VCACHE_KEY_MAX ? -1
-                                                                        : 0;
+    for (i = 0; i < 4; i++) {
+        n = snprintf(keys[i], VCACHE_KEY_MAX, "%s:{%s}:%s", prefix, tenant_id,
+                     names[i]);
+        if (n < 0 || n >= VCACHE_KEY_MAX) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
+/* The key of the answer `what` (any version: its value starts with it). */
+static int
+vcache_answer_key(const char *prefix, const char *tenant_id, const char *what,
+                  char *key, size_t len)
+{
+    int n = snprintf(key, len, "%s:{%s}:a:%s", prefix, tenant_id, what);
+
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * One MGET of the version, the epoch and the answer, whose value is
+ * "<version> <body>": a hit is an answer of the recorded version. No
+ * script, so Redis does the least work on the path every warm answer
+ * takes.
+ */
 lc_vcache_result
 lc_vcache_lookup(lc_cache *c, const char *prefix, const char *tenant_id,
                  const char *what, lc_vcache_seen *seen, char **body,
                  size_t *len)
 {
-    char fences[VCACHE_KEY_MAX], state[VCACHE_KEY_MAX];
-    char before[VCACHE_KEY_MAX], after[VCACHE_KEY_MAX];
-    const char *args[4] = {fences, state, before, after};
-    char *v[4];
-    size_t lens[4];
+    char keys[4][VCACHE_KEY_MAX], answer[VCACHE_KEY_MAX * 2];
+    const char *k[3] = {keys[1], keys[2], answer};
+    char *v[3], *sp, *end;
+    size_t lens[3];
     lc_vcache_result r = LC_VCACHE_DOWN;
+    long long version, at;
     int i;
 
     *body = NULL;
     *len = 0;
     seen->version = -1;
-    seen->epoch[0] = '\0';
-    if (vcache_keys(prefix, tenant_id, fences, state) != 0 ||
-        (size_t)snprintf(before, sizeof(before), "%s:{%s}:a:", prefix,
-                         tenant_id) >= sizeof(before) ||
-        (size_t)snprintf(after, sizeof(after), ":%s", what) >= sizeof(after) ||
-        lc_cache_eval_strings(c, vcache_lookup_script, 2, args, 4, v, lens,
-                              4) != LC_CACHE_OK) {
+    snprintf(seen->epoch, sizeof(seen->epoch), "0");
+    if (vcache_keys(prefix, tenant_id, keys) != 0 ||
+        vcache_answer_key(prefix, tenant_id, what, answer, sizeof(answer)) !=
+            0 ||
+        lc_cache_mget_lens(c, k, 3, v, lens) != LC_CACHE_OK) {
         return LC_VCACHE_DOWN;
     }
-    if (v[0] != NULL && v[1] != NULL && strlen(v[1]) < sizeof(seen->epoch)) {
+    if (v[1] != NULL && strlen(v[1]) < sizeof(seen->epoch)) {
         snprintf(seen->epoch, sizeof(seen->epoch), "%s", v[1]);
-        if (v[2] != NULL) {
-            seen->version = strtoll(v[2], NULL, 10);
-        }
-        if (strcmp(v[0], "fenced") == 0) {
-            r = LC_VCACHE_FENCED;
-        } else if (strcmp(v[0], "unknown") == 0) {
-            r = LC_VCACHE_UNKNOWN;
-        } else if (strcmp(v[0], "miss") == 0 && v[2] != NULL) {
-            r = LC_VCACHE_MISS;
-        } else if (strcmp(v[0], "hit") == 0 && v[2] != NULL && v[3] != NULL) {
+    }
+    if (v[0] == NULL) {
+        r = LC_VCACHE_UNKNOWN;
+    } else if (strcmp(v[0], "f") == 0) {
+        r = LC_VCACHE_FENCED;
+    } else if ((version = strtoll(v[0], &end, 10)) >= 0 && *end == '\0' &&
+               end != v[0]) {
+        seen->version = version;
+        r = LC_VCACHE_MISS;
+        sp = v[2] != NULL ? strchr(v[2], ' ') : NULL;
+        if (sp != NULL && (at = strtoll(v[2], &end, 10)) == version &&
+            end == sp) {
+            *len = lens[2] - (size_t)(sp + 1 - v[2]);
+            memmove(v[2], sp + 1, *len + 1);
+            *body = v[2];
+            v[2] = NULL;
             r = LC_VCACHE_HIT;
-            *body = v[3];
-            *len = lens[3];
-            v[3] = NULL;
         }
     }
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 3; i++) {
         free(v[i]);
     }
     return r;
@@ -150,32 +167,49 @@ lc_vcache_put(lc_cache *c, const char *prefix, const char *tenant_id,
               int64_t version, const char *what, const char *body, size_t len,
               int ttl_s)
 {
-    char key[VCACHE_KEY_MAX * 2];
+    char key[VCACHE_KEY_MAX * 2], head[24];
+    size_t hlen;
+    char *value;
+    lc_cache_status st;
 
-    if ((size_t)snprintf(key, sizeof(key), "%s:{%s}:a:%" PRId64 ":%s",
-                         prefix, tenant_id, version,
-                         what) >= sizeof(key)) {
+    if (vcache_answer_key(prefix, tenant_id, what, key, sizeof(key)) != 0) {
         return LC_CACHE_DOWN;
     }
-    return lc_cache_set(c, key, body, len, ttl_s);
+    hlen = (size_t)snprintf(head, sizeof(head), "%" PRId64 " ", version);
+    value = malloc(hlen + len + 1);
+    if (value == NULL) {
+        return LC_CACHE_DOWN;
+    }
+    memcpy(value, head, hlen);
+    memcpy(value + hlen, body, len);
+    value[hlen + len] = '\0';
+    st = lc_cache_set(c, key, value, hlen + len, ttl_s);
+    free(value);
+    return st;
 }
 
-/* One of the writer's or the fill's scripts: fences, state, then three
- * arguments; *done whether it returned 1. */
+/* One of the writer's or the fill's scripts: the tenant's four keys,
+ * then three arguments and the state's ttl; *done whether it returned
+ * 1. */
 static lc_cache_status
 vcache_run(lc_cache *c, const char *script, const char *prefix,
            const char *tenant_id, const char *a1, const char *a2,
            const char *a3, bool *done)
 {
-    char fences[VCACHE_KEY_MAX], state[VCACHE_KEY_MAX];
-    const char *args[5] = {fences, state, a1, a2, a3};
+    char keys[4][VCACHE_KEY_MAX], state_ttl[24];
+    const char *args[8] = {keys[0], keys[1], keys[2], keys[3],
+                           a1,      a2,      a3,      state_ttl};
     int64_t out = 0;
     lc_cache_status st;
 
-    if (vcache_keys(prefix, tenant_id, fences, state) != 0) {
+    if (done != NULL) {
+        *done = false;
+    }
+    if (vcache_keys(prefix, tenant_id, keys) != 0) {
         return LC_CACHE_DOWN;
     }
-    st = lc_cache_eval(c, script, 2, args, 5, &out);
+    snprintf(state_ttl, sizeof(state_ttl), "%d", LC_VCACHE_STATE_TTL_MS);
+    st = lc_cache_eval(c, script, 4, args, 8, &out);
     if (done != NULL) {
         *done = st == LC_CACHE_OK && out == 1;
     }
@@ -189,7 +223,7 @@ lc_vcache_fill(lc_cache *c, const char *prefix, const char *tenant_id,
     char v[24], ttl[24];
 
     snprintf(v, sizeof(v), "%" PRId64, version);
-    snprintf(ttl, sizeof(ttl), "%d", LC_VCACHE_STATE_TTL_MS);
+    snprintf(ttl, sizeof(ttl), "%d", LC_VCACHE_VERSION_TTL_MS);
     return vcache_run(c, vcache_fill_script, prefix, tenant_id, seen->epoch, v,
                       ttl, filled);
 }
@@ -215,7 +249,7 @@ lc_vcache_stamp(lc_cache *c, const char *prefix, const char *tenant_id,
     if (version >= 0) {
         snprintf(v, sizeof(v), "%" PRId64, version);
     }
-    snprintf(ttl, sizeof(ttl), "%d", LC_VCACHE_STATE_TTL_MS);
+    snprintf(ttl, sizeof(ttl), "%d", LC_VCACHE_VERSION_TTL_MS);
     return vcache_run(c, vcache_stamp_script, prefix, tenant_id, token, v, ttl,
                       NULL);
 }

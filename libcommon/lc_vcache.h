@@ -29,10 +29,13 @@
  * lc_vcache_writer keeps a writer's fences across one transaction (and its
  * retries) and stamps them after it. Keys, under `prefix` (e.g.
  * "lintel:reporting"), all of one tenant in one hash slot:
- *   <prefix>:{<tenant>}:state     hash: v (the version), m (the highest
- *                                 stamped), e (the epoch)
+ *   <prefix>:{<tenant>}:ver       the version; "f" while a fence is up
+ *   <prefix>:{<tenant>}:epoch     the fences so far
+ *   <prefix>:{<tenant>}:m         the highest version stamped
  *   <prefix>:{<tenant>}:fences    sorted set: token -> expiry (ms, Redis's clock)
- *   <prefix>:{<tenant>}:a:<version>:<what>   an answer
+ *   <prefix>:{<tenant>}:a:<what>  an answer: "<its version> <body>"
+ * A lookup is one MGET of ver, epoch and the answer; the writers' and the
+ * fill's steps are scripts.
  */
 #ifndef LC_VCACHE_H
 #define LC_VCACHE_H
@@ -43,7 +46,12 @@
 
 #include "lc_cache.h"
 
-/* How long a recorded version lives without a stamp or a fill. */
+/* How long a recorded version is trusted without a stamp or a fill: so
+ * that a Redis that takes reads but refuses writes (maxmemory, an ACL)
+ * cannot keep an old version for long. An idle tenant then costs one
+ * read of the primary per such period. */
+#define LC_VCACHE_VERSION_TTL_MS 10000
+/* How long the epoch and the highest stamped version live. */
 #define LC_VCACHE_STATE_TTL_MS 86400000
 
 typedef enum {

@@ -587,10 +587,13 @@ test_an_imported_snapshot_hides_what_committed_after_it(void **state)
                              &err),
         0);
     assert_string_equal(count_named(NULL, "in-snapshot", &err), "1 " TENANT_A);
-    /* Released, the snapshot is gone with its transaction. */
+    /* Released, the snapshot is gone with its transaction: its file is
+     * gone (22023), or, the exporting backend still exiting, the file
+     * names a process that no longer runs (55000). */
     lc_db_snapshot_release(snap);
     assert_null(count_named(&in, "after-snapshot", &err));
-    assert_string_equal(err.sqlstate, "22023");
+    assert_true(strcmp(err.sqlstate, "22023") == 0 ||
+                strcmp(err.sqlstate, "55000") == 0);
     assert_string_equal(count_named(NULL, "after-snapshot", &err),
                         "1 " TENANT_A);
     lc_db_snapshot_release(NULL);
