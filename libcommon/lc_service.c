@@ -9,9 +9,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lc_health.h"
 #include "lc_jobs.h"
@@ -446,6 +448,38 @@ lc_service_make_listeners(const lc_service_def *def,
     return 0;
 }
 
+/* After the drain, how long stopping the rest (the app's jobs and
+ * consumers, NNG's sockets) may take before the watchdog ends it. */
+#define LC_SERVICE_STOP_MS 12000
+
+static void *
+lc_service_watchdog_main(void *arg)
+{
+    long ms = (long)(intptr_t)arg;
+
+    usleep((useconds_t)(ms % 1000) * 1000);
+    sleep((unsigned)(ms / 1000));
+    lc_log(LC_LOG_ERROR, NULL, NULL,
+           "the stop did not finish in %ld ms (a socket NNG does not close?):"
+           " exiting", ms);
+    _exit(1);
+    return NULL;
+}
+
+/* A stop that hangs (NNG 1.5.2's close, nanomsg/nng#1543, in a consumer
+ * or a client socket) ends the process after `ms`: whatever was under way
+ * is rolled back by the database, and jobs run again after their lease. */
+static void
+lc_service_watchdog_start(long ms)
+{
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, lc_service_watchdog_main,
+                       (void *)(intptr_t)ms) == 0) {
+        pthread_detach(t);
+    }
+}
+
 static int
 lc_service_serve(const lc_service_def *def, lc_service_config *c)
 {
@@ -559,6 +593,7 @@ lc_service_serve(const lc_service_def *def, lc_service_config *c)
 
     sigwait(&sigs, &sig);
     lc_log(LC_LOG_INFO, NULL, NULL, "signal %d: draining", sig);
+    lc_service_watchdog_start(c->grace_ms + LC_SERVICE_STOP_MS);
     lc_rpc_server_stop(server, (int)c->grace_ms);
     lc_ops_stop(ops);
     lc_rpc_server_free(server);

@@ -72,6 +72,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits for the processes `$@` to exit after a signal; one still there
+# after 15 s is killed (as the stack runner's stop does), and said.
+wait_gone() {
+    local p i
+    for p in "$@"; do
+        for i in $(seq 1 150); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$p" 2>/dev/null; then
+            echo "bench: pid $p did not stop in 15 s: SIGKILL" >&2
+            kill -KILL "$p" 2>/dev/null || true
+            while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+        fi
+    done
+}
+
 echo "bench: starting a throw-away stack in $run" >&2
 bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
 
@@ -142,7 +159,7 @@ fresh=$(/usr/bin/python3 "$root/tests/bench/freshness.py" "$LINTEL_HTTP_PORT" \
 
 echo "bench: (r) a backlog of $backlog events" >&2
 kill -TERM "$(cat "$run/pids/reporting.pid")"
-while kill -0 "$(cat "$run/pids/reporting.pid")" 2>/dev/null; do sleep 0.1; done
+wait_gone "$(cat "$run/pids/reporting.pid")"
 # Three tenants of their own (so that acme's dashboard stays as (w) saw it),
 # event by event in turn; each: 20 projects, then tasks that are created,
 # moved through the statuses, and a quarter of them deleted.
@@ -252,7 +269,7 @@ pids=("$(cat "$run/nginx/nginx.pid")")
 for s in users projects reporting billing; do pids+=("$(cat "$run/pids/$s.pid")"); done
 kill -QUIT "${pids[0]}"
 kill -TERM "${pids[@]:1}"
-for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
+wait_gone "${pids[@]}"
 rm -f "$run/nginx/nginx.pid"
 LINTEL_RPC_TLS=false bash "$stack" up 2>>"$run/up.log" ||
     { tail -30 "$run/up.log" >&2; exit 1; }

@@ -25,33 +25,29 @@ def test_lc_db(stack):
     run_unit("test_db", env)
 
 
+def redis_env(stack, user):
+    """The stack's Redis, as `user` (lintel_admin, or a service's own
+    user, whose ACL the test then checks too)."""
+    secret = "ADMIN" if user == "lintel_admin" else user.upper()
+    return dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
+                LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
+                LINTEL_TEST_REDIS_USER=user,
+                LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
+                    f"LINTEL_REDIS_{secret}_PASSWORD"])
+
+
 def test_lc_cache(stack):
-    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
-               LINTEL_TEST_REDIS_USER="lintel_admin",
-               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
-                   "LINTEL_REDIS_ADMIN_PASSWORD"])
-    run_unit("test_cache", env)
+    run_unit("test_cache", redis_env(stack, "lintel_admin"))
 
 
 def test_lc_throttle(stack):
     """As the users service's Redis user: its ACL must allow the throttles."""
-    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
-               LINTEL_TEST_REDIS_USER="users",
-               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
-                   "LINTEL_REDIS_USERS_PASSWORD"])
-    run_unit("test_throttle", env)
+    run_unit("test_throttle", redis_env(stack, "users"))
 
 
 def test_lc_vcache(stack):
     """As the reporting service's Redis user: its ACL must allow it."""
-    env = dict(stack.env, LINTEL_TEST_REDIS_HOST="127.0.0.1",
-               LINTEL_TEST_REDIS_PORT=stack.env["LINTEL_REDIS_PORT"],
-               LINTEL_TEST_REDIS_USER="reporting",
-               LINTEL_TEST_REDIS_PASSWORD=stack.secrets[
-                   "LINTEL_REDIS_REPORTING_PASSWORD"])
-    run_unit("test_vcache", env)
+    run_unit("test_vcache", redis_env(stack, "reporting"))
 
 
 def test_lc_jobs(stack):
