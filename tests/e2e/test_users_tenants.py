@@ -97,6 +97,17 @@ def test_key_rotation_logs_nobody_out(stack, api, tenant):
     future = time.time() + 5  # newer than any key already there
     os.utime(keys / f"{kid}.pem", (future, future))
     restart_users(stack)
+    try:
+        _rotated(api, tenant, old_token, old_kid, kid)
+    finally:
+        # Back to the old key, which every edge worker knows: a worker
+        # that fetched the keys in the last 30 s (lintel_jwks_min_refetch)
+        # would refuse the new kid, and the next tests' tokens with it.
+        (keys / f"{kid}.pem").unlink()
+        restart_users(stack)
+
+
+def _rotated(api, tenant, old_token, old_kid, kid):
     jwks = api.call("GET", "/.well-known/jwks.json").body["keys"]
     assert {old_kid, kid} <= {k["kid"] for k in jwks}
     # The old access token still verifies; the old refresh token rotates,

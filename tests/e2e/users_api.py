@@ -165,11 +165,13 @@ def restart_users(stack, **extra_env):
     pid = stack.pid("users")
     os.kill(pid, 15)
     deadline = time.time() + 15
-    while time.time() < deadline:
+    while True:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             break
+        if time.time() > deadline:  # as the stack runner's stop does
+            os.kill(pid, 9)
         time.sleep(0.1)
     up = subprocess.run(["bash", str(STACK), "up"],
                         env=dict(stack.env, **extra_env),
