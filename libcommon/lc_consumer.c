@@ -17,6 +17,7 @@
 
 #include "lc_clock.h"
 #include "lc_log.h"
+#include "lc_nng.h"
 #include "lc_rpc_client.h"
 #include "lintel/v1/events.pb-c.h"
 
@@ -480,9 +481,10 @@ lc_consumer_stop(lc_consumer *c)
         return;
     }
     atomic_store(&c->stopping, true);
-    /* Wakes a thread asleep in nng_recv; a call to the source ends by its
-     * own deadline. */
-    nng_close(c->sub);
+    /* Wakes a thread asleep in nng_recv (or its receive timeout, at most
+     * poll_ms, does when NNG's close hangs); a call to the source ends by
+     * its own deadline. */
+    lc_nng_close(c->sub);
     pthread_join(c->thread, NULL);
     consumer_free(c);
 }

@@ -15,6 +15,7 @@
 
 #include "lc_clock.h"
 #include "lc_log.h"
+#include "lc_nng.h"
 
 /* How long a call waits for a first connection before calling the peer
  * absent: long enough for a dial on loopback, short against any deadline;
@@ -217,7 +218,9 @@ lc_rpc_client_close(lc_rpc_client *c)
     if (c == NULL) {
         return;
     }
-    nng_close(c->sock);
+    if (!lc_nng_close(c->sock)) {
+        return; /* its pipe notifications may still come: leave `c` */
+    }
     pthread_cond_destroy(&c->connected);
     pthread_mutex_destroy(&c->lock);
     free(c);

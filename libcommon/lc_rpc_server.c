@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lc_clock.h"
 #include "lc_log.h"
 #include "lc_metrics.h"
+#include "lc_nng.h"
 #include "lc_replica.h"
 #include "lc_router.h"
 
@@ -29,8 +29,6 @@
  * inline handler: requests answered inline never wait for a worker, so
  * they may be many more in flight than workers. */
 #define LC_RPC_INLINE_SLOTS 64
-/* How long lc_rpc_server_stop waits for NNG to close the socket. */
-#define LC_RPC_CLOSE_WAIT_MS 3000
 
 typedef struct lc_rpc_worker lc_rpc_worker;
 typedef struct lc_rpc_slot lc_rpc_slot;
@@ -66,8 +64,8 @@ struct lc_rpc_server {
     pthread_cond_t ready;
     lc_rpc_slot *queue_head, *queue_tail;
     bool stopping;
-    /* nng_close did not return in time (see lc_rpc_server_stop): what it
-     * may still touch is never freed */
+    /* nng_close did not return in time (lc_nng_close): what NNG may
+     * still touch is never freed */
     bool close_hung;
 };
 
@@ -1080,85 +1078,6 @@ lc_rpc_server_start(lc_rpc_server *s, char *err, size_t errlen)
     return lc_rpc_workers_start(s, err, errlen);
 }
 
-/* nng_close on a thread of its own, so that its caller can stop waiting. */
-typedef struct {
-    nng_socket sock;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    bool abandoned; /* the caller gave up: the thread frees this */
-} lc_rpc_closer;
-
-static void *
-lc_rpc_closer_main(void *arg)
-{
-    lc_rpc_closer *c = arg;
-    bool abandoned;
-
-    nng_close(c->sock);
-    pthread_mutex_lock(&c->mu);
-    c->done = true;
-    abandoned = c->abandoned;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    if (abandoned) {
-        free(c);
-    }
-    return NULL;
-}
-
-/*
- * Closes the socket, waiting at most LC_RPC_CLOSE_WAIT_MS. NNG 1.5.2's
- * close can hang for good when its reaper waits on a task that never runs
- * (nanomsg/nng#1543, fixed in later releases; seen here about once in
- * three stops right after load): a stop must not hang on it, the service
- * still has its jobs and consumers to stop. Returns whether it closed.
- */
-static bool
-lc_rpc_close_bounded(nng_socket sock)
-{
-    lc_rpc_closer *c = calloc(1, sizeof(*c));
-    struct timespec until;
-    pthread_t t;
-    bool done;
-
-    if (c == NULL) {
-        nng_close(sock);
-        return true;
-    }
-    c->sock = sock;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    if (pthread_create(&t, NULL, lc_rpc_closer_main, c) != 0) {
-        nng_close(sock);
-        free(c);
-        return true;
-    }
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += LC_RPC_CLOSE_WAIT_MS / 1000;
-    until.tv_nsec += (long)(LC_RPC_CLOSE_WAIT_MS % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&c->mu);
-    while (!c->done &&
-           pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {
-    }
-    done = c->done;
-    c->abandoned = !done;
-    pthread_mutex_unlock(&c->mu);
-    if (done) {
-        pthread_join(t, NULL);
-        pthread_cond_destroy(&c->cv);
-        pthread_mutex_destroy(&c->mu);
-        free(c);
-    } else {
-        pthread_detach(t);
-    }
-    return done;
-}
-
 void
 lc_rpc_server_stop(lc_rpc_server *s, int grace_ms)
 {
@@ -1174,13 +1093,8 @@ lc_rpc_server_stop(lc_rpc_server *s, int grace_ms)
     while (atomic_load(&s->busy) > 0 && lc_clock_mono_ms() < until) {
         usleep(10 * 1000);
     }
-    if (!lc_rpc_close_bounded(s->sock)) {
-        s->close_hung = true;
-        lc_log(LC_LOG_WARN, NULL, NULL,
-               "NNG did not close the RPC socket in %d ms (NNG 1.5.2's close"
-               " hang, nanomsg/nng#1543): stopping without it",
-               LC_RPC_CLOSE_WAIT_MS);
-    }
+    /* bounded: the service still has its jobs and consumers to stop */
+    s->close_hung = !lc_nng_close(s->sock);
     s->open = false;
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
