@@ -454,8 +454,8 @@ lc_cache_mget(lc_cache *c, const char *const *keys, size_t n, char **vals)
 }
 
 lc_cache_status
-lc_cache_mget_lens(lc_cache *c, const char *const *keys, size_t n,
-                   char **vals, size_t *lens)
+lc_cache_mget_lens(lc_cache *c, const char *const *keys, size_t n, char **vals,
+                   size_t *lens)
 {
     const char *argv[LC_CACHE_MAX_ARGS];
     size_t argvlen[LC_CACHE_MAX_ARGS], i;

@@ -304,8 +304,9 @@ consumer_commit(lc_consumer *c, const ProtobufCMessage *resp)
 {
     consumer_batch b = {.c = c, .resp = resp};
     lc_db_error err;
-    int rc = lc_db_tenant_tx(c->db, NULL, lc_clock_mono_ms() + LC_CONSUMER_TX_MS,
-                             consumer_batch_tx, &b, &err);
+    int rc =
+        lc_db_tenant_tx(c->db, NULL, lc_clock_mono_ms() + LC_CONSUMER_TX_MS,
+                        consumer_batch_tx, &b, &err);
 
     if (resp != NULL && c->opts.after_batch != NULL) {
         c->opts.after_batch(c->opts.arg, rc == 0);

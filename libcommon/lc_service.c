@@ -461,7 +461,8 @@ lc_service_watchdog_main(void *arg)
     sleep((unsigned)(ms / 1000));
     lc_log(LC_LOG_ERROR, NULL, NULL,
            "the stop did not finish in %ld ms (a socket NNG does not close?):"
-           " exiting", ms);
+           " exiting",
+           ms);
     _exit(1);
     return NULL;
 }

@@ -41,10 +41,10 @@ static const char vcache_fence_script[] =
 /* KEYS: fences, ver, epoch, m. ARGV: token, version ("" none), the
  * version's ttl ms, m's ttl ms. `m` is the highest version ever stamped:
  * a stamp that finds another fence still up records nothing but m, and
- * the last stamp records m, so stamps may come in any order. A stamp of nothing (a rollback) leaves
- * the version unknown: a writer that died after its commit may have left
- * a higher version than m, which only the database knows. Returns 1 when
- * the version was recorded. */
+ * the last stamp records m, so stamps may come in any order. A stamp of
+ * nothing (a rollback) leaves the version unknown: a writer that died
+ * after its commit may have left a higher version than m, which only the
+ * database knows. Returns 1 when the version was recorded. */
 static const char vcache_stamp_script[] =
     VCACHE_NOW
     "redis.call('ZREM', KEYS[1], ARGV[1]) "

@@ -228,11 +228,11 @@ reporting_feed_start(reporting_app *app, const lc_db_options *db,
     if (app->projects_feed == NULL) {
         return -1;
     }
-    app->users_feed = feed_start(
-        app, db, cache, &app->users_answers, "users", "users.EventsSince",
-        app->users_url, app->users_events_url,
-        &lintel__v1__events_since_response__descriptor, app->users_timeout_ms,
-        feed_apply_users);
+    app->users_feed =
+        feed_start(app, db, cache, &app->users_answers, "users",
+                   "users.EventsSince", app->users_url, app->users_events_url,
+                   &lintel__v1__events_since_response__descriptor,
+                   app->users_timeout_ms, feed_apply_users);
     if (app->users_feed == NULL) {
         reporting_feed_stop(app);
         return -1;

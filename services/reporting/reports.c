@@ -227,8 +227,7 @@ reports_serve(lc_req *req, const lc_caller *caller, const char *what,
     }
     if (r == LC_VCACHE_UNKNOWN) {
         /* the version as the primary has it, read after the lookup */
-        res = lc_req_read_primary(req, caller->tenant_id, &state_version,
-                                  NULL);
+        res = lc_req_read_primary(req, caller->tenant_id, &state_version, NULL);
         if (res == NULL) {
             return;
         }
@@ -241,8 +240,8 @@ reports_serve(lc_req *req, const lc_caller *caller, const char *what,
     }
     len = strlen(body);
     if (r != LC_VCACHE_DOWN) {
-        lc_vcache_put(cache, REPORTING_CACHE_PREFIX, caller->tenant_id,
-                      version, name, body, len, (int)app->cache_ttl_s);
+        lc_vcache_put(cache, REPORTING_CACHE_PREFIX, caller->tenant_id, version,
+                      name, body, len, (int)app->cache_ttl_s);
     }
     lc_req_respond(req, 200, "application/json", body, len);
     free(body);

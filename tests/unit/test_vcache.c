@@ -56,8 +56,8 @@ tenant(char *out, size_t len, const char *what)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(out, len, "%s-%ld-%ld-%ld", what, (long)getpid(),
-             (long)ts.tv_sec, ts.tv_nsec);
+    snprintf(out, len, "%s-%ld-%ld-%ld", what, (long)getpid(), (long)ts.tv_sec,
+             ts.tv_nsec);
 }
 
 /* The lookup's result, its body freed. */
@@ -66,8 +66,8 @@ look(lc_cache *c, const char *t, const char *what, lc_vcache_seen *seen)
 {
     char *body;
     size_t len;
-    lc_vcache_result r = lc_vcache_lookup(c, PREFIX, t, what, seen, &body,
-                                          &len);
+    lc_vcache_result r =
+        lc_vcache_lookup(c, PREFIX, t, what, seen, &body, &len);
 
     free(body);
     return r;
@@ -93,9 +93,9 @@ test_fill_then_put_then_hit(void **state)
     assert_true(filled);
     assert_int_equal(look(c, t, "dash", &seen), LC_VCACHE_MISS);
     assert_int_equal(seen.version, 5);
-    assert_int_equal(lc_vcache_put(c, PREFIX, t, 5, "dash", "{\"a\":\0}", 7,
-                                   60),
-                     LC_CACHE_OK);
+    assert_int_equal(
+        lc_vcache_put(c, PREFIX, t, 5, "dash", "{\"a\":\0}", 7, 60),
+        LC_CACHE_OK);
     /* an answer of another version is no answer of this one */
     assert_int_equal(lc_vcache_put(c, PREFIX, t, 4, "work", "old", 3, 60),
                      LC_CACHE_OK);
@@ -280,9 +280,9 @@ test_redis_down(void **state)
     bool filled = true;
 
     (void)state;
-    assert_int_equal(lc_vcache_lookup(c, PREFIX, "t", "dash", &seen, &body,
-                                      &len),
-                     LC_VCACHE_DOWN);
+    assert_int_equal(
+        lc_vcache_lookup(c, PREFIX, "t", "dash", &seen, &body, &len),
+        LC_VCACHE_DOWN);
     assert_null(body);
     assert_int_equal(lc_vcache_fill(c, PREFIX, "t", &seen, 1, &filled),
                      LC_CACHE_DOWN);
