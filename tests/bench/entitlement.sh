@@ -33,39 +33,13 @@ bench=$build/bench/entitlement_bench
 floor=$build/gateway/nng-floor
 service=$build/gateway/lintel-test-service
 
-run=$(mktemp -d /tmp/lintel-ebench.XXXXXX)
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
-export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
-export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
-export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
-export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
-for s in USERS PROJECTS REPORTING BILLING; do
-    export "LINTEL_${s}_RPC_PORT=$(free_port)" "LINTEL_${s}_OPS_PORT=$(free_port)"
-done
-export LINTEL_USERS_EVENTS_PORT=$(free_port) LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
-stack=$root/compose/local/stack.sh
-
+. "$root/tests/bench/bench_stack.sh"
 service_pid=
-cleanup() {
-    local pg
+bench_cleanup_more() {
     if [ -n "$service_pid" ]; then kill "$service_pid" 2>/dev/null || true; fi
-    pg=$(readlink "$run/pg" 2>/dev/null || true)
-    bash "$stack" down >/dev/null 2>&1 || true
-    [ -n "$pg" ] && rm -rf "$pg"
-    rm -rf "$run"
 }
-trap cleanup EXIT
+bench_stack_up ebench
 
-echo "bench: starting a throw-away stack in $run" >&2
-bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
-
-pgdir=$(readlink -f "$run/pg")
-pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
-as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-psql_super() { as_pg "$pgbin/psql" -X -qtA -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
 
 # The demo tenant, once billing has made its trial from tenant.created.
 tenant=

@@ -32,43 +32,12 @@ conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 scale=${BENCH_PGBENCH_SCALE:-10}
 
-run=$(mktemp -d /tmp/lintel-pbench.XXXXXX)
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
-export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
-# one user drives the whole load: the edge's limits must not be measured
-export LINTEL_EDGE_USER_RATE=1000000r/s LINTEL_EDGE_USER_BURST=1000000
-export LINTEL_EDGE_TENANT_RATE=1000000r/s LINTEL_EDGE_TENANT_BURST=1000000
-export LINTEL_EDGE_IP_RATE=1000000r/s LINTEL_EDGE_IP_BURST=1000000
-export LINTEL_EDGE_CONN_PER_IP=60000
-export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
-export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
-export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
-export LINTEL_USERS_RPC_PORT=$(free_port) LINTEL_USERS_OPS_PORT=$(free_port)
-export LINTEL_PROJECTS_RPC_PORT=$(free_port) LINTEL_PROJECTS_OPS_PORT=$(free_port)
-export LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
-stack=$root/compose/local/stack.sh
-
-cleanup() {
-    local pg
-    pg=$(readlink "$run/pg" 2>/dev/null || true)
-    bash "$stack" down >/dev/null 2>&1 || true
-    [ -n "$pg" ] && rm -rf "$pg"
-    rm -rf "$run"
-}
-trap cleanup EXIT
-
-echo "bench: starting a throw-away stack in $run" >&2
-bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
+. "$root/tests/bench/bench_stack.sh"
+bench_stack_up pbench
 
 edge=http://127.0.0.1:$LINTEL_HTTP_PORT
 host="Host: acme.lintel.localhost"
-token=$(curl -fsS -H "$host" -H 'Content-Type: application/json' \
-    "$edge/api/auth/login" \
-    -d "{\"email\":\"owner@acme.test\",\"password\":\"${LINTEL_DEMO_PASSWORD:-lintel-demo-pass}\"}" |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(bench_login)
 auth="Authorization: Bearer $token"
 
 echo "bench: creating 40 projects (within the trial plan's 50)" >&2
@@ -81,9 +50,6 @@ done
 curl -fsS -o /dev/null -H "$host" -H "$auth" "$edge/api/projects/$id"
 
 # pgbench as the postgres superuser over the server's own socket.
-pgdir=$(readlink -f "$run/pg")
-pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
-as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 pgb() { as_pg "$pgbin/pgbench" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres "$@"; }
 as_pg "$pgbin/createdb" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres pgbench
 echo "bench: pgbench -i -s $scale" >&2
@@ -132,7 +98,6 @@ bench_wrk() { # name path
 # route on this machine.  The statement is the service's own, read back
 # from pg_stat_activity; pgbench would take the colons of its time format
 # for variables, so they become dashes (the same work for to_char).
-psql_super() { as_pg "$pgbin/psql" -X -qtA -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
 stmt=$(psql_super -c "SELECT query FROM pg_stat_activity
     WHERE usename = 'lintel_projects' AND query LIKE 'SELECT version, %projects.projects%'
     LIMIT 1")

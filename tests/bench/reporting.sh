@@ -43,34 +43,7 @@ backlog=${BENCH_BACKLOG:-100000}
 write_rate=${BENCH_WRITE_RATE:-500}
 fresh_seconds=${BENCH_FRESH_SECONDS:-20}
 
-run=$(mktemp -d /tmp/lintel-rbench.XXXXXX)
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-export LINTEL_RUN_DIR=$run LINTEL_BIN_DIR=$build/bin LINTEL_PG_FSYNC=off
-export LINTEL_NGINX_MODULE=$build/gateway/ngx_http_lintel_module.so
-export LINTEL_PG_PORT=$(free_port) LINTEL_REDIS_PORT=$(free_port)
-export LINTEL_HTTP_PORT=$(free_port) LINTEL_SMTP_PORT=$(free_port)
-export LINTEL_PAYMENT_PROVIDER_PORT=$(free_port)
-for s in USERS PROJECTS REPORTING BILLING; do
-    export "LINTEL_${s}_RPC_PORT=$(free_port)" "LINTEL_${s}_OPS_PORT=$(free_port)"
-done
-export LINTEL_USERS_EVENTS_PORT=$(free_port) LINTEL_PROJECTS_EVENTS_PORT=$(free_port)
-# the edge's limits far above what the bench sends, as in projects.sh
-export LINTEL_EDGE_USER_RATE=1000000r/s LINTEL_EDGE_USER_BURST=1000000
-export LINTEL_EDGE_TENANT_RATE=1000000r/s LINTEL_EDGE_TENANT_BURST=1000000
-export LINTEL_EDGE_IP_RATE=1000000r/s LINTEL_EDGE_IP_BURST=1000000
-export LINTEL_EDGE_CONN_PER_IP=60000
-stack=$root/compose/local/stack.sh
-
-cleanup() {
-    local pg
-    pg=$(readlink "$run/pg" 2>/dev/null || true)
-    bash "$stack" down >/dev/null 2>&1 || true
-    [ -n "$pg" ] && rm -rf "$pg"
-    rm -rf "$run"
-}
-trap cleanup EXIT
+. "$root/tests/bench/bench_stack.sh"
 
 # Waits for the processes `$@` to exit after a signal; one still there
 # after 15 s is killed (as the stack runner's stop does), and said.
@@ -89,16 +62,12 @@ wait_gone() {
     done
 }
 
-echo "bench: starting a throw-away stack in $run" >&2
-bash "$stack" up 2>"$run/up.log" || { tail -30 "$run/up.log" >&2; exit 1; }
+bench_stack_up rbench
 
 edge=http://127.0.0.1:$LINTEL_HTTP_PORT
 hostname=acme.lintel.localhost
 host="Host: $hostname"
-token=$(curl -fsS -H "$host" -H 'Content-Type: application/json' \
-    "$edge/api/auth/login" \
-    -d "{\"email\":\"owner@acme.test\",\"password\":\"${LINTEL_DEMO_PASSWORD:-lintel-demo-pass}\"}" |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(bench_login)
 auth="Authorization: Bearer $token"
 post() { curl -fsS -H "$host" -H "$auth" -H 'Content-Type: application/json' "$edge$1" -d "$2"; }
 id_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
@@ -114,11 +83,7 @@ for i in $(seq 1 20); do
 done
 marker=$(post /api/projects '{"name":"Marker","code":"R-JPY","status":"active","budget_cents":0,"currency":"JPY"}' | id_of)
 
-pgdir=$(readlink -f "$run/pg")
-pgbin=${LINTEL_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
-as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 pgb() { as_pg "$pgbin/pgbench" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres "$@"; }
-psql_super() { as_pg "$pgbin/psql" -X -qtA -v ON_ERROR_STOP=1 -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres -d lintel "$@"; }
 as_pg "$pgbin/createdb" -h "$pgdir/sock" -p "$LINTEL_PG_PORT" -U postgres pgbench
 echo "bench: pgbench -i -s $scale" >&2
 pgb -i -q -s "$scale" pgbench >"$run/pgbench-init.log" 2>&1
