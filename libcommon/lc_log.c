@@ -14,6 +14,7 @@
 #include "lc_utf8.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,8 +41,9 @@ static char lc_log_service[LC_LOG_FIELD_MAX];
 static atomic_int lc_log_min_level = LC_LOG_INFO;
 static atomic_int lc_log_fd = 2;
 
-/* write(2) is atomic only up to PIPE_BUF (4 KiB) on a pipe; lines may be
- * longer, so writers take turns. */
+/* write(2) is atomic only up to PIPE_BUF (4 KiB) on a pipe (and, on
+ * Linux, whole on a regular file); longer lines take turns. A line of a
+ * request must not queue threads behind another's system call. */
 static pthread_mutex_t lc_log_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct {
@@ -187,7 +189,10 @@ lc_log_write(const char *buf, size_t len)
     int fd = atomic_load(&lc_log_fd);
     ssize_t n;
 
-    pthread_mutex_lock(&lc_log_write_lock);
+    bool whole = len <= PIPE_BUF;
+
+    if (!whole)
+        pthread_mutex_lock(&lc_log_write_lock);
     while (len > 0) {
         n = write(fd, buf, len);
         if (n < 0) {
@@ -198,7 +203,8 @@ lc_log_write(const char *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
-    pthread_mutex_unlock(&lc_log_write_lock);
+    if (!whole)
+        pthread_mutex_unlock(&lc_log_write_lock);
 }
 
 /* Builds and writes one line; `req` adds the per-request fields. */
