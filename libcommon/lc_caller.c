@@ -5,6 +5,7 @@
  */
 #include "lc_caller.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +41,17 @@ static lc_caller_fetch_fn caller_fetch;
 static void *caller_fetch_arg;
 
 /*
- * The facts each worker thread read last, per caller, for at most
+ * The facts this process read last, per caller, for at most
  * LC_CALLER_LOCAL_TTL_MS: a request then costs no Redis round trip (five
- * system calls and a wake-up here). A change is seen by every service
- * within that time plus the stamp's (well inside the 5 s rule); in the
- * process that makes the change (users) at once, since its fences and
- * stamps move the generation every entry is checked against.
+ * system calls and a wake-up here), and an inline handler can decide
+ * (lc_caller_get_inline). A change is seen by every service within that
+ * time plus the stamp's (well inside the 5 s rule); in the process that
+ * makes the change (users) at once, since its fences and stamps move the
+ * generation every entry is checked against. Each slot has its own lock
+ * (many readers at once).
  */
 typedef struct {
+    pthread_rwlock_t lock;
     bool used;
     char tenant_id[LC_CALLER_UUID_LEN + 1];
     char user_id[LC_CALLER_UUID_LEN + 1];
@@ -57,7 +61,8 @@ typedef struct {
     lc_caller_member m;
 } lc_caller_local;
 
-static _Thread_local lc_caller_local caller_local[LC_CALLER_LOCAL_SLOTS];
+static lc_caller_local caller_local[LC_CALLER_LOCAL_SLOTS];
+static pthread_once_t caller_local_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t caller_generation;
 
 static const char *const roles_by_rank[] = {"viewer", "member", "manager",
@@ -298,36 +303,55 @@ lc_caller_keys(const char *tenant_id, const char *user_id, char *tkey,
     }
 }
 
+static void
+lc_caller_local_init(void)
+{
+    size_t i;
+
+    for (i = 0; i < LC_CALLER_LOCAL_SLOTS; i++) {
+        pthread_rwlock_init(&caller_local[i].lock, NULL);
+    }
+}
+
+/* The caller's slot, locked to read or to write. */
 static lc_caller_local *
-lc_caller_local_slot(const lc_caller *c)
+lc_caller_local_slot(const lc_caller *c, bool write)
 {
     uint64_t h = 1469598103934665603ULL;
+    lc_caller_local *e;
     const char *p;
 
+    pthread_once(&caller_local_once, lc_caller_local_init);
     for (p = c->user_id; *p != '\0'; p++) {
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     }
-    return &caller_local[h % LC_CALLER_LOCAL_SLOTS];
+    e = &caller_local[h % LC_CALLER_LOCAL_SLOTS];
+    if (write) {
+        pthread_rwlock_wrlock(&e->lock);
+    } else {
+        pthread_rwlock_rdlock(&e->lock);
+    }
+    return e;
 }
 
-/* The verdict of this thread's recent facts, or LC_CALLER_ASK. */
+/* The verdict of this process's recent facts, or LC_CALLER_ASK. */
 static lc_caller_verdict
 lc_caller_from_local(const lc_caller *c, const char *min_role,
                      lc_caller_member *m)
 {
-    lc_caller_local *e = lc_caller_local_slot(c);
-    lc_caller_verdict v;
+    lc_caller_local *e = lc_caller_local_slot(c, false);
+    lc_caller_verdict v = LC_CALLER_ASK;
 
-    if (!e->used || strcmp(e->user_id, c->user_id) != 0 ||
-        strcmp(e->tenant_id, c->tenant_id) != 0 ||
-        e->generation != atomic_load(&caller_generation) ||
-        lc_clock_mono_ms() - e->at_ms >= LC_CALLER_LOCAL_TTL_MS) {
-        return LC_CALLER_ASK;
+    if (e->used && strcmp(e->user_id, c->user_id) == 0 &&
+        strcmp(e->tenant_id, c->tenant_id) == 0 &&
+        e->generation == atomic_load(&caller_generation) &&
+        lc_clock_mono_ms() - e->at_ms < LC_CALLER_LOCAL_TTL_MS) {
+        v = lc_caller_decide(&e->t, &e->m, c->session_id, min_role);
+        if (v != LC_CALLER_ASK) {
+            *m = e->m;
+        }
     }
-    v = lc_caller_decide(&e->t, &e->m, c->session_id, min_role);
-    if (v != LC_CALLER_ASK) {
-        *m = e->m;
-    }
+    pthread_rwlock_unlock(&e->lock);
     return v;
 }
 
@@ -335,7 +359,7 @@ static void
 lc_caller_local_keep(const lc_caller *c, const lc_caller_tenant *t,
                      const lc_caller_member *m, uint64_t generation)
 {
-    lc_caller_local *e = lc_caller_local_slot(c);
+    lc_caller_local *e = lc_caller_local_slot(c, true);
 
     e->used = true;
     snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", c->tenant_id);
@@ -344,6 +368,7 @@ lc_caller_local_keep(const lc_caller *c, const lc_caller_tenant *t,
     e->generation = generation;
     e->t = *t;
     e->m = *m;
+    pthread_rwlock_unlock(&e->lock);
 }
 
 /* The snapshots' verdict, or LC_CALLER_ASK when Redis cannot tell. */
@@ -420,6 +445,32 @@ lc_caller_principal(lc_req *req, lc_caller *out)
     return 0;
 }
 
+/* Answers a verdict other than ALLOW; 0 for ALLOW (the role into out). */
+static int
+lc_caller_answer(lc_req *req, lc_caller_verdict v, const lc_caller_member *m,
+                 lc_caller *out)
+{
+    switch (v) {
+    case LC_CALLER_ALLOW:
+        snprintf(out->role, sizeof(out->role), "%s", m->role);
+        return 0;
+    case LC_CALLER_SUSPENDED:
+        lc_req_error(req, 403, "tenant_suspended", "the tenant is suspended");
+        return -1;
+    case LC_CALLER_ENDED:
+        lc_req_error(req, 401, "invalid_token", "the session has ended");
+        return -1;
+    case LC_CALLER_FORBIDDEN:
+        lc_req_error(req, 403, "forbidden", "your role may not do this");
+        return -1;
+    case LC_CALLER_ASK:
+        break;
+    }
+    /* The source answered without settling the session: a bug there. */
+    lc_req_error(req, 500, "internal", "internal error");
+    return -1;
+}
+
 int
 lc_caller_get(lc_req *req, const char *min_role, lc_caller *out)
 {
@@ -437,25 +488,20 @@ lc_caller_get(lc_req *req, const char *min_role, lc_caller *out)
         lc_caller_from_source(req, out, min_role, &m, &v) != 0) {
         return -1;
     }
-    switch (v) {
-    case LC_CALLER_ALLOW:
-        snprintf(out->role, sizeof(out->role), "%s", m.role);
-        return 0;
-    case LC_CALLER_SUSPENDED:
-        lc_req_error(req, 403, "tenant_suspended", "the tenant is suspended");
+    return lc_caller_answer(req, v, &m, out);
+}
+
+int
+lc_caller_get_inline(lc_req *req, const char *min_role, lc_caller *out)
+{
+    lc_caller_member m;
+    lc_caller_verdict v;
+
+    if (lc_caller_principal(req, out) != 0) {
         return -1;
-    case LC_CALLER_ENDED:
-        lc_req_error(req, 401, "invalid_token", "the session has ended");
-        return -1;
-    case LC_CALLER_FORBIDDEN:
-        lc_req_error(req, 403, "forbidden", "your role may not do this");
-        return -1;
-    case LC_CALLER_ASK:
-        break;
     }
-    /* The source answered without settling the session: a bug there. */
-    lc_req_error(req, 500, "internal", "internal error");
-    return -1;
+    v = lc_caller_from_local(out, min_role, &m);
+    return v == LC_CALLER_ASK ? 1 : lc_caller_answer(req, v, &m, out);
 }
 
 int

@@ -11,9 +11,9 @@
  *
  * Where the facts come from, fastest first:
  *
- *   0. What this worker thread read in the last LC_CALLER_LOCAL_TTL_MS
- *      (1 s) for this caller; in the users service, only since its last
- *      fence or stamp.
+ *   0. What this process read in the last LC_CALLER_LOCAL_TTL_MS (1 s)
+ *      for this caller; in the users service, only since its last fence
+ *      or stamp.
  *   1. Redis, one MGET: a snapshot per tenant
  *      ("lc:caller:t:<tenant>") and per member ("lc:caller:u:<tenant>:
  *      <user>"), written only by the users service, from the database.
@@ -65,10 +65,10 @@
 #define LC_CALLER_ROLE_MAX 16
 #define LC_CALLER_UUID_LEN 36
 #define LC_CALLER_MAX_REVOKED 32
-/* How long a worker thread answers a caller from the facts it read last,
- * and how many callers it keeps (see lc_caller.c). */
+/* How long a process answers a caller from the facts it read last, and
+ * how many callers it keeps (see lc_caller.c). */
 #define LC_CALLER_LOCAL_TTL_MS 1000
-#define LC_CALLER_LOCAL_SLOTS 64
+#define LC_CALLER_LOCAL_SLOTS 1024
 /* Snapshots expire (a bound on memory and on the case above). */
 #define LC_CALLER_SNAPSHOT_TTL_MS 60000
 /* The longest encoded snapshot, with room to spare. */
@@ -151,6 +151,11 @@ void lc_caller_configure(lc_caller_fetch_fn fetch, void *arg);
  * with the response set (404 on the apex, 401, 403, 503).
  */
 int lc_caller_get(lc_req *req, const char *min_role, lc_caller *out);
+
+/* The same from the process's recent facts only (path 0), for an inline
+ * handler, which must not block: 0 and -1 as lc_caller_get, or 1 when
+ * they cannot tell (the request goes on to a worker, nothing answered). */
+int lc_caller_get_inline(lc_req *req, const char *min_role, lc_caller *out);
 
 /* For an apex route: the platform scope and a platform_admin principal
  * (whose token users signs for the apex only) whose session is live, asked
