@@ -12,15 +12,18 @@
 #   sends GET, SET, DEL, MGET, PING and EVAL; its Lua scripts call GET,
 #   SET, INCR and EXPIRE (a script runs with its caller's rights, so EVAL
 #   adds nothing); users' throttles keep sorted sets; reporting's versions
-#   of cached answers (lc_vcache) strings and a sorted set. Never CONFIG,
-#   FLUSHALL, KEYS, SCAN, SHUTDOWN, MONITOR, ACL, CLIENT, SCRIPT...
+#   of cached answers (lc_vcache) strings and a sorted set, and its
+#   answers kept in memory are told of changes (lc_cache_tracker: CLIENT
+#   ID and TRACKING, SUBSCRIBE to __redis__:invalidate only). Never
+#   CONFIG, FLUSHALL, KEYS, SCAN, SHUTDOWN, MONITOR, ACL, other CLIENT
+#   subcommands, SCRIPT...
 set -euo pipefail
 
 common="+ping +get +set +mget +eval"
 declare -A commands=(
     [users]="$common +del +incr +expire +pexpire +time +zadd +zcard +zrange +zremrangebyscore +zscore"
     [projects]="$common"
-    [reporting]="$common +del +incr +time +pexpire +zadd +zrem +zrange +zremrangebyscore"
+    [reporting]="$common +del +incr +time +pexpire +zadd +zrem +zrange +zremrangebyscore +client|id +client|tracking +subscribe"
     [billing]="$common"
 )
 
@@ -33,5 +36,7 @@ echo "user default off resetpass -@all"
 echo "user lintel_admin on #$(hash "${LINTEL_REDIS_ADMIN_PASSWORD:-}") ~* &* +@all"
 for s in users projects reporting billing; do
     var="LINTEL_REDIS_$(tr '[:lower:]' '[:upper:]' <<<"$s")_PASSWORD"
-    echo "user $s on #$(hash "${!var:-}") ~* resetchannels -@all ${commands[$s]}"
+    channels=""
+    [ "$s" = reporting ] && channels="&__redis__:invalidate"
+    echo "user $s on #$(hash "${!var:-}") ~* resetchannels $channels -@all ${commands[$s]}"
 done

@@ -16,7 +16,9 @@
  */
 #include "lc_cache.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -553,4 +555,217 @@ lc_cache_ping(lc_cache *c)
         return lc_cache_unexpected(reply);
     freeReplyObject(reply);
     return LC_CACHE_OK;
+}
+
+/* --- being told of changes ------------------------------------------------ */
+
+/* How often the tracker asks Redis whether it is still there, and how long
+ * it waits for the answer before it takes the connection for dead. */
+#define LC_CACHE_TRACK_PING_MS 100
+#define LC_CACHE_TRACK_DEAD_MS 1000
+
+struct lc_cache_tracker {
+    lc_cache *conn; /* its options, and the connection while up */
+    char *prefix;
+    lc_cache_changed_fn changed;
+    void *arg;
+    pthread_t thread;
+    atomic_bool stop;
+    /* Monotonic ms before which every change Redis made has been told; 0
+     * while that is unknown (not connected, not yet confirmed). */
+    atomic_int_fast64_t confirmed_ms;
+};
+
+/* Tracking of the prefix with this connection as its own redirection,
+ * then the subscription its invalidations come through. 0 or -1. */
+static int
+lc_cache_tracker_subscribe(lc_cache_tracker *t)
+{
+    redisReply *reply;
+    long long id;
+    bool ok;
+
+    reply = lc_cache_command(t->conn, "CLIENT ID");
+    if (reply == NULL)
+        return -1;
+    ok = reply->type == REDIS_REPLY_INTEGER;
+    id = reply->integer;
+    freeReplyObject(reply);
+    if (!ok)
+        return -1;
+    reply = lc_cache_command(t->conn,
+                             "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s",
+                             id, t->prefix);
+    if (reply == NULL)
+        return -1;
+    ok = reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    if (!ok)
+        return -1;
+    reply = lc_cache_command(t->conn, "SUBSCRIBE __redis__:invalidate");
+    if (reply == NULL)
+        return -1;
+    ok = reply->type == REDIS_REPLY_ARRAY && reply->elements == 3;
+    freeReplyObject(reply);
+    return ok ? 0 : -1;
+}
+
+/* One reply on the subscription: an invalidation (keys, or nil for a
+ * flush) or the answer to a ping. */
+static void
+lc_cache_tracker_reply(lc_cache_tracker *t, const redisReply *r,
+                       int64_t *ping_at)
+{
+    const redisReply *kind, *keys;
+    size_t i;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    kind = r->element[0];
+    if (strcmp(kind->str, "pong") == 0 && *ping_at != 0) {
+        atomic_store(&t->confirmed_ms, *ping_at);
+        *ping_at = 0;
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || r->elements != 3)
+        return;
+    keys = r->element[2];
+    if (keys->type != REDIS_REPLY_ARRAY) {
+        t->changed(t->arg, NULL, 0); /* FLUSHALL, FLUSHDB */
+        return;
+    }
+    for (i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type == REDIS_REPLY_STRING)
+            t->changed(t->arg, keys->element[i]->str, keys->element[i]->len);
+    }
+}
+
+/* Sends a PING on the subscription (allowed there, answered in order
+ * after every invalidation Redis sent before it). 0 or -1. */
+static int
+lc_cache_tracker_ping(lc_cache_tracker *t)
+{
+    int done = 0;
+
+    if (redisAppendCommand(t->conn->ctx, "PING") != REDIS_OK)
+        return -1;
+    while (!done) {
+        if (redisBufferWrite(t->conn->ctx, &done) != REDIS_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads the subscription until the connection fails or stop is asked. */
+static void
+lc_cache_tracker_listen(lc_cache_tracker *t)
+{
+    int64_t ping_at = 0, last_ping = 0, now;
+    struct pollfd pfd;
+    redisReply *r;
+    void *reply;
+
+    pfd.fd = t->conn->ctx->fd;
+    pfd.events = POLLIN;
+    while (!atomic_load(&t->stop)) {
+        now = lc_clock_mono_ms();
+        if (ping_at == 0 && now - last_ping >= LC_CACHE_TRACK_PING_MS) {
+            if (lc_cache_tracker_ping(t) != 0)
+                return;
+            ping_at = last_ping = now;
+        } else if (ping_at != 0 && now - ping_at > LC_CACHE_TRACK_DEAD_MS) {
+            return;
+        }
+        if (poll(&pfd, 1, LC_CACHE_TRACK_PING_MS) < 0 && errno != EINTR)
+            return;
+        if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+            continue;
+        if (redisBufferRead(t->conn->ctx) != REDIS_OK)
+            return;
+        for (;;) {
+            reply = NULL;
+            if (redisReaderGetReply(t->conn->ctx->reader, &reply) != REDIS_OK)
+                return;
+            if (reply == NULL)
+                break;
+            r = reply;
+            lc_cache_tracker_reply(t, r, &ping_at);
+            freeReplyObject(r);
+        }
+    }
+}
+
+static void *
+lc_cache_tracker_main(void *arg)
+{
+    static const struct timespec pause = {0, LC_CACHE_TRACK_PING_MS * 1000000L};
+    lc_cache_tracker *t = arg;
+    sigset_t sigpipe;
+
+    /* a write to a closed connection must not kill the process; a
+     * SIGPIPE left pending in this thread is harmless */
+    sigemptyset(&sigpipe);
+    sigaddset(&sigpipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigpipe, NULL);
+    while (!atomic_load(&t->stop)) {
+        if (lc_cache_ready(t->conn) != 0) {
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (lc_cache_tracker_subscribe(t) == 0) {
+            /* what changed while nobody listened is unknown */
+            t->changed(t->arg, NULL, 0);
+            lc_cache_tracker_listen(t);
+        }
+        atomic_store(&t->confirmed_ms, 0);
+        t->changed(t->arg, NULL, 0);
+        lc_cache_fail(t->conn);
+    }
+    return NULL;
+}
+
+lc_cache_tracker *
+lc_cache_tracker_start(const lc_cache_options *opts, const char *prefix,
+                       lc_cache_changed_fn changed, void *arg)
+{
+    lc_cache_tracker *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->conn = lc_cache_open(opts);
+    t->prefix = strdup(prefix);
+    t->changed = changed;
+    t->arg = arg;
+    if (t->conn == NULL || t->prefix == NULL ||
+        pthread_create(&t->thread, NULL, lc_cache_tracker_main, t) != 0) {
+        lc_cache_close(t->conn);
+        free(t->prefix);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+bool
+lc_cache_tracker_live(lc_cache_tracker *t, int64_t within_ms)
+{
+    int64_t confirmed;
+
+    if (t == NULL)
+        return false;
+    confirmed = atomic_load(&t->confirmed_ms);
+    return confirmed != 0 && lc_clock_mono_ms() - confirmed < within_ms;
+}
+
+void
+lc_cache_tracker_stop(lc_cache_tracker *t)
+{
+    if (t == NULL)
+        return;
+    atomic_store(&t->stop, true);
+    pthread_join(t->thread, NULL);
+    lc_cache_close(t->conn);
+    free(t->prefix);
+    free(t);
 }

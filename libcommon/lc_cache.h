@@ -11,6 +11,7 @@
 #ifndef LC_CACHE_H
 #define LC_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,33 @@ lc_cache_status lc_cache_eval_strings(lc_cache *c, const char *script,
                                       size_t n);
 /* PING, bypassing the back-off: for readiness checks. */
 lc_cache_status lc_cache_ping(lc_cache *c);
+
+/*
+ * Being told of changes (Redis's client-side caching, broadcast mode):
+ * a thread with its own connection is told of every key under `prefix`
+ * that changes (written, deleted, expired, evicted) and calls
+ * changed(arg, key, len) for it, from that thread; key NULL means "any
+ * key may have changed": a flush, or the connection lost or just
+ * (re)made, when what changed meanwhile is unknown. It reconnects by
+ * itself. A memory cache of keys under the prefix stays true when it
+ * forgets what changed() names and trusts itself only while
+ * lc_cache_tracker_live() holds: then every change Redis made more than
+ * `within_ms` ago has been told (a ping on the same connection, sent
+ * every 100 ms, came back after them). The connection's Redis user needs
+ * CLIENT ID, CLIENT TRACKING, SUBSCRIBE, PING and the channel
+ * __redis__:invalidate.
+ */
+typedef struct lc_cache_tracker lc_cache_tracker;
+typedef void (*lc_cache_changed_fn)(void *arg, const char *key, size_t len);
+
+/* NULL when out of memory or without a thread. */
+lc_cache_tracker *lc_cache_tracker_start(const lc_cache_options *opts,
+                                         const char *prefix,
+                                         lc_cache_changed_fn changed,
+                                         void *arg);
+bool lc_cache_tracker_live(lc_cache_tracker *t, int64_t within_ms);
+/* Stops the thread (within 100 ms) and frees. */
+void lc_cache_tracker_stop(lc_cache_tracker *t);
 
 /* Failures since start, for /metrics; safe from any thread. */
 uint64_t lc_cache_error_count(void);

@@ -1,6 +1,7 @@
 /*
  * lc_vcache.c: the scripts of the versioned cache (see lc_vcache.h for the
- * protocol) and a writer's list of fenced tenants.
+ * protocol), a writer's list of fenced tenants, and the answers a process
+ * keeps in memory.
  *
  * Every script reads the time from Redis (TIME), so that fences expire on
  * one clock whatever the writers' and readers' clocks say.
@@ -8,12 +9,15 @@
 #include "lc_vcache.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lc_clock.h"
 
 #define VCACHE_NOW                                                             \
     "local t = redis.call('TIME') "                                            \
@@ -375,4 +379,223 @@ lc_vcache_writer_done(lc_vcache_writer *w, bool committed)
             i++;
         }
     }
+}
+
+/* --- answers in memory ---------------------------------------------------- */
+
+#define NEAR_ENTRIES 1024 /* direct-mapped by tenant and name */
+#define NEAR_LOCKS 64
+#define NEAR_TENANT_SLOTS 4096 /* change counters, by tenant */
+
+typedef struct {
+    bool used;
+    char tenant_id[40];
+    char *what;
+    char *body;
+    size_t len;
+    uint64_t changes, flushes; /* the counters when it was kept */
+    int64_t until_ms;
+} near_entry;
+
+struct lc_vcache_near {
+    char *prefix; /* "<prefix>:{" */
+    int64_t ttl_ms;
+    lc_cache_tracker *tracker;
+    pthread_rwlock_t locks[NEAR_LOCKS];
+    near_entry entries[NEAR_ENTRIES];
+    atomic_uint_fast64_t flushes;
+    atomic_uint_fast64_t changes[NEAR_TENANT_SLOTS];
+};
+
+static uint64_t
+near_hash(uint64_t h, const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+#define NEAR_FNV 1469598103934665603ULL
+
+static size_t
+near_tenant_slot(const char *tenant_id, size_t len)
+{
+    return near_hash(NEAR_FNV, tenant_id, len) % NEAR_TENANT_SLOTS;
+}
+
+/* The tracker's report: a key of `<prefix>:{<tenant>}:…` changed, or any
+ * key (NULL). */
+static void
+near_changed(void *arg, const char *key, size_t len)
+{
+    lc_vcache_near *n = arg;
+    size_t plen = strlen(n->prefix);
+    const char *close;
+
+    if (key == NULL) {
+        atomic_fetch_add(&n->flushes, 1);
+        return;
+    }
+    if (len <= plen || memcmp(key, n->prefix, plen) != 0) {
+        return;
+    }
+    close = memchr(key + plen, '}', len - plen);
+    if (close != NULL) {
+        atomic_fetch_add(&n->changes[near_tenant_slot(
+                             key + plen, (size_t)(close - key) - plen)],
+                         1);
+    }
+}
+
+lc_vcache_near *
+lc_vcache_near_start(const lc_cache_options *cache, const char *prefix,
+                     int64_t ttl_ms)
+{
+    lc_vcache_near *n = calloc(1, sizeof(*n));
+    size_t i, len = strlen(prefix) + 3;
+
+    if (n == NULL) {
+        return NULL;
+    }
+    n->prefix = malloc(len);
+    if (n->prefix == NULL) {
+        free(n);
+        return NULL;
+    }
+    snprintf(n->prefix, len, "%s:{", prefix);
+    n->ttl_ms = ttl_ms;
+    for (i = 0; i < NEAR_LOCKS; i++) {
+        pthread_rwlock_init(&n->locks[i], NULL);
+    }
+    n->tracker = lc_cache_tracker_start(cache, n->prefix, near_changed, n);
+    if (n->tracker == NULL) {
+        lc_vcache_near_stop(n);
+        return NULL;
+    }
+    return n;
+}
+
+void
+lc_vcache_near_stop(lc_vcache_near *n)
+{
+    size_t i;
+
+    if (n == NULL) {
+        return;
+    }
+    lc_cache_tracker_stop(n->tracker);
+    for (i = 0; i < NEAR_ENTRIES; i++) {
+        free(n->entries[i].what);
+        free(n->entries[i].body);
+    }
+    for (i = 0; i < NEAR_LOCKS; i++) {
+        pthread_rwlock_destroy(&n->locks[i]);
+    }
+    free(n->prefix);
+    free(n);
+}
+
+lc_vcache_ticket
+lc_vcache_near_ticket(lc_vcache_near *n, const char *tenant_id)
+{
+    lc_vcache_ticket t = {0, 0};
+
+    if (n != NULL) {
+        /* the flushes last: a flush between the two reads is seen */
+        t.changes = atomic_load(
+            &n->changes[near_tenant_slot(tenant_id, strlen(tenant_id))]);
+        t.flushes = atomic_load(&n->flushes);
+    }
+    return t;
+}
+
+/* The entry of (tenant, what), its lock taken: to read, or to write. */
+static near_entry *
+near_entry_locked(lc_vcache_near *n, const char *tenant_id, const char *what,
+                  bool write, pthread_rwlock_t **lock)
+{
+    uint64_t h = near_hash(NEAR_FNV, tenant_id, strlen(tenant_id));
+    size_t i;
+
+    h = near_hash(h, what, strlen(what));
+    i = h % NEAR_ENTRIES;
+    *lock = &n->locks[i % NEAR_LOCKS];
+    if (write) {
+        pthread_rwlock_wrlock(*lock);
+    } else {
+        pthread_rwlock_rdlock(*lock);
+    }
+    return &n->entries[i];
+}
+
+bool
+lc_vcache_near_get(lc_vcache_near *n, const char *tenant_id, const char *what,
+                   char **body, size_t *len)
+{
+    lc_vcache_ticket now = lc_vcache_near_ticket(n, tenant_id);
+    pthread_rwlock_t *lock;
+    near_entry *e;
+    bool hit = false;
+
+    *body = NULL;
+    *len = 0;
+    if (n == NULL ||
+        !lc_cache_tracker_live(n->tracker, LC_VCACHE_NEAR_LIVE_MS)) {
+        return false;
+    }
+    e = near_entry_locked(n, tenant_id, what, false, &lock);
+    if (e->used && e->changes == now.changes && e->flushes == now.flushes &&
+        lc_clock_mono_ms() < e->until_ms &&
+        strcmp(e->tenant_id, tenant_id) == 0 && strcmp(e->what, what) == 0) {
+        *body = malloc(e->len + 1);
+        if (*body != NULL) {
+            memcpy(*body, e->body, e->len + 1);
+            *len = e->len;
+            hit = true;
+        }
+    }
+    pthread_rwlock_unlock(lock);
+    return hit;
+}
+
+void
+lc_vcache_near_put(lc_vcache_near *n, lc_vcache_ticket ticket,
+                   const char *tenant_id, const char *what, const char *body,
+                   size_t len)
+{
+    lc_vcache_ticket now = lc_vcache_near_ticket(n, tenant_id);
+    pthread_rwlock_t *lock;
+    char *w, *b;
+    near_entry *e;
+
+    if (n == NULL || len > LC_VCACHE_NEAR_MAX_BODY ||
+        strlen(tenant_id) >= sizeof(e->tenant_id) ||
+        now.changes != ticket.changes || now.flushes != ticket.flushes ||
+        !lc_cache_tracker_live(n->tracker, LC_VCACHE_NEAR_LIVE_MS)) {
+        return;
+    }
+    w = strdup(what);
+    b = malloc(len + 1);
+    if (w == NULL || b == NULL) {
+        free(w);
+        free(b);
+        return;
+    }
+    memcpy(b, body, len);
+    b[len] = '\0';
+    e = near_entry_locked(n, tenant_id, what, true, &lock);
+    free(e->what);
+    free(e->body);
+    e->used = true;
+    snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant_id);
+    e->what = w;
+    e->body = b;
+    e->len = len;
+    e->changes = ticket.changes;
+    e->flushes = ticket.flushes;
+    e->until_ms = lc_clock_mono_ms() + n->ttl_ms;
+    pthread_rwlock_unlock(lock);
 }

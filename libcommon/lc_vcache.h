@@ -124,4 +124,56 @@ void lc_vcache_writer_version(lc_vcache_writer *w, const char *tenant_id,
  * not take is lifted at a next call (or expires). */
 void lc_vcache_writer_done(lc_vcache_writer *w, bool committed);
 
+/* --- answers in memory ---------------------------------------------------- */
+
+/*
+ * A process's copies of the answers its lookups found in Redis, so that a
+ * warm answer costs no round trip at all and can be given inline, on
+ * NNG's thread (lc_rpc_server_route_inline). They stay true because Redis
+ * tells the process of every change of a tenant's keys (lc_cache_tracker):
+ * a fence, a stamp, a fill, an expiry of its version drops every copy of
+ * that tenant's. The order that keeps a copy from outliving a change:
+ * take a ticket (the tenant's count of changes told) BEFORE the lookup,
+ * and keep the HIT's answer with it: the copy is refused when a change
+ * was told meanwhile, and forgotten when one is told after. A copy is
+ * trusted only while the tracker is live (every change older than
+ * LC_VCACHE_NEAR_LIVE_MS has been told), and for `ttl_ms` at most
+ * (LC_VCACHE_NEAR_TTL_MS: a bound for a Redis that takes reads but
+ * refuses the writers' writes). So an answer from memory is at most as old as
+ * the time Redis took to tell of the change: microseconds, or
+ * LC_VCACHE_NEAR_LIVE_MS when the tracker's connection stalls. Answers over
+ * LC_VCACHE_NEAR_MAX_BODY bytes are not kept; 1024 are kept at most (one per
+ * slot of name and tenant).
+ */
+#define LC_VCACHE_NEAR_LIVE_MS 300
+#define LC_VCACHE_NEAR_TTL_MS 1000
+#define LC_VCACHE_NEAR_MAX_BODY 16384
+
+typedef struct lc_vcache_near lc_vcache_near;
+
+typedef struct {
+    uint64_t changes, flushes;
+} lc_vcache_ticket;
+
+/* Its tracker has its own Redis connection (`cache`: the service's
+ * options; the user needs what lc_cache_tracker says); a copy lives
+ * ttl_ms at most. NULL when out of memory. Every call below takes NULL
+ * too: nothing kept. */
+lc_vcache_near *lc_vcache_near_start(const lc_cache_options *cache,
+                                     const char *prefix, int64_t ttl_ms);
+void lc_vcache_near_stop(lc_vcache_near *n);
+
+/* Before the lookup whose HIT may be kept. */
+lc_vcache_ticket lc_vcache_near_ticket(lc_vcache_near *n,
+                                       const char *tenant_id);
+/* After a HIT: keeps `body` unless a change of the tenant was told since
+ * `ticket`, or the tracker is not live. */
+void lc_vcache_near_put(lc_vcache_near *n, lc_vcache_ticket ticket,
+                        const char *tenant_id, const char *what,
+                        const char *body, size_t len);
+/* The kept answer `what` (a malloc'd copy, NUL-terminated), or false.
+ * Never blocks (a short lock). */
+bool lc_vcache_near_get(lc_vcache_near *n, const char *tenant_id,
+                        const char *what, char **body, size_t *len);
+
 #endif

@@ -4,7 +4,8 @@
  * peers (users: the caller policy's fallback and the source of member
  * events; projects: the source of project and task events), its Redis
  * (caller snapshots, cached reports) and its routes; at start the caller
- * policy is pointed at users, the two consumers and the export runner
+ * policy is pointed at users, the answers kept in memory (with their
+ * tracker of changes in Redis), the two consumers and the export runner
  * are started.
  */
 #include <stdio.h>
@@ -91,12 +92,23 @@ reporting_start(const lc_db_options *db, const lc_cache_options *cache,
     a->caller.client = a->users;
     a->caller.timeout_ms = (int)a->users_timeout_ms;
     lc_caller_configure(lc_caller_fetch_rpc, &a->caller);
+    if (a->cache_ttl_s > 0) {
+        a->near = lc_vcache_near_start(cache, REPORTING_CACHE_PREFIX,
+                                       LC_VCACHE_NEAR_TTL_MS);
+        if (a->near == NULL) {
+            fprintf(stderr, "lintel-reporting: cannot start the answers"
+                            " kept in memory\n");
+            return -1;
+        }
+    }
     if (reporting_feed_start(a, db, cache) != 0) {
+        lc_vcache_near_stop(a->near);
         return -1;
     }
     if (reporting_exports_start(a, db) != 0) {
         fprintf(stderr, "lintel-reporting: cannot start the export runner\n");
         reporting_feed_stop(a);
+        lc_vcache_near_stop(a->near);
         return -1;
     }
     return 0;
@@ -112,8 +124,11 @@ static const lc_service_caller reporting_callers[] = {
 static void
 reporting_stop(void *arg)
 {
-    reporting_exports_stop(arg);
-    reporting_feed_stop(arg);
+    reporting_app *a = arg;
+
+    reporting_exports_stop(a);
+    reporting_feed_stop(a);
+    lc_vcache_near_stop(a->near);
 }
 
 int

@@ -31,6 +31,8 @@ typedef struct {
     lc_consumer *projects_feed, *users_feed;
     /* each consumer's fences and stamps of versions (NULL: cache off) */
     lc_vcache_writer *projects_answers, *users_answers;
+    /* the answers kept in memory, given inline (NULL: cache off) */
+    lc_vcache_near *near;
     /* exports: their job runner, the tenant cap and the largest file */
     lc_jobs_options jobs_options;
     lc_jobs *jobs;

@@ -175,13 +175,17 @@ static const lc_db_stmt overdue_after = {
 typedef int (*report_fn)(lc_req *req, const char *tenant_id, void *arg,
                          char **body, int64_t *version);
 
+/* A HIT from the process's memory (lc_vcache_near), beside lookups'. */
+#define REPORTS_HIT_MEMORY (LC_VCACHE_DOWN + 1)
+
 /* Answers by how the cache took part, since start. */
-static atomic_ulong cache_counts[LC_VCACHE_DOWN + 1];
+static atomic_ulong cache_counts[REPORTS_HIT_MEMORY + 1];
 
 static void
-reports_count(lc_vcache_result r)
+reports_count(int r)
 {
     static const char *const labels[] = {
+        [REPORTS_HIT_MEMORY] = "result=\"hit_memory\"",
         [LC_VCACHE_HIT] = "result=\"hit\"",
         [LC_VCACHE_MISS] = "result=\"miss\"",
         [LC_VCACHE_UNKNOWN] = "result=\"version_unknown\"",
@@ -194,49 +198,77 @@ reports_count(lc_vcache_result r)
                          (double)(atomic_fetch_add(&cache_counts[r], 1) + 1));
 }
 
-/* Answers the report `fn` computes, from the cache when it holds the
- * answer of the tenant's current version. The answer's name in the cache
- * is today (UTC) and `what`. */
+/* The answer's name in the cache: today (UTC) and `what`. */
 static void
+reports_name(const char *what, char *name, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(name, len, "%Y-%m-%d:", &tm);
+    snprintf(name + strlen(name), len - strlen(name), "%s", what);
+}
+
+/*
+ * Answers the report `fn` computes, from the cache when it holds the
+ * answer of the tenant's current version: from memory when this process
+ * keeps it (the only way in an inline handler, `inline_only`, which
+ * returns false without it), else from Redis (a HIT is then kept in
+ * memory), else from the read model. True when answered.
+ */
+static bool
 reports_serve(lc_req *req, const lc_caller *caller, const char *what,
-              report_fn fn, void *arg)
+              report_fn fn, void *arg, bool inline_only)
 {
     const reporting_app *app = lc_req_app(req);
     lc_cache *cache = lc_req_cache(req);
     lc_vcache_result r = LC_VCACHE_DOWN;
+    lc_vcache_ticket ticket = {0, 0};
     lc_vcache_seen seen;
     char name[2400], *body = NULL;
-    time_t now = time(NULL);
-    struct tm tm;
     PGresult *res;
     int64_t version;
     size_t len;
 
     if (app->cache_ttl_s > 0) {
-        gmtime_r(&now, &tm);
-        strftime(name, sizeof(name), "%Y-%m-%d:", &tm);
-        snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s", what);
+        reports_name(what, name, sizeof(name));
+        if (lc_vcache_near_get(app->near, caller->tenant_id, name, &body,
+                               &len)) {
+            reports_count(REPORTS_HIT_MEMORY);
+            lc_req_respond(req, 200, "application/json", body, len);
+            free(body);
+            return true;
+        }
+        if (inline_only) {
+            return false;
+        }
+        ticket = lc_vcache_near_ticket(app->near, caller->tenant_id);
         r = lc_vcache_lookup(cache, REPORTING_CACHE_PREFIX, caller->tenant_id,
                              name, &seen, &body, &len);
         reports_count(r);
+    } else if (inline_only) {
+        return false;
     }
     if (r == LC_VCACHE_HIT) {
+        lc_vcache_near_put(app->near, ticket, caller->tenant_id, name, body,
+                           len);
         lc_req_respond(req, 200, "application/json", body, len);
         free(body);
-        return;
+        return true;
     }
     if (r == LC_VCACHE_UNKNOWN) {
         /* the version as the primary has it, read after the lookup */
         res = lc_req_read_primary(req, caller->tenant_id, &state_version, NULL);
         if (res == NULL) {
-            return;
+            return true;
         }
         lc_vcache_fill(cache, REPORTING_CACHE_PREFIX, caller->tenant_id, &seen,
                        strtoll(PQgetvalue(res, 0, 0), NULL, 10), NULL);
         PQclear(res);
     }
     if (fn(req, caller->tenant_id, arg, &body, &version) != 0) {
-        return;
+        return true;
     }
     len = strlen(body);
     if (r != LC_VCACHE_DOWN) {
@@ -245,6 +277,7 @@ reports_serve(lc_req *req, const lc_caller *caller, const char *what,
     }
     lc_req_respond(req, 200, "application/json", body, len);
     free(body);
+    return true;
 }
 
 /* --- reports of one statement --------------------------------------------*/
@@ -280,15 +313,27 @@ report_one_row(lc_req *req, const char *tenant_id, void *arg, char **body,
     return 0;
 }
 
-/* The caller (viewer and up) of a route that takes no query parameters
- * but `allowed`. */
+/* The caller of a report: viewer and up. In an inline handler, only
+ * from the process's recent facts: 1 when they cannot tell (nothing
+ * answered). 0, or -1 with the response set. */
 static int
-reports_caller(lc_req *req, const char *const *allowed, lc_caller *caller)
+reports_viewer(lc_req *req, bool inline_only, lc_caller *caller)
+{
+    return inline_only ? lc_caller_get_inline(req, "viewer", caller)
+                       : lc_caller_get(req, "viewer", caller);
+}
+
+/* The caller (as reports_viewer) of a route that takes no query
+ * parameters but `allowed`. */
+static int
+reports_caller(lc_req *req, const char *const *allowed, bool inline_only,
+               lc_caller *caller)
 {
     char name[64];
+    int rc = reports_viewer(req, inline_only, caller);
 
-    if (lc_caller_get(req, "viewer", caller) != 0) {
-        return -1;
+    if (rc != 0) {
+        return rc;
     }
     if (lc_query_unknown(lc_req_envelope(req)->query, allowed, name,
                          sizeof(name))) {
@@ -299,48 +344,70 @@ reports_caller(lc_req *req, const char *const *allowed, lc_caller *caller)
     return 0;
 }
 
-static void
-reports_dashboard(lc_req *req)
+/*
+ * Each report route is one function of (req, inline_only) that returns
+ * whether it answered: on NNG's thread first (inline_only: an answer from
+ * memory, or an error that needs nothing but the request), then, when it
+ * did not answer there, on a worker.
+ */
+/* clang-format off */
+#define REPORTS_ROUTE(name)                                                    \
+    static bool name##_inline(lc_req *req) { return name(req, true); }         \
+    static void name##_worker(lc_req *req) { name(req, false); }
+/* clang-format on */
+
+/* The caller's verdict as a route's answer: whether it answered. */
+#define REPORTS_ANSWERED(rc) ((rc) < 0)
+
+static bool
+reports_dashboard(lc_req *req, bool inline_only)
 {
     static const char *const none[] = {NULL};
     report_query q = {&dashboard_report, NULL, NULL};
     lc_caller caller;
+    int rc = reports_caller(req, none, inline_only, &caller);
 
-    if (reports_caller(req, none, &caller) == 0) {
-        reports_serve(req, &caller, "dashboard", report_one_row, &q);
+    if (rc != 0) {
+        return REPORTS_ANSWERED(rc);
     }
+    return reports_serve(req, &caller, "dashboard", report_one_row, &q,
+                         inline_only);
 }
 
-static void
-reports_project(lc_req *req)
+static bool
+reports_project(lc_req *req, bool inline_only)
 {
     static const char *const none[] = {NULL};
     const char *id = lc_req_param(req, "id");
     report_query q = {&project_report, &id, "no such project"};
     lc_caller caller;
     char what[64];
+    int rc = reports_caller(req, none, inline_only, &caller);
 
-    if (reports_caller(req, none, &caller) != 0) {
-        return;
+    if (rc != 0) {
+        return REPORTS_ANSWERED(rc);
     }
     if (!lc_db_is_path_uuid(id)) {
         lc_req_error(req, 404, "not_found", "no such project");
-        return;
+        return true;
     }
     snprintf(what, sizeof(what), "project:%s", id);
-    reports_serve(req, &caller, what, report_one_row, &q);
+    return reports_serve(req, &caller, what, report_one_row, &q, inline_only);
 }
 
-static void
-reports_workload(lc_req *req)
+static bool
+reports_workload(lc_req *req, bool inline_only)
 {
     static const char *const none[] = {NULL};
     report_query q = {&workload_report, NULL, NULL};
     lc_caller caller;
+    int rc = reports_caller(req, none, inline_only, &caller);
 
-    if (reports_caller(req, none, &caller) == 0) {
-        reports_serve(req, &caller, "workload", report_one_row, &q);
+    if (rc != 0) {
+        return REPORTS_ANSWERED(rc);
     }
+    return reports_serve(req, &caller, "workload", report_one_row, &q,
+                         inline_only);
 }
 
 /* --- activity: a range of days -------------------------------------------*/
@@ -407,8 +474,8 @@ activity_param(lc_req *req, const char *name, const char *def, char *out,
     return 0;
 }
 
-static void
-reports_activity(lc_req *req)
+static bool
+reports_activity(lc_req *req, bool inline_only)
 {
     static const char *const allowed[] = {"from", "to", NULL};
     char from[16], to[16], dfrom[16], dto[16], what[64];
@@ -416,23 +483,24 @@ reports_activity(lc_req *req)
     report_query q = {&activity_report, params, NULL};
     lc_caller caller;
     long last;
+    int rc = reports_caller(req, allowed, inline_only, &caller);
 
+    if (rc != 0) {
+        return REPORTS_ANSWERED(rc);
+    }
     /* By default the 30 days up to `to`, which defaults to today. */
     activity_date_of((long)(time(NULL) / 86400), dto, sizeof(dto));
-    if (reports_caller(req, allowed, &caller) != 0 ||
-        activity_param(req, "to", dto, to, sizeof(to)) != 0) {
-        return;
+    if (activity_param(req, "to", dto, to, sizeof(to)) != 0) {
+        return true;
     }
     last = activity_day_number(to);
     activity_date_of(last - (ACTIVITY_DEFAULT_DAYS - 1), dfrom, sizeof(dfrom));
-    if (activity_param(req, "from", dfrom, from, sizeof(from)) != 0) {
-        return;
-    }
-    if (reporting_range_check(req, from, to) != 0) {
-        return;
+    if (activity_param(req, "from", dfrom, from, sizeof(from)) != 0 ||
+        reporting_range_check(req, from, to) != 0) {
+        return true;
     }
     snprintf(what, sizeof(what), "activity:%s:%s", from, to);
-    reports_serve(req, &caller, what, report_one_row, &q);
+    return reports_serve(req, &caller, what, report_one_row, &q, inline_only);
 }
 
 /* --- overdue: a keyset-paged list ----------------------------------------*/
@@ -510,27 +578,30 @@ overdue_filter(lc_req *req, const char *name, char *out, size_t len,
     return 0;
 }
 
-static void
-reports_overdue(lc_req *req)
+static bool
+reports_overdue(lc_req *req, bool inline_only)
 {
     static const char *const allowed[] = {"limit", "cursor", "project_id",
                                           "assignee_id", NULL};
     overdue_query q;
     lc_caller caller;
     char limit[16], project[40], assignee[40], what[2300];
+    int rc = reports_viewer(req, inline_only, &caller);
 
-    if (lc_caller_get(req, "viewer", &caller) != 0 ||
-        lc_page_parse(req, allowed, NULL, &q.page) != 0 ||
+    if (rc != 0) {
+        return REPORTS_ANSWERED(rc);
+    }
+    if (lc_page_parse(req, allowed, NULL, &q.page) != 0 ||
         overdue_filter(req, "project_id", project, sizeof(project),
                        &q.params[1]) != 0 ||
         overdue_filter(req, "assignee_id", assignee, sizeof(assignee),
                        &q.params[2]) != 0) {
-        return;
+        return true;
     }
     if (q.page.has_cursor && !lc_body_date_valid(q.page.after_key)) {
         lc_body_field_error(req, "cursor", "invalid_format",
                             "not a cursor of this list");
-        return;
+        return true;
     }
     snprintf(limit, sizeof(limit), "%d", q.page.limit + 1);
     q.params[0] = limit;
@@ -540,8 +611,14 @@ reports_overdue(lc_req *req)
              q.params[1] ? q.params[1] : "", q.params[2] ? q.params[2] : "",
              q.page.has_cursor ? q.page.after_key : "",
              q.page.has_cursor ? q.page.after_id : "");
-    reports_serve(req, &caller, what, overdue_page, &q);
+    return reports_serve(req, &caller, what, overdue_page, &q, inline_only);
 }
+
+REPORTS_ROUTE(reports_dashboard)
+REPORTS_ROUTE(reports_project)
+REPORTS_ROUTE(reports_workload)
+REPORTS_ROUTE(reports_activity)
+REPORTS_ROUTE(reports_overdue)
 
 /* --- reporting.GetProjectSummary ------------------------------------------*/
 
@@ -647,15 +724,31 @@ reports_project_summary_rpc(lc_req *req)
 int
 reports_routes(lc_rpc_server *s)
 {
-    static const lc_rpc_route routes[] = {
-        {"GET", "/api/reports/dashboard", reports_dashboard},
-        {"GET", "/api/reports/projects/:id", reports_project},
-        {"GET", "/api/reports/workload", reports_workload},
-        {"GET", "/api/reports/activity", reports_activity},
-        {"GET", "/api/reports/overdue", reports_overdue},
-        {"RPC", "/rpc/reporting.GetProjectSummary",
-         reports_project_summary_rpc},
+    static const struct {
+        const char *pattern;
+        lc_rpc_inline_handler inline_fn;
+        lc_rpc_handler fn;
+    } reports[] = {
+        {"/api/reports/dashboard", reports_dashboard_inline,
+         reports_dashboard_worker},
+        {"/api/reports/projects/:id", reports_project_inline,
+         reports_project_worker},
+        {"/api/reports/workload", reports_workload_inline,
+         reports_workload_worker},
+        {"/api/reports/activity", reports_activity_inline,
+         reports_activity_worker},
+        {"/api/reports/overdue", reports_overdue_inline,
+         reports_overdue_worker},
     };
+    size_t i;
 
-    return lc_rpc_server_routes(s, routes, sizeof(routes) / sizeof(routes[0]));
+    for (i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+        if (lc_rpc_server_route_inline(s, "GET", reports[i].pattern,
+                                       reports[i].inline_fn,
+                                       reports[i].fn) != 0) {
+            return -1;
+        }
+    }
+    return lc_rpc_server_route(s, "RPC", "/rpc/reporting.GetProjectSummary",
+                               reports_project_summary_rpc);
 }

@@ -5,12 +5,14 @@ filters are JSON errors; the overdue list pages by keyset; roles and
 tenants are kept apart; the cache serves a tenant's current version only
 and Redis being down costs nothing but speed."""
 import datetime
+import json
+import re
 import uuid
 
 import pytest
 import requests
 
-from conftest import redis_cli
+from conftest import redis_cli, wait_until
 from projects_api import P, new_tenant, papi, tenant  # noqa: F401 (fixtures)
 from reporting_api import (events_head, figures, num, oracle_dashboard,
                            oracle_project, today, wait_caught_up)
@@ -177,7 +179,6 @@ def test_a_cached_answer_lasts_only_until_the_next_event(stack, papi, tenant):
     # it was computed at, a space, the JSON) is served as it is.
     version = redis_cli(stack, "GET", keys[0]).split(" ", 1)[0]
     planted = dict(dash, projects_total=777)
-    import json
     redis_cli(stack, "SET", keys[0], f"{version} {json.dumps(planted)}")
     r = p.call("GET", "/api/reports/dashboard")
     assert r.status == 200 and r.body["projects_total"] == 777, r
@@ -208,6 +209,43 @@ def test_a_warm_answer_asks_nothing_of_postgresql(stack, papi, tenant):
         conn.rollback()
     assert r.status == 200, r
     assert r.body == dash
+
+
+def cache_answers(stack, result):
+    """reporting's count of answers by cache outcome `result`."""
+    text = requests.get(stack.ops_url("reporting", "/metrics"),
+                        timeout=5).text
+    m = re.search(r'^lintel_reporting_cache_answers\{result="%s"\} (\S+)$'
+                  % result, text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_a_warm_answer_is_kept_in_memory_until_redis_says_it_changed(
+        stack, papi, tenant):
+    """A HIT in Redis is kept in reporting's memory and then given on NNG's
+    thread, with no round trip; Redis tells reporting of any change of the
+    tenant's keys, which drops the copy: an answer planted in Redis by
+    hand replaces the one in memory."""
+    p = P(papi, tenant)
+    p.create_project()
+    dash = wait_caught_up(stack, p, tenant["id"])
+    before = cache_answers(stack, "hit_memory")
+
+    def from_memory():
+        r = p.call("GET", "/api/reports/dashboard")
+        assert r.status == 200 and r.body == dash, r
+        return cache_answers(stack, "hit_memory") > before
+
+    wait_until(from_memory, 10, "an answer from memory")
+    key = f"lintel:reporting:{{{tenant['id']}}}:a:{today().isoformat()}" \
+        ":dashboard"
+    version = redis_cli(stack, "GET", key).split(" ", 1)[0]
+    planted = dict(dash, projects_total=778)
+    redis_cli(stack, "SET", key, f"{version} {json.dumps(planted)}")
+    # Redis's word comes within microseconds, the copy's own life is 1 s:
+    # polling for 0.9 s tells them apart.
+    wait_until(lambda: p.call("GET", "/api/reports/dashboard").body[
+        "projects_total"] == 778, 0.9, "the planted answer")
 
 
 def test_reports_answer_without_redis(stack, papi, tenant, paused_redis):

@@ -294,6 +294,183 @@ test_redis_down(void **state)
     lc_cache_close(c);
 }
 
+/* --- answers in memory -----------------------------------------------------
+ */
+
+/* Longer than any wait below: what drops a copy here is Redis's word. */
+#define LONG_TTL_MS 600000
+
+/* The tenant with version 1 recorded and the answer `what` stored. */
+static void
+recorded(lc_cache *c, const char *t, const char *what, const char *body)
+{
+    lc_vcache_seen seen;
+    bool filled = false;
+
+    assert_int_equal(look(c, t, what, &seen), LC_VCACHE_UNKNOWN);
+    assert_int_equal(lc_vcache_fill(c, PREFIX, t, &seen, 1, &filled),
+                     LC_CACHE_OK);
+    assert_true(filled);
+    assert_int_equal(
+        lc_vcache_put(c, PREFIX, t, 1, what, body, strlen(body), 60),
+        LC_CACHE_OK);
+}
+
+/* A reader's steps: a ticket, a lookup, its HIT kept. Returns the
+ * lookup's result. */
+static lc_vcache_result
+read_through(lc_vcache_near *n, lc_cache *c, const char *t, const char *what)
+{
+    lc_vcache_ticket ticket = lc_vcache_near_ticket(n, t);
+    lc_vcache_seen seen;
+    char *body;
+    size_t len;
+    lc_vcache_result r =
+        lc_vcache_lookup(c, PREFIX, t, what, &seen, &body, &len);
+
+    if (r == LC_VCACHE_HIT) {
+        lc_vcache_near_put(n, ticket, t, what, body, len);
+    }
+    free(body);
+    return r;
+}
+
+/* Whether memory holds `what` of `t`, as `expect` when it does. */
+static bool
+in_memory(lc_vcache_near *n, const char *t, const char *what,
+          const char *expect)
+{
+    char *body;
+    size_t len;
+    bool hit = lc_vcache_near_get(n, t, what, &body, &len);
+
+    if (hit) {
+        assert_int_equal(len, strlen(expect));
+        assert_string_equal(body, expect);
+        free(body);
+    }
+    return hit;
+}
+
+/* Reads through until memory holds the answer: the tracker is live
+ * within a few of its pings. */
+static void
+kept(lc_vcache_near *n, lc_cache *c, const char *t, const char *what,
+     const char *expect)
+{
+    int64_t until = lc_clock_mono_ms() + 5000;
+
+    while (!in_memory(n, t, what, expect)) {
+        assert_true(lc_clock_mono_ms() < until);
+        assert_int_equal(read_through(n, c, t, what), LC_VCACHE_HIT);
+        usleep(10000);
+    }
+}
+
+/* Waits until memory no longer holds the answer; false after 3 s. */
+static bool
+dropped(lc_vcache_near *n, const char *t, const char *what, const char *expect)
+{
+    int64_t until = lc_clock_mono_ms() + 3000;
+
+    while (in_memory(n, t, what, expect)) {
+        if (lc_clock_mono_ms() >= until) {
+            return false;
+        }
+        usleep(1000);
+    }
+    return true;
+}
+
+/* A hit is kept in memory; a writer's fence of the tenant drops it, and
+ * the next lookup says FENCED; the stamp's new version, with its answer,
+ * is kept again. */
+static void
+test_memory_keeps_a_hit_until_the_tenant_changes(void **state)
+{
+    lc_cache_options opts = live_options();
+    lc_vcache_near *n = lc_vcache_near_start(&opts, PREFIX, LONG_TTL_MS);
+    lc_cache *c = open_live();
+    lc_vcache_seen seen;
+    char t[96];
+
+    (void)state;
+    assert_non_null(n);
+    tenant(t, sizeof(t), "near");
+    recorded(c, t, "dash", "{\"v\":1}");
+    kept(n, c, t, "dash", "{\"v\":1}");
+    assert_true(in_memory(n, t, "dash", "{\"v\":1}"));
+    assert_false(in_memory(n, t, "other", ""));
+
+    assert_int_equal(lc_vcache_fence(c, PREFIX, t, "w1", 60000), LC_CACHE_OK);
+    assert_true(dropped(n, t, "dash", "{\"v\":1}"));
+    assert_int_equal(look(c, t, "dash", &seen), LC_VCACHE_FENCED);
+    assert_int_equal(read_through(n, c, t, "dash"), LC_VCACHE_FENCED);
+    assert_false(in_memory(n, t, "dash", "{\"v\":1}"));
+
+    assert_int_equal(lc_vcache_stamp(c, PREFIX, t, "w1", 2), LC_CACHE_OK);
+    assert_int_equal(read_through(n, c, t, "dash"), LC_VCACHE_MISS);
+    assert_int_equal(lc_vcache_put(c, PREFIX, t, 2, "dash", "{\"v\":2}", 7, 60),
+                     LC_CACHE_OK);
+    kept(n, c, t, "dash", "{\"v\":2}");
+    lc_cache_close(c);
+    lc_vcache_near_stop(n);
+}
+
+/* A HIT whose lookup came before a change that is told before it is kept
+ * is refused: the ticket taken before the lookup says so. */
+static void
+test_memory_refuses_a_hit_older_than_a_change(void **state)
+{
+    lc_cache_options opts = live_options();
+    lc_vcache_near *n = lc_vcache_near_start(&opts, PREFIX, LONG_TTL_MS);
+    lc_cache *c = open_live();
+    lc_vcache_ticket ticket, now;
+    lc_vcache_seen seen;
+    char t[96], *body;
+    size_t len;
+    int64_t until;
+
+    (void)state;
+    assert_non_null(n);
+    tenant(t, sizeof(t), "ticket");
+    recorded(c, t, "dash", "{\"v\":1}");
+    kept(n, c, t, "dash", "{\"v\":1}"); /* the tracker is live */
+
+    ticket = lc_vcache_near_ticket(n, t);
+    assert_int_equal(lc_vcache_lookup(c, PREFIX, t, "dash", &seen, &body, &len),
+                     LC_VCACHE_HIT);
+    assert_int_equal(lc_vcache_fence(c, PREFIX, t, "w1", 60000), LC_CACHE_OK);
+    until = lc_clock_mono_ms() + 3000;
+    do { /* the fence is told */
+        assert_true(lc_clock_mono_ms() < until);
+        usleep(1000);
+        now = lc_vcache_near_ticket(n, t);
+    } while (now.changes == ticket.changes);
+    lc_vcache_near_put(n, ticket, t, "dash", body, len);
+    assert_false(in_memory(n, t, "dash", "{\"v\":1}"));
+    free(body);
+    lc_cache_close(c);
+    lc_vcache_near_stop(n);
+}
+
+/* Without Redis nothing is kept, and nothing blocks. */
+static void
+test_memory_without_redis(void **state)
+{
+    lc_cache_options opts = {.host = "127.0.0.1", .port = 1};
+    lc_vcache_near *n = lc_vcache_near_start(&opts, PREFIX, LONG_TTL_MS);
+    lc_vcache_ticket ticket;
+
+    (void)state;
+    assert_non_null(n);
+    ticket = lc_vcache_near_ticket(n, "t");
+    lc_vcache_near_put(n, ticket, "t", "dash", "{}", 2);
+    assert_false(in_memory(n, "t", "dash", "{}"));
+    lc_vcache_near_stop(n);
+    assert_false(in_memory(NULL, "t", "dash", "{}"));
+}
+
 int
 main(void)
 {
@@ -305,6 +482,9 @@ main(void)
         cmocka_unit_test(test_an_expired_fence_leaves_the_version_unknown),
         cmocka_unit_test(test_the_writer),
         cmocka_unit_test(test_redis_down),
+        cmocka_unit_test(test_memory_keeps_a_hit_until_the_tenant_changes),
+        cmocka_unit_test(test_memory_refuses_a_hit_older_than_a_change),
+        cmocka_unit_test(test_memory_without_redis),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
