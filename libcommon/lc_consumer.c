@@ -25,6 +25,7 @@
 #define CONSUMER_DEFAULT_BATCH 100
 #define CONSUMER_DEFAULT_POLL_MS 1000
 #define CONSUMER_DEFAULT_TIMEOUT_MS 2000
+#define CONSUMER_DEFAULT_UPKEEP_MS 1000
 #define CONSUMER_MAX_REPLY (64 * 1024 * 1024)
 
 /* Where the fields lc_consumer_event names live in the source's messages. */
@@ -53,6 +54,7 @@ struct lc_consumer {
     atomic_bool stopping;
     bool loaded;             /* cursor read from the database */
     _Atomic uint64_t cursor; /* the last committed seq */
+    int64_t upkeep_due;      /* lc_clock_mono_ms() of the next upkeep */
     char request_id[64];     /* of the calls to the source, for its logs */
 };
 
@@ -322,6 +324,25 @@ consumer_commit(lc_consumer *c, const ProtobufCMessage *resp)
     return 0;
 }
 
+/* The options' upkeep, when it is due, in its own transaction; a failure
+ * is only logged. */
+static void
+consumer_upkeep(lc_consumer *c)
+{
+    int64_t now = lc_clock_mono_ms();
+    lc_db_error err;
+
+    if (c->opts.upkeep == NULL || now < c->upkeep_due) {
+        return;
+    }
+    c->upkeep_due = now + c->opts.upkeep_ms;
+    if (lc_db_tenant_tx(c->db, NULL, now + LC_CONSUMER_TX_MS, c->opts.upkeep,
+                        c->opts.arg, &err) != 0) {
+        lc_log(LC_LOG_WARN, c->request_id, NULL, "consumer %s: upkeep: %s",
+               c->opts.source, err.message);
+    }
+}
+
 /* --- the thread ----------------------------------------------------------- */
 
 static consumer_step_result
@@ -357,6 +378,9 @@ consumer_step(lc_consumer *c)
         return STEP_FAILED;
     }
     lc_envelope_free_message(resp);
+    if (n > 0) {
+        consumer_upkeep(c);
+    }
     return n > 0 && last > atomic_load(&c->cursor) ? STEP_MORE : STEP_IDLE;
 }
 
@@ -452,6 +476,8 @@ lc_consumer_start(const lc_consumer_options *opts, char *err, size_t errlen)
     c->opts.poll_ms = opts->poll_ms ? opts->poll_ms : CONSUMER_DEFAULT_POLL_MS;
     c->opts.timeout_ms =
         opts->timeout_ms ? opts->timeout_ms : CONSUMER_DEFAULT_TIMEOUT_MS;
+    c->opts.upkeep_ms =
+        opts->upkeep_ms ? opts->upkeep_ms : CONSUMER_DEFAULT_UPKEEP_MS;
     snprintf(c->request_id, sizeof(c->request_id), "consumer-%.40s",
              opts->source);
     if (consumer_layout_find(&c->layout, opts->response) != 0) {

@@ -91,6 +91,14 @@ typedef struct {
      * with whether it committed: for effects outside the database that
      * must follow the commit (lc_vcache_writer_done). */
     void (*after_batch)(void *arg, bool committed);
+    /* Optional: upkeep of the consumer's database that its batches make
+     * due (fresh planner statistics of the tables they grow): after a
+     * batch committed, at most once every `upkeep_ms` (0: 1000), on the
+     * consumer's thread and connection, in a transaction of its own, not
+     * the batch's, whose locks it would otherwise hold longer. Returns 0,
+     * or -1 with `err` set, which is logged: events are applied on. */
+    lc_db_tx_fn upkeep;
+    long upkeep_ms;
     void *arg;
 } lc_consumer_options;
 

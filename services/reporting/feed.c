@@ -13,11 +13,20 @@
  * call and stamps the version it moved to after the commit
  * (lc_vcache_writer), so that a reader never takes from Redis a version
  * older than the committed read model.
+ *
+ * After its batches commit, at most once a second, each consumer also asks
+ * for fresh planner statistics of the read models that have changed enough
+ * (migrations/reporting/0005_fresh_statistics.sql): a new tenant's rows,
+ * unknown to the last ANALYZE, would otherwise be planned as one row and
+ * each batch would scan all of that tenant's tasks until autovacuum
+ * analyzes.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lc_clock.h"
+#include "lc_log.h"
 #include "lc_metrics.h"
 #include "lc_vcache.h"
 #include "lintel/v1/events.pb-c.h"
@@ -29,6 +38,10 @@ static const lc_db_stmt apply_projects_events = {
 
 static const lc_db_stmt apply_users_events = {
     "SELECT reporting.apply_users_events($1::jsonb)", 1};
+
+static const lc_db_stmt analyze_read_models = {
+    "SELECT string_agg(t::text, ', ') FROM reporting.analyze_read_models() t",
+    0};
 
 static const lc_db_stmt tenant_version = {
     "SELECT coalesce(max(version), 0) FROM reporting.tenant_state", 0};
@@ -160,6 +173,27 @@ feed_apply_users(lc_db *db, const char *tenant_id,
                       feed_users_fields, evs, n, err);
 }
 
+/* The consumers' upkeep: ANALYZE of the read models that changed enough
+ * since their last one, and a line in the log saying which, and how long
+ * it took. */
+static int
+feed_analyze(lc_db *db, void *arg, lc_db_error *err)
+{
+    int64_t start = lc_clock_mono_ms();
+    PGresult *res = lc_db_exec(db, &analyze_read_models, NULL, err);
+
+    (void)arg;
+    if (res == NULL) {
+        return -1;
+    }
+    if (!PQgetisnull(res, 0, 0)) {
+        lc_log_info("reporting: analyzed %s in %lld ms", PQgetvalue(res, 0, 0),
+                    (long long)(lc_clock_mono_ms() - start));
+    }
+    PQclear(res);
+    return 0;
+}
+
 static void
 feed_after_batch(void *arg, bool committed)
 {
@@ -193,6 +227,7 @@ feed_start(const reporting_app *app, const lc_db_options *db,
         .timeout_ms = timeout_ms,
         .apply_batch = apply,
         .after_batch = feed_after_batch,
+        .upkeep = feed_analyze,
     };
     lc_consumer *c;
 

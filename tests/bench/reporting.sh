@@ -8,10 +8,11 @@
 #   (f) freshness: 500 changes/s through the edge (tests/bench/
 #       freshness.py), and the lag from a change's answer to the dashboard
 #       showing it, p50 and p95;
-#   (r) event application: reporting stopped, a backlog of 100,000
-#       projects events (task and project changes of three tenants,
-#       interleaved) written to projects' outbox, reporting started: events
-#       per second until its cursor reaches the head;
+#   (r) event application: reporting stopped, its read models analyzed
+#       (acme's rows only), a backlog of 100,000 projects events (task and
+#       project changes of three new tenants, interleaved) written to
+#       projects' outbox, reporting started: events per second until its
+#       cursor reaches the head;
 #   (n) as (w), the cache off (LINTEL_REPORTING_CACHE_TTL_S=0);
 #   (x) an export of 100,000 task rows (seeded into acme's read model,
 #       after the other cases): from POST /api/reports/exports to `done`,
@@ -125,6 +126,14 @@ fresh=$(/usr/bin/python3 "$root/tests/bench/freshness.py" "$LINTEL_HTTP_PORT" \
 echo "bench: (r) a backlog of $backlog events" >&2
 kill -TERM "$(cat "$run/pids/reporting.pid")"
 wait_gone "$(cat "$run/pids/reporting.pid")"
+# Statistics as a long-running system has them: taken when every row was
+# acme's, so that nothing but the service itself can tell the planner about
+# the new tenants' rows (autovacuum may, when it comes).
+psql_super -c "ANALYZE reporting.tenant_state, reporting.projects,
+    reporting.tasks, reporting.members, reporting.activity, reporting.audit"
+analyzes() { psql_super -c "SELECT analyze_count || ' ' || autoanalyze_count
+    FROM pg_stat_user_tables WHERE relid = 'reporting.tasks'::regclass"; }
+read -r an0 auto0 <<<"$(analyzes)"
 # Three tenants of their own (so that acme's dashboard stays as (w) saw it),
 # event by event in turn; each: 20 projects, then tasks that are created,
 # moved through the statuses, and a quarter of them deleted.
@@ -181,6 +190,7 @@ groups() {
 c0=$(cursor) t0=$(date +%s.%N)
 until [ "$(cursor)" -ge "$head" ]; do sleep 0.1; done
 t1=$(date +%s.%N)
+read -r an1 auto1 <<<"$(analyzes)"
 /usr/bin/python3 "$root/tests/bench/cpustat.py" snap "$run/snap1" $(groups)
 /usr/bin/python3 "$root/tests/bench/cpustat.py" diff "$run/snap0" "$run/snap1" \
     "$((head - c0))" >"$run/cpu.r"
@@ -260,6 +270,8 @@ echo "(r) event application: $events_rate events/s ($((head - c0)) events" \
      "in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s once" \
      "ready; all $backlog in $(awk -v a="$start" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" \
      "from its start)"
+echo "(r) reporting.tasks analyzed during it: $((an1 - an0)) times by ANALYZE," \
+     "$((auto1 - auto0)) by autovacuum"
 echo "(x) export: 100,000 task rows done in $export_s s; the download" \
      "($export_rows lines, header included) in" \
      "$(awk -v a="$x1" -v b="$x2" 'BEGIN { printf "%.2f", b - a }') s"

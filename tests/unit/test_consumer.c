@@ -198,8 +198,9 @@ apply_tenant_batch(lc_db *d, const char *tenant_id,
 }
 
 static lc_consumer *
-consumer_with(const char *source, long poll_ms, uint32_t batch,
-              lc_consumer_apply_batch_fn apply_batch)
+consumer_with_upkeep(const char *source, long poll_ms, uint32_t batch,
+                     lc_consumer_apply_batch_fn apply_batch, lc_db_tx_fn upkeep,
+                     long upkeep_ms)
 {
     const lc_consumer_options o = {
         .source = source,
@@ -214,6 +215,8 @@ consumer_with(const char *source, long poll_ms, uint32_t batch,
         .timeout_ms = 2000,
         .apply = apply_batch != NULL ? NULL : apply_event,
         .apply_batch = apply_batch,
+        .upkeep = upkeep,
+        .upkeep_ms = upkeep_ms,
         .arg = (void *)source,
     };
     char err[256];
@@ -223,6 +226,13 @@ consumer_with(const char *source, long poll_ms, uint32_t batch,
         fail_msg("lc_consumer_start: %s", err);
     }
     return c;
+}
+
+static lc_consumer *
+consumer_with(const char *source, long poll_ms, uint32_t batch,
+              lc_consumer_apply_batch_fn apply_batch)
+{
+    return consumer_with_upkeep(source, poll_ms, batch, apply_batch, NULL, 0);
 }
 
 static lc_consumer *
@@ -429,6 +439,47 @@ test_a_batch_hook_gets_each_tenant_in_seq_order(void **state)
                      (long long)seq);
 }
 
+/* The upkeep: counts its calls, and those that ran outside the batch's
+ * transaction (its own has written nothing yet, so has no xid); then
+ * fails, which must cost the consumer nothing. */
+static atomic_int upkeep_calls, upkeep_outside;
+
+static int
+failing_upkeep(lc_db *d, void *arg, lc_db_error *err)
+{
+    static const lc_db_stmt xid = {"SELECT txid_current_if_assigned() IS NULL",
+                                   0};
+    PGresult *res = lc_db_exec(d, &xid, NULL, err);
+
+    (void)arg;
+    atomic_fetch_add(&upkeep_calls, 1);
+    if (res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        atomic_fetch_add(&upkeep_outside, 1);
+    }
+    PQclear(res);
+    lc_db_error_set(err, LC_DB_BUG, "the upkeep failed on purpose");
+    return -1;
+}
+
+static void
+test_upkeep_follows_a_commit_at_most_once_an_interval(void **state)
+{
+    lc_consumer *c;
+    uint64_t seq;
+
+    (void)state;
+    seq = produce(8, true);
+    atomic_store(&upkeep_calls, 0);
+    atomic_store(&upkeep_outside, 0);
+    /* batches of 2: four of them within an interval of a minute */
+    c = consumer_with_upkeep("upkeep", 200, 2, NULL, failing_upkeep, 60000);
+    assert_true(wait_cursor(c, seq, 10000) >= 0);
+    lc_consumer_stop(c);
+    assert_int_equal(atomic_load(&upkeep_calls), 1);
+    assert_int_equal(atomic_load(&upkeep_outside), 1);
+    assert_applied_once_in_order("upkeep"); /* its failure stopped nothing */
+}
+
 /* --- setup ---------------------------------------------------------------- */
 
 static int
@@ -498,6 +549,7 @@ main(void)
         cmocka_unit_test(test_a_hint_wakes_it_well_before_the_poll),
         cmocka_unit_test(test_it_polls_when_the_hint_is_missed),
         cmocka_unit_test(test_a_reply_without_events_is_refused),
+        cmocka_unit_test(test_upkeep_follows_a_commit_at_most_once_an_interval),
         cmocka_unit_test(test_a_batch_hook_gets_each_tenant_in_seq_order),
     };
 
