@@ -4,6 +4,7 @@ The session starts its own stack with compose/local/stack.sh, on ports and
 in a run folder of its own (so it can run beside a developer's `make run`),
 and stops it at the end, checking that no process it started is left.
 """
+import glob
 import json
 import os
 import pathlib
@@ -128,6 +129,24 @@ class Stack:
             dbname="lintel", user=f"lintel_{role}", password=password,
         )
         return conn
+
+    def psql_super(self, sql, port=None):
+        """`sql` as the cluster's superuser over the stack's socket (on the
+        primary, or the server on `port`: the replica); its rows, one a
+        line. The roles the services and the migrator log in as cannot
+        create schemas nor read pg_statistic."""
+        datadir = pathlib.Path(
+            (self.run_dir / "pids" / "postgres.datadir").read_text().strip())
+        psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
+        cmd = [psql, "-X", "-qtA", "-v", "ON_ERROR_STOP=1",
+               "-h", str(datadir.parent / "sock"),
+               "-p", str(port or self.env["LINTEL_PG_PORT"]), "-U", "postgres",
+               "-d", "lintel", "-c", sql]
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
 
     def db_url(self, role):
         password = self.secrets[f"LINTEL_PG_{role.upper()}_PASSWORD"]

@@ -1,8 +1,6 @@
 """The C unit tests of libcommon that need a live PostgreSQL or Redis run
 here, against the throw-away stack."""
-import glob
 import os
-import pathlib
 import re
 import subprocess
 
@@ -54,25 +52,10 @@ def test_lc_jobs(stack):
     """On the users schema's job table, as the users service's role."""
     env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("users"))
     run_unit("test_jobs", env)
-def _psql_super(stack, sql):
-    """Runs `sql` as the cluster's superuser over the stack's socket (the
-    roles the services and the migrator log in as cannot create schemas)."""
-    datadir = pathlib.Path(
-        (stack.run_dir / "pids" / "postgres.datadir").read_text().strip())
-    psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
-    cmd = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",
-           "-h", str(datadir.parent / "sock"), "-p", stack.env["LINTEL_PG_PORT"],
-           "-U", "postgres", "-d", "lintel", "-c", sql]
-    if os.getuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
-    assert p.returncode == 0, p.stderr
-
-
 def test_lc_consumer(stack):
     # A scratch schema of the migrator's, gone after the test: the consumer
     # and its producer (an lc_outbox) make their tables in it.
-    _psql_super(stack, "CREATE SCHEMA consumer_test AUTHORIZATION"
+    stack.psql_super("CREATE SCHEMA consumer_test AUTHORIZATION"
                        " lintel_migrator")
     offset = int(os.environ.get("LINTEL_TEST_PORT_OFFSET", "0"))
     env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("migrator"),
@@ -81,15 +64,15 @@ def test_lc_consumer(stack):
     try:
         run_unit("test_consumer", env)
     finally:
-        _psql_super(stack, "DROP SCHEMA consumer_test CASCADE")
+        stack.psql_super("DROP SCHEMA consumer_test CASCADE")
 
 
 def test_the_service_kit(stack):
     """lc_resource, lc_entity, lc_idem, lc_etag, lc_req_tx, lc_row, lc_body
     and lc_caller together, on a resource of a scratch schema."""
-    _psql_super(stack, "CREATE SCHEMA kit_test AUTHORIZATION lintel_migrator")
+    stack.psql_super("CREATE SCHEMA kit_test AUTHORIZATION lintel_migrator")
     env = dict(stack.env, LINTEL_TEST_DB_URL=stack.db_url("migrator"))
     try:
         run_unit("test_kit", env)
     finally:
-        _psql_super(stack, "DROP SCHEMA kit_test CASCADE")
+        stack.psql_super("DROP SCHEMA kit_test CASCADE")

@@ -7,10 +7,7 @@ The module starts the replica and a second lintel-reporting that reads
 from it (its own sockets; the stack's instance keeps reading the primary),
 with its report cache off so that every answer is a read."""
 import base64
-import glob
 import json
-import os
-import pathlib
 import re
 import socket
 import subprocess
@@ -41,18 +38,7 @@ def replica_cmd(stack, action):
 
 def psql_replica(stack, sql):
     """`sql` as the superuser on the replica; its rows, one a line."""
-    datadir = pathlib.Path(
-        (stack.run_dir / "pids" / "postgres.datadir").read_text().strip())
-    psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
-    cmd = [psql, "-X", "-qtA", "-v", "ON_ERROR_STOP=1",
-           "-h", str(datadir.parent / "sock"),
-           "-p", PORTS["LINTEL_PG_REPLICA_PORT"], "-U", "postgres",
-           "-d", "lintel", "-c", sql]
-    if os.getuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
-    assert p.returncode == 0, p.stderr
-    return p.stdout.strip()
+    return stack.psql_super(sql, port=PORTS["LINTEL_PG_REPLICA_PORT"])
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,25 @@ def tasks_stats(stack):
         return cur.fetchone()
 
 
+def tenant_rows_estimate(stack, tenant_id):
+    """What the planner believes of the tenant's rows of reporting.tasks:
+    its share among tenant_id's most common values times the table's
+    size, 0 when it is not among them (pg_statistic: pg_stats hides a
+    table under row-level security)."""
+    return float(stack.psql_super(
+        "SELECT coalesce(max(c.reltuples * m.f), 0)"
+        "  FROM pg_statistic s"
+        "  JOIN pg_class c ON c.oid = s.starelid"
+        "  JOIN pg_attribute a"
+        "    ON a.attrelid = s.starelid AND a.attnum = s.staattnum"
+        "  CROSS JOIN LATERAL unnest("
+        "    CASE s.stakind1 WHEN 1 THEN s.stavalues1::text::uuid[] END,"
+        "    CASE s.stakind1 WHEN 1 THEN s.stanumbers1 END) AS m(v, f)"
+        " WHERE s.starelid = 'reporting.tasks'::regclass"
+        "   AND a.attname = 'tenant_id' AND NOT s.stainherit"
+        f"   AND m.v = '{uuid.UUID(tenant_id)}'::uuid"))
+
+
 def write_events(stack, tenant_id, project_id, tasks, first_task=0,
                  kind="task.created"):
     """`tasks` events of `kind` of the tenant's tasks, numbered from
@@ -97,10 +116,10 @@ def test_a_new_tenants_backlog_gets_the_read_models_analyzed(
         return False
 
     wait_until(analyzed, 30, "reporting.tasks to be analyzed")
-    _, since, rows = tasks_stats(stack)
+    _, since, _ = tasks_stats(stack)
     assert since < backlog
-    # The planner knows the tenant's rows now.
-    assert rows >= rows0 + backlog * 0.9
+    # The planner knows the tenant's rows now (ANALYZE samples, so about).
+    assert tenant_rows_estimate(stack, tenant_id) >= backlog * 0.5
 
 
 def test_the_service_analyzes_only_through_the_function(stack):

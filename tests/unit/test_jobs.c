@@ -413,8 +413,10 @@ test_failed_attempts_back_off_exponentially_with_jitter(void **state)
     enqueue(j, kind, NULL, NULL, 0, 0, id);
     assert_true(wait_calls(&r, 1));
     assert_true(wait_job(id, "status", "failed"));
+    /* the second attempt may have come and failed too (150-300 ms later)
+     * by the time a loaded machine looks */
     job_value(v, sizeof(v), id, "last_error");
-    assert_string_equal(v, "boom 1");
+    assert_true(strcmp(v, "boom 1") == 0 || strcmp(v, "boom 2") == 0);
     assert_true(wait_job(id, "status", "done"));
     assert_int_equal(r.calls, 3);
     assert_int_equal(r.attempt[2], 3);
