@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "lc_clock.h"
+#include "lc_log.h"
 
 #define LC_CACHE_DEFAULT_HOST "127.0.0.1"
 #define LC_CACHE_DEFAULT_PORT 6379
@@ -60,6 +61,7 @@ struct lc_cache {
     redisContext *ctx;    /* NULL: not connected */
     bool has_failed;      /* failed_at_ms is meaningful */
     int64_t failed_at_ms; /* monotonic time of the last failure */
+    int64_t used_at_ms;   /* of the last command */
 };
 
 static atomic_uint_fast64_t lc_cache_errors;
@@ -199,7 +201,27 @@ lc_cache_connect(lc_cache *c)
         return -1;
     }
     c->ctx = ctx;
+    c->used_at_ms = lc_clock_mono_ms();
     return 0;
+}
+
+/*
+ * Whether a connection left idle has been closed by Redis (a restart, a
+ * CLIENT KILL, its idle timeout): Redis sends nothing unasked on a
+ * connection like this one, so anything to read, or its end, says so.
+ * Checked (one poll without waiting) before a command on a connection
+ * idle for LC_CACHE_IDLE_CHECK_MS: the command would fail, and be
+ * reported as Redis down, on a server that is up.
+ */
+#define LC_CACHE_IDLE_CHECK_MS 1000
+
+static bool
+lc_cache_closed_by_peer(lc_cache *c, int64_t now)
+{
+    struct pollfd pfd = {.fd = c->ctx->fd, .events = POLLIN};
+
+    return now - c->used_at_ms >= LC_CACHE_IDLE_CHECK_MS &&
+           poll(&pfd, 1, 0) != 0;
 }
 
 /* Connected, or -1 without any I/O while the back-off runs (or when there
@@ -207,9 +229,17 @@ lc_cache_connect(lc_cache *c)
 static int
 lc_cache_ready(lc_cache *c)
 {
+    int64_t now = lc_clock_mono_ms();
+
     if (c != NULL && c->ctx == NULL && c->has_failed &&
-        lc_clock_mono_ms() - c->failed_at_ms < c->retry_after_ms)
+        now - c->failed_at_ms < c->retry_after_ms)
         return -1;
+    if (c != NULL && c->ctx != NULL && lc_cache_closed_by_peer(c, now)) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    if (c != NULL)
+        c->used_at_ms = now;
     return lc_cache_connect(c);
 }
 
@@ -701,6 +731,7 @@ lc_cache_tracker_main(void *arg)
 {
     static const struct timespec pause = {0, LC_CACHE_TRACK_PING_MS * 1000000L};
     lc_cache_tracker *t = arg;
+    bool refused = false;
     sigset_t sigpipe;
 
     /* a write to a closed connection must not kill the process; a
@@ -714,9 +745,18 @@ lc_cache_tracker_main(void *arg)
             continue;
         }
         if (lc_cache_tracker_subscribe(t) == 0) {
+            refused = false;
             /* what changed while nobody listened is unknown */
             t->changed(t->arg, NULL, 0);
             lc_cache_tracker_listen(t);
+        } else if (!refused) {
+            /* said once, not at each retry: a Redis user without the
+             * right leaves memory unused, which costs speed only */
+            refused = true;
+            lc_log_warn("cache: Redis refused to tell of changes under %s"
+                        " (CLIENT ID, CLIENT TRACKING, SUBSCRIBE): answers"
+                        " are not kept in memory",
+                        t->prefix);
         }
         atomic_store(&t->confirmed_ms, 0);
         t->changed(t->arg, NULL, 0);

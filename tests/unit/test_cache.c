@@ -458,6 +458,33 @@ test_reconnects_after_connection_killed(void **state)
     lc_cache_close(c);
 }
 
+/* A connection Redis closed while it was idle (a restart, CLIENT KILL)
+ * is seen closed before the next command, which then goes on a new one:
+ * no failure, no back-off. */
+static void
+test_an_idle_connection_closed_by_redis_is_replaced(void **state)
+{
+    lc_cache *c = open_live(60000);
+    redisContext *raw = open_raw();
+    char key[64], *val = NULL;
+    size_t len;
+    uint64_t errors;
+
+    (void)state;
+    key_for(key, sizeof(key), "idle-closed");
+    assert_int_equal(lc_cache_set(c, key, "v", 1, 60), LC_CACHE_OK);
+    kill_cache_connection(raw);
+    sleep_ms(1100); /* idle past LC_CACHE_IDLE_CHECK_MS */
+    errors = lc_cache_error_count();
+    assert_int_equal(lc_cache_get(c, key, &val, &len), LC_CACHE_OK);
+    assert_string_equal(val, "v");
+    free(val);
+    assert_int_equal(lc_cache_error_count(), errors);
+    assert_int_equal(lc_cache_del(c, key), LC_CACHE_OK);
+    redisFree(raw);
+    lc_cache_close(c);
+}
+
 static void
 test_ping_ignores_back_off(void **state)
 {
@@ -624,6 +651,7 @@ main(void)
         cmocka_unit_test(test_ping_ok),
         cmocka_unit_test(test_refused_auth_is_down),
         cmocka_unit_test(test_reconnects_after_connection_killed),
+        cmocka_unit_test(test_an_idle_connection_closed_by_redis_is_replaced),
         cmocka_unit_test(test_ping_ignores_back_off),
         cmocka_unit_test(
             test_write_to_closed_connection_does_not_raise_sigpipe),
