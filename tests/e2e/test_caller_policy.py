@@ -207,6 +207,15 @@ def test_with_redis_and_users_down_projects_answers_auth_unavailable(
     member = as_user(api, team, team["as"]["member"]["token"])
     for _ in range(20):  # warm the tenant caches of the edge's workers
         assert projects_route(member)().status == 200
+    # The snapshots in Redis: projects reads them once its recent facts
+    # (1 s) are old, and users writes them back when they are missing (a
+    # Redis just restarted by the test before has none, and users' first
+    # write-back may fall in its back-off after the restart).
+    keys = (f"lc:caller:t:{team['id']}", snapshot_key(team,
+                                                      team["as"]["member"]["id"]))
+    wait_until(lambda: projects_route(member)().status == 200 and all(
+        redis_cli(stack, "EXISTS", k) == "1" for k in keys), 10,
+        "the caller's snapshots in Redis")
     stop_pid(stack.pid("users"))
     try:
         # users down, the snapshot in Redis: projects still serves
