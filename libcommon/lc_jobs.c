@@ -89,7 +89,9 @@ static const struct {
          2},
     /* One due job of a locked tenant (or of none) whose tenant has room;
      * tenants take turns (rn). $3 the locked tenants, $4 the runner's
-     * name, $5 the lease in ms. */
+     * name, $5 the lease in ms. The row is checked again once locked, on
+     * its latest version: this statement's snapshot may predate another
+     * runner's attempt that has since failed it with a later run_at. */
     [SQL_CLAIM] =
         {"WITH running AS ("
          " SELECT tenant_id, count(*) AS n FROM %1$s.jobs"
@@ -109,7 +111,7 @@ static const struct {
          "  ORDER BY r.rn, r.run_at, r.id LIMIT 1),"
          " locked AS ("
          " SELECT j.id FROM %1$s.jobs j JOIN picked p ON p.id = j.id"
-         "  WHERE j.status IN ('queued', 'failed')"
+         "  WHERE j.status IN ('queued', 'failed') AND j.run_at <= now()"
          "  FOR UPDATE OF j SKIP LOCKED)"
          " UPDATE %1$s.jobs j SET status = 'running',"
          " attempts = j.attempts + 1, lease_id = gen_random_uuid(),"
