@@ -760,7 +760,8 @@ lc_cache_tracker_main(void *arg)
         }
         atomic_store(&t->confirmed_ms, 0);
         t->changed(t->arg, NULL, 0);
-        lc_cache_fail(t->conn);
+        if (!atomic_load(&t->stop))
+            lc_cache_fail(t->conn); /* a stop is no failure */
     }
     return NULL;
 }
