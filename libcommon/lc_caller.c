@@ -472,26 +472,6 @@ lc_caller_answer(lc_req *req, lc_caller_verdict v, const lc_caller_member *m,
 }
 
 int
-lc_caller_get(lc_req *req, const char *min_role, lc_caller *out)
-{
-    lc_caller_member m;
-    lc_caller_verdict v;
-
-    if (lc_caller_principal(req, out) != 0) {
-        return -1;
-    }
-    v = lc_caller_from_local(out, min_role, &m);
-    if (v == LC_CALLER_ASK) {
-        v = lc_caller_from_redis(req, out, min_role, &m);
-    }
-    if (v == LC_CALLER_ASK &&
-        lc_caller_from_source(req, out, min_role, &m, &v) != 0) {
-        return -1;
-    }
-    return lc_caller_answer(req, v, &m, out);
-}
-
-int
 lc_caller_get_inline(lc_req *req, const char *min_role, lc_caller *out)
 {
     lc_caller_member m;
@@ -502,6 +482,24 @@ lc_caller_get_inline(lc_req *req, const char *min_role, lc_caller *out)
     }
     v = lc_caller_from_local(out, min_role, &m);
     return v == LC_CALLER_ASK ? 1 : lc_caller_answer(req, v, &m, out);
+}
+
+int
+lc_caller_get(lc_req *req, const char *min_role, lc_caller *out)
+{
+    lc_caller_member m;
+    lc_caller_verdict v;
+    int rc = lc_caller_get_inline(req, min_role, out);
+
+    if (rc != 1) {
+        return rc;
+    }
+    v = lc_caller_from_redis(req, out, min_role, &m);
+    if (v == LC_CALLER_ASK &&
+        lc_caller_from_source(req, out, min_role, &m, &v) != 0) {
+        return -1;
+    }
+    return lc_caller_answer(req, v, &m, out);
 }
 
 int
